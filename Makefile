@@ -1,0 +1,44 @@
+# The lab's commands. Each target sets itself up in $(VENV) first.
+#   make reproduce   set up, fetch the embedded models, run every notebook headless, write the report
+#   make test        set up, run the test suite (what CI runs)
+#   make lab         set up, start JupyterLab with the labkit kernel
+# On a GPU node pick a CUDA build of torch, e.g.
+#   make test TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128"
+PYTHON     ?= python3
+VENV       ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PROFILE    ?= default
+OUT        ?= runs/$(PROFILE)
+JOBS       ?= 1
+BIN         = $(VENV)/bin
+STAMP       = $(VENV)/.labkit-installed
+
+.PHONY: setup test reproduce lab bench clean
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch first, with a spec a GPU node can override, so that the unpinned
+# `torch` in pyproject never pulls a CUDA build on a CPU machine.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q $(TORCH_SPEC)
+	$(BIN)/pip install -q -e ".[dev,lab]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name labkit --display-name "Python (labkit)" > /dev/null
+	touch $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+reproduce: $(STAMP)
+	$(BIN)/labkit models fetch smollm2-135m-instruct gemma3-270m
+	$(BIN)/labkit reproduce --profile $(PROFILE) --out $(OUT) --jobs $(JOBS)
+	@echo "report: $(OUT)/report.md"
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
