@@ -1,0 +1,603 @@
+"""Distillation losses: token-level divergences, cross-entropy, multi-task mixes, MiniLLM and GKD pieces.
+
+Notation (METHODS.md section 1): teacher distribution p = softmax(t / tau), student q = softmax(z / tau),
+logits of shape (..., V). Every divergence is computed per token, in float32, and reduced with a mask:
+
+    forward_kl        KL(p || q)          = sum_v p (log p - log q)          mode-covering
+    reverse_kl        KL(q || p)          = sum_v q (log q - log p)          mode-seeking (MiniLLM)
+    jsd               beta KL(p || M) + (1 - beta) KL(q || M),  M = beta p + (1 - beta) q      (GKD)
+                      beta = 0 is exactly forward KL(p || q), beta = 1 exactly reverse KL(q || p)
+                      (the TRL / Liger convention; both endpoints are computed as special cases,
+                      because the mixture formula itself tends to 0 there)
+    skew_kl           KL(p || a p + (1 - a) q),  a = skew                    (DistiLLM)
+    skew_reverse_kl   KL(q || a q + (1 - a) p)
+    tvd               1/2 sum_v |p - q|
+
+Temperature divides both logits before the softmax; the loss is NOT multiplied by tau^2 (as in TRL).
+
+Memory. A naive implementation keeps several (tokens x V) float32 copies alive for the backward pass
+(log-probabilities of both sides, the mixture, the pointwise terms ...): at N = 4096, V = 49152 each copy is
+0.8 GB. Here the rows are processed in chunks by a custom autograd function that, in the forward pass,
+computes the loss AND its analytic gradient with respect to the student logits for each chunk, keeping only
+that gradient (one N x V tensor in the student's dtype, which backward scales in place and hands to autograd).
+Peak extra memory is therefore one N x V gradient plus a few chunk x V float32 buffers.
+
+Analytic gradients. With s = z / tau and any loss L(q), dL/ds = q * (a - sum_v q a) where a = dL/dq, and
+dL/dz = dL/ds / tau. Per kind (a up to a constant, which cancels):
+
+    forward_kl        dL/ds = q - p
+    reverse_kl        dL/ds = q * (d - L),                       d = log q - log p
+    jsd               dL/ds = (1 - beta) q * (e - sum_v q e),    e = log q - log M
+    skew_kl           dL/ds = c - q sum_v c,                     c = -(1 - a) q p / M
+    skew_reverse_kl   dL/ds = q * (f - sum_v q f),               f = log q - log M - a q / M
+    tvd               dL/ds = q * (h - sum_v q h),               h = sign(q - p) / 2
+
+Banned tokens. A teacher logit of -inf gives p = 0 there. Forward KL, JSD (beta < 1), TVD and the skew
+variants (skew > 0) are finite and exact. Reverse KL is +inf in exact arithmetic as soon as the student puts
+any mass on such a token; we replace log p there by a finite floor,
+``min(REVERSE_KL_LOG_P_FLOOR, smallest finite log p of that row)`` with REVERSE_KL_LOG_P_FLOOR =
+log(smallest normal float32) ~ -87.3, so a banned token is never treated as likelier than any allowed one,
+the value stays finite, and the gradient q * (log q - floor - L) still pushes the student's mass off it.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from labkit.errors import LabkitError
+
+KINDS = ("forward_kl", "reverse_kl", "jsd", "skew_kl", "skew_reverse_kl", "tvd")
+REDUCTIONS = ("mean", "sum", "none")
+IGNORE_INDEX = -100
+# log of the smallest normal float32 (~1.18e-38): the reverse-KL stand-in for log p = -inf.
+REVERSE_KL_LOG_P_FLOOR = math.log(torch.finfo(torch.float32).tiny)
+# Default chunk: rows such that rows x V is about 2^22 float32 elements (16 MB per buffer).
+DEFAULT_CHUNK_ELEMENTS = 2**22
+
+
+# --------------------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------------------
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise LabkitError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _check_unit_interval(name: str, value: float) -> float:
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise LabkitError(f"{name} must be in [0, 1], got {value}")
+    return value
+
+
+def _check_temperature(temperature: float) -> float:
+    temperature = float(temperature)
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise LabkitError(f"temperature must be a finite number > 0, got {temperature}")
+    return temperature
+
+
+def _check_mask(mask: torch.Tensor | None, lead_shape: torch.Size) -> torch.Tensor | None:
+    if mask is None:
+        return None
+    mask = torch.as_tensor(mask)
+    if mask.shape != lead_shape:
+        raise LabkitError(f"mask must have the logits' leading shape {tuple(lead_shape)}, "
+                          f"got {tuple(mask.shape)}")
+    return mask.to(torch.bool)
+
+
+def _match_vocab(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                 vocab_padding_ok: bool) -> int:
+    """Check the two logit tensors line up; return the vocabulary size V both sides share."""
+    if student_logits.shape[:-1] != teacher_logits.shape[:-1]:
+        raise LabkitError(f"student and teacher logits must have the same leading shape, got "
+                          f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}")
+    v_s, v_t = student_logits.shape[-1], teacher_logits.shape[-1]
+    if v_s != v_t and not vocab_padding_ok:
+        raise LabkitError(
+            f"vocabulary size mismatch: student logits have {v_s} entries, teacher logits {v_t}. "
+            f"If the extra {abs(v_s - v_t)} rows of the larger side are padding (e.g. 151936 vs 152064), "
+            f"pass vocab_padding_ok=True to drop them.")
+    return min(v_s, v_t)
+
+
+def _chunk_rows(chunk_size: int | None, vocab: int) -> int:
+    if chunk_size is None:
+        return max(1, DEFAULT_CHUNK_ELEMENTS // max(vocab, 1))
+    if int(chunk_size) != chunk_size or chunk_size < 1:
+        raise LabkitError(f"chunk_size must be a positive number of rows, got {chunk_size!r}")
+    return int(chunk_size)
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-chunk kernels: float32 in, (per-row loss, gradient w.r.t. the scaled logits s) out
+# --------------------------------------------------------------------------------------------------
+
+def _xlogy_diff(prob: torch.Tensor, logprob: torch.Tensor, other_log: torch.Tensor) -> torch.Tensor:
+    """sum_v prob * (logprob - other_log), with 0 * (anything) = 0 where prob is exactly zero."""
+    terms = prob * (logprob - other_log)
+    return torch.where(prob > 0, terms, torch.zeros_like(terms)).sum(-1)
+
+
+def _floor_log_p(lp: torch.Tensor) -> torch.Tensor:
+    """Replace log p = -inf (banned teacher tokens) by the documented finite reverse-KL floor."""
+    finite = torch.isfinite(lp)
+    if bool(finite.all()):
+        return lp
+    row_min = lp.masked_fill(~finite, float("inf")).amin(-1, keepdim=True)  # (c, 1)
+    floor = row_min.clamp(max=REVERSE_KL_LOG_P_FLOOR)
+    return torch.where(finite, lp, floor)
+
+
+def _forward_kl(lq, lp, want_grad):
+    q, p = lq.exp(), lp.exp()
+    loss = _xlogy_diff(p, lp, lq)
+    return loss, (q - p if want_grad else None)
+
+
+def _reverse_kl(lq, lp, want_grad):
+    q = lq.exp()
+    d = lq - _floor_log_p(lp)  # (c, V)
+    loss = (q * d).sum(-1)
+    return loss, (q * (d - loss[:, None]) if want_grad else None)
+
+
+def _jsd(lq, lp, beta, want_grad):
+    q, p = lq.exp(), lp.exp()
+    lm = torch.logaddexp(lp + math.log(beta), lq + math.log1p(-beta))  # log M, M = beta p + (1-beta) q
+    e = lq - lm
+    kl_qm = (q * e).sum(-1)
+    loss = beta * _xlogy_diff(p, lp, lm) + (1 - beta) * kl_qm
+    return loss, ((1 - beta) * q * (e - kl_qm[:, None]) if want_grad else None)
+
+
+def _skew_kl(lq, lp, alpha, want_grad):
+    p = lp.exp()
+    lm = torch.logaddexp(lp + math.log(alpha), lq + math.log1p(-alpha))  # M = a p + (1-a) q
+    loss = _xlogy_diff(p, lp, lm)
+    if not want_grad:
+        return loss, None
+    c = -(1 - alpha) * (lq + lp - lm).exp()  # q * dL/dq = -(1-a) q p / M; exp(-inf) = 0 at banned tokens
+    return loss, c - lq.exp() * c.sum(-1, keepdim=True)
+
+
+def _skew_reverse_kl(lq, lp, alpha, want_grad):
+    q = lq.exp()
+    lm = torch.logaddexp(lq + math.log(alpha), lp + math.log1p(-alpha))  # M = a q + (1-a) p
+    e = lq - lm
+    loss = (q * e).sum(-1)
+    if not want_grad:
+        return loss, None
+    f = e - alpha * e.exp()  # log q - log M - a q / M
+    return loss, q * (f - (q * f).sum(-1, keepdim=True))
+
+
+def _tvd(lq, lp, want_grad):
+    q, p = lq.exp(), lp.exp()
+    diff = q - p
+    loss = 0.5 * diff.abs().sum(-1)
+    if not want_grad:
+        return loss, None
+    h = 0.5 * diff.sign()
+    return loss, q * (h - (q * h).sum(-1, keepdim=True))
+
+
+def _divergence_kernel(kind: str, beta: float, skew: float) -> Callable:
+    """The per-chunk function (lq, lp, want_grad) -> (loss (c,), dL/ds (c, V) or None) for one kind."""
+    if kind == "forward_kl" or (kind == "jsd" and beta == 0.0) or (kind == "skew_kl" and skew == 0.0):
+        return _forward_kl
+    if kind == "reverse_kl" or (kind == "jsd" and beta == 1.0) or (kind == "skew_reverse_kl" and skew == 0.0):
+        return _reverse_kl
+    if kind in ("skew_kl", "skew_reverse_kl") and skew == 1.0:  # M equals the first argument: always 0
+        return lambda lq, lp, want_grad: (lq.new_zeros(lq.shape[0]), torch.zeros_like(lq) if want_grad else None)
+    if kind == "jsd":
+        return lambda lq, lp, want_grad: _jsd(lq, lp, beta, want_grad)
+    if kind == "skew_kl":
+        return lambda lq, lp, want_grad: _skew_kl(lq, lp, skew, want_grad)
+    if kind == "skew_reverse_kl":
+        return lambda lq, lp, want_grad: _skew_reverse_kl(lq, lp, skew, want_grad)
+    return _tvd
+
+
+# --------------------------------------------------------------------------------------------------
+# The chunked autograd function shared by every loss here
+# --------------------------------------------------------------------------------------------------
+
+class _RowChunkedLoss(torch.autograd.Function):
+    """Per-row losses of a (N, V_s) student tensor, computed chunk by chunk with analytic gradients.
+
+    ``chunk_fn(rows, start, stop, want_grad)`` gets the float32 student rows (c, V) and the positions
+    [start, stop) of those rows in the list of counted rows, and returns (loss (c,), dL/dz (c, V) or None).
+    Only ``student`` is an autograd input: whatever else chunk_fn reads (teacher logits, labels) never
+    receives a gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, student, rows, vocab, chunk, chunk_fn):
+        n = student.shape[0]
+        want_grad = ctx.needs_input_grad[0]
+        losses = student.new_zeros(n, dtype=torch.float32)                   # (N,)
+        grad = torch.zeros_like(student) if want_grad else None               # (N, V_s), student dtype
+        n_rows = n if rows is None else rows.numel()
+        for start in range(0, n_rows, chunk):
+            stop = min(start + chunk, n_rows)
+            if rows is None:
+                z = student[start:stop, :vocab]
+            else:
+                idx = rows[start:stop]
+                z = student.index_select(0, idx)[:, :vocab]
+            loss, g = chunk_fn(z.float(), start, stop, want_grad)
+            if rows is None:
+                losses[start:stop] = loss
+                if want_grad:
+                    grad[start:stop, :vocab] = g
+            else:
+                losses[idx] = loss
+                if want_grad:
+                    if vocab == student.shape[1]:
+                        grad.index_copy_(0, idx, g.to(grad.dtype))
+                    else:
+                        grad[idx, :vocab] = g.to(grad.dtype)
+        ctx.grad = grad
+        return losses
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_losses):
+        grad = ctx.grad
+        if grad is None:
+            raise RuntimeError("labkit.losses: backward through a chunked loss can run only once "
+                               "(the stored gradient is scaled in place); recompute the loss instead "
+                               "of using retain_graph=True")
+        ctx.grad = None
+        grad.mul_(grad_losses[:, None].to(grad.dtype))                        # (N, V_s)
+        return grad, None, None, None, None
+
+
+def _reduce(per_token: torch.Tensor, counted: torch.Tensor | None, n: int, lead_shape, reduction: str):
+    """per_token (N,) float32 with zeros at masked rows -> the requested reduction."""
+    if reduction == "none":
+        return per_token.reshape(lead_shape)
+    total = per_token.sum()
+    if reduction == "sum":
+        return total
+    count = n if counted is None else int(counted.sum())
+    return total / max(count, 1)
+
+
+def _counted_rows(mask: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    """Indices of counted rows, or None when every row counts (then chunks are plain slices)."""
+    if mask is None:
+        return None
+    flat = mask.reshape(n)
+    if bool(flat.all()):
+        return None
+    return flat.nonzero().squeeze(1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Entry points
+# --------------------------------------------------------------------------------------------------
+
+def divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, kind: str,
+               beta: float = 0.5, skew: float = 0.1, temperature: float = 1.0,
+               mask: torch.Tensor | None = None, reduction: str = "mean",
+               chunk_size: int | None = None, vocab_padding_ok: bool = False) -> torch.Tensor:
+    """Token-level divergence between teacher p and student q (see the module docstring for formulas).
+
+    Args:
+        student_logits: (..., V_s) any float dtype; the only input that receives a gradient.
+        teacher_logits: (..., V_t) any float dtype; -inf entries (banned tokens) are allowed.
+        kind: one of ``KINDS``.
+        beta: JSD mixture weight in [0, 1]; 0 = forward KL(p||q), 1 = reverse KL(q||p), exactly.
+        skew: skew weight a in [0, 1] for ``skew_kl`` / ``skew_reverse_kl`` (0 = plain KL).
+        temperature: tau > 0 dividing both logits before the softmax.
+        mask: (...) bool, True = token counts. Masked tokens get exactly zero loss and gradient.
+        reduction: "mean" (sum over V, mean over counted tokens; 0 when none count), "sum", or
+            "none" (per-token values, shape (...), zeros at masked tokens).
+        chunk_size: rows per chunk (default: about 2^22 / V rows). Results do not depend on it
+            beyond float32 rounding.
+        vocab_padding_ok: if V_s != V_t, drop the extra vocabulary entries of the larger side
+            instead of raising ``LabkitError``.
+
+    Returns:
+        float32 tensor: a scalar, or shape (...) for reduction="none".
+    """
+    if kind not in KINDS:
+        raise LabkitError(f"kind must be one of {KINDS}, got {kind!r}")
+    beta = _check_unit_interval("beta", beta)
+    skew = _check_unit_interval("skew", skew)
+    temperature = _check_temperature(temperature)
+    _check_reduction(reduction)
+    vocab = _match_vocab(student_logits, teacher_logits, vocab_padding_ok)
+    lead_shape = student_logits.shape[:-1]
+    mask = _check_mask(mask, lead_shape)
+    n = math.prod(lead_shape)
+
+    student = student_logits.reshape(n, student_logits.shape[-1])             # (N, V_s)
+    teacher = teacher_logits.detach().reshape(n, teacher_logits.shape[-1])     # (N, V_t)
+    rows = _counted_rows(mask, n)
+    if rows is not None:
+        rows = rows.to(student.device)
+    kernel = _divergence_kernel(kind, beta, skew)
+    inv_tau = 1.0 / temperature
+
+    def chunk_fn(z, start, stop, want_grad):
+        t = teacher[start:stop] if rows is None else teacher.index_select(0, rows[start:stop])
+        t = t[:, :vocab].float()
+        if temperature != 1.0:
+            z, t = z * inv_tau, t * inv_tau
+        lq, lp = F.log_softmax(z, dim=-1), F.log_softmax(t, dim=-1)            # (c, V) each
+        loss, g = kernel(lq, lp, want_grad)
+        if g is not None and temperature != 1.0:
+            g = g.mul_(inv_tau)                                                # ds/dz = 1/tau
+        return loss, g
+
+    per_token = _RowChunkedLoss.apply(student, rows, vocab, _chunk_rows(chunk_size, vocab), chunk_fn)
+    return _reduce(per_token, mask, n, lead_shape, reduction)
+
+
+def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None,
+                        reduction: str = "mean", chunk_size: int | None = None) -> torch.Tensor:
+    """Cross-entropy -log q(label) per token, float32, chunked like ``divergence``.
+
+    Args:
+        logits: (..., V); labels: (...) int64, ``-100`` = ignored; mask: optional (...) bool, True = counted.
+        reduction: "mean" over counted tokens (0 if none), "sum", or "none" (shape (...)).
+
+    Labels are not shifted: pass logits and labels already aligned.
+    """
+    _check_reduction(reduction)
+    lead_shape, vocab = logits.shape[:-1], logits.shape[-1]
+    if labels.shape != lead_shape:
+        raise LabkitError(f"labels must have the logits' leading shape {tuple(lead_shape)}, "
+                          f"got {tuple(labels.shape)}")
+    counted = labels != IGNORE_INDEX
+    mask = _check_mask(mask, lead_shape)
+    if mask is not None:
+        counted = counted & mask.to(counted.device)
+    bad = counted & ((labels < 0) | (labels >= vocab))
+    if bool(bad.any()):
+        raise LabkitError(f"labels must be in [0, {vocab}) or {IGNORE_INDEX}, "
+                          f"got {int(labels[bad][0])}")
+    n = math.prod(lead_shape)
+    flat_labels = labels.reshape(n).to(logits.device)
+    rows = _counted_rows(counted, n)
+
+    def chunk_fn(z, start, stop, want_grad):
+        y = flat_labels[start:stop] if rows is None else flat_labels[rows[start:stop]]   # (c,)
+        lse = torch.logsumexp(z, dim=-1)                                       # (c,)
+        loss = lse - z.gather(1, y[:, None]).squeeze(1)
+        if not want_grad:
+            return loss, None
+        g = (z - lse[:, None]).exp_()                                          # q - onehot(y)
+        g[torch.arange(g.shape[0], device=g.device), y] -= 1.0
+        return loss, g
+
+    per_token = _RowChunkedLoss.apply(logits.reshape(n, vocab), rows, vocab,
+                                      _chunk_rows(chunk_size, vocab), chunk_fn)
+    return _reduce(per_token, counted, n, lead_shape, reduction)
+
+
+def multitask_loss(losses: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None = None):
+    """TinyLLM / distilling step-by-step multi-task loss: L = L_A + sum_m alpha_m L_{T_m}.
+
+    Args:
+        losses: task name -> scalar loss tensor (e.g. {"answer": L_A, "rationale:flan-t5-xl": L_T1}).
+        weights: task name -> weight alpha; tasks not listed get weight 1.0 (so the answer loss
+            usually needs no entry). A weight for a task not in ``losses`` is an error (likely a typo).
+
+    Returns:
+        (total, parts): total = sum of weighted losses (a tensor keeping the graph); parts maps each
+        task to its unweighted loss as a float, plus "total", for logging.
+    """
+    weights = dict(weights or {})
+    if not losses:
+        raise LabkitError("multitask_loss needs at least one loss")
+    unknown = sorted(set(weights) - set(losses))
+    if unknown:
+        raise LabkitError(f"weights name tasks that have no loss: {unknown}; tasks are {sorted(losses)}")
+    total = None
+    parts: dict[str, float] = {}
+    for name, loss in losses.items():
+        term = float(weights.get(name, 1.0)) * loss
+        total = term if total is None else total + term
+        parts[name] = float(loss.detach())
+    parts["total"] = float(total.detach())
+    return total, parts
+
+
+def dss_loss(label_loss: torch.Tensor, rationale_loss: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
+    """Distilling step-by-step, as in the paper's code: alpha * L_label + (1 - alpha) * L_rationale.
+
+    (The paper's text writes L_label + lambda L_rationale; alpha = 1 / (1 + lambda) gives the same
+    minimiser, scaled by alpha.)
+    """
+    alpha = _check_unit_interval("alpha", alpha)
+    return alpha * label_loss + (1.0 - alpha) * rationale_loss
+
+
+# --------------------------------------------------------------------------------------------------
+# GKD and MiniLLM
+# --------------------------------------------------------------------------------------------------
+
+def gkd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: torch.Tensor | None = None,
+             beta: float = 0.5, temperature: float = 1.0, *, reduction: str = "mean",
+             chunk_size: int | None = None, vocab_padding_ok: bool = False) -> torch.Tensor:
+    """GKD's token-level loss: JSD_beta(p || q) averaged over counted tokens (Agarwal et al., eq. 1).
+
+    Whether the batch is on-policy (sampled from the student) is the caller's business: the sampled
+    tokens only enter through the logits passed here, so the gradient flows only through the student's
+    distribution, never through the sampling. beta = 0 is supervised forward KD, beta = 1 reverse KL.
+    """
+    return divergence(student_logits, teacher_logits, kind="jsd", beta=beta, temperature=temperature,
+                      mask=mask, reduction=reduction, chunk_size=chunk_size,
+                      vocab_padding_ok=vocab_padding_ok)
+
+
+def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """log softmax(logits / tau)[tokens] per position, float32, differentiable: (..., V), (...) -> (...).
+
+    Works row-chunk by row-chunk through logsumexp, so it does not materialise a float32 (N, V) copy
+    of log-probabilities beyond what logsumexp needs.
+    """
+    temperature = _check_temperature(temperature)
+    if tokens.shape != logits.shape[:-1]:
+        raise LabkitError(f"tokens must have the logits' leading shape {tuple(logits.shape[:-1])}, "
+                          f"got {tuple(tokens.shape)}")
+    x = logits.float()
+    if temperature != 1.0:
+        x = x / temperature
+    picked = x.gather(-1, tokens.long().clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return picked - torch.logsumexp(x, dim=-1)
+
+
+def minillm_rewards(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tokens: torch.Tensor,
+                    mask: torch.Tensor | None = None, temperature: float = 1.0,
+                    vocab_padding_ok: bool = False) -> torch.Tensor:
+    """MiniLLM per-token reward r_t = log p(y_t | y_<t, x) - log q(y_t | y_<t, x), detached.
+
+    Args:
+        student_logits, teacher_logits: (..., T, V); tokens: (..., T) the sampled y_t; mask (..., T).
+
+    Returns:
+        (..., T) float32, zeros at masked positions. -inf teacher log-probs (banned tokens) are
+        replaced by the reverse-KL floor (REVERSE_KL_LOG_P_FLOOR) so the reward stays finite.
+    """
+    vocab = _match_vocab(student_logits, teacher_logits, vocab_padding_ok)
+    mask = _check_mask(mask, tokens.shape)
+    with torch.no_grad():
+        lq = token_logprobs(student_logits[..., :vocab], tokens, temperature)
+        lp = token_logprobs(teacher_logits[..., :vocab], tokens, temperature)
+        lp = torch.where(torch.isfinite(lp), lp, torch.full_like(lp, REVERSE_KL_LOG_P_FLOOR))
+        r = lp - lq
+        if mask is not None:
+            r = r.masked_fill(~mask, 0.0)
+    return r
+
+
+def minillm_single_step(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                        mask: torch.Tensor | None = None, weights: torch.Tensor | None = None,
+                        temperature: float = 1.0, reduction: str = "mean",
+                        chunk_size: int | None = None, vocab_padding_ok: bool = False) -> torch.Tensor:
+    """MiniLLM single-step term: the immediate reward summed exactly over the vocabulary.
+
+        L_single = sum_t w_t * ( -E_{y_t ~ q(.|y_<t)} [ r_t ] ) = sum_t w_t * KL( q(.|y_<t) || p(.|y_<t) )
+
+    i.e. the per-token reverse KL with the prefix held fixed (differentiable; no sampling of y_t), optionally
+    multiplied by importance weights w_t (detached; see ``mixed_sampling_weights``).
+    Reductions as in ``divergence`` ("mean" divides by the number of counted tokens).
+    """
+    _check_reduction(reduction)
+    per_token = divergence(student_logits, teacher_logits, kind="reverse_kl", temperature=temperature,
+                           mask=mask, reduction="none", chunk_size=chunk_size,
+                           vocab_padding_ok=vocab_padding_ok)                  # (..., T)
+    if weights is not None:
+        per_token = per_token * weights.detach().to(per_token)
+    return _reduce(per_token.reshape(-1), mask, per_token.numel(), per_token.shape, reduction)
+
+
+def minillm_long_term(student_logp_tokens: torch.Tensor, rewards: torch.Tensor,
+                      mask: torch.Tensor | None = None, *, gamma: float = 1.0, length_norm: bool = True,
+                      weights: torch.Tensor | None = None, reduction: str = "mean",
+                      return_returns: bool = False):
+    """MiniLLM long-term term: policy gradient on the future reward, surrogate -w_t R_{t+1} log q(y_t).
+
+        R_{t+1} = sum_{t' > t} gamma^(t' - t - 1) r_{t'}        (counted tokens only)
+        length_norm: R_{t+1} / (number of counted tokens after t), 0 when none remain
+        loss_t = -(w_t * R_{t+1}).detach() * log q(y_t | y_<t, x)
+
+    Its gradient, -w_t R_{t+1} grad log q(y_t), plus the gradient of ``minillm_single_step`` is an unbiased
+    estimate of the gradient of the sequence-level KL(q || p) when gamma = 1, length_norm = False and w = 1.
+
+    Args:
+        student_logp_tokens: (B, T) differentiable log q(y_t | y_<t, x) of the sampled tokens.
+        rewards: (B, T) r_t from ``minillm_rewards`` (detached here anyway).
+        mask: (B, T) bool, True = counted response token; masked tokens neither earn nor receive reward.
+        gamma: discount in [0, 1]. weights: optional (B, T) importance weights (detached).
+        return_returns: also return the (B, T) tensor R_{t+1} actually used (after normalisation).
+    """
+    gamma = _check_unit_interval("gamma", gamma)
+    _check_reduction(reduction)
+    if student_logp_tokens.shape != rewards.shape:
+        raise LabkitError(f"student_logp_tokens and rewards must have the same shape, got "
+                          f"{tuple(student_logp_tokens.shape)} and {tuple(rewards.shape)}")
+    mask = _check_mask(mask, rewards.shape)
+    r = rewards.detach().float()
+    m = torch.ones_like(r) if mask is None else mask.to(r)
+    r = r * m
+    # Right-to-left scans over time: future[t] = sum_{t'>t} gamma^(t'-t-1) r_t', remaining[t] = #counted t'>t.
+    future = torch.zeros_like(r)
+    remaining = torch.zeros_like(r)
+    acc_r = torch.zeros_like(r[..., 0])
+    acc_n = torch.zeros_like(r[..., 0])
+    for t in range(r.shape[-1] - 1, -1, -1):
+        future[..., t] = acc_r
+        remaining[..., t] = acc_n
+        # a masked step (padding) neither adds reward nor a discount step
+        acc_r = torch.where(m[..., t] > 0, r[..., t] + gamma * acc_r, acc_r)
+        acc_n = acc_n + m[..., t]
+    if length_norm:
+        future = future / remaining.clamp(min=1.0)
+    advantage = future if weights is None else future * weights.detach().to(future)
+    per_token = -(advantage * m) * student_logp_tokens.float()                # (B, T)
+    loss = _reduce(per_token.reshape(-1), mask, per_token.numel(), per_token.shape, reduction)
+    return (loss, future) if return_returns else loss
+
+
+def mixed_distribution_logits(student_logits: torch.Tensor, teacher_logits: torch.Tensor, alpha: float,
+                              temperature: float = 1.0, vocab_padding_ok: bool = False) -> torch.Tensor:
+    """log p~ for MiniLLM's teacher-mixed sampling, p~ = alpha p + (1 - alpha) q (detached, float32).
+
+    The result are normalised log-probabilities, usable directly as logits:
+    ``torch.distributions.Categorical(logits=mixed_distribution_logits(...)).sample()``.
+    """
+    alpha = _check_unit_interval("alpha", alpha)
+    temperature = _check_temperature(temperature)
+    vocab = _match_vocab(student_logits, teacher_logits, vocab_padding_ok)
+    with torch.no_grad():
+        lq = F.log_softmax(student_logits[..., :vocab].float() / temperature, dim=-1)
+        lp = F.log_softmax(teacher_logits[..., :vocab].float() / temperature, dim=-1)
+        if alpha == 0.0:
+            return lq
+        if alpha == 1.0:
+            return lp
+        return torch.logaddexp(lp + math.log(alpha), lq + math.log1p(-alpha))
+
+
+def sample_mixed(student_logits: torch.Tensor, teacher_logits: torch.Tensor, alpha: float,
+                 temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw one token per position from p~ = alpha p + (1 - alpha) q: (..., V) -> (...) int64."""
+    log_mix = mixed_distribution_logits(student_logits, teacher_logits, alpha, temperature)
+    probs = log_mix.exp().reshape(-1, log_mix.shape[-1])
+    return torch.multinomial(probs, 1, generator=generator).reshape(log_mix.shape[:-1])
+
+
+def mixed_sampling_weights(student_logp_tokens: torch.Tensor, teacher_logp_tokens: torch.Tensor,
+                           alpha: float, clip: float | None = None) -> torch.Tensor:
+    """Per-token importance weights w_t = q(y_t) / p~(y_t), p~ = alpha p + (1 - alpha) q (detached).
+
+    Tokens sampled from the mixture p~ are re-weighted towards the student's own distribution, as in
+    MiniLLM (which uses per-token ratios rather than the product over the sequence, to keep the variance
+    down). Since p~ >= (1 - alpha) q, w_t <= 1 / (1 - alpha) automatically (1.25 at alpha = 0.2); ``clip``
+    optionally lowers that upper bound further. alpha = 0 gives w = 1. Computed in log space:
+    w = exp(log q - logaddexp(log alpha + log p, log(1 - alpha) + log q)).
+    """
+    alpha = _check_unit_interval("alpha", alpha)
+    if alpha == 1.0:
+        raise LabkitError("alpha must be < 1 for importance weights (p~ = p has no student mass)")
+    with torch.no_grad():
+        lq = student_logp_tokens.detach().float()
+        lp = teacher_logp_tokens.detach().float()
+        if alpha == 0.0:
+            return torch.ones_like(lq)
+        log_mix = torch.logaddexp(lp + math.log(alpha), lq + math.log1p(-alpha))
+        w = (lq - log_mix).exp()
+        if clip is not None:
+            w = w.clamp(max=float(clip))
+    return w
