@@ -271,46 +271,604 @@ def generate_synthetic(task: str, split: str = "train", *, n: int | None = None,
     return records
 
 
+
+# ---------------------------------------------------------------------------
+# Safe arithmetic (SVAMP labels and predictions): never `eval`
+# ---------------------------------------------------------------------------
+
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_MAX_EXPR_CHARS = 500
+_MAX_DEPTH = 50
+
+
+def safe_eval(expr: str) -> float:
+    """Value of an arithmetic expression with numbers, + - * /, parentheses and unary minus.
+
+    Names, calls, attributes, powers and everything else are refused with LabkitError, as are
+    overlong or too deeply nested expressions and division by zero.
+
+    >>> safe_eval("( 10.0 * 45.0 )")
+    450.0
+    """
+    if not isinstance(expr, str):
+        raise LabkitError(f"safe_eval expects a string expression, got {type(expr).__name__}")
+    if len(expr) > _MAX_EXPR_CHARS:
+        raise LabkitError(f"expression too long ({len(expr)} chars > {_MAX_EXPR_CHARS})")
+    try:
+        tree = ast.parse(expr.strip(), mode="eval")
+    except SyntaxError as e:
+        raise LabkitError(f"not an arithmetic expression: {expr!r} ({e.msg})") from None
+
+    def value(node, depth=0) -> float:
+        if depth > _MAX_DEPTH:
+            raise LabkitError(f"expression nested too deeply: {expr!r}")
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return float(node.value)
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            left, right = value(node.left, depth + 1), value(node.right, depth + 1)
+            if isinstance(node.op, ast.Div) and right == 0:
+                raise LabkitError(f"division by zero in {expr!r}")
+            return _BINOPS[type(node.op)](left, right)
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            return _UNARY[type(node.op)](value(node.operand, depth + 1))
+        raise LabkitError(f"only numbers, + - * / and parentheses are allowed; found "
+                          f"{type(node).__name__} in {expr!r}")
+
+    result = value(tree.body)
+    if not math.isfinite(result):
+        raise LabkitError(f"expression {expr!r} has no finite value")
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Reading files: JSON Lines or one JSON array, rationale files in numeric order
+# ---------------------------------------------------------------------------
+
+class RecordList(list):
+    """A list of records that also remembers malformed rows skipped with strict=False.
+
+    `skipped` is a list of "file:line: reason" strings (empty when nothing was skipped).
+    """
+    skipped: list[str]
+
+    def __init__(self, items=(), skipped=None):
+        super().__init__(items)
+        self.skipped = list(skipped or [])
+
+
+def read_rows(path: Path) -> list[tuple[int, object]]:
+    """Rows of a JSON Lines file or of one JSON array, as (line number, value) pairs.
+
+    The format is detected from the first non-blank character ('[' = one JSON array). A line that
+    is not valid JSON yields (line, _Malformed(reason)) so the caller decides to raise or skip.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise LabkitError(f"{path}:{e.lineno}: invalid JSON array ({e.msg})") from None
+        # line of each item: find where each top-level element starts
+        return list(zip(_array_item_lines(text, len(items)), items))
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((lineno, json.loads(line)))
+        except json.JSONDecodeError as e:
+            rows.append((lineno, _Malformed(f"invalid JSON ({e.msg})")))
+    return rows
+
+
+class _Malformed:
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _array_item_lines(text: str, n: int) -> list[int]:
+    """Line number where each top-level item of a JSON array starts (for error messages)."""
+    decoder = json.JSONDecoder()
+    lines, pos = [], text.index("[") + 1
+    for _ in range(n):
+        while text[pos] in " \t\r\n,":
+            pos += 1
+        lines.append(text.count("\n", 0, pos) + 1)
+        _, pos = decoder.raw_decode(text, pos)
+    return lines
+
+
+def _k_of(path: Path) -> int:
+    m = re.search(r"_(\d+)\.json$", path.name)
+    return int(m.group(1)) if m else -1
+
+
+def rationale_files(dataset_dir: Path, split: str) -> list[Path]:
+    """`llm/{split}_CoT_{k}.json` files in NUMERIC order of k (0, 1, 2, ..., 10; not lexical)."""
+    folder = Path(dataset_dir) / "llm"
+    if not folder.is_dir():
+        return []
+    files = [p for p in folder.glob(f"{split}_CoT_*.json") if re.fullmatch(rf"{split}_CoT_\d+\.json", p.name)]
+    return sorted(files, key=_k_of)
+
+
+def read_rationale_strings(files: list[Path]) -> list[str | None]:
+    """Concatenate the JSON arrays of strings in `files`; entries that are not strings become None."""
+    out: list[str | None] = []
+    for f in files:
+        try:
+            items = json.loads(Path(f).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise LabkitError(f"{f}:{e.lineno}: invalid JSON ({e.msg}); expected a JSON array of strings") from None
+        if not isinstance(items, list):
+            raise LabkitError(f"{f}: expected a JSON array of strings, got {type(items).__name__}")
+        out += [x if isinstance(x, str) else None for x in items]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Parsing teacher outputs (each returns None when it does not parse: never garbage)
+# ---------------------------------------------------------------------------
+
+TINYLLM_TEACHERS = ["flan-t5-xl", "llama2-7b-chat"]
+DSS_TEACHERS = ["palm-540b"]
+_LLAMA_MARK = " llama rationale: "
+# a hallucinated next example after the teacher's own answer
+_CONTINUATION = re.compile(r"\n\s*(?:Q:|Question:|#)")
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().strip(".").strip()).lower()
+
+
+def match_choice(text: str, choices: list[str]) -> str | None:
+    """The choice named by `text`: '(c) ...', 'c.', 'c', or the choice text itself; else None."""
+    if not choices or not text:
+        return None
+    t = text.strip()
+    m = re.match(r"\(([a-zA-Z])\)", t) or re.match(r"([a-zA-Z])(?:[.,):]|\s*$)", t)
+    if m:
+        i = ord(m.group(1).lower()) - ord("a")
+        return choices[i] if 0 <= i < len(choices) else None
+    first = _norm(re.split(r"[\n]", t)[0])
+    by_text = {_norm(c): c for c in choices}
+    if first in by_text:
+        return by_text[first]
+    hits = [c for n, c in by_text.items() if n and first.startswith(n)]
+    return max(hits, key=len) if len(hits) >= 1 else None
+
+
+def parse_answer_label(text: str, choices: list[str], marker: str = r"answer is") -> str | None:
+    """The choice a teacher states after its first 'answer is' ('Thus, the answer is (c) water'), or None."""
+    m = re.search(marker + r":?\s*", text, flags=re.IGNORECASE)
+    return match_choice(text[m.end():], choices) if m else None
+
+
+def split_tinyllm(text: str | None) -> dict[str, str | None]:
+    """One TinyLLM rationale string -> {"flan-t5-xl": ..., "llama2-7b-chat": ...} (None = missing).
+
+    FLAN-T5 is everything before the first "\\n\\nQ:" (the echoed question follows it);
+    LLaMA-2 is everything after the first " llama rationale: ", cut before a hallucinated next example.
+    """
+    out: dict[str, str | None] = {t: None for t in TINYLLM_TEACHERS}
+    if not isinstance(text, str):
+        return out
+    if "\n\nQ:" in text:
+        flan = text.split("\n\nQ:", 1)[0].strip()
+        out["flan-t5-xl"] = flan or None
+    if _LLAMA_MARK in text:
+        llama = text.split(_LLAMA_MARK, 1)[1]
+        llama = _CONTINUATION.split(llama, 1)[0].strip()
+        out["llama2-7b-chat"] = llama or None
+    return out
+
+
+def split_palm(text: str | None, kind: str) -> tuple[str | None, str | None]:
+    """A PaLM continuation -> (rationale, answer part), each None when missing.
+
+    Cut at the first "\\n\\nQ:" (hallucinated next example), then split at "So the answer is" or
+    "The answer is". kind "cqa" returns the answer part raw; use `parse_palm_label` for the label.
+    """
+    if not isinstance(text, str):
+        return None, None
+    text = text.split("\n\nQ:", 1)[0]
+    m = re.search(r"(?:So the answer is|The answer is)", text, flags=re.IGNORECASE)
+    if not m:
+        return None, None
+    rationale = text[:m.start()].strip() or None
+    answer = text[m.end():].strip() or None
+    return rationale, answer
+
+
+def parse_svamp_label(answer_part: str | None) -> str | None:
+    """'(84 / 2).' -> '(84 / 2)' when it is a valid arithmetic expression, else None."""
+    if not answer_part:
+        return None
+    expr = answer_part.strip().rstrip(".").strip()
+    try:
+        safe_eval(expr)
+    except LabkitError:
+        return None
+    return expr
+
+
+# ---------------------------------------------------------------------------
+# File-based families: tinyllm (OBQA, ARC) and dss (CQA, SVAMP)
+# ---------------------------------------------------------------------------
+
+FILE_DATASETS = {  # family -> {name: splits}
+    "tinyllm": {"obqa": ["train", "valid", "test"], "arc": ["train", "valid", "test"]},
+    "dss": {"cqa": ["train", "test"], "svamp": ["train", "test"]},
+}
+GET_DATA = ("get the files from the public TinyLLM release (https://github.com/YikunHan42/TinyLLM) and the "
+            "distilling-step-by-step release (https://github.com/google-research/distilling-step-by-step); "
+            "see the README, 'Models and data'")
+
+
+def default_data_dir() -> Path | None:
+    """$LABKIT_DATA as a Path, or None when unset."""
+    value = os.environ.get("LABKIT_DATA")
+    return Path(value).expanduser() if value else None
+
+
+def _dataset_dir(family: str, short: str, data_dir) -> Path:
+    """Find the dataset folder given the root (tinyllm/, dss/), the family folder or the dataset folder."""
+    if data_dir is None:
+        data_dir = default_data_dir()
+    if data_dir is None:
+        raise LabkitError(f"{family}:{short} needs its data files: pass --data-dir DIR (data_dir=...) or set "
+                          f"$LABKIT_DATA to the folder holding tinyllm/ and dss/; {GET_DATA}")
+    root = Path(data_dir).expanduser()
+    if not root.is_dir():
+        raise LabkitError(f"data_dir {str(root)!r} is not a folder; expected the folder holding tinyllm/ and "
+                          f"dss/ (set --data-dir or $LABKIT_DATA); {GET_DATA}")
+    for candidate in (root / family / short, root / short, root):
+        if any(candidate.glob(f"{short}_*.json")):
+            return candidate
+    raise LabkitError(f"no {short}_{{split}}.json files for {family}:{short} under {str(root)!r} (looked in "
+                      f"{family}/{short}/, {short}/ and the folder itself); {GET_DATA}")
+
+
+def _question_rows(path: Path, strict: bool, skipped: list[str], required: tuple[str, ...]):
+    """Valid rows as (index in file, row dict); malformed ones raise or go to `skipped`."""
+    rows = read_rows(path)
+    good = []
+    for index, (lineno, row) in enumerate(rows):
+        problem = None
+        if isinstance(row, _Malformed):
+            problem = row.reason
+        elif not isinstance(row, dict):
+            problem = f"expected a JSON object, got {type(row).__name__}"
+        else:
+            missing = [k for k in required if k not in row]
+            if missing:
+                problem = f"missing field(s) {missing}; expected {list(required)}"
+            elif "choices" in required and (not isinstance(row["choices"], list) or row["answer"] not in row["choices"]):
+                problem = f"answer {row.get('answer')!r} is not one of the choices {row.get('choices')!r}"
+        if problem:
+            if strict:
+                raise LabkitError(f"{path}:{lineno}: {problem} (pass strict=False to skip malformed rows)")
+            skipped.append(f"{path}:{lineno}: {problem}")
+            continue
+        good.append((index, row))
+    return rows, good
+
+
+def _aligned_rationales(dataset_dir: Path, split: str, n_rows: int, path: Path) -> list[str | None] | None:
+    files = rationale_files(dataset_dir, split)
+    if not files:
+        return None
+    texts = read_rationale_strings(files)
+    if len(texts) != n_rows:
+        raise LabkitError(f"{len(texts)} rationales in {[str(f) for f in files]} but {n_rows} questions in "
+                          f"{path}: the counts must match (one rationale per question, in row order)")
+    return texts
+
+
+def _load_tinyllm(short: str, split: str, data_dir, strict: bool) -> RecordList:
+    ddir = _dataset_dir("tinyllm", short, data_dir)
+    path = ddir / f"{short}_{split}.json"
+    skipped: list[str] = []
+    rows, good = _question_rows(path, strict, skipped, ("question", "choices", "answer"))
+    texts = _aligned_rationales(ddir, split, len(rows), path)
+    records = []
+    for index, row in good:
+        rec = Record(id=str(row.get("id", f"{short}-{split}-{index}")), question=row["question"],
+                     answer=row["answer"], choices=list(row["choices"]),
+                     meta={"source": f"tinyllm:{short}", "split": split})
+        if texts is not None:
+            for teacher, text in split_tinyllm(texts[index]).items():
+                if text is None:
+                    continue
+                rec.rationales[teacher] = text
+                label = parse_answer_label(text, rec.choices)
+                if label is not None:
+                    rec.teacher_labels[teacher] = label
+        records.append(rec)
+    return RecordList(records, skipped)
+
+
+def _load_dss(short: str, split: str, data_dir, strict: bool) -> RecordList:
+    ddir = _dataset_dir("dss", short, data_dir)
+    path = ddir / f"{short}_{split}.json"
+    skipped: list[str] = []
+    required = ("input", "label") if short == "svamp" else ("question", "choices", "answer")
+    rows, good = _question_rows(path, strict, skipped, required)
+    texts = _aligned_rationales(ddir, split, len(rows), path)
+    records = []
+    for index, row in good:
+        lineno = rows[index][0]
+        if short == "svamp":
+            try:
+                value = safe_eval(str(row["label"]))
+            except LabkitError as e:
+                if strict:
+                    raise LabkitError(f"{path}:{lineno}: label {row['label']!r} is not arithmetic ({e})") from None
+                skipped.append(f"{path}:{lineno}: bad label {row['label']!r}")
+                continue
+            rec = Record(id=str(row.get("id", f"svamp-{split}-{index:04d}")), question=row["input"],
+                         answer=str(row["label"]), meta={"source": "dss:svamp", "split": split, "value": value})
+        else:
+            rec = Record(id=str(row.get("id", f"{short}-{split}-{index}")), question=row["question"],
+                         answer=row["answer"], choices=list(row["choices"]),
+                         meta={"source": f"dss:{short}", "split": split,
+                               "abstractive_explanation": row.get("abstractive_explanation"),
+                               "extractive_explanation": row.get("extractive_explanation")})
+        if texts is not None:
+            rationale, answer_part = split_palm(texts[index], short)
+            if rationale is not None:
+                rec.rationales["palm-540b"] = rationale
+            label = parse_svamp_label(answer_part) if short == "svamp" else match_choice(answer_part or "", rec.choices)
+            if label is not None:
+                rec.teacher_labels["palm-540b"] = label
+        records.append(rec)
+    return RecordList(records, skipped)
+
+
+# ---------------------------------------------------------------------------
+# Hugging Face hub datasets (GPU nodes): pure row mappings + a lazy loader
+# ---------------------------------------------------------------------------
+
+HUB_DATASETS = {  # schema name -> (hub id, config, {our split: hub split})
+    "openbookqa": ("allenai/openbookqa", "main", {"train": "train", "valid": "validation", "test": "test"}),
+    "arc": ("allenai/ai2_arc", "ARC-Challenge", {"train": "train", "valid": "validation", "test": "test"}),
+    "piqa": ("ybisk/piqa", None, {"train": "train", "valid": "validation"}),
+    "riddlesense": ("INK-USC/riddle_sense", None, {"train": "train", "valid": "validation"}),
+    "pubmedqa": ("qiaojin/PubMedQA", "pqa_labeled", {"train": "train"}),
+    "commonsenseqa": ("tau/commonsense_qa", None, {"train": "train", "valid": "validation"}),
+}
+HUB_ALIASES = {hub_id: schema for schema, (hub_id, _, _) in HUB_DATASETS.items()} | {
+    "openbookqa": "openbookqa", "ai2_arc": "arc", "piqa": "piqa", "riddle_sense": "riddlesense",
+    "pubmed_qa": "pubmedqa", "commonsense_qa": "commonsenseqa"}
+
+
+def _keyed_choices(schema: str, row: dict) -> tuple[list[str], str]:
+    """{"choices": {"text": [...], "label": ["A", ...]}, "answerKey": "C"} -> (texts, answer text)."""
+    texts, labels, key = list(row["choices"]["text"]), list(row["choices"]["label"]), row.get("answerKey")
+    if key not in labels:
+        raise LabkitError(f"hub:{schema} row {row.get('id', '?')}: answerKey {key!r} is not among the "
+                          f"choice labels {labels} (unlabelled test split?)")
+    return texts, texts[labels.index(key)]
+
+
+def _row_id(schema: str, row: dict, key: str) -> str:
+    return f"{schema}-{hashlib.sha1(str(row.get(key)).encode()).hexdigest()[:12]}"
+
+
+def from_hub_row(schema: str, row: dict) -> Record:
+    """Map one row of a Hugging Face dataset (schema as on the hub) to a Record.
+
+    schema: openbookqa, arc, piqa, riddlesense, pubmedqa, commonsenseqa.
+    """
+    if schema == "openbookqa":
+        choices, answer = _keyed_choices(schema, row)
+        meta = {"fact1": row["fact1"]} if "fact1" in row else {}
+        return Record(id=str(row["id"]), question=row["question_stem"], answer=answer, choices=choices,
+                      meta={"source": "hub:openbookqa", **meta})
+    if schema in ("arc", "commonsenseqa"):
+        choices, answer = _keyed_choices(schema, row)
+        meta = {"question_concept": row["question_concept"]} if "question_concept" in row else {}
+        return Record(id=str(row["id"]), question=row["question"], answer=answer, choices=choices,
+                      meta={"source": f"hub:{schema}", **meta})
+    if schema == "riddlesense":
+        choices, answer = _keyed_choices(schema, row)
+        return Record(id=_row_id(schema, row, "question"), question=row["question"], answer=answer,
+                      choices=choices, meta={"source": "hub:riddlesense"})
+    if schema == "piqa":
+        choices = [row["sol1"], row["sol2"]]
+        label = int(row["label"])
+        if label not in (0, 1):
+            raise LabkitError(f"hub:piqa row: label {label} must be 0 or 1 (unlabelled test split?)")
+        return Record(id=_row_id(schema, row, "goal"), question=row["goal"], answer=choices[label],
+                      choices=choices, meta={"source": "hub:piqa"})
+    if schema == "pubmedqa":
+        decision = row["final_decision"]
+        if decision not in ("yes", "no", "maybe"):
+            raise LabkitError(f"hub:pubmedqa row {row.get('pubid')}: final_decision {decision!r} is not yes/no/maybe")
+        return Record(id=str(row["pubid"]), question=row["question"], answer=decision,
+                      choices=["yes", "no", "maybe"], context=" ".join(row["context"]["contexts"]),
+                      meta={"source": "hub:pubmedqa", "long_answer": row.get("long_answer")})
+    raise LabkitError(f"unknown hub schema {schema!r}; known: {sorted(HUB_DATASETS)}")
+
+
+def _load_hub(schema: str, split: str, strict: bool, hub_id: str | None = None) -> RecordList:
+    if schema not in HUB_DATASETS:
+        raise LabkitError(f"unknown hub dataset {schema!r}; known: {', '.join('hub:' + s for s in HUB_DATASETS)}")
+    default_id, config, splits = HUB_DATASETS[schema]
+    if split not in splits:
+        raise LabkitError(f"hub:{schema} has no {split!r} split here; available: {list(splits)}")
+    try:
+        import datasets  # lazy: only GPU nodes with the `hub` extra have it
+    except ImportError:
+        raise LabkitError("hub datasets need the `datasets` package: pip install 'labkit[hub]' "
+                          "(or use the file-based tinyllm:/dss: datasets with --data-dir)") from None
+    try:
+        rows = datasets.load_dataset(hub_id or default_id, config, split=splits[split])
+    except Exception as e:  # network, auth, missing script: say which dataset and why
+        raise LabkitError(f"could not load {hub_id or default_id} ({config or 'default'}, {splits[split]}) "
+                          f"from the Hugging Face hub: {type(e).__name__}: {e}") from None
+    records, skipped = [], []
+    for i, row in enumerate(rows):
+        try:
+            records.append(from_hub_row(schema, row))
+        except (LabkitError, KeyError, TypeError) as e:
+            if strict:
+                raise LabkitError(f"{hub_id or default_id} {splits[split]} row {i}: {e}") from None
+            skipped.append(f"{hub_id or default_id}:{splits[split]}:{i}: {e}")
+    return RecordList(records, skipped)
+
+
 # ---------------------------------------------------------------------------
 # Entry points
 # ---------------------------------------------------------------------------
 
+def list_datasets() -> list[str]:
+    """Every dataset name `load_dataset` understands."""
+    names = [f"synthetic:{t}" for t in SYNTHETIC_TASKS]
+    names += [f"{fam}:{n}" for fam, sets in FILE_DATASETS.items() for n in sets]
+    names += [f"hub:{s}" for s in HUB_DATASETS]
+    return names
+
+
 def _family_and_name(name: str) -> tuple[str, str]:
     if ":" not in name:
-        raise LabkitError(f"dataset name {name!r} must look like family:name; known: {', '.join(list_datasets())}")
+        if name in HUB_ALIASES:
+            return "hub", HUB_ALIASES[name]
+        raise LabkitError(f"unknown dataset {name!r}; known: {', '.join(list_datasets())}")
     family, short = name.split(":", 1)
+    if family == "hub":
+        short = HUB_ALIASES.get(short, short)
+    known = list_datasets()
+    if f"{family}:{short}" not in known:
+        raise LabkitError(f"unknown dataset {name!r}; known: {', '.join(known)}")
     return family, short
 
 
-def list_datasets() -> list[str]:
-    """Every dataset name `load_dataset` understands."""
-    return [f"synthetic:{t}" for t in SYNTHETIC_TASKS]
+def splits_of(name: str) -> list[str]:
+    """Split names a dataset has."""
+    family, short = _family_and_name(name)
+    if family == "synthetic":
+        return list(SYNTHETIC_SIZES)
+    if family == "hub":
+        return list(HUB_DATASETS[short][2])
+    return list(FILE_DATASETS[family][short])
+
+
+def teachers_of(name: str) -> list[str]:
+    """The recorded teachers whose rationales come with a dataset ([] for synthetic and hub data)."""
+    family, _ = _family_and_name(name)
+    return {"tinyllm": list(TINYLLM_TEACHERS), "dss": list(DSS_TEACHERS)}.get(family, [])
 
 
 def load_dataset(name: str, split: str = "train", *, data_dir=None, n: int | None = None, seed: int = 0,
-                 strict: bool = True, shuffle: bool = False, **options) -> list[Record]:
-    """Load one split of a dataset as a list of `Record`.
+                 strict: bool = True, shuffle: bool = False, **options) -> RecordList:
+    """Load one split of a dataset as a list of `Record` (a `RecordList`, with `.skipped`).
 
     Args:
-        name: "family:name", see `list_datasets()`.
-        split: "train", "valid" or "test" (not every dataset has every split).
+        name: "family:name", see `list_datasets()`; hub ids such as "allenai/openbookqa" also work.
+        split: "train", "valid" or "test" ("validation"/"dev" mean "valid"); see `splits_of(name)`.
         data_dir: folder holding tinyllm/ and dss/ (or the family or dataset folder); default $LABKIT_DATA.
         n: keep the first n records (after a seeded shuffle when shuffle=True).
         seed: generation seed (synthetic) and shuffle seed.
-        strict: malformed rows raise (True) or are skipped and counted (False).
-        options: synthetic tasks take steps=3.
+        strict: malformed rows raise LabkitError naming file:line (True) or are skipped and listed in
+            the result's `.skipped` (False).
+        options: synthetic tasks take steps=3; hub datasets take hub_id=... to override the hub id.
     """
     family, short = _family_and_name(name)
     split = SPLIT_ALIASES.get(split, split)
+    if split not in splits_of(name):
+        raise LabkitError(f"{name} has no split {split!r}; available: {splits_of(name)}")
+    allowed = {"synthetic": {"steps"}, "hub": {"hub_id"}}.get(family, set())
+    unknown = set(options) - allowed
+    if unknown:
+        raise LabkitError(f"{name} does not take option(s) {sorted(unknown)}; allowed: {sorted(allowed) or 'none'}")
     if family == "synthetic":
-        unknown = set(options) - {"steps"}
-        if unknown:
-            raise LabkitError(f"synthetic datasets take the option steps=..., not {sorted(unknown)}")
-        records = generate_synthetic(short, split, n=None if shuffle else n, seed=seed,
-                                     steps=options.get("steps", 3))
+        records = RecordList(generate_synthetic(short, split, n=None if shuffle else n, seed=seed,
+                                                steps=options.get("steps", 3)))
+    elif family == "tinyllm":
+        records = _load_tinyllm(short, split, data_dir, strict)
+    elif family == "dss":
+        records = _load_dss(short, split, data_dir, strict)
     else:
-        raise LabkitError(f"unknown dataset {name!r}; known: {', '.join(list_datasets())}")
+        records = _load_hub(short, split, strict, options.get("hub_id"))
     if shuffle:
-        records = list(records)
         random.Random(seed).shuffle(records)
-    return records if n is None else records[:n]
+    if n is not None:
+        if n < 0:
+            raise LabkitError(f"n must be >= 0, got {n}")
+        records = RecordList(records[:n], records.skipped)
+    return records
+
+
+def load_splits(name: str, **kw) -> dict[str, RecordList]:
+    """{split: records} for every split of a dataset (same keyword arguments as `load_dataset`)."""
+    return {split: load_dataset(name, split, **kw) for split in splits_of(name)}
+
+
+def labels_agree(record: Record, label: str) -> bool:
+    """Whether a teacher's label equals the gold answer (numerically for expressions such as SVAMP)."""
+    if record.choices is not None or label == record.answer:
+        return label == record.answer
+    try:
+        return math.isclose(safe_eval(label), safe_eval(record.answer), rel_tol=1e-6, abs_tol=1e-6)
+    except LabkitError:
+        return False
+
+
+def dataset_info(name: str, data_dir=None, **kw) -> dict:
+    """Summary of a dataset: split sizes, rationale and label parse counts per teacher, one example.
+
+    Returns:
+        {"name", "splits": {split: n}, "rationales": {teacher: {"parsed": k, "total": n}},
+         "labels": {teacher: {"parsed": k, "agree_with_gold": m}}, "skipped": int, "example": {...}}
+        (rationale and label counts summed over all splits).
+    """
+    splits = load_splits(name, data_dir=data_dir, **kw)
+    teachers = teachers_of(name)
+    every = [r for recs in splits.values() for r in recs]
+    rationales = {t: {"parsed": sum(t in r.rationales for r in every), "total": len(every)} for t in teachers}
+    labels = {t: {"parsed": sum(t in r.teacher_labels for r in every),
+                  "agree_with_gold": sum(t in r.teacher_labels and labels_agree(r, r.teacher_labels[t])
+                                         for r in every)} for t in teachers}
+    first = next((recs[0] for recs in splits.values() if recs), None)
+    return {"name": name, "splits": {s: len(recs) for s, recs in splits.items()}, "teachers": teachers,
+            "rationales": rationales, "labels": labels,
+            "skipped": sum(len(recs.skipped) for recs in splits.values()),
+            "example": first.to_dict() if first else None}
+
+
+def _short(text, width=300) -> str:
+    text = str(text).replace("\n", "\\n")
+    return text if len(text) <= width else text[:width] + " ..."
+
+
+def cli_show(args) -> int:
+    """`labkit data show NAME [--data-dir DIR] [--json]`."""
+    info = dataset_info(args.name, data_dir=getattr(args, "data_dir", None))
+    if getattr(args, "json", False):
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{info['name']}")
+    print("  splits: " + ", ".join(f"{s} {n}" for s, n in info["splits"].items()))
+    if info["skipped"]:
+        print(f"  skipped malformed rows: {info['skipped']}")
+    for t in info["teachers"]:
+        r, lab = info["rationales"][t], info["labels"][t]
+        total = max(r["total"], 1)
+        print(f"  teacher {t}: rationales {r['parsed']}/{r['total']} ({100 * r['parsed'] / total:.2f}%), "
+              f"labels {lab['parsed']}/{r['total']} ({100 * lab['parsed'] / total:.2f}%), "
+              f"label = gold {lab['agree_with_gold']}/{max(lab['parsed'], 1)}")
+    ex = info["example"]
+    if ex:
+        print("  example:")
+        print(f"    id: {ex['id']}")
+        print(f"    question: {_short(ex['question'])}")
+        if ex["choices"]:
+            print(f"    choices: {ex['choices']}")
+        print(f"    answer: {ex['answer']}")
+        if ex["solution"]:
+            print(f"    solution: {_short(ex['solution'])}")
+        for t, text in ex["rationales"].items():
+            print(f"    {t}: {_short(text)}  -> label {ex['teacher_labels'].get(t)!r}")
+    return 0
