@@ -415,7 +415,7 @@ TINYLLM_TEACHERS = ["flan-t5-xl", "llama2-7b-chat"]
 DSS_TEACHERS = ["palm-540b"]
 _LLAMA_MARK = " llama rationale: "
 # a hallucinated next example after the teacher's own answer
-_CONTINUATION = re.compile(r"\n\s*(?:Q:|Question:|#)")
+_CONTINUATION = re.compile(r"\n\s*(?:Q\s*[:.\d]|Question\b|#)")
 
 
 def _norm(text: str) -> str:
@@ -423,26 +423,36 @@ def _norm(text: str) -> str:
 
 
 def match_choice(text: str, choices: list[str]) -> str | None:
-    """The choice named by `text`: '(c) ...', 'c.', 'c', or the choice text itself; else None."""
+    """The choice named at the start of `text`: '(c) ...', 'c.', "'c'", 'c', or the choice text; else None."""
     if not choices or not text:
         return None
-    t = text.strip()
-    m = re.match(r"\(([a-zA-Z])\)", t) or re.match(r"([a-zA-Z])(?:[.,):]|\s*$)", t)
+    t = text.strip().lstrip("'\"").strip()
+    m = re.match(r"\(([a-zA-Z])\)", t) or re.match(r"([a-zA-Z])(?:[.,):'\"]|[ \t]*\n|\s*$)", t)
     if m:
         i = ord(m.group(1).lower()) - ord("a")
         return choices[i] if 0 <= i < len(choices) else None
-    first = _norm(re.split(r"[\n]", t)[0])
+    first = _norm(t.split("\n")[0])
     by_text = {_norm(c): c for c in choices}
     if first in by_text:
         return by_text[first]
-    hits = [c for n, c in by_text.items() if n and first.startswith(n)]
-    return max(hits, key=len) if len(hits) >= 1 else None
+    hits = [c for key, c in by_text.items() if key and first.startswith(key)]
+    return max(hits, key=len) if hits else None
 
 
-def parse_answer_label(text: str, choices: list[str], marker: str = r"answer is") -> str | None:
-    """The choice a teacher states after its first 'answer is' ('Thus, the answer is (c) water'), or None."""
-    m = re.search(marker + r":?\s*", text, flags=re.IGNORECASE)
-    return match_choice(text[m.end():], choices) if m else None
+_ANSWER_MARKER = r"(?:answer is|correct option is|answer:)"
+
+
+def parse_answer_label(text: str, choices: list[str], marker: str = _ANSWER_MARKER) -> str | None:
+    """The choice a teacher states ('Thus, the answer is (c) water' -> 'water'), or None.
+
+    Each occurrence of the marker is tried in order; the first one followed by a choice letter or a
+    choice's text wins ('the answer is not B' or 'the answer is yes' does not parse).
+    """
+    for m in re.finditer(marker + r":?\s*", text or "", flags=re.IGNORECASE):
+        label = match_choice(text[m.end():], choices)
+        if label is not None:
+            return label
+    return None
 
 
 def split_tinyllm(text: str | None) -> dict[str, str | None]:
@@ -477,7 +487,7 @@ def split_palm(text: str | None, kind: str) -> tuple[str | None, str | None]:
     if not m:
         return None, None
     rationale = text[:m.start()].strip() or None
-    answer = text[m.end():].strip() or None
+    answer = text[m.end():].strip().split("\n")[0].strip() or None
     return rationale, answer
 
 
