@@ -542,6 +542,9 @@ def _dataset_dir(family: str, short: str, data_dir) -> Path:
 
 def _question_rows(path: Path, strict: bool, skipped: list[str], required: tuple[str, ...]):
     """Valid rows as (index in file, row dict); malformed ones raise or go to `skipped`."""
+    if not path.is_file():
+        raise LabkitError(f"missing question file {path}; expected {path.name} next to the other splits "
+                          f"({GET_DATA})")
     rows = read_rows(path)
     good = []
     for index, (lineno, row) in enumerate(rows):
