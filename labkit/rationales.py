@@ -1,0 +1,790 @@
+"""Teacher rationales: many teachers, batched generation, a crash-safe cache, answer checks.
+
+    import labkit as lk
+    train = lk.data.load_dataset("synthetic:arithmetic", n=50)
+    res = lk.rationales.generate_rationales(["smollm2-135m-instruct", "oracle", "noisy-oracle@p=0.3"],
+                                            train, template="teacher_forced", k=2)
+    res.texts[0]            # {"smollm2-135m-instruct": "...", "oracle": "...", ...}
+    res.stats               # {"smollm2-135m-instruct": {"generated": 50, "cached": 0, "failed": 0}, ...}
+    records = res.attach(train)                      # copies with .rationales / .teacher_labels filled
+    lk.rationales.consistency(records, "oracle")     # {"kept": 50, "dropped": 0, "rate": 1.0, ...}
+
+Three kinds of teacher share one interface (`get_teacher(name)`):
+
+- live: a causal LM that labkit.models loads (catalog name, NAME@layers=K, local dir, hub id);
+  prompted with a template from labkit.prompts and k in-context examples, generation
+  batched (left padding, batches sorted by prompt length, bf16 autocast where supported).
+- recorded: rationales already in the dataset files (flan-t5-xl, llama2-7b-chat, palm-540b).
+- scripted: built from a synthetic task's gold solution: "oracle", and "noisy-oracle@p=0.3"
+  (with probability p one step and the final answer are wrong), to show what teacher quality does.
+
+Cache (live teachers): one JSON Lines file per (teacher, template, decoding settings) under
+cache_dir (default $LABKIT_HOME/rationales); one line per finished example, keyed by
+example id and a hash of the prompt, flushed and fsync'ed as soon as it is written. A re-run
+generates only what is missing; a crash loses at most the batch in flight; a corrupt
+(half-written) line is skipped with a warning.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import copy
+import dataclasses
+import hashlib
+import json
+import operator
+import os
+import random
+import re
+import statistics
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labkit import prompts
+from labkit.errors import LabkitError
+
+RECORDED_TEACHERS = ("flan-t5-xl", "llama2-7b-chat", "palm-540b")
+SCRIPTED_TEACHERS = ("oracle", "noisy-oracle")
+MIN_CONTEXT = 1024  # prompts shorter than this minus max_new_tokens never need the model's context size
+
+
+# ---------------------------------------------------------------------------
+# Answer extraction and the consistency filter
+# ---------------------------------------------------------------------------
+
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+_ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*(.*)", re.IGNORECASE | re.DOTALL)
+_LETTER = re.compile(r"^\(?([a-z])\)(?:\s|$|[.,;:])", re.IGNORECASE)
+_NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
+
+
+def _number(text: str) -> float | None:
+    """Value of an arithmetic expression like '( 84.0 / 2.0 )' or '42', without eval; None if not one."""
+    text = text.strip().rstrip(".").replace(",", "")
+    if not text or len(text) > 200:
+        return None
+    try:
+        node = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return None
+
+    def ev(n):
+        if isinstance(n, ast.Constant) and isinstance(n.value, (int, float)) and not isinstance(n.value, bool):
+            return float(n.value)
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, (ast.USub, ast.UAdd)):
+            v = ev(n.operand)
+            return -v if isinstance(n.op, ast.USub) else v
+        if isinstance(n, ast.BinOp) and type(n.op) in _BINOPS:
+            return _BINOPS[type(n.op)](ev(n.left), ev(n.right))
+        raise ValueError
+    try:
+        return ev(node)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def _choice_in(text: str, choices: list[str]) -> str | None:
+    """The choice whose text appears in `text` (longest match first, word boundaries), else None."""
+    padded = f" {_norm(text)} "
+    for c in sorted(choices, key=len, reverse=True):
+        if _norm(c) and f" {_norm(c)} " in padded:
+            return c
+    return None
+
+
+def extract_answer(text: str | None, record) -> str | None:
+    """The answer a rationale states, as answer text (a choice's text for multiple choice), or None.
+
+    Understands "... the answer is (c) water", "the answer is (c)", "So the answer is water.",
+    "The answer is (84 / 2)." (returned as the expression) and "the answer is 42". Without an
+    "answer is" phrase, only a final-sentence "(c)" letter is used.
+    """
+    if not text:
+        return None
+    text = text.split(prompts.STOP_SEQUENCE)[0]
+    matches = list(_ANSWER_IS.finditer(text))
+    choices = record.choices or []
+    if matches:
+        tail = matches[-1].group(1).strip()
+        tail = tail.split("\n")[0]
+        m = _LETTER.match(tail)
+        if choices and m:
+            i = prompts.LETTERS.index(m.group(1).lower())
+            return choices[i] if i < len(choices) else None
+        if choices:
+            # A choice text right after "answer is" (before the sentence ends).
+            return _choice_in(re.split(r"(?<=[^\d])\.(?:\s|$)", tail)[0] + " ", choices) or _choice_in(tail, choices)
+        sentence = re.split(r"\.(?:\s|$)", tail + " ")[0].strip()
+        if _number(sentence) is not None:
+            return sentence.strip()
+        m = _NUMBER.search(tail)
+        return m.group(0).replace(",", "") if m else (sentence or None)
+    if choices:
+        last = re.split(r"(?<=[.!?])\s+", text.strip())[-1]
+        letters = re.findall(r"\(([a-z])\)", last, re.IGNORECASE)
+        if letters:
+            i = prompts.LETTERS.index(letters[-1].lower())
+            return choices[i] if i < len(choices) else None
+    return None
+
+
+def answers_match(stated: str | None, gold: str) -> bool:
+    """Same answer: numerically equal when both are numbers/expressions, else equal after normalising."""
+    if stated is None:
+        return False
+    a, b = _number(stated), _number(gold)
+    if a is not None and b is not None:
+        return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+    return _norm(stated) == _norm(gold)
+
+
+def length_stats(texts) -> dict:
+    """Word counts of the non-empty texts: n, mean, median, min, max (zeros when there are none)."""
+    lengths = [len(t.split()) for t in texts if t]
+    if not lengths:
+        return {"n": 0, "mean_words": 0.0, "median_words": 0.0, "min_words": 0, "max_words": 0}
+    return {"n": len(lengths), "mean_words": round(statistics.fmean(lengths), 2),
+            "median_words": float(statistics.median(lengths)), "min_words": min(lengths), "max_words": max(lengths)}
+
+
+def consistency(records, teacher: str) -> dict:
+    """Consistency filter for one teacher: keep rationales whose stated answer is the gold answer.
+
+    Uses record.teacher_labels[teacher] when present (e.g. PaLM's recorded label), else
+    extract_answer(record.rationales[teacher]).
+
+    Returns:
+        {"teacher", "total", "with_rationale", "parsed", "kept", "dropped", "unparsed",
+         "rate" (kept / with_rationale), "kept_ids", "length": length_stats of kept rationales}
+    """
+    kept_ids, parsed, with_rationale, kept_texts = [], 0, 0, []
+    for r in records:
+        text = r.rationales.get(teacher)
+        if not text:
+            continue
+        with_rationale += 1
+        stated = r.teacher_labels.get(teacher) or extract_answer(text, r)
+        if stated is None:
+            continue
+        parsed += 1
+        if answers_match(stated, r.answer):
+            kept_ids.append(r.id)
+            kept_texts.append(text)
+    return {
+        "teacher": teacher, "total": len(records), "with_rationale": with_rationale, "parsed": parsed,
+        "kept": len(kept_ids), "dropped": with_rationale - len(kept_ids), "unparsed": with_rationale - parsed,
+        "rate": len(kept_ids) / with_rationale if with_rationale else 0.0,
+        "kept_ids": kept_ids, "length": length_stats(kept_texts),
+    }
+
+
+def filter_consistent(records, teacher: str) -> list:
+    """The records whose `teacher` rationale states the gold answer (see consistency)."""
+    keep = set(consistency(records, teacher)["kept_ids"])
+    return [r for r in records if r.id in keep]
+
+
+# ---------------------------------------------------------------------------
+# Cache: append-only JSON Lines, one line per finished example
+# ---------------------------------------------------------------------------
+
+def default_cache_dir() -> Path:
+    """$LABKIT_HOME/rationales (LABKIT_HOME defaults to ~/.cache/labkit)."""
+    try:
+        from labkit.models import labkit_home
+        return Path(labkit_home()) / "rationales"
+    except ImportError:  # models module not available: same rule, spelled out
+        return Path(os.environ.get("LABKIT_HOME", Path.home() / ".cache" / "labkit")) / "rationales"
+
+
+def prompt_hash(prompt: str) -> str:
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._@=+-]+", "_", str(text)).strip("_") or "x"
+
+
+class RationaleCache:
+    """One append-only JSON Lines file: {"id", "prompt_hash", "texts": [...]} per line.
+
+    Args:
+        path: the .jsonl file (created on first append).
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.entries: dict[tuple[str, str], list[str]] = {}
+        self.corrupt_lines = 0
+        self._fh = None
+        self._load()
+
+    def _load(self):
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as f:
+            lines = f.read().split(b"\n")
+        for lineno, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+                key, texts = (row["id"], row["prompt_hash"]), row["texts"]
+                if not isinstance(texts, list):
+                    raise TypeError("texts is not a list")
+            except (ValueError, KeyError, TypeError) as e:
+                self.corrupt_lines += 1
+                where = "trailing line" if lineno >= len(lines) - 1 else "line"
+                warnings.warn(f"rationale cache {self.path}: skipping corrupt {where} {lineno} "
+                              f"({type(e).__name__}: {e}); that example will be generated again")
+                continue
+            self.entries[key] = texts
+
+    def get(self, example_id: str, phash: str) -> list[str] | None:
+        return self.entries.get((example_id, phash))
+
+    def __len__(self):
+        return len(self.entries)
+
+    def append(self, example_id: str, phash: str, texts: list[str]) -> None:
+        """Write one line and make it durable (flush + fsync) before returning."""
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "ab")
+            if self._fh.tell() > 0:  # after a crash the file may end mid-line: start a fresh line
+                with open(self.path, "rb") as f:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":
+                        self._fh.write(b"\n")
+        line = json.dumps({"id": example_id, "prompt_hash": phash, "texts": texts}, ensure_ascii=False)
+        self._fh.write(line.encode("utf-8") + b"\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self.entries[(example_id, phash)] = texts
+
+    def close(self):
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+# ---------------------------------------------------------------------------
+# Teachers
+# ---------------------------------------------------------------------------
+
+def _parse_options(name: str) -> tuple[str, dict]:
+    """'noisy-oracle@p=0.3,style=terse' -> ('noisy-oracle', {'p': '0.3', 'style': 'terse'})."""
+    base, _, rest = name.partition("@")
+    opts = {}
+    for part in filter(None, re.split(r"[,@]", rest)):
+        key, eq, value = part.partition("=")
+        if not eq:
+            raise LabkitError(f"teacher {name!r}: option {part!r} should look like key=value")
+        opts[key.strip()] = value.strip()
+    return base, opts
+
+
+class Teacher:
+    """Common interface. kind: 'live' | 'recorded' | 'scripted'."""
+
+    kind = "?"
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class RecordedTeacher(Teacher):
+    """Rationales read from the dataset files (record.rationales[name]); nothing is generated."""
+
+    kind = "recorded"
+
+    def rationale(self, record) -> str | None:
+        return record.rationales.get(self.name) or None
+
+
+class ScriptedTeacher(Teacher):
+    """A teacher written from a synthetic task's gold solution.
+
+    Args:
+        name: "oracle" or "noisy-oracle" (options may follow: "noisy-oracle@p=0.3,style=terse").
+        p: error rate (noisy-oracle only, default 0.3): with probability p the rationale gets
+            one wrong step and a wrong final answer.
+        style: "full" (numbered steps, the default) or "terse" (last step + answer only).
+        seed: with the record id, decides which rationales are corrupted and how.
+    """
+
+    kind = "scripted"
+
+    def __init__(self, name: str, *, p: float | None = None, style: str = "full", seed: int = 0):
+        super().__init__(name)
+        base, opts = _parse_options(name)
+        self.noisy = base == "noisy-oracle"
+        try:
+            self.p = float(opts.get("p", p if p is not None else (0.3 if self.noisy else 0.0)))
+        except ValueError:
+            raise LabkitError(f"teacher {name!r}: p must be a number in [0, 1], got {opts.get('p')!r}") from None
+        self.style = opts.get("style", style)
+        self.seed = int(opts.get("seed", seed))
+        if not 0.0 <= self.p <= 1.0:
+            raise LabkitError(f"teacher {name!r}: p={self.p} must be in [0, 1]")
+        if not self.noisy and self.p > 0:
+            raise LabkitError(f"teacher {name!r}: 'oracle' has no error rate; use 'noisy-oracle@p={self.p}'")
+        if self.style not in ("full", "terse"):
+            raise LabkitError(f"teacher {name!r}: style must be 'full' or 'terse', got {self.style!r}")
+
+    def _wrong_answer(self, record, rng) -> str:
+        if record.choices:
+            return rng.choice([c for c in record.choices if c != record.answer])
+        value = _number(record.answer)
+        return str(int(value) + rng.choice([-2, -1, 1, 2])) if value is not None else record.answer + "?"
+
+    def _corrupt_step(self, step: str, record, rng) -> str:
+        """One wrong step: the last number changed, else one mentioned choice swapped for another."""
+        prefix, body = re.match(r"^(\d+\.\s*)?(.*)$", step, re.DOTALL).groups()
+        numbers = list(_NUMBER.finditer(body))
+        if numbers:
+            m = numbers[-1]
+            wrong = int(float(m.group(0).replace(",", ""))) + rng.choice([-3, -2, -1, 1, 2, 3])
+            body = body[:m.start()] + str(wrong) + body[m.end():]
+        else:
+            present = [c for c in (record.choices or []) if re.search(rf"\b{re.escape(c)}\b", body)]
+            if present:
+                old = rng.choice(present)
+                new = rng.choice([c for c in record.choices if c != old])
+                body = re.sub(rf"\b{re.escape(old)}\b", new, body, count=1)
+        return (prefix or "") + body
+
+    def rationale(self, record) -> str:
+        if not record.solution:
+            raise LabkitError(f"scripted teacher {self.name!r} needs records with a gold solution "
+                              f"(synthetic:* tasks); record {record.id!r} has none")
+        lines = [ln for ln in record.solution.strip().split("\n") if ln.strip()]
+        steps, final = lines[:-1], f"So the answer is {record.answer}."
+        rng = random.Random(prompts._stable_seed("scripted", self.name, self.seed, record.id))
+        if self.noisy and rng.random() < self.p:
+            if steps:
+                i = rng.randrange(len(steps))
+                steps[i] = self._corrupt_step(steps[i], record, rng)
+            final = f"So the answer is {self._wrong_answer(record, rng)}."
+        if self.style == "terse":
+            last = re.sub(r"^\d+\.\s*", "", steps[-1]) if steps else ""
+            return f"{last} {final}".strip()
+        return "\n".join(steps + [final])
+
+
+class _StopAtString:
+    """StoppingCriteria: a row is done once its generated text contains `stop` (e.g. '\\n\\nQ:')."""
+
+    def __init__(self, tokenizer, prompt_len: int, stop: str, tail: int = 12):
+        self.tokenizer, self.prompt_len, self.stop, self.tail = tokenizer, prompt_len, stop, tail
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+        new = input_ids[:, self.prompt_len:]
+        texts = self.tokenizer.batch_decode(new[:, -self.tail:], skip_special_tokens=True)
+        return torch.tensor([self.stop in t for t in texts], dtype=torch.bool, device=input_ids.device)
+
+
+def _autocast(device, enabled):
+    """labkit.models.autocast when available; else bf16 autocast on CPU/CUDA when enabled."""
+    try:
+        from labkit.models import autocast
+        return autocast(device, enabled=enabled)
+    except ImportError:
+        import torch
+        if not enabled:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+
+
+class LiveTeacher(Teacher):
+    """A causal LM run locally.
+
+    Args:
+        name: anything labkit.models.load_model accepts (also names the cache file).
+        model, tokenizer: an already loaded model and tokenizer (tests, notebooks); loaded
+            lazily with labkit.models otherwise (the model only when something must be generated).
+        device: "auto", "cpu", "cuda", ...
+        dtype: passed to load_model (float32 by default; generation uses bf16 autocast anyway).
+        chat: render prompts with the chat template (instruct models); default: ask
+            labkit.models.is_chat_model.
+        bf16: "auto" (autocast where the device supports bf16), True or False.
+    """
+
+    kind = "live"
+
+    def __init__(self, name: str, *, model=None, tokenizer=None, device="auto", dtype=None,
+                 chat: bool | None = None, bf16="auto"):
+        super().__init__(name)
+        self._model, self._tokenizer = model, tokenizer
+        self.device, self.dtype, self._chat, self.bf16 = device, dtype, chat, bf16
+        self.calls = 0  # model.generate calls made (the warm-cache benchmark checks it stays 0)
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from labkit.models import load_tokenizer
+            self._tokenizer = load_tokenizer(self.name)
+        return self._tokenizer
+
+    @property
+    def model(self):
+        if self._model is None:
+            from labkit.models import load_model
+            self._model = load_model(self.name, device=self.device, dtype=self.dtype)
+            self._model.eval()
+        return self._model
+
+    @property
+    def chat(self) -> bool:
+        if self._chat is None:
+            try:
+                from labkit.models import is_chat_model
+                self._chat = bool(is_chat_model(self.name))
+            except (ImportError, LabkitError, KeyError, OSError):
+                self._chat = getattr(self.tokenizer, "chat_template", None) is not None
+        return self._chat
+
+    def context_length(self) -> int:
+        config = self.model.config
+        n = getattr(config, "max_position_embeddings", None) or getattr(config.get_text_config(), "max_position_embeddings", None)
+        return int(n or 2048)
+
+    def _eos_ids(self) -> list[int]:
+        ids = set()
+        tok = self.tokenizer
+        for value in (tok.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
+            if isinstance(value, int):
+                ids.add(value)
+            elif value:
+                ids.update(value)
+        for special in ("<|im_end|>", "<end_of_turn>", "<|endoftext|>", "<eos>"):
+            tid = tok.convert_tokens_to_ids(special)
+            if isinstance(tid, int) and tid != tok.unk_token_id and tid >= 0:
+                ids.add(tid)
+        return sorted(ids)
+
+    def encode(self, prompts_: list[str]):
+        """Left-padded batch (the generated tokens then start at the same column for every row)."""
+        tok = self.tokenizer
+        side = tok.padding_side
+        tok.padding_side = "left"
+        try:
+            return tok(prompts_, return_tensors="pt", padding=True, add_special_tokens=not self.chat)
+        finally:
+            tok.padding_side = side
+
+    def generate(self, prompts_: list[str], *, max_new_tokens=128, do_sample=False, n_samples=1,
+                 temperature=1.0, top_p=1.0, seed=0) -> list[list[str]]:
+        """One batch: per prompt, n_samples continuations (prompt echo removed, cut at '\\n\\nQ:')."""
+        import torch
+        from transformers import StoppingCriteriaList
+
+        model, tok = self.model, self.tokenizer
+        device = next(model.parameters()).device
+        enc = self.encode(prompts_).to(device)
+        prompt_len = enc["input_ids"].shape[1]
+        gen_cfg = copy.deepcopy(model.generation_config)
+        gen_cfg.max_new_tokens, gen_cfg.max_length = max_new_tokens, None
+        gen_cfg.do_sample, gen_cfg.num_return_sequences = do_sample, n_samples if do_sample else 1
+        gen_cfg.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        gen_cfg.eos_token_id = self._eos_ids()
+        if do_sample:
+            gen_cfg.temperature, gen_cfg.top_p, gen_cfg.top_k = temperature, top_p, None
+            torch.manual_seed(prompts._stable_seed("sample", seed, *prompts_) % 2**31)
+        else:
+            gen_cfg.temperature, gen_cfg.top_p, gen_cfg.top_k = None, None, None
+        use_bf16 = None if self.bf16 == "auto" else bool(self.bf16)
+        stop = StoppingCriteriaList([_StopAtString(tok, prompt_len, prompts.STOP_SEQUENCE)])
+        self.calls += 1
+        with torch.inference_mode(), _autocast(device, use_bf16):
+            out = model.generate(**enc, generation_config=gen_cfg, stopping_criteria=stop)
+        texts = tok.batch_decode(out[:, prompt_len:], skip_special_tokens=True)
+        texts = [t.split(prompts.STOP_SEQUENCE)[0].strip() for t in texts]
+        per = gen_cfg.num_return_sequences
+        return [texts[i * per:(i + 1) * per] for i in range(len(prompts_))]
+
+
+def _catalog_names() -> tuple[str, ...]:
+    try:
+        from labkit.models import CATALOG
+        return tuple(CATALOG)
+    except ImportError:
+        return ("smollm2-135m-instruct", "gemma3-270m", "tiny")
+
+
+def known_teachers() -> tuple[str, ...]:
+    return RECORDED_TEACHERS + SCRIPTED_TEACHERS + _catalog_names()
+
+
+KNOWN_TEACHERS = RECORDED_TEACHERS + SCRIPTED_TEACHERS + ("smollm2-135m-instruct", "gemma3-270m", "tiny")
+
+
+def get_teacher(name, **kw) -> Teacher:
+    """A teacher by name.
+
+    - "flan-t5-xl", "llama2-7b-chat", "palm-540b": recorded (rationales from the dataset files).
+    - "oracle", "noisy-oracle@p=0.3[,style=terse]": scripted from synthetic gold solutions (kw: p, style, seed).
+    - a catalog name (optionally NAME@layers=K), a local model directory or a hub id ("org/name"):
+      live (kw: model, tokenizer, device, dtype, chat, bf16).
+    A Teacher is returned unchanged.
+    """
+    if isinstance(name, Teacher):
+        return name
+    if not isinstance(name, str) or not name.strip():
+        raise LabkitError(f"teacher name must be a non-empty string, got {name!r}")
+    base = name.split("@")[0]
+    if name in RECORDED_TEACHERS:
+        return RecordedTeacher(name)
+    if base in SCRIPTED_TEACHERS:
+        return ScriptedTeacher(name, **{k: v for k, v in kw.items() if k in ("p", "style", "seed")})
+    live_kw = {k: v for k, v in kw.items() if k in ("model", "tokenizer", "device", "dtype", "chat", "bf16")}
+    if base in _catalog_names() or Path(name).is_dir() or "model" in kw or re.fullmatch(r"[\w.-]+/[\w.-]+", name):
+        return LiveTeacher(name, **live_kw)
+    raise LabkitError(f"unknown teacher {name!r}: expected one of {', '.join(known_teachers())}, "
+                      f"'noisy-oracle@p=P', a local model directory or a hub id (org/name)")
+
+
+# ---------------------------------------------------------------------------
+# Generation
+# ---------------------------------------------------------------------------
+
+@dataclass
+class RationaleResult:
+    """What generate_rationales returns.
+
+    texts: per record, teacher -> rationale (the first sample) or None when missing/failed.
+    samples: per record, teacher -> all n_samples rationales ([] when missing).
+    stats: teacher -> {"generated", "cached", "failed", "dropped_examples", "truncated"}.
+    """
+
+    teachers: list[str]
+    texts: list[dict]
+    samples: list[dict]
+    stats: dict = field(default_factory=dict)
+
+    def totals(self) -> dict:
+        return {k: sum(s.get(k, 0) for s in self.stats.values()) for k in ("generated", "cached", "failed")}
+
+    def attach(self, records) -> list:
+        """Copies of records with rationales[teacher] and teacher_labels[teacher] filled in.
+
+        The label is the answer the rationale states (extract_answer); a recorded label already
+        in record.teacher_labels is kept.
+        """
+        out = []
+        for rec, texts in zip(records, self.texts):
+            rationales, labels = dict(rec.rationales), dict(rec.teacher_labels)
+            for teacher, text in texts.items():
+                if text is None:
+                    continue
+                rationales[teacher] = text
+                if teacher not in labels:
+                    stated = extract_answer(text, rec)
+                    if stated is not None:
+                        labels[teacher] = stated
+            out.append(dataclasses.replace(rec, rationales=rationales, teacher_labels=labels))
+        return out
+
+
+def _decoding_tag(max_new_tokens, do_sample, n_samples, temperature, top_p, seed) -> str:
+    if not do_sample:
+        return f"greedy-m{max_new_tokens}"
+    return f"sample-n{n_samples}-t{temperature:g}-p{top_p:g}-s{seed}-m{max_new_tokens}"
+
+
+def cache_path(cache_dir, teacher: str, template: str, decoding_tag: str) -> Path:
+    return Path(cache_dir) / f"{_slug(teacher)}__{_slug(template)}__{decoding_tag}.jsonl"
+
+
+def _progress(total, desc, enabled):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, unit="ex", file=sys.stderr, dynamic_ncols=True)
+
+
+def _build_prompts(teacher: LiveTeacher, records, template, pool, k, seed, max_new_tokens, stats):
+    """Per record: (prompt, prompt token count), fitted to the teacher's context."""
+    out = []
+    for rec in records:
+        examples = prompts.in_context_examples(pool, rec, k=k, seed=seed) if k > 0 else []
+        prompt = prompts.render_teacher_prompt(rec, template, examples, chat=teacher.chat,
+                                               tokenizer=teacher.tokenizer)
+        n = len(teacher.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        if n + max_new_tokens > MIN_CONTEXT:  # only now is the model's context size needed
+            budget = teacher.context_length() - max_new_tokens
+            if n > budget:
+                prompt, info = prompts.fit_teacher_prompt(rec, template, examples, chat=teacher.chat,
+                                                          tokenizer=teacher.tokenizer, max_tokens=budget)
+                stats["dropped_examples"] += info["dropped_examples"]
+                stats["truncated"] += int(info["truncated"])
+                n = info["tokens"]
+        out.append((prompt, n))
+    return out
+
+
+def _generate_live(teacher: LiveTeacher, records, *, template, pool, k, seed, cache_dir, batch_size,
+                   max_new_tokens, do_sample, n_samples, temperature, top_p, progress):
+    """Fill from the cache, generate the rest in length-sorted batches, append each result as it lands."""
+    stats = {"generated": 0, "cached": 0, "failed": 0, "dropped_examples": 0, "truncated": 0}
+    tname = prompts.get_template(template).name
+    built = _build_prompts(teacher, records, tname, pool, k, seed, max_new_tokens, stats)
+    tag = _decoding_tag(max_new_tokens, do_sample, n_samples, temperature, top_p, seed)
+    cache = RationaleCache(cache_path(cache_dir, teacher.name, tname, tag))
+    results: list[list[str] | None] = [None] * len(records)
+    todo = []
+    for i, (rec, (prompt, n)) in enumerate(zip(records, built)):
+        hit = cache.get(rec.id, prompt_hash(prompt))
+        if hit is not None:
+            results[i] = hit
+            stats["cached"] += 1
+        else:
+            todo.append(i)
+    # Longest prompts first: little padding per batch, and an out-of-memory error shows up at once.
+    todo.sort(key=lambda i: -built[i][1])
+    bar = _progress(len(todo), teacher.name, progress and bool(todo))
+
+    def run(batch: list[int]):
+        try:
+            outs = teacher.generate([built[i][0] for i in batch], max_new_tokens=max_new_tokens,
+                                    do_sample=do_sample, n_samples=n_samples, temperature=temperature,
+                                    top_p=top_p, seed=seed)
+        except (RuntimeError, MemoryError) as e:  # torch.OutOfMemoryError is a RuntimeError
+            if len(batch) > 1:
+                half = len(batch) // 2
+                warnings.warn(f"teacher {teacher.name}: batch of {len(batch)} failed ({type(e).__name__}: "
+                              f"{str(e)[:200]}); retrying as {half} + {len(batch) - half}")
+                run(batch[:half])
+                run(batch[half:])
+                return
+            warnings.warn(f"teacher {teacher.name}: giving up on example {records[batch[0]].id!r} "
+                          f"({type(e).__name__}: {str(e)[:200]})")
+            stats["failed"] += 1
+            if bar:
+                bar.update(1)
+            return
+        for i, texts in zip(batch, outs):
+            cache.append(records[i].id, prompt_hash(built[i][0]), texts)
+            results[i] = texts
+            stats["generated"] += 1
+        if bar:
+            bar.update(len(batch))
+
+    try:
+        for start in range(0, len(todo), batch_size):
+            run(todo[start:start + batch_size])
+    finally:
+        cache.close()
+        if bar:
+            bar.close()
+    stats["cache_file"] = str(cache.path)
+    return results, stats
+
+
+def generate_rationales(teachers, records, *, template="teacher_forced", pool=None, k=2, seed=0,
+                        cache_dir=None, batch_size=16, max_new_tokens=128, do_sample=False, n_samples=1,
+                        temperature=1.0, top_p=1.0, device="auto", progress=True) -> RationaleResult:
+    """A rationale per record from each teacher.
+
+    Args:
+        teachers: names (see get_teacher) or Teacher objects; one name is accepted as a string.
+        records: the questions (labkit.data.Record).
+        template: "teacher_forced" (gold answer shown) or "cot" (live teachers only).
+        pool: where in-context examples come from (the training split); default: `records`
+            themselves (an example is never its own question).
+        k: in-context examples per prompt (0 = the "w/o in-context" ablation).
+        seed: in-context sampling and sampling seed.
+        cache_dir: cache folder for live teachers (default $LABKIT_HOME/rationales).
+        batch_size: prompts per model.generate call (halved on a failure, down to 1).
+        max_new_tokens, do_sample, n_samples, temperature, top_p: decoding (greedy by default;
+            with do_sample, n_samples reasoning paths per question).
+        device: for live teachers given by name.
+        progress: tqdm progress bars.
+    Returns:
+        RationaleResult.
+    """
+    if isinstance(teachers, (str, Teacher)):
+        teachers = [teachers]
+    if not teachers:
+        raise LabkitError("generate_rationales: teachers is empty; give at least one teacher name")
+    if batch_size < 1 or n_samples < 1 or k < 0 or max_new_tokens < 1:
+        raise LabkitError(f"generate_rationales: need batch_size >= 1, n_samples >= 1, k >= 0, max_new_tokens >= 1 "
+                          f"(got {batch_size}, {n_samples}, {k}, {max_new_tokens})")
+    prompts.get_template(template)
+    records = list(records)
+    pool = records if pool is None else list(pool)
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    objs = [get_teacher(t, device=device) if isinstance(t, str) else t for t in teachers]
+    names = [t.name for t in objs]
+    if len(set(names)) != len(names):
+        raise LabkitError(f"generate_rationales: teacher names repeat: {names}")
+    texts = [dict() for _ in records]
+    samples = [dict() for _ in records]
+    stats = {}
+    for t in objs:
+        if isinstance(t, LiveTeacher):
+            results, st = _generate_live(t, records, template=template, pool=pool, k=k, seed=seed,
+                                         cache_dir=cache_dir, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                                         do_sample=do_sample, n_samples=n_samples, temperature=temperature,
+                                         top_p=top_p, progress=progress)
+        elif isinstance(t, RecordedTeacher):
+            results = [[r] if r else None for r in map(t.rationale, records)]
+            if records and not any(results):
+                have = sorted({name for r in records for name in r.rationales})
+                raise LabkitError(f"recorded teacher {t.name!r} has no rationales in these records "
+                                  f"(they have: {', '.join(have) or 'none'}); recorded teachers need a dataset "
+                                  f"that ships them, e.g. tinyllm:obqa (flan-t5-xl, llama2-7b-chat) or "
+                                  f"dss:cqa (palm-540b)")
+            missing = sum(r is None for r in results)
+            st = {"generated": len(records) - missing, "cached": 0, "failed": missing}
+        else:
+            results = [[t.rationale(r)] for r in records]
+            st = {"generated": len(records), "cached": 0, "failed": 0}
+        st["length"] = length_stats([r[0] for r in results if r])
+        stats[t.name] = st
+        for i, r in enumerate(results):
+            texts[i][t.name] = r[0] if r else None
+            samples[i][t.name] = list(r) if r else []
+    return RationaleResult(teachers=names, texts=texts, samples=samples, stats=stats)
+
+
+# ---------------------------------------------------------------------------
+# Command line: labkit rationales generate ...
+# ---------------------------------------------------------------------------
+
+def cli_generate(args) -> int:
+    """`labkit rationales generate`: load the split, generate (or read) rationales, print a summary.
+
+    In-context examples come from the dataset's train split. Ends with the line
+    `generated=<K> cached=<M> failed=<F>` (totals over teachers).
+    """
+    from labkit import data
+
+    records = data.load_dataset(args.dataset, args.split, data_dir=args.data_dir, n=args.limit, seed=args.seed)
+    if not records:
+        raise LabkitError(f"dataset {args.dataset!r} split {args.split!r} has no records")
+    # In-context examples come from the whole train split (an example is never its own question).
+    pool = data.load_dataset(args.dataset, "train", data_dir=args.data_dir, seed=args.seed) \
+        if args.in_context > 0 else records
+    result = generate_rationales(args.teacher, records, template=args.template, pool=pool, k=args.in_context,
+                                 seed=args.seed, cache_dir=args.cache, batch_size=args.batch_size,
+                                 max_new_tokens=args.max_new_tokens, device=args.device, progress=True)
+    attached = result.attach(records)
+    for name in result.teachers:
+        st, c = result.stats[name], consistency(attached, name)
+        print(f"{name}: generated={st['generated']} cached={st['cached']} failed={st['failed']} "
+              f"consistent={c['kept']}/{c['with_rationale']} mean_words={st['length']['mean_words']}"
+              + (f" cache={st['cache_file']}" if "cache_file" in st else ""))
+    tot = result.totals()
+    print(f"generated={tot['generated']} cached={tot['cached']} failed={tot['failed']}")
+    return 0
