@@ -370,11 +370,13 @@ class _Malformed:
 def _array_item_lines(text: str, n: int) -> list[int]:
     """Line number where each top-level item of a JSON array starts (for error messages)."""
     decoder = json.JSONDecoder()
-    lines, pos = [], text.index("[") + 1
+    lines, pos, line, counted = [], text.index("[") + 1, 1, 0
     for _ in range(n):
         while text[pos] in " \t\r\n,":
             pos += 1
-        lines.append(text.count("\n", 0, pos) + 1)
+        line += text.count("\n", counted, pos)   # count only the stretch since the last item
+        counted = pos
+        lines.append(line)
         _, pos = decoder.raw_decode(text, pos)
     return lines
 
