@@ -476,11 +476,12 @@ def split_tinyllm(text: str | None) -> dict[str, str | None]:
     return out
 
 
-def split_palm(text: str | None, kind: str) -> tuple[str | None, str | None]:
+def split_palm(text: str | None) -> tuple[str | None, str | None]:
     """A PaLM continuation -> (rationale, answer part), each None when missing.
 
     Cut at the first "\\n\\nQ:" (hallucinated next example), then split at "So the answer is" or
-    "The answer is". kind "cqa" returns the answer part raw; use `parse_palm_label` for the label.
+    "The answer is". The answer part is its first line, raw: `match_choice` (CQA) or
+    `parse_svamp_label` (SVAMP) turn it into the teacher's label.
     """
     if not isinstance(text, str):
         return None, None
@@ -631,7 +632,7 @@ def _load_dss(short: str, split: str, data_dir, strict: bool) -> RecordList:
                                "abstractive_explanation": row.get("abstractive_explanation"),
                                "extractive_explanation": row.get("extractive_explanation")})
         if texts is not None:
-            rationale, answer_part = split_palm(texts[index], short)
+            rationale, answer_part = split_palm(texts[index])
             if rationale is not None:
                 rec.rationales["palm-540b"] = rationale
             label = parse_svamp_label(answer_part) if short == "svamp" else match_choice(answer_part or "", rec.choices)

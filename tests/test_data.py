@@ -222,17 +222,17 @@ def test_split_tinyllm_garbage_is_missing(text):
 def test_split_palm_cqa_and_svamp():
     cqa = ("Of the above choices, only math problem fits. So the answer is (d) math problem.\n\n"
            "Q: next?\nA: So the answer is (a) horse.")
-    rationale, answer = D.split_palm(cqa, "cqa")
+    rationale, answer = D.split_palm(cqa)
     assert rationale == "Of the above choices, only math problem fits."
     assert D.match_choice(answer, ["park", "book", "garden", "math problem", "gravity"]) == "math problem"
     svamp = "He scored 84 in 2 rounds. 84 / 2 = 42. The answer is (84 / 2).\n\nQ: There are 120 ..."
-    rationale, answer = D.split_palm(svamp, "svamp")
+    rationale, answer = D.split_palm(svamp)
     assert rationale == "He scored 84 in 2 rounds. 84 / 2 = 42."
     assert D.parse_svamp_label(answer) == "(84 / 2)"
     assert D.safe_eval(D.parse_svamp_label(answer)) == 42.0
     # garbage and unparseable answers stay missing
-    assert D.split_palm("no marker here", "cqa") == (None, None)
-    assert D.split_palm(None, "svamp") == (None, None)
+    assert D.split_palm("no marker here") == (None, None)
+    assert D.split_palm(None) == (None, None)
     assert D.parse_svamp_label("(some - 8).") is None
     assert D.parse_svamp_label("(53 + 17) and (14 - 10).") is None
 
