@@ -13,7 +13,17 @@ Names are `family:name`:
 - `dss:cqa|svamp` — distilling-step-by-step files with the recorded teacher "palm-540b" and its labels.
 - `hub:openbookqa|arc|piqa|riddlesense|pubmedqa|commonsenseqa` — Hugging Face `datasets` (GPU nodes).
 
-See ../shared/data/README.md (in the lab checkout) for the file formats.
+File formats (data_dir holds tinyllm/ and dss/):
+
+    tinyllm/obqa/obqa_{train,valid,test}.json      question rows {"id","question","choices","answer"}:
+    tinyllm/arc/arc_{train,valid,test}.json        JSON Lines or one JSON array (detected)
+    dss/cqa/cqa_{train,test}.json                  + "abstractive_explanation", "extractive_explanation"
+    dss/svamp/svamp_{train,test}.json              {"input", "label": "( 10.0 * 45.0 )"}
+    */llm/{split}_CoT_{k}.json                     JSON arrays of teacher strings, one per row, k in
+                                                   numeric order (0, 1, ..., 10)
+
+A teacher output that does not parse is left out of `rationales` / `teacher_labels` (missing, never
+garbage); `dataset_info` counts what parsed.
 """
 from __future__ import annotations
 
