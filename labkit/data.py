@@ -290,13 +290,15 @@ _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 _MAX_EXPR_CHARS = 500
 _MAX_DEPTH = 50
+_MAX_EXPONENT = 64          # 2 ** 10 is fine; 9 ** 9 ** 9 (a CPU/memory bomb) is refused
 
 
 def safe_eval(expr: str) -> float:
     """Value of an arithmetic expression with numbers, + - * /, parentheses and unary minus.
 
-    Names, calls, attributes, powers and everything else are refused with LabkitError, as are
-    overlong or too deeply nested expressions and division by zero.
+    Small powers (`2 ** 3`; |exponent| <= 64, |base| <= 1e9) are allowed. Names, calls, attributes,
+    huge powers and everything else are refused with LabkitError, as are overlong or too deeply
+    nested expressions, division by zero and non-finite results.
 
     >>> safe_eval("( 10.0 * 45.0 )")
     450.0
@@ -320,6 +322,17 @@ def safe_eval(expr: str) -> float:
             if isinstance(node.op, ast.Div) and right == 0:
                 raise LabkitError(f"division by zero in {expr!r}")
             return _BINOPS[type(node.op)](left, right)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            base, exponent = value(node.left, depth + 1), value(node.right, depth + 1)
+            if abs(exponent) > _MAX_EXPONENT or abs(base) > 1e9 or (base < 0 and exponent != int(exponent)):
+                raise LabkitError(f"power {base:g} ** {exponent:g} refused (|exponent| <= {_MAX_EXPONENT}, "
+                                  f"|base| <= 1e9, no fractional power of a negative number) in {expr!r}")
+            if base == 0 and exponent < 0:
+                raise LabkitError(f"division by zero (0 to a negative power) in {expr!r}")
+            try:
+                return float(base ** exponent)
+            except OverflowError:
+                raise LabkitError(f"expression {expr!r} has no finite value (overflow)") from None
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             return _UNARY[type(node.op)](value(node.operand, depth + 1))
         raise LabkitError(f"only numbers, + - * / and parentheses are allowed; found "

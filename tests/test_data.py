@@ -244,13 +244,14 @@ def test_split_palm_cqa_and_svamp():
 @pytest.mark.parametrize("expr,value", [
     ("( 10.0 * 45.0 )", 450.0), ("( 84.0 / 2.0 )", 42.0), ("-3 + 4 * (2 - 5)", -15.0),
     ("((1 + 2) * (3 + 4)) / 7", 3.0), ("- - 2", 2.0), ("7", 7.0), ("+1.5", 1.5),
+    ("2 ** 10", 1024.0), ("-2 ** 2", -4.0), ("(1 + 1) ** -1", 0.5),
 ])
 def test_safe_eval_values(expr, value):
     assert D.safe_eval(expr) == pytest.approx(value, rel=0, abs=1e-12)
 
 
 @pytest.mark.parametrize("expr", [
-    "__import__('os').system('true')", "x + 1", "(1).real", "abs(-1)", "2 ** 10", "9 ** 9 ** 9",
+    "__import__('os').system('true')", "x + 1", "(1).real", "abs(-1)", "9 ** 9 ** 9", "2 ** 1000", "10 ** 10 ** 10", "(-8) ** 0.5", "0 ** -1", "1e9 ** 64",
     "[1, 2]", "1 if 1 else 2", "'a' * 3", "True + 1", "1 // 2", "5 % 3", "1 / 0", "1 +", "1e308 * 10",
     "(" * 300 + "1" + ")" * 300, "1 +" * 400 + "1",
 ])
