@@ -242,16 +242,18 @@ def _prompt_ids(tokenizer, text: str) -> list[int]:
     return ids
 
 
-def encode_example(tokenizer, prompt: str, target: str, max_len: int, *, seq2seq: bool = False) -> dict:
+def encode_example(tokenizer, prompt: str, target: str, max_len: int, *, seq2seq: bool = False,
+                   add_eos: bool = True) -> dict:
     """One (prompt, target) pair -> unpadded ids.
 
     Decoder-only: input_ids = prompt + target + eos, labels = -100 on the prompt.
     Seq2seq: input_ids = prompt (+ eos), labels = target + eos.
     Over-long pairs: the target keeps at most max_len - max_len // 4 tokens (cut on the right),
     then the prompt is cut from the LEFT so that its end (the question, "A:") and the target survive.
+    add_eos=False scores a continuation as it stands (evaluation: option scoring, log-likelihoods).
     """
     eos = tokenizer.eos_token_id
-    p, t = _prompt_ids(tokenizer, prompt), _ids(tokenizer, target) + ([eos] if eos is not None else [])
+    p, t = _prompt_ids(tokenizer, prompt), _ids(tokenizer, target) + ([eos] if eos is not None and add_eos else [])
     if seq2seq:
         p = p + ([eos] if eos is not None and (not p or p[-1] != eos) else [])
         return {"input_ids": p[-max_len:], "labels": t[:max_len]}
@@ -597,11 +599,14 @@ def train_multitask(model, tokenizer, records, *, tasks: dict[str, float], label
         per_task = {}
         for task in weights:                                  # one forward per task: tight padding
             batch = [examples[i][task] for i in indices if task in examples[i]]
-            if not batch or totals[task] == 0:
+            if not batch or totals[task] == 0 or weights[task] == 0:
                 continue
             b = {k: v.to(device) for k, v in collate(batch, pad).items()}
             per_task[task] = target_token_loss(model, b, reduction="sum") / totals[task]
+        if not per_task:                                      # no target in this micro-batch
+            return torch.zeros((), device=device), {}
         total, parts = losses.multitask_loss(per_task, {t: weights[t] for t in per_task})
+        parts.pop("total", None)                              # the loop logs the total itself
         return total, parts
 
     meta = {"tasks": dict(tasks), "weights": weights, "form": form, "label_source": label_source,
