@@ -232,9 +232,23 @@ def _pad_id(tokenizer) -> int:
 # --------------------------------------------------------------------------- loss pieces
 
 
+def leave_one_out_baseline(returns: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """b[i, t] = mean of returns[j, t] over the OTHER rows j that have a token at t (0 if none).
+
+    A baseline that does not depend on sample i's own actions keeps the policy gradient unbiased
+    while removing most of its variance (the returns of a sharp teacher are large and negative).
+    (B, T), (B, T) -> (B, T).
+    """
+    m = mask.to(returns.dtype)
+    total, count = (returns * m).sum(0, keepdim=True), m.sum(0, keepdim=True)
+    others = (count - m).clamp(min=1)
+    return torch.where(count - m > 0, (total - returns * m) / others, torch.zeros_like(returns))
+
+
 def minillm_surrogate(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tokens: torch.Tensor,
                       mask: torch.Tensor, *, single_step: bool = True, teacher_mix: float = 0.0,
-                      length_norm: bool = True, temperature: float = 1.0) -> dict[str, torch.Tensor]:
+                      length_norm: bool = True, temperature: float = 1.0, baseline: bool | torch.Tensor = True
+                      ) -> dict[str, torch.Tensor]:
     """Per-token MiniLLM surrogate whose gradient estimates grad KL(q_θ || p) over sequences.
 
     Args:
@@ -245,14 +259,17 @@ def minillm_surrogate(student_logits: torch.Tensor, teacher_logits: torch.Tensor
             the policy gradient uses R_t = r_t + R_{t+1} (pure Monte Carlo).
         teacher_mix: α; importance weights w_t = q(y_t) / p~(y_t) (detached) multiply both terms.
         length_norm: R_{t+1} divided by the number of response tokens after t.
+        baseline: True subtracts ``leave_one_out_baseline`` of the returns (over the batch rows); a
+            (B, T) tensor is used as given; False = none.
 
-    With r_t = log p(y_t|·) - log q(y_t|·) and A_t the (weighted) return, the surrogate per token is
+    With r_t = log p(y_t|·) - log q(y_t|·), G_t the policy-gradient return and b_t the baseline,
 
-        single_step:  w_t KL(q_t || p_t)  -  (w_t R_{t+1}) log q(y_t)
-        otherwise:                        -  (w_t (r_t + R_{t+1})) log q(y_t)
+        single_step:  G_t = R_{t+1},          surrogate_t = w_t KL(q_t || p_t) - (w_t (G_t - b_t)) log q(y_t)
+        otherwise:    G_t = r_t + R_{t+1},    surrogate_t =                    - (w_t (G_t - b_t)) log q(y_t)
 
     (parentheses = detached); its gradient, summed over t and averaged over sequences sampled from q,
-    is an unbiased estimate of grad KL(q||p) when α = 0 and length_norm = False.
+    is an unbiased estimate of grad KL(q||p) when α = 0 and length_norm = False (with or without the
+    leave-one-out baseline).
 
     Returns: dict of (B, T) tensors (zeros at masked positions): "surrogate" (differentiable),
     "single" (per-token reverse KL, differentiable), "reward" r_t, "weight" w_t, "logq" (detached).
@@ -265,17 +282,21 @@ def minillm_surrogate(student_logits: torch.Tensor, teacher_logits: torch.Tensor
         weight = (losses.mixed_sampling_weights(logq, logp, teacher_mix) if teacher_mix > 0
                   else torch.ones_like(reward))
         weight = weight * mask
-    long_term, _ = losses.minillm_long_term(logq, reward, mask, length_norm=length_norm, weights=weight,
-                                            reduction="none", return_returns=True)      # (B, T)
+    _, future = losses.minillm_long_term(logq.detach(), reward, mask, length_norm=length_norm,
+                                         reduction="none", return_returns=True)         # R_{t+1}: (B, T)
     single = losses.divergence(student_logits, teacher_logits, kind="reverse_kl", temperature=temperature,
                                mask=mask, reduction="none")                              # (B, T)
-    if single_step:
-        surrogate = weight * single + long_term
+    G = future if single_step else reward + future                                      # PG return
+    if isinstance(baseline, torch.Tensor):
+        b = baseline.to(G)
     else:
-        immediate = -(weight * reward) * logq * mask                                    # MC immediate term
-        surrogate = immediate + long_term
+        b = leave_one_out_baseline(G, mask) if baseline else torch.zeros_like(G)
+    advantage = (weight * (G - b) * mask).detach()
+    surrogate = -advantage * logq                                                        # policy gradient
+    if single_step:
+        surrogate = surrogate + weight * single                                          # exact immediate term
     return {"surrogate": surrogate * mask, "single": single, "reward": reward, "weight": weight,
-            "logq": logq.detach() * mask}
+            "returns": G, "logq": logq.detach() * mask}
 
 
 # --------------------------------------------------------------------------- the shared driver
@@ -554,7 +575,7 @@ def per_sample_grad_variance(loss_of: Callable[[int], torch.Tensor], indices, pa
 
 def train_minillm(student, teacher, tokenizer, prompts: list[str], *, targets: list[str] | None = None,
                   single_step: bool = True, teacher_mix: float = 0.2, length_norm: bool = True,
-                  lm_weight: float = 0.0, temperature: float = 1.0, max_new_tokens: int = 64,
+                  lm_weight: float = 0.0, baseline: bool = True, temperature: float = 1.0, max_new_tokens: int = 64,
                   grad_var_every: int | None = None, grad_var_samples: int = 8,
                   config: T.TrainConfig | None = None, vocab_padding_ok: bool = False) -> T.History:
     """MiniLLM (Gu et al.): minimise the sequence-level reverse KL(q_θ || p) by policy gradient.
@@ -570,6 +591,8 @@ def train_minillm(student, teacher, tokenizer, prompts: list[str], *, targets: l
 
     Args:
         single_step, teacher_mix, length_norm: the three switches (METHODS.md §4).
+        baseline: subtract the leave-one-out mean return of the micro-batch (unbiased; without it
+            the large negative returns of a sharp teacher make the policy gradient very noisy).
         grad_var_every: every this many steps, estimate the spread of per-sample gradients of the
             surrogate (``per_sample_grad_variance`` over grad_var_samples rollouts of the step);
             None = config.log_every; 0 = never.
@@ -591,11 +614,12 @@ def train_minillm(student, teacher, tokenizer, prompts: list[str], *, targets: l
     sft = encode_rollouts(tokenizer, prompts, targets, config.max_len) if lm_weight > 0 else None
     step = {"n": 0}
 
-    def pg_terms(indices, n_tokens):
+    def pg_terms(indices, n_tokens, base=baseline):
         b = loop.batch(indices)
         s_logits, t_logits = response_logits(student, b), teacher_logits(teacher, b)
         out = minillm_surrogate(s_logits, t_logits, b["response"], b["response_mask"], single_step=single_step,
-                                teacher_mix=teacher_mix, length_norm=length_norm, temperature=temperature)
+                                teacher_mix=teacher_mix, length_norm=length_norm, temperature=temperature,
+                                baseline=base)
         pg = out["surrogate"].sum() / n_tokens
         return pg, out, b
 
@@ -614,11 +638,17 @@ def train_minillm(student, teacher, tokenizer, prompts: list[str], *, targets: l
         stats["gen_len"] = totals["pg"] / len(indices)
         step["n"] += 1
         if grad_var_every and (step["n"] == 1 or step["n"] % grad_var_every == 0):
-            def loss_of(i):
+            some = list(indices)[:grad_var_samples]
+            with torch.no_grad(), loop.autocast():     # the batch's baseline, reused sample by sample
+                out = pg_terms(some, 1)[1]
+            base = (leave_one_out_baseline(out["returns"], loop.batch(some)["response_mask"]) if baseline
+                    else torch.zeros_like(out["returns"]))
+
+            def loss_of(k):
+                n_k = max(len(loop.current[some[k]]["response"]), 1)
                 with loop.autocast():
-                    return pg_terms([i], max(len(loop.current[i]["response"]), 1))[0]
-            var, norm = per_sample_grad_variance(loss_of, list(indices)[:grad_var_samples],
-                                                 _trainable_non_embedding(student))
+                    return pg_terms([some[k]], n_k, base[k: k + 1, :n_k])[0]
+            var, norm = per_sample_grad_variance(loss_of, range(len(some)), _trainable_non_embedding(student))
             stats.update(grad_var=var, grad_norm_sample=norm)
         return totals
 
@@ -640,5 +670,5 @@ def train_minillm(student, teacher, tokenizer, prompts: list[str], *, targets: l
     return loop.run(n=len(prompts), lengths=lengths, prepare=prepare, micro=micro,
                     desc=f"minillm ss={int(single_step)} α={teacher_mix} ln={int(length_norm)}",
                     meta={"method": "minillm", "single_step": single_step, "teacher_mix": teacher_mix,
-                          "length_norm": length_norm, "lm_weight": lm_weight, "temperature": temperature,
+                          "length_norm": length_norm, "baseline": baseline, "lm_weight": lm_weight, "temperature": temperature,
                           "max_new_tokens": max_new_tokens, "n_examples": len(prompts)})
