@@ -1,0 +1,205 @@
+"""Matplotlib figures for the lab's notebooks. Each function returns a Figure;
+`save(fig, out_dir, name)` writes it as PNG and returns the file name for metrics["figures"].
+
+Every figure is drawn from plain numbers (lists, dicts, row dicts) that the notebook
+also writes to metrics.json, so it can be redrawn from the metrics alone.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+if matplotlib.get_backend().lower() in ("", "agg") or not matplotlib.get_backend():
+    matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+# one colour per method, the same in every notebook
+COLORS = {
+    "forward_kl": "tab:blue", "reverse_kl": "tab:red", "jsd": "tab:purple", "teacher": "black",
+    "fine-tuning": "tab:gray", "distillation": "tab:orange", "step-by-step": "tab:green",
+}
+
+
+def _color(name: str, i: int):
+    for key, c in COLORS.items():
+        if name.startswith(key):
+            return c
+    return f"C{i % 10}"
+
+
+def _as_list(x):
+    return x.tolist() if hasattr(x, "tolist") else list(x)
+
+
+def save(fig, out_dir, name: str, dpi: int = 110) -> str:
+    """Write fig to out_dir/name (PNG) and return name."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / name, dpi=dpi, bbox_inches="tight")
+    return name
+
+
+# --------------------------------------------------------------------------- notebook 00
+
+def gaussian_fits(x, p_density, fits: dict, title: str = "One Gaussian fitted to two modes"):
+    """Teacher density and each fitted Gaussian.
+
+    Args:
+        x: grid (N,); p_density: (N,) teacher density.
+        fits: {label: (mu, sigma)} e.g. {"forward_kl": (0.1, 2.5), "jsd β=0.5": (...)}.
+    """
+    import math
+
+    x = _as_list(x)
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.fill_between(x, _as_list(p_density), color="0.85", label="teacher p (mixture)")
+    for i, (label, (mu, sigma)) in enumerate(fits.items()):
+        q = [math.exp(-0.5 * ((v - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi)) for v in x]
+        ax.plot(x, q, color=_color(label, i), lw=2, label=f"{label}: μ={mu:.2f}, σ={sigma:.2f}")
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def next_token_fits(teacher_log_probs, students: dict, eps: float | None = None,
+                    title: str = "Next-token distribution: teacher vs capacity-limited students"):
+    """Teacher bars and each student's distribution over the vocabulary (linear scale)."""
+    import math
+
+    p = [math.exp(v) for v in _as_list(teacher_log_probs)]
+    v = list(range(len(p)))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.bar(v, p, color="0.8", label="teacher p")
+    for i, (label, lq) in enumerate(students.items()):
+        ax.plot(v, [math.exp(t) for t in _as_list(lq)], "-o", ms=3, color=_color(label, i), label=label)
+    if eps is not None:
+        void = [i for i, pi in enumerate(p) if pi < eps]
+        for j in void:
+            ax.axvspan(j - 0.5, j + 0.5, color="yellow", alpha=0.15, lw=0)
+        ax.plot([], [], color="yellow", alpha=0.4, lw=6, label=f"void: p < {eps:g}")
+    ax.set_xlabel("token id")
+    ax.set_ylabel("probability")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def sequence_fits(teacher_log_probs, students: dict, mode_indices, top: int = 40, eps: float = 1e-3,
+                  labels: list[str] | None = None, title: str = "Sequence probabilities (exact)"):
+    """Left: the `top` most likely sequences under teacher and students (log scale), sorted by
+    teacher probability, with sequences that any student likes but the teacher does not
+    appended. Right: void mass per student."""
+    import math
+
+    lp = _as_list(teacher_log_probs)
+    order = sorted(range(len(lp)), key=lambda i: -lp[i])[:top]
+    extra = []
+    for lq in students.values():
+        lq = _as_list(lq)
+        extra += [i for i in sorted(range(len(lq)), key=lambda i: -lq[i])[:5] if i not in order and i not in extra]
+    shown = order + extra
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [3, 1]})
+    pos = list(range(len(shown)))
+    ax.bar(pos, [math.exp(lp[i]) for i in shown], color="0.8", label="teacher p")
+    for k, (label, lq) in enumerate(students.items()):
+        lq = _as_list(lq)
+        ax.plot(pos, [math.exp(lq[i]) for i in shown], "o", ms=4, color=_color(label, k), label=label)
+    for j, i in enumerate(shown):
+        if i in mode_indices:
+            ax.axvline(j, color="green", lw=0.6, ls=":")
+    if extra:
+        ax.axvspan(len(order) - 0.5, len(shown) - 0.5, color="yellow", alpha=0.2, lw=0)
+        ax.text(len(order), 0.98, " students' picks\n outside teacher top",
+                fontsize=7, va="top", transform=ax.get_xaxis_transform())
+    ax.set_yscale("log")
+    ax.set_ylim(1e-5, 1)
+    if labels is not None:
+        ax.set_xticks(pos)
+        ax.set_xticklabels([labels[i] for i in shown], rotation=90, fontsize=6)
+    ax.set_xlabel("sequence (sorted by teacher probability; dotted = teacher modes)")
+    ax.set_ylabel("probability")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper right")
+    names = list(students)
+    void = []
+    for lq in students.values():
+        lq = _as_list(lq)
+        void.append(sum(math.exp(a) for a, b in zip(lq, lp) if math.exp(b) < eps))
+    bx.bar(range(len(names)), void, color=[_color(n, i) for i, n in enumerate(names)])
+    bx.set_xticks(range(len(names)))
+    bx.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
+    bx.set_title(f"void mass: Σ q(y) where p(y) < {eps:g}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(curves: dict, xlabel: str = "step", ylabel: str = "loss", title: str = "", log: bool = False):
+    """One line per {label: [values]}."""
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for i, (label, ys) in enumerate(curves.items()):
+        ax.plot(range(len(ys)), _as_list(ys), color=_color(label, i), label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- notebooks 01 / 02
+
+def sweep(rows: list[dict], x: str, y: str, hue: str, title: str = "", xlabel: str | None = None,
+          ylabel: str | None = None, logx: bool = False, hlines: dict | None = None, percent: bool = True):
+    """Line plot of rows grouped by `hue` (e.g. accuracy vs data fraction per method; the
+    paper's data-size figure), with optional horizontal reference lines {label: value}."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(r[hue], []).append((r[x], r[y]))
+    scale = 100.0 if percent else 1.0
+    for i, (name, pts) in enumerate(groups.items()):
+        pts.sort()
+        ax.plot([a for a, _ in pts], [b * scale for _, b in pts], "-o", color=_color(str(name), i), label=str(name))
+    for j, (label, v) in enumerate((hlines or {}).items()):
+        ax.axhline(v * scale, ls="--", color="0.4" if j == 0 else f"C{j + 5}", lw=1, label=label)
+    if logx:
+        ax.set_xscale("log")
+        xs = sorted({r[x] for r in rows})
+        ax.set_xticks(xs)
+        ax.set_xticklabels([f"{v:g}" for v in xs])
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or (f"{y} (%)" if percent else y))
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def bars(rows: list[dict], label: str, value: str, title: str = "", percent: bool = True,
+         hline: float | None = None, hline_label: str = ""):
+    """Horizontal bars, one per row (an ablation table as a picture)."""
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(rows) + 1.2))
+    scale = 100.0 if percent else 1.0
+    vals = [r[value] * scale for r in rows]
+    names = [str(r[label]) for r in rows]
+    ax.barh(range(len(rows)), vals, color=[f"C{i % 10}" for i in range(len(rows))])
+    for i, v in enumerate(vals):
+        ax.text(v, i, f" {v:.1f}", va="center", fontsize=8)
+    if hline is not None:
+        ax.axvline(hline * scale, color="0.3", ls="--", lw=1, label=hline_label)
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{value} (%)" if percent else value)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,158 @@
+"""ipywidgets panels for the notebooks. A panel writes every control's value back to the
+notebook's variables of the same name (the `namespace`, normally `globals()`), so the cells
+below a panel read `beta`, `alphas`, `teachers` ... exactly as papermill would inject them.
+
+    panel = lk.widgets.mode_seeking_panel(globals(), on_change=redraw)
+    display(panel.widget)
+
+Widgets are built only when `lk.notebook.show_widgets(interactive)` is True: headless
+runs never import ipywidgets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+def _w():
+    import ipywidgets
+
+    return ipywidgets
+
+
+@dataclass
+class Panel:
+    """A set of controls bound to names in a namespace.
+
+    Attributes:
+        controls: {parameter name: widget}.
+        widget: the box to display.
+        namespace: the dict written to (the notebook's globals()).
+    """
+    controls: dict
+    widget: object
+    namespace: dict
+    on_change: Callable | None = None
+    readers: dict = field(default_factory=dict)   # name -> function(widget) -> value (default: .value)
+
+    def value(self, name):
+        reader = self.readers.get(name)
+        return reader(self.controls[name]) if reader else self.controls[name].value
+
+    def write_back(self, *_):
+        for name in self.controls:
+            self.namespace[name] = self.value(name)
+        if self.on_change is not None:
+            self.on_change(dict(self.namespace))
+
+    def bind(self):
+        for w in self.controls.values():
+            w.observe(self.write_back, names="value")
+        return self
+
+
+def _slider(value, lo, hi, step, description, integer=False):
+    w = _w()
+    cls = w.IntSlider if integer else w.FloatSlider
+    return cls(value=value, min=lo, max=hi, step=step, description=description, continuous_update=False,
+               style={"description_width": "initial"})
+
+
+def panel(namespace: dict, controls: dict, on_change: Callable | None = None, title: str | None = None,
+          readers: dict | None = None) -> Panel:
+    """Bind prepared widgets {name: widget} to namespace; return the Panel."""
+    w = _w()
+    children = ([w.HTML(f"<b>{title}</b>")] if title else []) + list(controls.values())
+    return Panel(controls, w.VBox(children), namespace, on_change, readers or {}).bind()
+
+
+# --------------------------------------------------------------------------- notebook 00
+
+def mode_seeking_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
+    """separation, weight, beta (scene 1); degree (scene 2); student_order (scene 3)."""
+    ns = namespace
+    controls = {
+        "separation": _slider(ns.get("separation", 4.0), 0.0, 10.0, 0.25, "mode separation"),
+        "weight": _slider(ns.get("weight", 0.7), 0.05, 0.95, 0.05, "weight of left mode"),
+        "beta": _slider(ns.get("beta", 0.5), 0.0, 1.0, 0.05, "JSD β (0 = forward KL, 1 = reverse KL)"),
+        "degree": _slider(ns.get("degree", 2), 2, 6, 1, "student logit degree", integer=True),
+        "student_order": _slider(ns.get("student_order", 1), 0, 3, 1, "student n-gram order", integer=True),
+    }
+    return panel(namespace, controls, on_change, "Mode seeking")
+
+
+# --------------------------------------------------------------------------- notebook 01
+
+def dss_panel(namespace: dict, datasets: list[str] | None = None, on_change: Callable | None = None) -> Panel:
+    """lam (rationale weight λ), fractions (data-size sweep), dataset, teacher, n_train."""
+    w = _w()
+    ns = namespace
+    if datasets is None:
+        from labkit.notebook import known_datasets
+
+        datasets = known_datasets()
+    dataset = ns.get("dataset", datasets[0])
+    choices = [0.125, 0.25, 0.5, 0.75, 1.0]
+    controls = {
+        "lam": _slider(ns.get("lam", 1.0), 0.0, 3.0, 0.05, "λ (rationale loss weight)"),
+        "fractions": w.SelectMultiple(options=choices, value=tuple(f for f in ns.get("fractions", choices) if f in choices),
+                                      description="data fractions", rows=5),
+        "dataset": w.Dropdown(options=sorted(set(datasets) | {dataset}), value=dataset, description="dataset"),
+        "n_train": w.IntText(value=ns.get("n_train", 0), description="n_train (0 = profile)"),
+    }
+    readers = {"fractions": lambda c: sorted(c.value)}
+    return panel(namespace, controls, on_change, "Distilling step-by-step", readers)
+
+
+# --------------------------------------------------------------------------- notebook 02
+
+def tinyllm_panel(namespace: dict, teacher_options: list[str] | None = None,
+                  on_change: Callable | None = None) -> Panel:
+    """teachers (multi-select), one α slider per chosen teacher (-> alphas dict),
+    in_context (k examples, 0 = off) and template (teacher_forced | cot)."""
+    w = _w()
+    ns = namespace
+    if teacher_options is None:
+        from labkit.notebook import known_teachers
+
+        teacher_options = known_teachers()
+    chosen = list(ns.get("teachers", []))
+    options = list(dict.fromkeys(list(teacher_options) + chosen))
+    alphas = ns.get("alphas", 1.0)
+    alpha_of = (lambda t: float(alphas.get(t, 1.0))) if isinstance(alphas, dict) else (lambda t: float(alphas))
+    sliders: dict = {}
+    box = w.VBox()
+
+    def rebuild(*_):
+        for t in picker.value:
+            if t not in sliders:
+                sliders[t] = _slider(alpha_of(t), 0.0, 3.0, 0.01, f"α[{t}]")
+                sliders[t].observe(p.write_back, names="value")
+        box.children = [sliders[t] for t in picker.value]
+
+    picker = w.SelectMultiple(options=options, value=tuple(chosen), description="teachers", rows=min(8, len(options)))
+    controls = {
+        "teachers": picker,
+        "in_context": _slider(int(ns.get("in_context", 2)), 0, 4, 1, "in-context examples k (0 = off)", integer=True),
+        "template": w.ToggleButtons(options=["teacher_forced", "cot"], value=ns.get("template", "teacher_forced"),
+                                    description="teacher prompt"),
+    }
+    readers = {"teachers": lambda c: list(c.value)}
+    p = Panel(controls, w.VBox([w.HTML("<b>TinyLLM: teachers and α</b>"), picker, box,
+                                controls["in_context"], controls["template"]]),
+              namespace, on_change, readers)
+
+    def write_back(*_):
+        for name in controls:
+            namespace[name] = p.value(name)
+        namespace["alphas"] = {t: float(sliders[t].value) for t in picker.value}
+        if on_change is not None:
+            on_change(dict(namespace))
+
+    p.write_back = write_back
+    picker.observe(rebuild, names="value")
+    rebuild()
+    for name, c in controls.items():
+        c.observe(p.write_back, names="value")
+    p.alpha_sliders = sliders
+    return p
