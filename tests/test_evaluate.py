@@ -1,0 +1,157 @@
+"""labkit.evaluate against hand-computed cases and slow one-at-a-time reference loops."""
+import math
+
+import pytest
+import torch
+
+from labkit import data, evaluate, tiny, train
+from labkit.data import Record
+from labkit.errors import LabkitError
+from labkit.prompts import answer_text, student_prompt
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return tiny.train_tokenizer(tiny.default_corpus(n=200), vocab_size=400)
+
+
+@pytest.fixture(scope="module")
+def records():
+    return data.generate_synthetic("tracking", "test", n=6, seed=1)
+
+
+def _slow_logprob(model, tok, prompt, cont):
+    """Sum log p(cont | prompt) with one unbatched forward over the full logits, and the token count."""
+    p = tok(prompt)["input_ids"]
+    c = tok(cont)["input_ids"]
+    with torch.no_grad():
+        if model.config.is_encoder_decoder:
+            logits = model(input_ids=torch.tensor([p + [tok.eos_token_id]]), labels=torch.tensor([c])).logits[0]
+            logp = torch.log_softmax(logits.double(), -1)
+            return sum(float(logp[i, t]) for i, t in enumerate(c)), len(c)
+        logits = model(input_ids=torch.tensor([p + c])).logits[0]                  # (T, V)
+        logp = torch.log_softmax(logits.double(), -1)
+        return sum(float(logp[len(p) - 1 + i, t]) for i, t in enumerate(c)), len(c)
+
+
+@pytest.mark.parametrize("kind", ["causal", "seq2seq"])
+def test_option_scores_match_slow_loop(tok, records, kind):
+    model = (tiny.tiny_causal_lm if kind == "causal" else tiny.tiny_seq2seq)(tok, seed=3)
+    scores = evaluate.option_scores(model, tok, records, batch_size=5, device="cpu")
+    for r, s in zip(records, scores):
+        assert len(s) == len(r.choices)
+        for c, got in zip(r.choices, s):
+            lp, n = _slow_logprob(model, tok, student_prompt(r, "answer"), " " + answer_text(r, c))
+            assert got == pytest.approx(lp / n, abs=1e-4)
+    acc = evaluate.mc_accuracy(model, tok, records, batch_size=7, device="cpu")
+    want = sum(max(range(len(s)), key=s.__getitem__) == r.answer_index for s, r in zip(scores, records))
+    assert acc == pytest.approx(want / len(records))
+
+
+def test_teacher_loglik_is_token_weighted_mean(tok):
+    model = tiny.tiny_causal_lm(tok, seed=5)
+    prompts, samples = ["Q: one\nA:", "Q: two two two\nA:"], [" 1", " the sun rises in the east"]
+    got = evaluate.teacher_loglik(model, tok, prompts, samples, batch_size=2, device="cpu")
+    pairs = [_slow_logprob(model, tok, p, s) for p, s in zip(prompts, samples)]
+    assert got == pytest.approx(sum(s for s, _ in pairs) / sum(n for _, n in pairs), abs=1e-4)
+    assert got < 0
+
+
+def test_generate_batched_left_padding_matches_greedy_by_hand(tok):
+    model = tiny.tiny_causal_lm(tok, seed=7)
+    prompts = ["Q: a\nA:", "Q: a much longer prompt with many words in it\nA:", "Ice is"]
+    got = evaluate.generate(model, tok, prompts, max_new_tokens=6, batch_size=3, stop_at_newline=False, device="cpu")
+    for p, g in zip(prompts, got):
+        ids = tok(p)["input_ids"]
+        with torch.no_grad():
+            for _ in range(6):
+                nxt = int(model(input_ids=torch.tensor([ids])).logits[0, -1].argmax())
+                if nxt == tok.eos_token_id:
+                    break
+                ids.append(nxt)
+        assert g == tok.decode(ids[len(tok(p)["input_ids"]):])
+    one = evaluate.generate(model, tok, prompts, max_new_tokens=6, batch_size=1, device="cpu")
+    assert one == [g.split("\n")[0] for g in got]
+
+
+def test_generate_seq2seq_and_sampling_runs(tok):
+    model = tiny.tiny_seq2seq(tok, seed=2)
+    out = evaluate.generate(model, tok, ["Q: x\nA:", "Q: y y\nA:"], max_new_tokens=5, device="cpu")
+    assert len(out) == 2 and all(isinstance(t, str) and "\n" not in t for t in out)
+    a = evaluate.generate(model, tok, ["Q: x\nA:"] * 3, max_new_tokens=5, do_sample=True, seed=1, device="cpu")
+    b = evaluate.generate(model, tok, ["Q: x\nA:"] * 3, max_new_tokens=5, do_sample=True, seed=1, device="cpu")
+    assert a == b
+
+
+def test_parse_answer_letter_text_number():
+    mc = Record(id="1", question="q", answer="water", choices=["trees", "water", "sand"])
+    assert evaluate.parse_answer(" (b) water", mc) == "water"
+    assert evaluate.parse_answer("b) something", mc) == "water"
+    assert evaluate.parse_answer("I think sand.", mc) == "sand"
+    assert evaluate.parse_answer("So the answer is (a) trees", mc) == "trees"
+    assert evaluate.parse_answer("(z) nothing", mc) is None
+    num = Record(id="2", question="q", answer="42")
+    assert evaluate.parse_answer("The answer is 42.", num) == "42"
+    assert evaluate.answers_match("42.0", num) and not evaluate.answers_match("41", num)
+    assert evaluate.answers_match(evaluate.parse_answer("1,042", Record("3", "q", "1042")), Record("3", "q", "1042"))
+
+
+def test_svamp_match_by_value_with_safe_evaluator():
+    assert evaluate.svamp_match(" ( 10.0 * 45.0 )", "450")
+    assert evaluate.svamp_match("( 10.0 * 45.0 )", "( 45.0 * 10.0 )")
+    assert evaluate.svamp_match("The answer is ( 7.0 / 2.0 ).", "3.5")
+    assert evaluate.svamp_match("( 1.0 / 3.0 )", "( 2.0 / 6.0 )")
+    assert not evaluate.svamp_match("( 10.0 + 45.0 )", "( 10.0 * 45.0 )")
+    assert not evaluate.svamp_match("__import__('os').system('true')", "0")      # refused, not run
+    assert not evaluate.svamp_match("", "3") and not evaluate.svamp_match(None, "3")
+    recs = [Record("a", "q", "( 2.0 + 3.0 )", teacher_labels={"t": "5"}),
+            Record("b", "q", "( 2.0 * 3.0 )", teacher_labels={"t": "( 3.0 + 3.0 )"}),
+            Record("c", "q", "( 9.0 - 3.0 )", teacher_labels={"t": "( 9.0 + 3.0 )"}), Record("d", "q", "1")]
+    assert evaluate.teacher_label_accuracy(recs, "t") == (pytest.approx(2 / 3), 3)
+
+
+def test_gen_and_svamp_accuracy_agree_with_their_parsers(tok, records):
+    model = tiny.tiny_causal_lm(tok, seed=1)
+    acc, texts = evaluate.gen_accuracy(model, tok, records, max_new_tokens=4, device="cpu", return_predictions=True)
+    assert acc == pytest.approx(sum(evaluate.answers_match(evaluate.parse_answer(t, r), r)
+                                    for t, r in zip(texts, records)) / len(records))
+    sv = [Record("s", "Q?", "( 1.0 + 1.0 )")] * 2
+    acc, texts = evaluate.svamp_accuracy(model, tok, sv, max_new_tokens=4, device="cpu", return_predictions=True)
+    assert acc == sum(evaluate.svamp_match(t, "2") for t in texts) / 2
+
+
+def test_trained_student_scores_above_chance(tok):
+    """Option scoring sees learning: after a short fit on one task the student beats chance."""
+    recs = data.generate_synthetic("ordering", "train", n=24, seed=0)
+    model = tiny.tiny_causal_lm(tok, seed=0)
+    cfg = train.TrainConfig(steps=60, batch_size=8, lr=1e-2, progress=False, bf16=False, device="cpu")
+    before = evaluate.mc_accuracy(model, tok, recs, device="cpu")
+    train.train_multitask(model, tok, recs, tasks={"answer": 1.0}, config=cfg)
+    after = evaluate.mc_accuracy(model, tok, recs, device="cpu")
+    assert after > max(before, 0.8)
+
+
+def test_rouge_l_known_values():
+    # LCS("the cat sat on the mat", "the cat is on the mat") = "the cat on the mat": 5 of 6 words each side.
+    assert evaluate.rouge_l(["the cat sat on the mat"], ["the cat is on the mat"]) == pytest.approx(5 / 6)
+    assert evaluate.rouge_l(["a b c", "x"], ["a b c", "y"]) == pytest.approx(0.5)
+    # P = 2/4, R = 2/2: F = 2PR/(P+R) = 2/3
+    assert evaluate.rouge_l(["a q b r"], ["a b"]) == pytest.approx(2 / 3)
+    with pytest.raises(LabkitError, match="references"):
+        evaluate.rouge_l(["a"], [])
+
+
+def test_distinct_n_hand_counts():
+    assert evaluate.distinct_n(["a b a b"], n=2) == pytest.approx(2 / 3)        # ab, ba, ab
+    assert evaluate.distinct_n(["a b a b"], n=1) == pytest.approx(2 / 4)
+    assert evaluate.distinct_n(["a b c", "a b d"], n=2) == pytest.approx(3 / 4)  # ab bc ab bd
+    assert evaluate.distinct_n(["a"], n=2) == 0.0
+    assert math.isclose(evaluate.distinct_n(["x y z w"], n=3), 1.0)
