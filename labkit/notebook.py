@@ -143,6 +143,7 @@ def check_parameters(**params) -> dict:
       beta, betas, lmbda, teacher_mix, noise in [0, 1]; fractions in (0, 1];
       dataset known (labkit.data.list_datasets(), or a hub id 'owner/name');
       n_train, max_steps, steps, batch_size ≥ 1 (0 allowed for n_train/max_steps = "profile default");
+      alpha_grid: numbers ≥ 0; in_context: int ≥ 0; template: teacher_forced | cot;
       divergences / kinds in labkit.losses.KINDS.
 
     Raises:
@@ -164,12 +165,16 @@ def check_parameters(**params) -> dict:
             _check_teachers(p[name], name)
     if "alphas" in p:
         _check_alphas(p["alphas"], p.get("teachers"))
-    for name in ("alpha", "lam", "lambda_", "lmbda_weight", "ce_weight"):
+    for name in ("alpha", "lam", "lambda_", "ce_weight", "alpha_grid"):
         if name in p:
             _check_alphas(p[name], name=name)
     for name in ("beta", "betas", "lmbda", "lmbdas", "teacher_mix", "noise", "weight"):
         if name in p:
             _check_unit(name, p[name])
+    if "in_context" in p:
+        _check_positive_int("in_context", p["in_context"], allow_zero=True)
+    if "template" in p and p["template"] not in ("teacher_forced", "cot"):
+        _fail("template", p["template"], "teacher_forced or cot")
     if "fractions" in p:
         fr = p["fractions"]
         if not isinstance(fr, (list, tuple)) or not fr or not all(_is_number(f) and 0 < f <= 1 for f in fr):
@@ -378,3 +383,20 @@ def set_threads(threads: int) -> int:
     if threads and threads > 0:
         torch.set_num_threads(int(threads))
     return torch.get_num_threads()
+
+
+def side_by_side(columns: dict, width: int = 58, max_lines: int = 40) -> str:
+    """Text columns next to each other (teacher prompts, rationales), for print() in any kernel."""
+    import textwrap
+
+    wrapped = {}
+    for title, text in columns.items():
+        lines = []
+        for para in str(text).splitlines() or [""]:
+            lines += textwrap.wrap(para, width) or [""]
+        wrapped[title] = lines[:max_lines] + (["…"] if len(lines) > max_lines else [])
+    height = max(len(v) for v in wrapped.values())
+    out = [" | ".join(t[:width].ljust(width) for t in wrapped), "-+-".join("-" * width for _ in wrapped)]
+    for i in range(height):
+        out.append(" | ".join((v[i] if i < len(v) else "").ljust(width) for v in wrapped.values()))
+    return "\n".join(out)
