@@ -115,8 +115,8 @@ def worker(variant: str, n: int, v: int, reps: int, trl_path: str) -> dict:
         times.append(time.perf_counter() - start)
         value = float(loss.detach())
         del loss
-    grad_norm = float(student.grad.double().norm())
-    peak = _peak_bytes()
+    peak = _peak_bytes()                                # before the float64 norm below allocates
+    grad_norm = float(student.grad.norm(dtype=torch.float64))
     return {"variant": variant, "n": n, "v": v, "extra_gb": (peak - base) / GB, "time_s": min(times),
             "times": times, "loss": value, "grad_norm": grad_norm, "peak_reset": can_reset,
             "trl_version": TRL_VERSION, "threads": torch.get_num_threads()}
