@@ -108,7 +108,7 @@ def gaussian_kl(mu_p, sigma_p, mu_q, sigma_q) -> float:
     return (math.log(sigma_q / sigma_p) + (sigma_p ** 2 + (mu_p - mu_q) ** 2) / (2 * sigma_q ** 2) - 0.5)
 
 
-def grid(lo: float = -10.0, hi: float = 10.0, n: int = 2001) -> torch.Tensor:
+def grid(lo: float = -15.0, hi: float = 15.0, n: int = 3001) -> torch.Tensor:
     return torch.linspace(lo, hi, n, dtype=torch.float64)
 
 

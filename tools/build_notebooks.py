@@ -83,7 +83,7 @@ if lk.notebook.show_widgets(interactive):   # sliders write back to separation, 
 ## Scene 1 · one Gaussian for two modes
 
 Teacher $p(x)=w\,\mathcal N(-d/2,1)+(1-w)\,\mathcal N(d/2,1)$, student $q=\mathcal N(\mu,\sigma^2)$. Integrals become sums on a
-grid of 2001 points in $[-10,10]$. Forward KL has a closed-form optimum, **moment matching**:
+grid of 3001 points in $[-15,15]$. Forward KL has a closed-form optimum, **moment matching**:
 $\mu^*=\mathbb E_p[x]$, $\sigma^{*2}=\mathrm{Var}_p[x]$ — a Gaussian between the modes. Reverse KL has one local optimum per mode;
 we start LBFGS from several points and keep the best.
 """),

@@ -1,0 +1,45 @@
+"""Widget panels write the values of their controls back to the notebook's variables."""
+import pytest
+
+pytest.importorskip("ipywidgets")
+from labkit import widgets  # noqa: E402
+
+
+def test_mode_seeking_panel_writes_back():
+    ns = {"separation": 5.0, "weight": 0.7, "beta": 0.5, "degree": 2, "student_order": 1}
+    seen = []
+    panel = widgets.mode_seeking_panel(ns, on_change=seen.append)
+    assert panel.controls["beta"].value == 0.5 and panel.controls["separation"].value == 5.0
+    panel.controls["beta"].value = 0.9
+    assert ns["beta"] == pytest.approx(0.9)
+    panel.controls["separation"].value = 2.0
+    panel.controls["student_order"].value = 0
+    assert ns["separation"] == 2.0 and ns["student_order"] == 0 and ns["weight"] == 0.7
+    assert len(seen) == 3 and seen[-1]["separation"] == 2.0
+
+
+def test_dss_panel_writes_back():
+    ns = {"lam": 1.0, "fractions": [0.25, 0.5, 1.0], "dataset": "synthetic:arithmetic", "n_train": 0}
+    panel = widgets.dss_panel(ns, datasets=["synthetic:arithmetic", "dss:svamp"])
+    panel.controls["lam"].value = 0.25
+    assert ns["lam"] == 0.25
+    panel.controls["fractions"].value = (1.0, 0.125)
+    assert ns["fractions"] == [0.125, 1.0]
+    panel.controls["dataset"].value = "dss:svamp"
+    assert ns["dataset"] == "dss:svamp"
+
+
+def test_tinyllm_panel_alpha_slider_per_teacher():
+    ns = {"teachers": ["oracle"], "alphas": 0.5, "in_context": 2, "template": "teacher_forced"}
+    panel = widgets.tinyllm_panel(ns, teacher_options=["oracle", "noisy-oracle", "flan-t5-xl"])
+    assert list(panel.alpha_sliders) == ["oracle"] and panel.alpha_sliders["oracle"].value == 0.5
+    panel.controls["teachers"].value = ("oracle", "flan-t5-xl")
+    assert ns["teachers"] == ["oracle", "flan-t5-xl"]
+    assert set(panel.alpha_sliders) == {"oracle", "flan-t5-xl"}
+    panel.alpha_sliders["flan-t5-xl"].value = 2.0
+    assert ns["alphas"] == {"oracle": 0.5, "flan-t5-xl": 2.0}
+    panel.controls["teachers"].value = ("flan-t5-xl",)
+    assert ns["alphas"] == {"flan-t5-xl": 2.0}
+    panel.controls["in_context"].value = 0
+    panel.controls["template"].value = "cot"
+    assert ns["in_context"] == 0 and ns["template"] == "cot"
