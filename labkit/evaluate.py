@@ -191,7 +191,7 @@ def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int = 64, 
                                  pad_token_id=pad, eos_token_id=tokenizer.eos_token_id,
                                  stopping_criteria=StoppingCriteriaList([_AllStopped(start)]), **kw)
         for j, i in enumerate(idx):
-            text = tokenizer.decode(gen[j, (0 if s2s else T):], skip_special_tokens=False)
+            text = tokenizer.decode(gen[j, start:], skip_special_tokens=False)   # s2s: skip the decoder start
             for special in {tokenizer.eos_token, tokenizer.pad_token} - {None}:
                 text = text.split(special)[0] if special in text else text
             out[i] = text.split("\n")[0] if stop_at_newline else text

@@ -83,9 +83,20 @@ def test_generate_batched_left_padding_matches_greedy_by_hand(tok):
 
 
 def test_generate_seq2seq_and_sampling_runs(tok):
-    model = tiny.tiny_seq2seq(tok, seed=2)
-    out = evaluate.generate(model, tok, ["Q: x\nA:", "Q: y y\nA:"], max_new_tokens=5, device="cpu")
-    assert len(out) == 2 and all(isinstance(t, str) and "\n" not in t for t in out)
+    model = tiny.tiny_seq2seq(tok, seed=1)
+    prompts = ["Q: x\nA:", "Q: y y y y\nA:"]
+    out = evaluate.generate(model, tok, prompts, max_new_tokens=5, stop_at_newline=False, device="cpu")
+    for p, g in zip(prompts, out):                     # greedy decoder loop by hand
+        enc = torch.tensor([tok(p)["input_ids"] + [tok.eos_token_id]])
+        dec = [model.config.decoder_start_token_id]
+        with torch.no_grad():
+            for _ in range(5):
+                nxt = int(model(input_ids=enc, decoder_input_ids=torch.tensor([dec])).logits[0, -1].argmax())
+                if nxt == tok.eos_token_id:
+                    break
+                dec.append(nxt)
+        assert g == tok.decode(dec[1:])
+    assert out[0] != ""                                # seed 1: the first prompt does not stop at once
     a = evaluate.generate(model, tok, ["Q: x\nA:"] * 3, max_new_tokens=5, do_sample=True, seed=1, device="cpu")
     b = evaluate.generate(model, tok, ["Q: x\nA:"] * 3, max_new_tokens=5, do_sample=True, seed=1, device="cpu")
     assert a == b
