@@ -686,7 +686,7 @@ KD_PROFILES = {
                   max_steps=8, batch_size=4, max_new_tokens=12, lr=2e-3, bf16=False, max_len=160, threads=1),
     "default": dict(teacher="smollm2-135m-instruct", student="smollm2-135m-instruct@layers=4",
                     dataset="synthetic:arithmetic", n_train=32, n_eval=16, max_steps=16, batch_size=8,
-                    max_new_tokens=32, lr=3e-4, bf16="auto", max_len=256, threads=0),
+                    max_new_tokens=32, lr=3e-4, bf16="auto", max_len=256, threads=1),
     "paper": dict(teacher="openai-community/gpt2-xl", student="openai-community/gpt2",
                   dataset="databricks/databricks-dolly-15k", n_train=14000, n_eval=500, max_steps=5000,
                   batch_size=16, max_new_tokens=256, lr=5e-6, bf16="auto", max_len=512, threads=0),
