@@ -369,6 +369,8 @@ def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.
     n = math.prod(lead_shape)
     flat_labels = labels.reshape(n).to(logits.device)
     rows = _counted_rows(counted, n)
+    if rows is not None:
+        rows = rows.to(logits.device)
 
     def chunk_fn(z, start, stop, want_grad):
         y = flat_labels[start:stop] if rows is None else flat_labels[rows[start:stop]]   # (c,)
@@ -444,8 +446,7 @@ def gkd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: t
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """log softmax(logits / tau)[tokens] per position, float32, differentiable: (..., V), (...) -> (...).
 
-    Works row-chunk by row-chunk through logsumexp, so it does not materialise a float32 (N, V) copy
-    of log-probabilities beyond what logsumexp needs.
+    Computed as logit[token] - logsumexp(logits), so no (..., V) tensor of log-probabilities is kept.
     """
     temperature = _check_temperature(temperature)
     if tokens.shape != logits.shape[:-1]:
