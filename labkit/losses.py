@@ -219,9 +219,11 @@ class _RowChunkedLoss(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, student, rows, vocab, chunk, chunk_fn):
+    def forward(ctx, student, rows, vocab, chunk, chunk_fn, grad_enabled):
         n = student.shape[0]
-        want_grad = ctx.needs_input_grad[0]
+        # (inside forward grad mode is always off, so the caller's mode arrives as grad_enabled:
+        # under torch.no_grad no (N, V) gradient is computed or stored)
+        want_grad = ctx.needs_input_grad[0] and grad_enabled
         losses = student.new_zeros(n, dtype=torch.float32)                   # (N,)
         grad = torch.zeros_like(student) if want_grad else None               # (N, V_s), student dtype
         n_rows = n if rows is None else rows.numel()
@@ -257,7 +259,7 @@ class _RowChunkedLoss(torch.autograd.Function):
                                "of using retain_graph=True")
         ctx.grad = None
         grad.mul_(grad_losses[:, None].to(grad.dtype))                        # (N, V_s)
-        return grad, None, None, None, None
+        return grad, None, None, None, None, None
 
 
 def _reduce(per_token: torch.Tensor, counted: torch.Tensor | None, n: int, lead_shape, reduction: str):
@@ -339,7 +341,8 @@ def divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, ki
             g = g.mul_(inv_tau)                                                # ds/dz = 1/tau
         return loss, g
 
-    per_token = _RowChunkedLoss.apply(student, rows, vocab, _chunk_rows(chunk_size, vocab), chunk_fn)
+    per_token = _RowChunkedLoss.apply(student, rows, vocab, _chunk_rows(chunk_size, vocab), chunk_fn,
+                                      torch.is_grad_enabled())
     return _reduce(per_token, mask, n, lead_shape, reduction)
 
 
@@ -383,7 +386,7 @@ def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.
         return loss, g
 
     per_token = _RowChunkedLoss.apply(logits.reshape(n, vocab), rows, vocab,
-                                      _chunk_rows(chunk_size, vocab), chunk_fn)
+                                      _chunk_rows(chunk_size, vocab), chunk_fn, torch.is_grad_enabled())
     return _reduce(per_token, counted, n, lead_shape, reduction)
 
 

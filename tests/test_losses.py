@@ -541,3 +541,30 @@ def test_minillm_gradient_estimator_is_unbiased_on_enumerable_case():
     for a, b in zip(est_grad, exact_grad):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     assert exact_grad[1].abs().max() > 1e-2   # a non-trivial gradient
+
+
+def test_no_gradient_work_under_no_grad(monkeypatch):
+    seen = []
+    original = L._jsd
+
+    def spy(lq, lp, beta, want_grad):
+        seen.append(want_grad)
+        return original(lq, lp, beta, want_grad)
+
+    monkeypatch.setattr(L, "_jsd", spy)
+    z, t, mask = random_pair(seed=20)
+    z.requires_grad_(True)
+    with torch.no_grad():
+        v = L.divergence(z, t, kind="jsd", mask=mask)
+    assert seen == [False] and not v.requires_grad
+    torch.testing.assert_close(v, L.divergence(z, t, kind="jsd", mask=mask).detach())
+    assert seen == [False, True]
+
+
+def test_second_backward_is_a_clear_error():
+    z, t, _ = random_pair(seed=21)
+    z.requires_grad_(True)
+    v = L.divergence(z, t, kind="tvd")
+    v.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="only once"):
+        v.backward()
