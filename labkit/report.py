@@ -1,0 +1,452 @@
+"""Collect a runs folder into results.csv and a report (report.md + report.html).
+
+    labkit report runs/default        # also written at the end of every `labkit reproduce` / `labkit batch`
+
+The folder holds OUT/<notebook-stem>/<run-id>/ with metrics.json (written by the notebook) and run.json
+(written by labkit.batch: parameters, status, wall time, error). Folders made by papermill directly
+(metrics.json only) are collected too.
+
+results.csv has one row per run: notebook, run_id, grid, label, status, seed, profile, wall_s,
+parameters (JSON), one `param.<name>` column per parameter, one `metric.<name>` column per scalar
+metric (nested dicts flattened with '.'), error.
+
+report.md, per notebook: the paper it reproduces and the paper's setting beside ours; a table of the
+runs grouped by parameters with mean ± std over seeds; the notebook's own tables ("tables" in
+metrics.json, numeric cells averaged over seeds); its figures; the paper's claims and numbers (only
+those we are sure of, with citations) next to what the lab measured.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import json
+import math
+import statistics
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from labkit.batch import format_value, metrics_complete
+
+# What each notebook reproduces. Paper numbers are given only where we are sure of them (quoted from the
+# paper's abstract); otherwise the paper's qualitative claim is given, never an invented value.
+PAPERS = {
+    "00": {
+        "title": "Forward vs reverse KL: mode covering and mode seeking",
+        "paper": "Bishop, *Pattern Recognition and Machine Learning* (2006), §10.1.2, Fig. 10.3; "
+                 "Minka, *Divergence measures and message passing* (2005)",
+        "paper_setting": "a single Gaussian q fitted to a two-component Gaussian mixture p (closed-form picture)",
+        "claims": [
+            {"claim": "Minimising forward KL(p‖q) makes q cover both modes, putting mass in the low-density "
+                      "region between them; minimising reverse KL(q‖p) makes q lock onto one mode.",
+             "source": "Bishop 2006, Fig. 10.3"},
+        ],
+    },
+    "01": {
+        "title": "Distilling step-by-step",
+        "paper": "Hsieh et al., *Distilling Step-by-Step! Outperforming Larger Language Models with Less "
+                 "Training Data and Smaller Model Sizes*, Findings of ACL 2023 (arXiv:2305.02301)",
+        "paper_setting": "T5-Base/Large (220M/770M) students; PaLM-540B few-shot CoT rationales; e-SNLI, ANLI, "
+                         "CQA, SVAMP; TPU/GPU training",
+        "claims": [
+            {"claim": "A 770M T5 student trained with rationales outperforms the few-shot prompted 540B PaLM "
+                      "teacher using only 80% of the available data on a benchmark (ANLI), while standard "
+                      "finetuning of the same T5 does not match it even with 100% of the data.",
+             "source": "Hsieh et al. 2023, abstract"},
+            {"claim": "Rationale multi-task training beats standard finetuning and standard (label) "
+                      "distillation across training-set sizes (12.5% … 100%): it needs less data for the same "
+                      "accuracy.",
+             "source": "Hsieh et al. 2023, data-size experiments (qualitative)"},
+        ],
+    },
+    "02": {
+        "title": "TinyLLM: many teachers, teacher-forced rationales",
+        "paper": "Tian et al., *TinyLLM: Learning a Small Student from Multiple Large Language Models* (2024)",
+        "paper_setting": "FLAN-T5 small/base/large students; FLAN-T5-xl and LLaMA-2-chat-7B teachers; OBQA, "
+                         "ARC, PIQA, RiddleSense, PubMedQA, BioASQ; lr 5e-5, batch 16, 1 epoch, GPU",
+        "claims": [
+            {"claim": "Students learning from several teachers' teacher-forced rationales beat full "
+                      "fine-tuning and single-teacher distillation, and can outperform the much larger teachers.",
+             "source": "Tian et al. 2024, main results (qualitative)"},
+            {"claim": "Ablations: removing the in-context examples or any one teacher lowers accuracy; the best "
+                      "α differs by dataset (α searched in {0.01, 0.1, 0.5, 1, 2, 3}).",
+             "source": "Tian et al. 2024, ablation and α-sensitivity figures (qualitative)"},
+        ],
+    },
+    "03": {
+        "title": "MiniLLM: reverse KL by policy gradient",
+        "paper": "Gu et al., *MiniLLM: Knowledge Distillation of Large Language Models*, ICLR 2024",
+        "paper_setting": "GPT-2 (120M–760M), OPT (1.3B–6.7B), LLaMA-7B students from GPT-2-1.5B, OPT-13B, "
+                         "LLaMA-13B teachers; instruction following trained on databricks-dolly-15k; ROUGE-L "
+                         "and GPT-4 feedback; GPU",
+        "claims": [
+            {"claim": "Reverse-KL distillation (MiniLLM) gives higher ROUGE-L / GPT-4 scores than SFT, "
+                      "word-level KD and SeqKD, with lower exposure bias and better calibration; each of the "
+                      "three stabilisers (single-step decomposition, teacher-mixed sampling, length "
+                      "normalisation) helps.",
+             "source": "Gu et al. 2024, main results and ablations (qualitative)"},
+        ],
+    },
+    "04": {
+        "title": "GKD: on-policy distillation",
+        "paper": "Agarwal et al., *On-Policy Distillation of Language Models: Learning from Self-Generated "
+                 "Mistakes*, ICLR 2024",
+        "paper_setting": "T5 small/base/large students from a T5-XL teacher; XSum summarisation, WMT en→de, "
+                         "GSM8K; TPU",
+        "claims": [
+            {"claim": "Training on the student's own samples (on-policy, λ=1) beats supervised KD on fixed "
+                      "data (λ=0); which divergence (β) works best depends on the task and decoding.",
+             "source": "Agarwal et al. 2024 (qualitative)"},
+        ],
+    },
+}
+
+SCALE_NOTE = ("**Scale.** Everything below is a CPU miniature of the papers: the lab's students and teachers "
+              "are small models (the embedded SmolLM2-135M-Instruct / Gemma-3-270M, students derived from them "
+              "by keeping every k-th layer, or the tiny built-in models at profile `smoke`; scripted and "
+              "recorded teachers), trained for minutes on a few hundred examples. The papers used FLAN-T5/T5 "
+              "and GPT-2/OPT/LLaMA students with FLAN-T5-XL, LLaMA-2, PaLM-540B teachers on GPUs/TPUs. "
+              "Compare directions and trends, not absolute numbers.")
+HIDDEN_PARAMS = ("out_dir", "interactive")
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    """Scalar leaves of a nested dict as {"a.b": value}; lists and the report keys are left out."""
+    out = {}
+    for k, v in d.items():
+        if not prefix and k in ("tables", "figures"):
+            continue
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        elif isinstance(v, (int, float, str, bool)) or v is None:
+            out[key] = v
+    return out
+
+
+def mean_std(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (n-1); std None for a single value."""
+    m = statistics.fmean(values)
+    return m, (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def fmt_number(x) -> str:
+    if isinstance(x, bool) or not _is_number(x):
+        return "" if x is None else str(x)
+    if isinstance(x, int):
+        return str(x)
+    a = abs(x)
+    if a == 0:
+        return "0"
+    if a >= 1000:
+        return f"{x:.0f}"
+    if a >= 100:
+        return f"{x:.1f}"
+    if a >= 0.01:
+        return f"{x:.3f}"
+    return f"{x:.2e}"
+
+
+def fmt_mean_std(values: list) -> str:
+    """'0.600 ± 0.100' over seeds (one value: the value alone; non-numbers: the distinct values)."""
+    nums = [v for v in values if _is_number(v)]
+    if not nums:
+        distinct = list(OrderedDict.fromkeys(str(v) for v in values if v is not None))
+        return " / ".join(distinct)
+    m, s = mean_std(nums)
+    if s is None:
+        return fmt_number(nums[0])
+    if all(isinstance(v, int) for v in nums) and s == 0:
+        return str(nums[0])
+    return f"{fmt_number(m)} ± {fmt_number(s)}"
+
+
+def _md_cell(x) -> str:
+    return str(x).replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _anchor(text: str) -> str:
+    """GitHub-style heading anchor."""
+    keep = "".join(c for c in text.lower() if c.isalnum() or c in " -_")
+    return keep.strip().replace(" ", "-")
+
+
+# --------------------------------------------------------------------------- collection
+
+def load_runs(out) -> list[dict]:
+    """One dict per run folder OUT/<notebook>/<run-id>/ that has a run.json or a metrics.json.
+
+    Keys: notebook, run_id, dir, grid, label, status ("ok" | "failed" | "incomplete"), seed, profile,
+    parameters, wall_s, error, error_cell, metrics (dict), flat (scalar metrics), tables, figures.
+    """
+    out = Path(out)
+    runs = []
+    for d in sorted(p for p in out.glob("*/*") if p.is_dir()):
+        record = _read_json(d / "run.json") or {}
+        doc = _read_json(d / "metrics.json") if metrics_complete(d) else None
+        if not record and doc is None:
+            continue
+        metrics = (doc or {}).get("metrics") or {}
+        params = record.get("parameters") or (doc or {}).get("parameters") or {}
+        if doc is not None:
+            status = "ok"
+        elif record.get("status") == "failed":
+            status = "failed"
+        else:
+            status = "incomplete"
+        wall = record.get("wall_s")
+        if wall is None and doc is not None:
+            wall = ((doc.get("timings") or {}).get("total"))
+        figures = [f for f in metrics.get("figures") or [] if (d / f).is_file()] if isinstance(
+            metrics.get("figures"), list) else []
+        runs.append({
+            "notebook": d.parent.name, "run_id": d.name, "dir": d, "grid": record.get("grid", ""),
+            "label": record.get("label", ""), "status": status,
+            "seed": params.get("seed", record.get("seed")), "profile": params.get("profile", ""),
+            "parameters": params, "wall_s": wall,
+            "error": record.get("error") if status == "failed" else
+            ("interrupted (no complete metrics.json)" if status == "incomplete" else None),
+            "error_cell": record.get("error_cell") if status == "failed" else None,
+            "metrics": metrics, "flat": flatten(metrics),
+            "tables": metrics.get("tables") if isinstance(metrics.get("tables"), dict) else {},
+            "figures": figures,
+        })
+    return runs
+
+
+def write_results_csv(runs: list[dict], path) -> Path:
+    """results.csv, one row per run (see the module docstring for the columns)."""
+    param_cols, metric_cols = OrderedDict(), OrderedDict()
+    for r in runs:
+        for k in r["parameters"]:
+            if k not in HIDDEN_PARAMS:
+                param_cols[f"param.{k}"] = None
+        for k in r["flat"]:
+            metric_cols[f"metric.{k}"] = None
+    header = ["notebook", "run_id", "grid", "label", "status", "seed", "profile", "wall_s", "parameters",
+              *param_cols, *metric_cols, "error"]
+    path = Path(path)
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=header)
+        w.writeheader()
+        for r in runs:
+            row = {k: r[k] for k in ("notebook", "run_id", "grid", "label", "status", "seed", "profile", "wall_s",
+                                     "error")}
+            row["parameters"] = json.dumps({k: v for k, v in r["parameters"].items() if k not in HIDDEN_PARAMS},
+                                           sort_keys=True)
+            for k, v in r["parameters"].items():
+                if k not in HIDDEN_PARAMS:
+                    row[f"param.{k}"] = format_value(v)
+            for k, v in r["flat"].items():
+                row[f"metric.{k}"] = v
+            w.writerow(row)
+    return path
+
+
+def group_runs(runs: list[dict]) -> list[dict]:
+    """Runs of one notebook grouped by their parameters apart from the seed, in first-seen order.
+
+    Returns [{"key": {param: value}, "label", "runs": [...]}] — `key` holds the parameters that vary
+    between the groups (all of them when only one group).
+    """
+    groups: OrderedDict[str, dict] = OrderedDict()
+    for r in runs:
+        params = {k: v for k, v in r["parameters"].items() if k not in (*HIDDEN_PARAMS, "seed")}
+        key = json.dumps(params, sort_keys=True, default=str)
+        groups.setdefault(key, {"params": params, "label": r["label"], "runs": []})["runs"].append(r)
+    out = list(groups.values())
+    names = list(OrderedDict.fromkeys(k for g in out for k in g["params"]))
+    varying = [n for n in names if len({json.dumps(g["params"].get(n), default=str) for g in out}) > 1]
+    for g in out:
+        g["key"] = {n: g["params"].get(n) for n in varying}
+    return out
+
+
+def aggregate_table(tables: list[list[dict]]) -> tuple[list[str], list[list[str]], bool]:
+    """One notebook table over seeds: numeric cells as mean ± std when every seed's table has the same
+    rows (same length and the same non-numeric cells); otherwise the first seed's table as is.
+
+    Returns (header, rows, aggregated).
+    """
+    tables = [t for t in tables if isinstance(t, list) and t and all(isinstance(row, dict) for row in t)]
+    if not tables:
+        return [], [], False
+    header = list(OrderedDict.fromkeys(k for row in tables[0] for k in row))
+
+    def shape(t):
+        return [tuple((k, row.get(k)) for k in header if not _is_number(row.get(k))) for row in t]
+
+    same = len(tables) > 1 and all(len(t) == len(tables[0]) and shape(t) == shape(tables[0]) for t in tables)
+    if not same:
+        return header, [[fmt_number(row.get(k)) for k in header] for row in tables[0]], False
+    rows = []
+    for i, row in enumerate(tables[0]):
+        rows.append([fmt_mean_std([t[i].get(k) for t in tables]) if _is_number(row.get(k)) else
+                     fmt_number(row.get(k)) for k in header])
+    return header, rows, True
+
+
+# --------------------------------------------------------------------------- report
+
+def _paper(notebook: str) -> dict | None:
+    return PAPERS.get(notebook[:2])
+
+
+def _setting_line(runs: list[dict]) -> str:
+    """The lab's setting, from the first finished run's parameters (models, data, sizes)."""
+    r = next((r for r in runs if r["status"] == "ok"), runs[0])
+    params = {k: v for k, v in r["parameters"].items() if k not in (*HIDDEN_PARAMS, "seed")}
+    shown = ", ".join(f"`{k}={format_value(v)}`" for k, v in params.items())
+    seeds = sorted({x["seed"] for x in runs if x["seed"] is not None})
+    return f"{shown or '(notebook defaults)'}; seeds {', '.join(map(str, seeds))}"
+
+
+def _metric_columns(groups: list[dict], limit: int = 10) -> list[str]:
+    cols = OrderedDict()
+    for g in groups:
+        for r in g["runs"]:
+            for k, v in r["flat"].items():
+                if _is_number(v):
+                    cols[k] = None
+    return list(cols)[:limit]
+
+
+def _notebook_section(notebook: str, runs: list[dict], out: Path) -> list[str]:
+    paper = _paper(notebook)
+    title = f"{notebook}" + (f" — {paper['title']}" if paper else "")
+    lines = [f"## {title}", ""]
+    if paper:
+        lines += [f"**Paper.** {paper['paper']}.  ", f"**Paper setting.** {paper['paper_setting']}.  "]
+    lines += [f"**Lab setting.** {_setting_line(runs)}.", ""]
+
+    groups = group_runs(runs)
+    metric_cols = _metric_columns(groups)
+    varying = list(groups[0]["key"]) if groups else []
+    has_labels = any(g["label"] for g in groups)
+    header = (["variant"] if has_labels else []) + varying + ["runs"] + metric_cols + ["wall time"]
+    rows = []
+    for g in groups:
+        ok = [r for r in g["runs"] if r["status"] == "ok"]
+        status = f"{len(ok)}/{len(g['runs'])} ok"
+        metric_cells = [fmt_mean_std([r["flat"].get(c) for r in ok]) if ok else "—" for c in metric_cols]
+        walls = [r["wall_s"] for r in g["runs"] if _is_number(r["wall_s"])]
+        wall = f"{statistics.fmean(walls):.0f} s" if walls else ""
+        rows.append(([g["label"]] if has_labels else []) + [format_value(g["key"][v]) for v in varying]
+                    + [status] + metric_cells + [wall])
+    n_seeds = max(len(g["runs"]) for g in groups)
+    lines += ["### Runs" + (" (mean ± std over seeds)" if n_seeds > 1 else ""), "", md_table(header, rows), ""]
+
+    # the notebook's own tables, per parameter group (the first group open, the others folded)
+    for gi, g in enumerate(groups):
+        ok = [r for r in g["runs"] if r["status"] == "ok"]
+        names = list(OrderedDict.fromkeys(n for r in ok for n in r["tables"]))
+        figures = list(OrderedDict.fromkeys(f for r in ok[:1] for f in r["figures"]))
+        if not names and not figures:
+            continue
+        where = ", ".join(f"{k}={format_value(v)}" for k, v in g["key"].items()) or "all runs"
+        body = []
+        for name in names:
+            head, trows, agg = aggregate_table([r["tables"].get(name) for r in ok])
+            if not head:
+                continue
+            note = f" (mean ± std over {len(ok)} seeds)" if agg else (
+                f" (seed {ok[0]['seed']}; rows differ between seeds)" if len(ok) > 1 else "")
+            body += [f"**{name.replace('_', ' ')}**{note}", "", md_table(head, trows), ""]
+        for f in figures:
+            rel = (ok[0]["dir"] / f).relative_to(out).as_posix()
+            body += [f"![{f}]({rel})", ""]
+        if len(groups) == 1:
+            lines += body
+        elif gi == 0:
+            lines += [f"### Tables and figures: {where}", ""] + body
+        else:
+            lines += [f"<details><summary>Tables and figures: {html.escape(where)}</summary>", ""] + body + \
+                     ["</details>", ""]
+
+    if paper:
+        claims = [[c["claim"], c.get("value", "—"), c["source"]] for c in paper["claims"]]
+        lines += ["### What the paper reports (its scale, not ours)", "",
+                  md_table(["claim", "paper's number", "source"], claims), ""]
+    return lines
+
+
+def render_markdown(out, runs: list[dict]) -> str:
+    out = Path(out)
+    ok = sum(r["status"] == "ok" for r in runs)
+    failed = [r for r in runs if r["status"] == "failed"]
+    incomplete = [r for r in runs if r["status"] == "incomplete"]
+    walls = [r["wall_s"] for r in runs if _is_number(r["wall_s"])]
+    profiles = sorted({str(r["profile"]) for r in runs if r["profile"]})
+    notebooks = list(OrderedDict.fromkeys(r["notebook"] for r in runs))
+    lines = [
+        "# Distillation lab: reproduction report", "",
+        f"Runs folder `{out}` · profile {', '.join(profiles) or '?'} · {len(runs)} runs: {ok} ok, "
+        f"{len(failed)} failed, {len(incomplete)} incomplete · summed run time {sum(walls) / 60:.1f} min · "
+        f"written {time.strftime('%Y-%m-%d %H:%M %Z')}.", "",
+        f"> {SCALE_NOTE}", "",
+        "Numbers are means ± sample standard deviation (n − 1) over seeds when a setting ran with several "
+        "seeds; one seed shows the value alone. Every run: `results.csv`; each run's executed notebook: "
+        "`<notebook>/<run-id>/output.ipynb`.", "",
+    ]
+    if notebooks:
+        lines += ["Contents: " + " · ".join(f"[{n}](#{_anchor(n + (' — ' + _paper(n)['title'] if _paper(n) else ''))})"
+                                             for n in notebooks), ""]
+    if failed or incomplete:
+        lines += ["## Failed runs", ""]
+        for r in failed + incomplete:
+            lines += [f"- **{r['notebook']}/{r['run_id']}** ({r['status']}): `{r['error']}` — "
+                      f"`{(r['dir'] / 'output.ipynb').relative_to(out).as_posix()}`"]
+            if r.get("error_cell"):
+                lines += ["", "  cell that raised:", "", "  ```python"] + \
+                         [f"  {line}" for line in r["error_cell"].splitlines()[:15]] + ["  ```"]
+        lines += [""]
+    for nb in notebooks:
+        lines += _notebook_section(nb, [r for r in runs if r["notebook"] == nb], out)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_html(markdown_text: str, title: str = "Distillation lab report") -> str:
+    """report.html from the markdown (mistune, shipped with nbconvert; a <pre> fallback without it)."""
+    try:
+        import mistune
+
+        body = mistune.create_markdown(escape=False, plugins=["table"])(markdown_text)
+    except Exception:  # noqa: BLE001 - the markdown is the report; html is a convenience
+        body = f"<pre>{html.escape(markdown_text)}</pre>"
+    style = ("body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
+             "table{border-collapse:collapse;margin:.5rem 0 1rem}td,th{border:1px solid #ccc;padding:.2rem .5rem;"
+             "text-align:left}th{background:#f3f3f3}img{max-width:100%}blockquote{background:#fff8e0;"
+             "margin:0;padding:.5rem 1rem;border-left:4px solid #e0b000}code{background:#f3f3f3}")
+    return (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>\n{body}\n</body></html>\n")
+
+
+def write_report(out) -> dict:
+    """Write OUT/results.csv, OUT/report.md and OUT/report.html; return their paths."""
+    out = Path(out)
+    runs = load_runs(out)
+    md = render_markdown(out, runs)
+    paths = {"csv": write_results_csv(runs, out / "results.csv"), "md": out / "report.md",
+             "html": out / "report.html"}
+    paths["md"].write_text(md)
+    paths["html"].write_text(render_html(md))
+    return paths
