@@ -400,3 +400,13 @@ def side_by_side(columns: dict, width: int = 58, max_lines: int = 40) -> str:
     for i in range(height):
         out.append(" | ".join((v[i] if i < len(v) else "").ljust(width) for v in wrapped.values()))
     return "\n".join(out)
+
+
+def chance_line(records) -> dict:
+    """{"chance (k options)": 1/k} for multiple-choice records (k = the most common number of
+    choices), {} otherwise; a reference line for accuracy plots."""
+    counts = [len(r.choices) for r in records if r.choices]
+    if not counts:
+        return {}
+    k = max(set(counts), key=counts.count)
+    return {f"chance ({k} options)": 1.0 / k}

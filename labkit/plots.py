@@ -13,6 +13,7 @@ import matplotlib
 if matplotlib.get_backend().lower() in ("", "agg") or not matplotlib.get_backend():
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402,F401
 
 # one colour per method, the same in every notebook
 COLORS = {
@@ -26,6 +27,11 @@ def _color(name: str, i: int):
         if name.startswith(key):
             return c
     return f"C{i % 10}"
+
+
+def _style(name: str) -> str:
+    """Dashed for JSD, so it stays visible when it lies on top of forward or reverse KL."""
+    return "--" if name.startswith("jsd") else "-"
 
 
 def _as_list(x):
@@ -56,7 +62,7 @@ def gaussian_fits(x, p_density, fits: dict, title: str = "One Gaussian fitted to
     ax.fill_between(x, _as_list(p_density), color="0.85", label="teacher p (mixture)")
     for i, (label, (mu, sigma)) in enumerate(fits.items()):
         q = [math.exp(-0.5 * ((v - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi)) for v in x]
-        ax.plot(x, q, color=_color(label, i), lw=2, label=f"{label}: μ={mu:.2f}, σ={sigma:.2f}")
+        ax.plot(x, q, _style(label), color=_color(label, i), lw=2, label=f"{label}: μ={mu:.2f}, σ={sigma:.2f}")
     ax.set_xlabel("x")
     ax.set_ylabel("density")
     ax.set_title(title)
@@ -75,7 +81,8 @@ def next_token_fits(teacher_log_probs, students: dict, eps: float | None = None,
     fig, ax = plt.subplots(figsize=(7, 3.6))
     ax.bar(v, p, color="0.8", label="teacher p")
     for i, (label, lq) in enumerate(students.items()):
-        ax.plot(v, [math.exp(t) for t in _as_list(lq)], "-o", ms=3, color=_color(label, i), label=label)
+        ax.plot(v, [math.exp(t) for t in _as_list(lq)], _style(label), marker="o", ms=3, color=_color(label, i),
+                label=label)
     if eps is not None:
         void = [i for i, pi in enumerate(p) if pi < eps]
         for j in void:
@@ -172,6 +179,7 @@ def sweep(rows: list[dict], x: str, y: str, hue: str, title: str = "", xlabel: s
     if logx:
         ax.set_xscale("log")
         xs = sorted({r[x] for r in rows})
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xticks(xs)
         ax.set_xticklabels([f"{v:g}" for v in xs])
     ax.set_xlabel(xlabel or x)
@@ -193,6 +201,7 @@ def bars(rows: list[dict], label: str, value: str, title: str = "", percent: boo
     ax.barh(range(len(rows)), vals, color=[f"C{i % 10}" for i in range(len(rows))])
     for i, v in enumerate(vals):
         ax.text(v, i, f" {v:.1f}", va="center", fontsize=8)
+    ax.set_xlim(0, max(vals + [hline * scale if hline is not None else 0]) * 1.15 or 1)
     if hline is not None:
         ax.axvline(hline * scale, color="0.3", ls="--", lw=1, label=hline_label)
         ax.legend(fontsize=8, loc="lower right")

@@ -148,7 +148,7 @@ q_seq = {label: s[1] for label, s in students.items()}
 tables["sequences"] = [{"divergence": k, **ms.summary(q, p_seq, modes, eps)} for k, q in q_seq.items()]
 labels = ms.sequence_labels(teacher.vocab, teacher.length)
 fig = lk.plots.sequence_fits(p_seq, q_seq, modes, top=30, eps=eps, labels=labels,
-                             title=f"Sequences: teacher vs {student_order}-gram students (exact)")
+                             title=f"Sequences: teacher vs Markov-order-{student_order} students (exact)")
 figures.append(lk.plots.save(fig, out_dir, "sequence_fits.png"))
 tables["sequences"]
 """),
@@ -298,7 +298,7 @@ rows
     code("""
 fig = lk.plots.sweep(rows, x="fraction", y="accuracy", hue="method", logx=True, xlabel="fraction of training data",
                      title=f"{dataset}: accuracy vs training-set size ({student})",
-                     hlines={f"teacher {teacher}": teacher_accuracy})
+                     hlines={f"teacher {teacher}": teacher_accuracy, **lk.notebook.chance_line(test_records)})
 figures.append(lk.plots.save(fig, out_dir, "data_size_sweep.png"))
 """),
     md(r"""
@@ -457,10 +457,13 @@ with timer("alpha_sweep"):
 tables["alpha_sensitivity"] = sorted(sensitivity, key=lambda r: r["alpha"])
 label_only = ablation_rows[-1]["accuracy"]
 fig = lk.plots.sweep(tables["alpha_sensitivity"], x="alpha", y="accuracy", hue="dataset", logx=True, xlabel="α (all teachers)",
-                     title=f"TinyLLM accuracy vs α ({student})", hlines={"label only": label_only})
+                     title=f"TinyLLM accuracy vs α ({student})",
+                     hlines={"label only": label_only, **lk.notebook.chance_line(test_records)})
 figures.append(lk.plots.save(fig, out_dir, "alpha_sensitivity.png"))
-figures.append(lk.plots.save(lk.plots.bars(ablation_rows, "variant", "accuracy", title=f"{dataset}: ablations"),
-                             out_dir, "ablations.png"))
+chance = lk.notebook.chance_line(test_records)
+fig = lk.plots.bars(ablation_rows, "variant", "accuracy", title=f"{dataset}: ablations ({student})",
+                    hline=next(iter(chance.values()), None), hline_label=next(iter(chance), ""))
+figures.append(lk.plots.save(fig, out_dir, "ablations.png"))
 """),
     code("""
 metrics = {
