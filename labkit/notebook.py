@@ -337,14 +337,14 @@ def read_metrics(out_dir) -> dict:
 
 # --------------------------------------------------------------------------- shared glue for 01 / 02
 
-def accuracy(model, tokenizer, records, *, device="auto", batch_size: int = 16) -> float:
+def accuracy(model, tokenizer, records, *, device="auto", batch_size: int = 16, bf16="auto") -> float:
     """Student accuracy on the [answer] task: option scoring for multiple choice, SVAMP-style
-    value match for math word problems (no choices)."""
+    value match for math word problems (no choices). bf16="auto": autocast where supported."""
     from labkit import evaluate
 
     if records and records[0].choices:
-        return evaluate.mc_accuracy(model, tokenizer, records, batch_size=batch_size, device=device)
-    return evaluate.svamp_accuracy(model, tokenizer, records, batch_size=batch_size, device=device)
+        return evaluate.mc_accuracy(model, tokenizer, records, batch_size=batch_size, device=device, bf16=bf16)
+    return evaluate.svamp_accuracy(model, tokenizer, records, batch_size=batch_size, device=device, bf16=bf16)
 
 
 def train_student(student: str, train_records, test_records, *, tasks: dict, label_source: str = "gold",

@@ -230,7 +230,7 @@ DEFAULTS = {
     "smoke": dict(student="tiny@layers=2", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0], n_train=48, n_test=32,
                   max_steps=12, lr=1e-3, batch_size=8, max_len=160, threads=1),
     "default": dict(student="smollm2-135m-instruct@layers=4", teacher="noisy-oracle@p=0.2,style=terse",
-                    fractions=[0.25, 0.5, 1.0], n_train=48, n_test=40, max_steps=12, lr=3e-4, batch_size=4, max_len=192),
+                    fractions=[0.25, 0.5, 1.0], n_train=48, n_test=32, max_steps=12, lr=3e-4, batch_size=4, max_len=192),
     "paper": dict(student="google-t5/t5-base", teacher="noisy-oracle@p=0.2", fractions=[0.125, 0.25, 0.5, 0.75, 1.0],
                   n_train=2000, n_test=200, max_steps=10000, lr=5e-5, batch_size=64, max_len=512),
 }
