@@ -578,7 +578,7 @@ def per_sample_grad_variance(loss_of: Callable[[int], torch.Tensor], indices, pa
 def train_minillm(student, teacher, tokenizer, prompts: list[str], *, targets: list[str] | None = None,
                   single_step: bool = True, teacher_mix: float = 0.2, length_norm: bool = True,
                   lm_weight: float = 0.0, baseline: bool = True, temperature: float = 1.0, max_new_tokens: int = 64,
-                  grad_var_every: int | None = None, grad_var_samples: int = 8,
+                  grad_var_every: int | None = None, grad_var_samples: int = 4,
                   config: T.TrainConfig | None = None, vocab_padding_ok: bool = False) -> T.History:
     """MiniLLM (Gu et al.): minimise the sequence-level reverse KL(q_θ || p) by policy gradient.
 
@@ -685,8 +685,8 @@ KD_PROFILES = {
     "smoke": dict(teacher="tiny", student="tiny@layers=2", dataset="synthetic:arithmetic", n_train=16, n_eval=8,
                   max_steps=8, batch_size=4, max_new_tokens=12, lr=2e-3, bf16=False, max_len=160, threads=1),
     "default": dict(teacher="smollm2-135m-instruct", student="smollm2-135m-instruct@layers=4",
-                    dataset="synthetic:arithmetic", n_train=32, n_eval=16, max_steps=16, batch_size=8,
-                    max_new_tokens=32, lr=3e-4, bf16="auto", max_len=256, threads=1),
+                    dataset="synthetic:arithmetic", n_train=24, n_eval=12, max_steps=10, batch_size=4,
+                    max_new_tokens=24, lr=3e-4, bf16="auto", max_len=256, threads=1),
     "paper": dict(teacher="openai-community/gpt2-xl", student="openai-community/gpt2",
                   dataset="databricks/databricks-dolly-15k", n_train=14000, n_eval=500, max_steps=5000,
                   batch_size=16, max_new_tokens=256, lr=5e-6, bf16="auto", max_len=512, threads=0),
