@@ -226,10 +226,11 @@ def profile_values(profile: str, defaults: dict, **given) -> dict:
 
 
 def in_live_kernel() -> bool:
-    """True only inside an interactive Jupyter kernel (ZMQInteractiveShell) with a frontend attached.
+    """True inside a Jupyter kernel (an IPython ZMQInteractiveShell with a kernel); False in plain
+    Python, IPython terminals and scripts.
 
-    Papermill also runs a ZMQ kernel, so notebooks combine this with their
-    `interactive` parameter (papermill runs pass interactive=False).
+    A papermill run is also a ZMQ kernel and cannot be told apart from here, so notebooks use
+    show_widgets(interactive): papermill runs (tests, `labkit reproduce`) pass interactive=False.
     """
     try:
         from IPython import get_ipython

@@ -81,6 +81,40 @@ def mode_seeking_panel(namespace: dict, on_change: Callable | None = None) -> Pa
     return panel(namespace, controls, on_change, "Mode seeking")
 
 
+def mode_seeking_live(namespace: dict) -> Panel:
+    """mode_seeking_panel plus a live scene-1 figure: every move refits the three Gaussians
+    (forward KL, reverse KL, JSD β) to the two-mode mixture and redraws them.
+
+    The latest fits are kept in panel.fits ({label: (μ, σ, divergence)}).
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    from labkit import modeseek as ms
+    from labkit import plots
+
+    w = _w()
+    out = w.Output()
+    x = ms.grid()
+
+    def redraw(ns):
+        p_x = ms.mixture_pdf(x, *ms.two_modes(ns["separation"], ns["weight"]))
+        kinds = {"forward_kl": ("forward_kl", 0.0), "reverse_kl": ("reverse_kl", 1.0),
+                 f"jsd β={ns['beta']:g}": ("jsd", ns["beta"])}
+        p.fits = {label: ms.fit_gaussian(x, p_x, kind, b) for label, (kind, b) in kinds.items()}
+        out.clear_output(wait=True)
+        with out:
+            fig = plots.gaussian_fits(x, p_x, {k: v[:2] for k, v in p.fits.items()})
+            display(fig)
+        plt.close(fig)
+
+    p = mode_seeking_panel(namespace, on_change=redraw)
+    p.widget = w.VBox([p.widget, out])
+    p.output = out
+    redraw(dict(namespace, **{k: p.value(k) for k in p.controls}))
+    return p
+
+
 # --------------------------------------------------------------------------- notebook 01
 
 def dss_panel(namespace: dict, datasets: list[str] | None = None, on_change: Callable | None = None) -> Panel:

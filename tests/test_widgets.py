@@ -43,3 +43,17 @@ def test_tinyllm_panel_alpha_slider_per_teacher():
     panel.controls["in_context"].value = 0
     panel.controls["template"].value = "cot"
     assert ns["in_context"] == 0 and ns["template"] == "cot"
+
+
+@pytest.mark.slow
+def test_mode_seeking_live_refits_when_a_slider_moves():
+    ns = {"separation": 6.0, "weight": 0.7, "beta": 0.5, "degree": 2, "student_order": 1}
+    panel = widgets.mode_seeking_live(ns)
+    assert panel.fits["forward_kl"][0] == pytest.approx(0.7 * -3 + 0.3 * 3, abs=1e-2)   # moment matching
+    assert panel.fits["reverse_kl"][0] == pytest.approx(-3.0, abs=0.05)                 # the heavier mode
+    panel.controls["weight"].value = 0.3
+    assert ns["weight"] == 0.3
+    assert panel.fits["forward_kl"][0] == pytest.approx(0.3 * -3 + 0.7 * 3, abs=1e-2)
+    assert panel.fits["reverse_kl"][0] == pytest.approx(3.0, abs=0.05)
+    panel.controls["beta"].value = 1.0
+    assert "jsd β=1" in panel.fits and panel.fits["jsd β=1"][0] == pytest.approx(3.0, abs=0.05)

@@ -76,8 +76,8 @@ ms = lk.modeseek
     code("""
 if lk.notebook.show_widgets(interactive):   # sliders write back to separation, weight, beta, degree, student_order
     from IPython.display import display
-    panel = lk.widgets.mode_seeking_panel(globals())
-    display(panel.widget)   # move them, then re-run the cells below (scene 1 is instant)
+    panel = lk.widgets.mode_seeking_live(globals())
+    display(panel.widget)   # scene 1 redraws live; re-run the cells below for scenes 2 and 3
 """),
     md(r"""
 ## Scene 1 · one Gaussian for two modes
