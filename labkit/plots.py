@@ -105,10 +105,11 @@ def sequence_fits(teacher_log_probs, students: dict, mode_indices, top: int = 40
 
     lp = _as_list(teacher_log_probs)
     order = sorted(range(len(lp)), key=lambda i: -lp[i])[:top]
-    extra = []
+    void_ids = [i for i in range(len(lp)) if math.exp(lp[i]) < eps]
+    extra = []          # each student's 5 likeliest sequences inside the void
     for lq in students.values():
         lq = _as_list(lq)
-        extra += [i for i in sorted(range(len(lq)), key=lambda i: -lq[i])[:5] if i not in order and i not in extra]
+        extra += [i for i in sorted(void_ids, key=lambda i: -lq[i])[:5] if i not in order and i not in extra]
     shown = order + extra
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [3, 1]})
     pos = list(range(len(shown)))
@@ -121,7 +122,7 @@ def sequence_fits(teacher_log_probs, students: dict, mode_indices, top: int = 40
             ax.axvline(j, color="green", lw=0.6, ls=":")
     if extra:
         ax.axvspan(len(order) - 0.5, len(shown) - 0.5, color="yellow", alpha=0.2, lw=0)
-        ax.text(len(order), 0.98, " students' picks\n outside teacher top",
+        ax.text(len(order), 0.98, f" void (p < {eps:g}):\n students' top picks",
                 fontsize=7, va="top", transform=ax.get_xaxis_transform())
     ax.set_yscale("log")
     ax.set_ylim(1e-5, 1)
@@ -131,7 +132,7 @@ def sequence_fits(teacher_log_probs, students: dict, mode_indices, top: int = 40
     ax.set_xlabel("sequence (sorted by teacher probability; dotted = teacher modes)")
     ax.set_ylabel("probability")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper center")
     names = list(students)
     void = []
     for lq in students.values():
