@@ -18,6 +18,7 @@ those we are sure of, with citations) next to what the lab measured.
 from __future__ import annotations
 
 import csv
+import fnmatch
 import html
 import json
 import math
@@ -39,8 +40,10 @@ PAPERS = {
         "claims": [
             {"claim": "Minimising forward KL(p‖q) makes q cover both modes, putting mass in the low-density "
                       "region between them; minimising reverse KL(q‖p) makes q lock onto one mode.",
-             "source": "Bishop 2006, Fig. 10.3"},
+             "source": "Bishop 2006, Fig. 10.3",
+             "lab": {"table": "sequences", "label": "divergence", "values": ["void_mass", "modes_covered"]}},
         ],
+        "key_metrics": ["sequences.*.void_mass", "sequences.*.modes_covered"],
     },
     "01": {
         "title": "Distilling step-by-step",
@@ -56,8 +59,10 @@ PAPERS = {
             {"claim": "Rationale multi-task training beats standard finetuning and standard (label) "
                       "distillation across training-set sizes (12.5% … 100%): it needs less data for the same "
                       "accuracy.",
-             "source": "Hsieh et al. 2023, data-size experiments (qualitative)"},
+             "source": "Hsieh et al. 2023, data-size experiments (qualitative)",
+             "lab": {"table": "full_data", "label": "method", "values": ["accuracy"]}},
         ],
+        "key_metrics": ["accuracy.*", "teacher_accuracy"],
     },
     "02": {
         "title": "TinyLLM: many teachers, teacher-forced rationales",
@@ -70,8 +75,10 @@ PAPERS = {
              "source": "Tian et al. 2024, main results (qualitative)"},
             {"claim": "Ablations: removing the in-context examples or any one teacher lowers accuracy; the best "
                       "α differs by dataset (α searched in {0.01, 0.1, 0.5, 1, 2, 3}).",
-             "source": "Tian et al. 2024, ablation and α-sensitivity figures (qualitative)"},
+             "source": "Tian et al. 2024, ablation and α-sensitivity figures (qualitative)",
+             "lab": {"table": "ablations", "label": "variant", "values": ["accuracy"]}},
         ],
+        "key_metrics": ["accuracy.*"],
     },
     "03": {
         "title": "MiniLLM: reverse KL by policy gradient",
@@ -84,8 +91,10 @@ PAPERS = {
                       "word-level KD and SeqKD, with lower exposure bias and better calibration; each of the "
                       "three stabilisers (single-step decomposition, teacher-mixed sampling, length "
                       "normalisation) helps.",
-             "source": "Gu et al. 2024, main results and ablations (qualitative)"},
+             "source": "Gu et al. 2024, main results and ablations (qualitative)",
+             "lab": {"table": "methods", "label": "method", "values": ["rouge_l", "teacher_loglik"]}},
         ],
+        "key_metrics": ["*/rouge_l", "*/teacher_loglik"],
     },
     "04": {
         "title": "GKD: on-policy distillation",
@@ -96,8 +105,10 @@ PAPERS = {
         "claims": [
             {"claim": "Training on the student's own samples (on-policy, λ=1) beats supervised KD on fixed "
                       "data (λ=0); which divergence (β) works best depends on the task and decoding.",
-             "source": "Agarwal et al. 2024 (qualitative)"},
+             "source": "Agarwal et al. 2024 (qualitative)",
+             "lab": {"table": "gkd_grid", "label": "method", "values": ["teacher_loglik"]}},
         ],
+        "key_metrics": ["best.teacher_loglik", "single_run.teacher_loglik", "single_run.rouge_l"],
     },
 }
 
@@ -158,6 +169,15 @@ def fmt_number(x) -> str:
     if a >= 0.01:
         return f"{x:.3f}"
     return f"{x:.2e}"
+
+
+def fmt_cell(x) -> str:
+    """A table cell: numbers as fmt_number, lists joined with '+', dicts as compact JSON."""
+    if isinstance(x, (list, tuple)):
+        return format_value(list(x))
+    if isinstance(x, dict):
+        return json.dumps(x, ensure_ascii=False, separators=(", ", ": "))
+    return fmt_number(x)
 
 
 def fmt_mean_std(values: list) -> str:
@@ -297,11 +317,11 @@ def aggregate_table(tables: list[list[dict]]) -> tuple[list[str], list[list[str]
 
     same = len(tables) > 1 and all(len(t) == len(tables[0]) and shape(t) == shape(tables[0]) for t in tables)
     if not same:
-        return header, [[fmt_number(row.get(k)) for k in header] for row in tables[0]], False
+        return header, [[fmt_cell(row.get(k)) for k in header] for row in tables[0]], False
     rows = []
     for i, row in enumerate(tables[0]):
         rows.append([fmt_mean_std([t[i].get(k) for t in tables]) if _is_number(row.get(k)) else
-                     fmt_number(row.get(k)) for k in header])
+                     fmt_cell(row.get(k)) for k in header])
     return header, rows, True
 
 
@@ -320,14 +340,35 @@ def _setting_line(runs: list[dict]) -> str:
     return f"{shown or '(notebook defaults)'}; seeds {', '.join(map(str, seeds))}"
 
 
-def _metric_columns(groups: list[dict], limit: int = 10) -> list[str]:
+def _metric_columns(groups: list[dict], patterns: list[str] | None = None, limit: int = 10) -> list[str]:
+    """Numeric metric names for the runs table: those matching the notebook's key patterns (else all),
+    at most `limit`."""
     cols = OrderedDict()
     for g in groups:
         for r in g["runs"]:
             for k, v in r["flat"].items():
-                if _is_number(v):
+                if _is_number(v) and (not patterns or any(fnmatch.fnmatchcase(k, p) for p in patterns)):
                     cols[k] = None
+    if not cols and patterns:
+        return _metric_columns(groups, None, limit)
     return list(cols)[:limit]
+
+
+def _lab_summary(spec: dict | None, runs: list[dict]) -> str:
+    """What the lab measured for a paper claim: 'label: col value, ...; ...' from a notebook table,
+    mean ± std over the seeds of the first parameter group."""
+    if not spec or not runs:
+        return "—"
+    head, rows, _ = aggregate_table([r["tables"].get(spec["table"]) for r in runs])
+    if not head or spec["label"] not in head:
+        return "—"
+    li = head.index(spec["label"])
+    parts = []
+    for row in rows:
+        vals = [f"{c} {row[head.index(c)]}" for c in spec["values"] if c in head and row[head.index(c)] != ""]
+        if vals:
+            parts.append(f"{row[li]}: {', '.join(vals)}")
+    return "; ".join(parts) or "—"
 
 
 def _notebook_section(notebook: str, runs: list[dict], out: Path) -> list[str]:
@@ -339,7 +380,14 @@ def _notebook_section(notebook: str, runs: list[dict], out: Path) -> list[str]:
     lines += [f"**Lab setting.** {_setting_line(runs)}.", ""]
 
     groups = group_runs(runs)
-    metric_cols = _metric_columns(groups)
+    if len(groups) == 1:
+        g = groups[0]
+        ok = sum(r["status"] == "ok" for r in g["runs"])
+        walls = [r["wall_s"] for r in g["runs"] if _is_number(r["wall_s"])]
+        lines += [f"{len(g['runs'])} run(s), {ok} ok" + (f", {statistics.fmean(walls):.0f} s each on average"
+                                                          if walls else "") +
+                  (f"; tables below are means ± std over {ok} seeds." if ok > 1 else "."), ""]
+    metric_cols = _metric_columns(groups, (paper or {}).get("key_metrics"))
     varying = list(groups[0]["key"]) if groups else []
     has_labels = any(g["label"] for g in groups)
     header = (["variant"] if has_labels else []) + varying + ["runs"] + metric_cols + ["wall time"]
@@ -353,7 +401,8 @@ def _notebook_section(notebook: str, runs: list[dict], out: Path) -> list[str]:
         rows.append(([g["label"]] if has_labels else []) + [format_value(g["key"][v]) for v in varying]
                     + [status] + metric_cells + [wall])
     n_seeds = max(len(g["runs"]) for g in groups)
-    lines += ["### Runs" + (" (mean ± std over seeds)" if n_seeds > 1 else ""), "", md_table(header, rows), ""]
+    if len(groups) > 1:
+        lines += ["### Grid" + (" (mean ± std over seeds)" if n_seeds > 1 else ""), "", md_table(header, rows), ""]
 
     # the notebook's own tables, per parameter group (the first group open, the others folded)
     for gi, g in enumerate(groups):
@@ -383,9 +432,10 @@ def _notebook_section(notebook: str, runs: list[dict], out: Path) -> list[str]:
                      ["</details>", ""]
 
     if paper:
-        claims = [[c["claim"], c.get("value", "—"), c["source"]] for c in paper["claims"]]
-        lines += ["### What the paper reports (its scale, not ours)", "",
-                  md_table(["claim", "paper's number", "source"], claims), ""]
+        first = [r for r in groups[0]["runs"] if r["status"] == "ok"]
+        claims = [[c["claim"], c["source"], _lab_summary(c.get("lab"), first)] for c in paper["claims"]]
+        lines += ["### The paper (its scale) beside the lab (this miniature)", "",
+                  md_table(["paper's claim", "source", "lab, measured here"], claims), ""]
     return lines
 
 
