@@ -118,8 +118,13 @@ def extract_answer(text: str | None, record) -> str | None:
             i = prompts.LETTERS.index(m.group(1).lower())
             return choices[i] if i < len(choices) else None
         if choices:
-            # A choice text right after "answer is" (before the sentence ends).
-            return _choice_in(re.split(r"(?<=[^\d])\.(?:\s|$)", tail)[0] + " ", choices) or _choice_in(tail, choices)
+            # A choice text right after "answer is" (before the sentence ends); else a stated number
+            # that is not among the options (parsed, and wrong).
+            found = _choice_in(re.split(r"(?<=[^\d])\.(?:\s|$)", tail)[0] + " ", choices) or _choice_in(tail, choices)
+            if found or m:
+                return found
+            m = _NUMBER.match(tail.lstrip("($"))
+            return m.group(0).replace(",", "") if m else None
         sentence = re.split(r"\.(?:\s|$)", tail + " ")[0].strip()
         if _number(sentence) is not None:
             return sentence.strip()

@@ -60,10 +60,20 @@ def live(tok, lm, name="tiny-live", **kw):
     ("Fish need water, so (b) is right.", "water"),                      # letter in the last sentence
     ("Fish are animals.", None),
     ("the answer is (z) nothing", None),
+    ("8 * 2 = 16. So the answer is 22.", "22"),                           # a stated number, not an option
+
     ("", None),
 ])
 def test_extract_answer_multiple_choice(text, expected):
     assert R.extract_answer(text, MC) == expected
+
+
+def test_extract_answer_numeric_options():
+    rec = Record(id="a", question="?", answer="10", choices=["20", "11", "15", "10"])
+    assert R.extract_answer("16 - 6 = 10. So the answer is 10.", rec) == "10"
+    assert R.extract_answer("So the answer is (b) 11.", rec) == "11"
+    stated = R.extract_answer("8 + 14 = 22. So the answer is 22.", rec)   # parsed, not an option, wrong
+    assert stated == "22" and not R.answers_match(stated, rec.answer)
 
 
 def test_extract_answer_numbers_and_expressions():
