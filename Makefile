@@ -34,8 +34,8 @@ test: $(STAMP)
 
 reproduce: $(STAMP)
 	$(BIN)/labkit models fetch smollm2-135m-instruct gemma3-270m
-	$(BIN)/labkit reproduce --profile $(PROFILE) --out $(OUT) --jobs $(JOBS)
-	@echo "report: $(OUT)/report.md"
+	@$(BIN)/labkit reproduce --profile $(PROFILE) --out $(OUT) --jobs $(JOBS); status=$$?; \
+	echo "report: $(OUT)/report.md (also report.html; one row per run in $(OUT)/results.csv)"; exit $$status
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
