@@ -106,3 +106,18 @@ def test_wrong_parameter_fails_in_the_check_cell(tmp_path, name, params, word):
     failed = [i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
     injected = [i for i, c in enumerate(code) if "injected-parameters" in c["metadata"].get("tags", [])]
     assert failed == [injected[0] + 1]
+
+
+DATA = Path(__import__("os").environ.get("LABKIT_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATA / "dss" / "svamp").is_dir(), reason="real distilling-step-by-step data not present")
+def test_01_on_real_svamp_palm_rationales(tmp_path):
+    doc = run("01_distilling_step_by_step.ipynb", tmp_path, dataset="dss:svamp", data_dir=str(DATA), n_train=16,
+              n_test=8, max_steps=4, fractions=[1.0])
+    assert doc["parameters"]["teacher"] == "palm-540b"          # the recorded teacher is picked for dss:*
+    m = doc["metrics"]
+    assert m["n_train"] == 16 and m["n_test"] == 8
+    assert 0.5 <= m["teacher_accuracy"] < 1.0                 # PaLM's recorded SVAMP labels: right, mostly
+    assert {r["n_train"] for r in m["tables"]["data_size"]} == {16}
