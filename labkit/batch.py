@@ -588,6 +588,9 @@ def execute_runs(runs: list[Run], out, *, executor: str = "local", jobs: int = 1
     if result.skipped:
         say(f"skipping {result.skipped} of {len(runs)} runs already complete in {out} (their metrics.json "
             f"is finished; use a new --out or delete a run's folder to redo it)")
+        for r in runs:
+            if r not in todo:
+                say(f"skipped {r.name}  (complete)")
         bar.update(result.skipped)
 
     def done(run: Run, record: dict) -> None:
