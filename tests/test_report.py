@@ -111,3 +111,12 @@ def test_tables_with_different_rows_per_seed_are_not_averaged():
     assert not agg and header == ["m", "x"] and rows == [["a", "1.000"]]
     header, rows, agg = report.aggregate_table([[{"m": "a", "x": 1.0}], [{"m": "a", "x": 2.0}]])
     assert agg and rows == [["a", "1.500 ± 0.707"]]
+
+
+def test_lab_summary_beside_a_paper_claim_averages_the_seeds():
+    runs = [{"tables": {"ablations": [{"variant": "full", "accuracy": a}, {"variant": "w/o in-context",
+                                                                           "accuracy": a / 2}]}}
+            for a in (0.5, 0.6, 0.7)]
+    spec = report.PAPERS["02"]["claims"][1]["lab"]
+    assert report._lab_summary(spec, runs) == "full: accuracy 0.600 ± 0.100; w/o in-context: accuracy 0.300 ± 0.050"
+    assert report._lab_summary(spec, [{"tables": {}}]) == "—"
