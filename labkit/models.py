@@ -475,6 +475,18 @@ def _text_config(config):
     return config.get_text_config() if hasattr(config, "get_text_config") else config
 
 
+def _build_uninitialised(cls, cfg):
+    """``cls(cfg)`` without random init (every weight is overwritten next); tied weights re-tied."""
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # older transformers: plain (slower) construction
+        no_init_weights = contextlib.nullcontext
+    with no_init_weights():
+        model = cls(cfg)
+    model.tie_weights()
+    return model
+
+
 def derive_student(teacher, k: int):
     """A K-layer student initialised from ``teacher`` (DistilBERT-style).
 
@@ -506,7 +518,7 @@ def derive_student(teacher, k: int):
             new_state[key] = value
         elif int(m.group("i")) in where:
             new_state[f"{m.group('pre')}.{where[int(m.group('i'))]}.{m.group('rest')}"] = value
-    student = type(teacher)(cfg)
+    student = _build_uninitialised(type(teacher), cfg)
     missing, unexpected = student.load_state_dict(new_state, strict=False)
     missing = [m for m in missing if not m.endswith("lm_head.weight") or not cfg.tie_word_embeddings]
     if missing or unexpected:

@@ -138,6 +138,7 @@ def test_derived_student_copies_chosen_layers(home, teacher):
     for key in ("model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"):
         assert torch.equal(ss[key], ts[key])
     assert [layer.self_attn.layer_idx for layer in student.model.layers] == [0, 1]  # KV cache slots
+    assert student.lm_head.weight is student.model.embed_tokens.weight  # still tied, like the teacher
     tok = models.load_tokenizer("tiny@layers=2")
     x = _x(tok)
     with torch.no_grad():
