@@ -168,7 +168,7 @@ def is_cached(name: str) -> bool:
 def _unknown_name_message(name: str) -> str:
     names = ", ".join(CATALOG)
     close = [n for n in CATALOG if len(name) >= 3 and name.lower() in n] or \
-        difflib.get_close_matches(name, list(CATALOG), n=1)
+        difflib.get_close_matches(name, list(CATALOG), n=1, cutoff=0.4)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return (f"unknown model {name!r}.{hint} Catalog names: {names}; also accepted: NAME@layers=K "
             "(derived student), a local Hugging Face directory, or a hub id like 'org/model'.")
