@@ -243,6 +243,7 @@ def load_runs(out) -> list[dict]:
             "label": record.get("label", ""), "status": status,
             "seed": params.get("seed", record.get("seed")), "profile": params.get("profile", ""),
             "parameters": params, "wall_s": wall,
+            "resolved": (doc or {}).get("parameters") or params,  # the notebook's values after profile defaults
             "error": record.get("error") if status == "failed" else
             ("interrupted (no complete metrics.json)" if status == "incomplete" else None),
             "error_cell": record.get("error_cell") if status == "failed" else None,
@@ -332,9 +333,10 @@ def _paper(notebook: str) -> dict | None:
 
 
 def _setting_line(runs: list[dict]) -> str:
-    """The lab's setting, from the first finished run's parameters (models, data, sizes)."""
+    """The lab's setting, from the first finished run's parameters as the notebook resolved them
+    (models, data, sizes after the profile's defaults)."""
     r = next((r for r in runs if r["status"] == "ok"), runs[0])
-    params = {k: v for k, v in r["parameters"].items() if k not in (*HIDDEN_PARAMS, "seed")}
+    params = {k: v for k, v in r["resolved"].items() if k not in (*HIDDEN_PARAMS, "seed")}
     shown = ", ".join(f"`{k}={format_value(v)}`" for k, v in params.items())
     seeds = sorted({x["seed"] for x in runs if x["seed"] is not None})
     return f"{shown or '(notebook defaults)'}; seeds {', '.join(map(str, seeds))}"
@@ -384,7 +386,8 @@ def _notebook_section(notebook: str, runs: list[dict], out: Path) -> list[str]:
         g = groups[0]
         ok = sum(r["status"] == "ok" for r in g["runs"])
         walls = [r["wall_s"] for r in g["runs"] if _is_number(r["wall_s"])]
-        lines += [f"{len(g['runs'])} run(s), {ok} ok" + (f", {statistics.fmean(walls):.0f} s each on average"
+        n = len(g["runs"])
+        lines += [f"{n} run{'s' if n > 1 else ''}, {ok} ok" + (f", {statistics.fmean(walls):.0f} s" + (" each on average" if n > 1 else "")
                                                           if walls else "") +
                   (f"; tables below are means ± std over {ok} seeds." if ok > 1 else "."), ""]
     metric_cols = _metric_columns(groups, (paper or {}).get("key_metrics"))
