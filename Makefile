@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --timeout 900 tests
 
 reproduce: $(STAMP)
 	$(BIN)/labkit models fetch smollm2-135m-instruct gemma3-270m
@@ -39,6 +39,12 @@ reproduce: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
+
+# Speed/memory measurements (not tests); each prints a table and a RESULT line.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/losses.py
+	$(BIN)/python benchmarks/generation.py --quick
+	$(BIN)/python benchmarks/train_throughput.py --quick
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
