@@ -297,7 +297,7 @@ rows
 """),
     code("""
 fig = lk.plots.sweep(rows, x="fraction", y="accuracy", hue="method", logx=True, xlabel="fraction of training data",
-                     title=f"{dataset}: accuracy vs training-set size\n{student}, {len(test_records)} test questions",
+                     title=f"{dataset}: accuracy vs training-set size\\n{student}, {len(test_records)} test questions",
                      hlines={f"teacher {teacher}": teacher_accuracy, **lk.notebook.chance_line(test_records)})
 figures.append(lk.plots.save(fig, out_dir, "data_size_sweep.png"))
 """),
@@ -457,11 +457,11 @@ with timer("alpha_sweep"):
 tables["alpha_sensitivity"] = sorted(sensitivity, key=lambda r: r["alpha"])
 label_only = ablation_rows[-1]["accuracy"]
 fig = lk.plots.sweep(tables["alpha_sensitivity"], x="alpha", y="accuracy", hue="dataset", logx=True, xlabel="α (all teachers)",
-                     title=f"TinyLLM accuracy vs α\n{student}, {len(test_records)} test questions",
+                     title=f"TinyLLM accuracy vs α\\n{student}, {len(test_records)} test questions",
                      hlines={"label only": label_only, **lk.notebook.chance_line(test_records)})
 figures.append(lk.plots.save(fig, out_dir, "alpha_sensitivity.png"))
 chance = lk.notebook.chance_line(test_records)
-fig = lk.plots.bars(ablation_rows, "variant", "accuracy", title=f"{dataset}: ablations\n{student}, {len(test_records)} test questions",
+fig = lk.plots.bars(ablation_rows, "variant", "accuracy", title=f"{dataset}: ablations\\n{student}, {len(test_records)} test questions",
                     hline=next(iter(chance.values()), None), hline_label=next(iter(chance), ""))
 figures.append(lk.plots.save(fig, out_dir, "ablations.png"))
 """),
