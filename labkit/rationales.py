@@ -55,7 +55,7 @@ MIN_CONTEXT = 1024  # prompts shorter than this minus max_new_tokens never need 
 # ---------------------------------------------------------------------------
 
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-_ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*(.*)", re.IGNORECASE | re.DOTALL)
+_ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*", re.IGNORECASE)
 _LETTER = re.compile(r"^\(?([a-z])\)(?:\s|$|[.,;:])", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
 
@@ -111,7 +111,7 @@ def extract_answer(text: str | None, record) -> str | None:
     matches = list(_ANSWER_IS.finditer(text))
     choices = record.choices or []
     if matches:
-        tail = matches[-1].group(1).strip()
+        tail = text[matches[-1].end():].strip()  # the last statement counts
         tail = tail.split("\n")[0]
         m = _LETTER.match(tail)
         if choices and m:

@@ -58,6 +58,7 @@ def live(tok, lm, name="tiny-live", **kw):
     ("They live in the sea. So the answer is sea water.", "sea water"),   # longest choice wins
     ("The answer is: water. Trees are wrong.", "water"),
     ("Fish need water, so (b) is right.", "water"),                      # letter in the last sentence
+    ("The answer is (a) trees. Thus, the answer is (b) water.", "water"),   # the last statement counts
     ("Fish are animals.", None),
     ("the answer is (z) nothing", None),
     ("8 * 2 = 16. So the answer is 22.", "22"),                           # a stated number, not an option
