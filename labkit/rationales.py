@@ -116,7 +116,10 @@ def extract_answer(text: str | None, record) -> str | None:
         m = _LETTER.match(tail)
         if choices and m:
             i = prompts.LETTERS.index(m.group(1).lower())
-            return choices[i] if i < len(choices) else None
+            if i >= len(choices):
+                return None
+            named = _choice_in(re.split(r"\.(?:\s|$)", tail[m.end():] + " ")[0], choices)
+            return None if named is not None and named != choices[i] else choices[i]  # "(d) <text of (a)>": no answer
         if choices:
             # A choice text right after "answer is" (before the sentence ends); else a stated number
             # that is not among the options (parsed, and wrong).

@@ -59,6 +59,7 @@ def live(tok, lm, name="tiny-live", **kw):
     ("The answer is: water. Trees are wrong.", "water"),
     ("Fish need water, so (b) is right.", "water"),                      # letter in the last sentence
     ("The answer is (a) trees. Thus, the answer is (b) water.", "water"),   # the last statement counts
+    ("So the answer is (b) trees.", None),                                # letter and text disagree
     ("Fish are animals.", None),
     ("the answer is (z) nothing", None),
     ("8 * 2 = 16. So the answer is 22.", "22"),                           # a stated number, not an option
