@@ -69,7 +69,7 @@ def metric_bars(rows: list[dict], metrics: dict, label: str = "method", title: s
                 color=[_color(n, i) for i, n in enumerate(names)])
         for i, v in enumerate(vals):
             if v is not None:
-                ax.text(v, i, f" {v:.3g}", va="center", fontsize=7)
+                ax.text(v, i, f" {v:.3g} " , va="center", ha="right" if v < 0 else "left", fontsize=7)  # outside the bar
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels(names if j == 0 else [], fontsize=8)
         ax.invert_yaxis()
