@@ -19,15 +19,6 @@ from labkit.train import TrainConfig
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run 10-30x faster single-threaded on the shared 2-core machine (no OpenMP spinning)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def tok():
     return tiny.train_tokenizer(tiny.default_corpus(n=120), vocab_size=320)

@@ -10,15 +10,6 @@ from labkit.errors import LabkitError
 from labkit.prompts import student_prompt, student_target
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread; two threads spin against other jobs on a shared CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def tok():
     return tiny.train_tokenizer(tiny.default_corpus(n=200), vocab_size=400)
