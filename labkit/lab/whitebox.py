@@ -1,0 +1,199 @@
+"""Notebooks 03/04 glue: profiles, parameter checks, data and evaluation of the white-box KD students."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from labkit import data, evaluate, models
+from labkit import train as T
+from labkit.errors import LabkitError
+from labkit.kd import (_pad_id, check_vocab, generate_texts, make_rollout, prompt_ids, sample_responses,
+                       train_gkd, train_kd, train_minillm, train_seqkd, train_sft)
+
+# Settings per notebook profile. "smoke": tiny built-in models (tests, < 1 min); "default": the embedded
+# SmolLM2-135M-Instruct teacher and a 4-layer student derived from it (a few CPU minutes); "paper":
+# MiniLLM's GPT-2 setting (GPT-2 XL teacher, GPT-2 student, Dolly instructions) for GPU nodes.
+KD_PROFILES = {
+    "smoke": dict(teacher="tiny", student="tiny@layers=2", dataset="synthetic:arithmetic", n_train=16, n_eval=8,
+                  max_steps=8, batch_size=4, max_new_tokens=12, lr=2e-3, bf16=False, max_len=160, threads=1),
+    "default": dict(teacher="smollm2-135m-instruct", student="smollm2-135m-instruct@layers=4",
+                    dataset="synthetic:arithmetic", n_train=24, n_eval=12, max_steps=10, batch_size=4,
+                    max_new_tokens=24, lr=3e-4, bf16="auto", max_len=256, threads=1),
+    "paper": dict(teacher="openai-community/gpt2-xl", student="openai-community/gpt2",
+                  dataset="databricks/databricks-dolly-15k", n_train=14000, n_eval=500, max_steps=5000,
+                  batch_size=16, max_new_tokens=256, lr=5e-6, bf16="auto", max_len=512, threads=0),
+}
+METHODS = ("sft", "kd", "seqkd", "minillm")
+
+
+def resolve_settings(profile: str, **given) -> dict:
+    """Profile defaults (KD_PROFILES) overridden by every given value that is not empty (0, "", None)."""
+    from labkit import notebook
+    return notebook.profile_values(profile, KD_PROFILES, **given)
+
+
+def check_model_name(name, parameter: str) -> str:
+    """A catalog/known name (with @options), a local directory, or a hub id 'org/name'; else LabkitError."""
+
+    from labkit import notebook
+    known = notebook.known_teachers()
+    ok = isinstance(name, str) and bool(name) and (
+        name.split("@", 1)[0] in known or Path(name).expanduser().is_dir()
+        or (":" not in name and name.count("/") == 1))
+    if not ok:
+        raise LabkitError(f"parameter {parameter}={name!r}: expected a known model ({', '.join(known)}), "
+                          f"NAME@layers=K, a local model directory or a hub id 'org/name'")
+    return name
+
+
+def check_methods(methods, parameter: str = "methods") -> list[str]:
+    items = [methods] if isinstance(methods, str) else list(methods)
+    bad = [m for m in items if m not in METHODS]
+    if bad or not items:
+        raise LabkitError(f"parameter {parameter}={methods!r}: expected a non-empty list from {', '.join(METHODS)}")
+    return items
+
+
+def load_teacher_student(teacher: str, student: str, device: str = "auto"):
+    """(teacher model, student model, tokenizer); the student's vocabulary is checked against the teacher's."""
+    t = models.load_model(teacher, device=device).eval()
+    s = models.load_model(student, device=device)
+    tok = models.load_tokenizer(teacher)
+    check_vocab(s, t)
+    return t, s, tok
+
+
+def whitebox_prompt(record, tokenizer, chat: bool) -> str:
+    """The question as an instruction: a chat turn for chat models, 'Q: ...\\nA:' otherwise."""
+    text = f"{record.question}\nSolve it step by step, then say 'So the answer is N.'"
+    if chat and getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
+                                             add_generation_prompt=True)
+    return f"Q: {text}\nA:"
+
+
+def whitebox_data(dataset: str, tokenizer, *, chat: bool, n_train: int, n_eval: int, seed: int = 0) -> dict:
+    """Training and evaluation prompts from a dataset's questions, with the gold solutions as SFT targets.
+
+    Returns: {"train_prompts", "train_gold", "eval_prompts", "eval_gold"} (lists of str).
+    """
+    train = data.load_dataset(dataset, "train", n=n_train, seed=seed)
+    test = data.load_dataset(dataset, "test", n=n_eval, seed=seed)
+
+    def gold(r):
+        return " " + (r.solution or r.answer)
+    return {"train_prompts": [whitebox_prompt(r, tokenizer, chat) for r in train],
+            "train_gold": [gold(r) for r in train],
+            "eval_prompts": [whitebox_prompt(r, tokenizer, chat) for r in test],
+            "eval_gold": [gold(r) for r in test]}
+
+
+def teacher_outputs(teacher, tokenizer, prompts: list[str], *, max_new_tokens: int, config: T.TrainConfig,
+                    batch_size: int = 16) -> list[dict]:
+    """The teacher's greedy responses as rollouts (ids), computed once (SeqKD data, references)."""
+    _, autocast = T.resolve(teacher, config)
+    pids = [prompt_ids(tokenizer, p) for p in prompts]
+    responses = sample_responses(teacher, pids, max_new_tokens=max_new_tokens, eos_id=tokenizer.eos_token_id,
+                                 pad_id=_pad_id(tokenizer), greedy=True, batch_size=batch_size, autocast=autocast)
+    return [make_rollout(p, r, config.max_len) for p, r in zip(pids, responses)]
+
+
+def rollout_texts(tokenizer, rollouts: list[dict]) -> list[str]:
+    return [tokenizer.decode(r["response"], skip_special_tokens=True) for r in rollouts]
+
+
+def evaluate_students(students: dict, teacher, tokenizer, prompts: list[str], references: list[str], *,
+                      max_new_tokens: int, seed: int = 0, device: str = "auto", batch_size: int = 16,
+                      bf16: bool | str = "auto"):
+    """Score each model by what it generates on held-out prompts (MiniLLM's metrics).
+
+    Greedy output -> ROUGE-L against ``references`` (the teacher's greedy outputs); sampled output
+    (temperature 1, seeded) -> teacher log-likelihood per token (higher = the teacher finds it more
+    likely) and distinct-2 (diversity); mean generated length in words.
+
+    Returns: (rows, samples): rows = [{"method", "rouge_l", "teacher_loglik", "distinct_2", "gen_words"}],
+        samples = {method: [greedy texts]}.
+    """
+    rows, samples = [], {}
+    for name, model in students.items():
+        greedy = generate_texts(model, tokenizer, prompts, max_new_tokens=max_new_tokens, greedy=True,
+                                batch_size=batch_size, device=device, bf16=bf16)
+        sampled = generate_texts(model, tokenizer, prompts, max_new_tokens=max_new_tokens, greedy=False,
+                                 seed=seed, batch_size=batch_size, device=device, bf16=bf16)
+        rows.append({"method": name,
+                     "rouge_l": evaluate.rouge_l(greedy, references),
+                     "teacher_loglik": evaluate.teacher_loglik(teacher, tokenizer, prompts, sampled,
+                                                               batch_size=batch_size, device=device, bf16=bf16),
+                     "distinct_2": evaluate.distinct_n(sampled, 2),
+                     "gen_words": sum(len(t.split()) for t in sampled) / max(len(sampled), 1)})
+        samples[name] = greedy
+    return rows, samples
+
+
+def train_method(method: str, student, teacher, tokenizer, data: dict, *, config: T.TrainConfig,
+                 max_new_tokens: int, teacher_train: list[dict] | None = None, **switches) -> T.History:
+    """One of the lab's methods on `data` (from ``whitebox_data``), training `student` in place.
+
+    method: "sft" (gold solutions), "kd" (word-level KD on the gold solutions, ``kind`` in switches,
+    default forward KL), "seqkd" (SFT on the teacher's greedy outputs ``teacher_train``), "minillm"
+    (switches: single_step, teacher_mix, length_norm, lm_weight), "gkd" (switches: lmbda, beta;
+    off-policy data = the teacher's outputs).
+    """
+    P, G = data["train_prompts"], data["train_gold"]
+    if method == "sft":
+        return train_sft(student, tokenizer, P, G, config=config)
+    if method == "kd":
+        return train_kd(student, teacher, tokenizer, P, G, config=config, **switches)
+    if method == "seqkd":
+        return train_seqkd(student, teacher, tokenizer, P, max_new_tokens=max_new_tokens, config=config,
+                           teacher_rollouts=teacher_train)
+    if method == "minillm":
+        lm = switches.get("lm_weight", 0.0)
+        return train_minillm(student, teacher, tokenizer, P, targets=G if lm > 0 else None,
+                             max_new_tokens=max_new_tokens, config=config, **switches)
+    if method == "gkd":
+        targets = rollout_texts(tokenizer, teacher_train) if teacher_train is not None else None
+        return train_gkd(student, teacher, tokenizer, P, targets, max_new_tokens=max_new_tokens, config=config,
+                         **switches)
+    raise LabkitError(f"method={method!r}: expected one of {', '.join(METHODS + ('gkd',))}")
+
+
+def check_switches(*, teacher_mix=None, lm_weight=None, metric=None, metrics=("teacher_loglik", "rouge_l", "distinct_2")):
+    """Notebook checks of the KD knobs that labkit.notebook.check_parameters does not know."""
+    if teacher_mix is not None and not (isinstance(teacher_mix, (int, float)) and 0 <= teacher_mix < 1):
+        raise LabkitError(f"parameter teacher_mix={teacher_mix!r}: expected α in [0, 1) (1 would never sample "
+                          f"from the student)")
+    if lm_weight is not None and not (isinstance(lm_weight, (int, float)) and lm_weight >= 0):
+        raise LabkitError(f"parameter lm_weight={lm_weight!r}: expected a number >= 0")
+    if metric is not None and metric not in metrics:
+        raise LabkitError(f"parameter metric={metric!r}: expected one of {', '.join(metrics)}")
+
+
+def minillm_variants(single_step: bool, teacher_mix: float, length_norm: bool, lm_weight: float = 0.0,
+                     ablations: bool = True) -> dict[str, dict]:
+    """{label: switches}: MiniLLM as configured, plus (ablations) each stabiliser flipped in turn."""
+    base = dict(single_step=single_step, teacher_mix=teacher_mix, length_norm=length_norm, lm_weight=lm_weight)
+    runs = {"minillm": base}
+    if ablations:
+        runs[f"minillm {'−' if single_step else '+'}single-step"] = {**base, "single_step": not single_step}
+        runs[f"minillm {'α=0' if teacher_mix > 0 else 'α=0.2'}"] = {**base,
+                                                                  "teacher_mix": 0.0 if teacher_mix > 0 else 0.2}
+        runs[f"minillm {'−' if length_norm else '+'}length-norm"] = {**base, "length_norm": not length_norm}
+    return runs
+
+
+def markdown_table(rows: list[dict], columns: list[str] | None = None, digits: int = 3) -> str:
+    """Rows of dicts as a markdown table (floats rounded)."""
+    columns = columns or list(dict.fromkeys(k for r in rows for k in r))
+
+    def fmt(v):
+        return f"{v:.{digits}f}" if isinstance(v, float) else ("" if v is None else str(v))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(r.get(c)).replace("|", "\\|").replace("\n", " ") for c in columns) + " |"
+              for r in rows]
+    return "\n".join(lines)
+
+
+def grid_matrix(rows: list[dict], lmbdas, betas, metric: str) -> list[list[float | None]]:
+    """[[metric at (λ_i, β_j)]] from rows with "lmbda", "beta" and the metric."""
+    at = {(r["lmbda"], r["beta"]): r.get(metric) for r in rows}
+    return [[at.get((l, b)) for b in betas] for l in lmbdas]
