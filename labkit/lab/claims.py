@@ -1,0 +1,67 @@
+"""Paper claims, measured over seeds (the claims schema of DESIGN.md).
+
+A claim compares two arms of a notebook on one metric. Each seed gives one
+effect, metric(better) - metric(worse), positive in the paper's direction.
+The claim holds when the lower end of the 95% Student-t interval over seeds
+is above 0:
+
+    mean ± t_{0.975, n-1} · s / √n      (s = sample standard deviation, ddof=1)
+
+Example::
+
+    claim("dss>ft", "Step-by-step beats fine-tuning (Hsieh et al., 2023, Table 1)",
+          "accuracy", "dss", "ft", paired_effects({0: .6, 1: .7}, {0: .5, 1: .55}))
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+from scipy import stats
+
+from labkit.errors import LabkitError
+
+KEYS = ("id", "claim", "metric", "better", "worse", "values", "mean", "ci95", "holds", "n")
+
+
+def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """(mean, lo, hi): the two-sided Student-t interval of the mean over `values` (≥ 2, finite)."""
+    xs = [float(v) for v in values]
+    if len(xs) < 2:
+        raise LabkitError(f"a confidence interval needs at least 2 values (one per seed), got {len(xs)}")
+    if not all(math.isfinite(x) for x in xs):
+        raise LabkitError(f"values must be finite numbers, got {xs}")
+    n = len(xs)
+    mean = sum(xs) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def paired_effects(better_values: Mapping, worse_values: Mapping) -> list[float]:
+    """One effect per seed, better[seed] - worse[seed]; both dicts must have the same seeds."""
+    if set(better_values) != set(worse_values):
+        raise LabkitError(
+            f"seeds differ between arms: better has {sorted(better_values)}, worse has {sorted(worse_values)}")
+    return [float(better_values[s]) - float(worse_values[s]) for s in sorted(better_values)]
+
+
+def claim(id: str, claim: str, metric: str, better: str, worse: str,
+          values: Sequence[float] | None = None, *,
+          better_values: Mapping | None = None, worse_values: Mapping | None = None) -> dict:
+    """One claim dict (JSON-serialisable) with keys `KEYS`.
+
+    Pass `values` (one effect per seed), or `better_values` and `worse_values`
+    ({seed: metric value} per arm), which are paired by seed.
+    """
+    if values is None:
+        if better_values is None or worse_values is None:
+            raise LabkitError("pass values, or both better_values and worse_values")
+        values = paired_effects(better_values, worse_values)
+    elif better_values is not None or worse_values is not None:
+        raise LabkitError("pass either values or better_values/worse_values, not both")
+    values = [float(v) for v in values]
+    mean, lo, hi = t_interval(values)
+    return {"id": str(id), "claim": str(claim), "metric": str(metric),
+            "better": str(better), "worse": str(worse), "values": values,
+            "mean": mean, "ci95": [lo, hi], "holds": bool(lo > 0), "n": len(values)}

@@ -1,0 +1,59 @@
+"""Claims over seeds: Student-t intervals against hand-computed values, the schema, errors."""
+import json
+import math
+
+import pytest
+
+from labkit.errors import LabkitError
+from labkit.lab.claims import KEYS, claim, paired_effects, t_interval
+
+
+def test_t_interval_by_hand():
+    # values [1, 2, 3]: mean 2, s = 1, t_{0.975,2} = 4.302653 -> half-width 4.302653 / sqrt(3) = 2.48414
+    mean, lo, hi = t_interval([1, 2, 3])
+    assert mean == pytest.approx(2.0)
+    assert hi - mean == pytest.approx(4.302653 / math.sqrt(3), abs=1e-5)
+    assert mean - lo == pytest.approx(2.48414, abs=1e-5)
+    # two seeds [0.1, 0.3]: s = 0.141421, t_{0.975,1} = 12.706205 -> half-width 1.270621
+    mean, lo, hi = t_interval([0.1, 0.3])
+    assert (mean, lo, hi) == pytest.approx((0.2, 0.2 - 1.270621, 0.2 + 1.270621), abs=1e-5)
+
+
+def test_claim_schema_and_json():
+    c = claim("dss>ft", "Step-by-step beats fine-tuning (Hsieh et al., 2023)", "accuracy", "dss", "ft",
+              [0.10, 0.12, 0.14])
+    assert tuple(c) == KEYS
+    assert c["n"] == 3 and c["values"] == [0.10, 0.12, 0.14]
+    assert c["mean"] == pytest.approx(0.12)
+    # s = 0.02 -> half-width 4.302653 * 0.02 / sqrt(3) = 0.0496828
+    assert c["ci95"] == pytest.approx([0.12 - 0.0496828, 0.12 + 0.0496828], abs=1e-6)
+    assert c["holds"] is True
+    assert json.loads(json.dumps(c)) == c
+
+
+def test_holds_false_when_interval_reaches_zero():
+    assert claim("a", "c", "m", "x", "y", [1, 2, 3])["holds"] is False   # lo = -0.48
+    assert claim("a", "c", "m", "x", "y", [-0.1, -0.2, -0.3])["holds"] is False
+    assert claim("a", "c", "m", "x", "y", [0.0, 0.0])["holds"] is False   # lo == 0 is not > 0
+
+
+def test_values_paired_by_seed():
+    better = {2: 0.7, 0: 0.6, 1: 0.65}
+    worse = {0: 0.5, 1: 0.55, 2: 0.5}
+    assert paired_effects(better, worse) == pytest.approx([0.1, 0.1, 0.2])
+    c = claim("a", "c", "acc", "x", "y", better_values=better, worse_values=worse)
+    assert c["values"] == pytest.approx([0.1, 0.1, 0.2]) and c["n"] == 3
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(values=[0.5]), "at least 2"),
+    (dict(values=[]), "at least 2"),
+    (dict(values=[0.1, float("nan")]), "finite"),
+    (dict(values=None, better_values={0: 1, 1: 2}, worse_values={0: 1, 2: 2}), "seeds differ"),
+    (dict(values=None), "pass values"),
+    (dict(values=[1, 2], better_values={0: 1, 1: 2}, worse_values={0: 1, 1: 2}), "not both"),
+])
+def test_errors(kwargs, match):
+    values = kwargs.pop("values")
+    with pytest.raises(LabkitError, match=match):
+        claim("a", "c", "m", "x", "y", values, **kwargs)
