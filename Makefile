@@ -2,6 +2,7 @@
 #   make reproduce   set up, fetch the embedded models, run every notebook headless, write the report
 #   make test        set up, run the test suite (what CI runs)
 #   make lab         set up, start JupyterLab with the labkit kernel
+#   make notebooks   sync each notebook's text source notebooks/NN_*.py into its .ipynb
 # On a GPU node pick a CUDA build of torch, e.g.
 #   make test TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128"
 PYTHON     ?= python3
@@ -13,7 +14,7 @@ JOBS       ?= 1
 BIN         = $(VENV)/bin
 STAMP       = $(VENV)/.labkit-installed
 
-.PHONY: setup test reproduce lab bench clean
+.PHONY: setup test reproduce lab notebooks bench clean
 
 setup: $(STAMP)
 
@@ -37,8 +38,13 @@ reproduce: $(STAMP)
 	@$(BIN)/labkit reproduce --profile $(PROFILE) --out $(OUT) --jobs $(JOBS); status=$$?; \
 	echo "report: $(OUT)/report.md (also report.html; one row per run in $(OUT)/results.csv)"; exit $$status
 
+# --allow-root: Jupyter refuses to start as root without it (containers, some GPU nodes).
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+# The .py (jupytext percent) is each notebook's source; --update keeps the .ipynb's cell ids and outputs.
+notebooks: $(STAMP)
+	$(BIN)/jupytext --to ipynb --update notebooks/[0-9][0-9]_*.py
 
 # Speed/memory measurements (not tests); each prints a table and a RESULT line.
 bench: $(STAMP)
