@@ -27,10 +27,8 @@ garbage); `dataset_info` counts what parsed.
 """
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
-import math
 import operator
 import os
 import random
@@ -38,6 +36,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from labkit.answers import is_correct, match_choice, parse_answer_label, parse_svamp_label, safe_eval
 from labkit.errors import LabkitError
 
 SPLIT_ALIASES = {"validation": "valid", "val": "valid", "dev": "valid"}
@@ -286,64 +285,6 @@ def generate_synthetic(task: str, split: str = "train", *, n: int | None = None,
 # Safe arithmetic (SVAMP labels and predictions): never `eval`
 # ---------------------------------------------------------------------------
 
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
-_MAX_EXPR_CHARS = 500
-_MAX_DEPTH = 50
-_MAX_EXPONENT = 64          # 2 ** 10 is fine; 9 ** 9 ** 9 (a CPU/memory bomb) is refused
-
-
-def safe_eval(expr: str) -> float:
-    """Value of an arithmetic expression with numbers, + - * /, parentheses and unary minus.
-
-    Small powers (`2 ** 3`; |exponent| <= 64, |base| <= 1e9) are allowed. Names, calls, attributes,
-    huge powers and everything else are refused with LabkitError, as are overlong or too deeply
-    nested expressions, division by zero and non-finite results.
-
-    >>> safe_eval("( 10.0 * 45.0 )")
-    450.0
-    """
-    if not isinstance(expr, str):
-        raise LabkitError(f"safe_eval expects a string expression, got {type(expr).__name__}")
-    if len(expr) > _MAX_EXPR_CHARS:
-        raise LabkitError(f"expression too long ({len(expr)} chars > {_MAX_EXPR_CHARS})")
-    try:
-        tree = ast.parse(expr.strip(), mode="eval")
-    except SyntaxError as e:
-        raise LabkitError(f"not an arithmetic expression: {expr!r} ({e.msg})") from None
-
-    def value(node, depth=0) -> float:
-        if depth > _MAX_DEPTH:
-            raise LabkitError(f"expression nested too deeply: {expr!r}")
-        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            return float(node.value)
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            left, right = value(node.left, depth + 1), value(node.right, depth + 1)
-            if isinstance(node.op, ast.Div) and right == 0:
-                raise LabkitError(f"division by zero in {expr!r}")
-            return _BINOPS[type(node.op)](left, right)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
-            base, exponent = value(node.left, depth + 1), value(node.right, depth + 1)
-            if abs(exponent) > _MAX_EXPONENT or abs(base) > 1e9 or (base < 0 and exponent != int(exponent)):
-                raise LabkitError(f"power {base:g} ** {exponent:g} refused (|exponent| <= {_MAX_EXPONENT}, "
-                                  f"|base| <= 1e9, no fractional power of a negative number) in {expr!r}")
-            if base == 0 and exponent < 0:
-                raise LabkitError(f"division by zero (0 to a negative power) in {expr!r}")
-            try:
-                return float(base ** exponent)
-            except OverflowError:
-                raise LabkitError(f"expression {expr!r} has no finite value (overflow)") from None
-        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            return _UNARY[type(node.op)](value(node.operand, depth + 1))
-        raise LabkitError(f"only numbers, + - * / and parentheses are allowed; found "
-                          f"{type(node).__name__} in {expr!r}")
-
-    result = value(tree.body)
-    if not math.isfinite(result):
-        raise LabkitError(f"expression {expr!r} has no finite value")
-    return result
-
-
 # ---------------------------------------------------------------------------
 # Reading files: JSON Lines or one JSON array, rationale files in numeric order
 # ---------------------------------------------------------------------------
@@ -443,43 +384,6 @@ _LLAMA_MARK = " llama rationale: "
 _CONTINUATION = re.compile(r"\n\s*(?:Q\s*[:.\d]|Question\b|#)")
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text.strip().strip(".").strip()).lower()
-
-
-def match_choice(text: str, choices: list[str]) -> str | None:
-    """The choice named at the start of `text`: '(c) ...', 'c.', "'c'", 'c', or the choice text; else None."""
-    if not choices or not text:
-        return None
-    t = text.strip().lstrip("'\"").strip()
-    m = re.match(r"\(([a-zA-Z])\)", t) or re.match(r"([a-zA-Z])(?:[.,):'\"]|[ \t]*\n|\s*$)", t)
-    if m:
-        i = ord(m.group(1).lower()) - ord("a")
-        return choices[i] if 0 <= i < len(choices) else None
-    first = _norm(t.split("\n")[0])
-    by_text = {_norm(c): c for c in choices}
-    if first in by_text:
-        return by_text[first]
-    hits = [c for key, c in by_text.items() if key and first.startswith(key)]
-    return max(hits, key=len) if hits else None
-
-
-_ANSWER_MARKER = r"(?:answer is|correct option is|answer:)"
-
-
-def parse_answer_label(text: str, choices: list[str], marker: str = _ANSWER_MARKER) -> str | None:
-    """The choice a teacher states ('Thus, the answer is (c) water' -> 'water'), or None.
-
-    Each occurrence of the marker is tried in order; the first one followed by a choice letter or a
-    choice's text wins ('the answer is not B' or 'the answer is yes' does not parse).
-    """
-    for m in re.finditer(marker + r":?\s*", text or "", flags=re.IGNORECASE):
-        label = match_choice(text[m.end():], choices)
-        if label is not None:
-            return label
-    return None
-
-
 def split_tinyllm(text: str | None) -> dict[str, str | None]:
     """One TinyLLM rationale string -> {"flan-t5-xl": ..., "llama2-7b-chat": ...} (None = missing).
 
@@ -515,18 +419,6 @@ def split_palm(text: str | None) -> tuple[str | None, str | None]:
     rationale = text[:m.start()].strip() or None
     answer = text[m.end():].strip().split("\n")[0].strip() or None
     return rationale, answer
-
-
-def parse_svamp_label(answer_part: str | None) -> str | None:
-    """'(84 / 2).' -> '(84 / 2)' when it is a valid arithmetic expression, else None."""
-    if not answer_part:
-        return None
-    expr = answer_part.strip().rstrip(".").strip()
-    try:
-        safe_eval(expr)
-    except LabkitError:
-        return None
-    return expr
 
 
 # ---------------------------------------------------------------------------
@@ -845,16 +737,6 @@ def load_splits(name: str, **kw) -> dict[str, RecordList]:
     return {split: load_dataset(name, split, **kw) for split in splits_of(name)}
 
 
-def labels_agree(record: Record, label: str) -> bool:
-    """Whether a teacher's label equals the gold answer (numerically for expressions such as SVAMP)."""
-    if record.choices is not None or label == record.answer:
-        return label == record.answer
-    try:
-        return math.isclose(safe_eval(label), safe_eval(record.answer), rel_tol=1e-6, abs_tol=1e-6)
-    except LabkitError:
-        return False
-
-
 def dataset_info(name: str, data_dir=None, **kw) -> dict:
     """Summary of a dataset: split sizes, rationale and label parse counts per teacher, one example.
 
@@ -868,7 +750,7 @@ def dataset_info(name: str, data_dir=None, **kw) -> dict:
     every = [r for recs in splits.values() for r in recs]
     rationales = {t: {"parsed": sum(t in r.rationales for r in every), "total": len(every)} for t in teachers}
     labels = {t: {"parsed": sum(t in r.teacher_labels for r in every),
-                  "agree_with_gold": sum(t in r.teacher_labels and labels_agree(r, r.teacher_labels[t])
+                  "agree_with_gold": sum(t in r.teacher_labels and is_correct(r.teacher_labels[t], r)
                                          for r in every)} for t in teachers}
     first = next((recs[0] for recs in splits.values() if recs), None)
     return {"name": name, "splits": {s: len(recs) for s, recs in splits.items()}, "teachers": teachers,

@@ -1,6 +1,6 @@
-"""Distillation losses: token-level divergences, cross-entropy, multi-task mixes, MiniLLM and GKD pieces.
+"""Distillation losses: token-level divergences, cross-entropy, multi-task mixes, chosen-token log-probabilities.
 
-Notation (METHODS.md section 1): teacher distribution p = softmax(t / tau), student q = softmax(z / tau),
+Notation (docs/methods.md §1): teacher distribution p = softmax(t / tau), student q = softmax(z / tau),
 logits of shape (..., V). Every divergence is computed per token, in float32, and reduced with a mask:
 
     forward_kl        KL(p || q)          = sum_v p (log p - log q)          mode-covering
@@ -63,26 +63,26 @@ DEFAULT_CHUNK_ELEMENTS = 2**20
 # Input checks
 # --------------------------------------------------------------------------------------------------
 
-def _check_reduction(reduction: str) -> None:
+def check_reduction(reduction: str) -> None:
     if reduction not in REDUCTIONS:
         raise LabkitError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
-def _check_unit_interval(name: str, value: float) -> float:
+def check_unit_interval(name: str, value: float) -> float:
     value = float(value)
     if not 0.0 <= value <= 1.0:
         raise LabkitError(f"{name} must be in [0, 1], got {value}")
     return value
 
 
-def _check_temperature(temperature: float) -> float:
+def check_temperature(temperature: float) -> float:
     temperature = float(temperature)
     if not (math.isfinite(temperature) and temperature > 0):
         raise LabkitError(f"temperature must be a finite number > 0, got {temperature}")
     return temperature
 
 
-def _check_mask(mask: torch.Tensor | None, lead_shape: torch.Size) -> torch.Tensor | None:
+def check_mask(mask: torch.Tensor | None, lead_shape: torch.Size) -> torch.Tensor | None:
     if mask is None:
         return None
     mask = torch.as_tensor(mask)
@@ -92,7 +92,7 @@ def _check_mask(mask: torch.Tensor | None, lead_shape: torch.Size) -> torch.Tens
     return mask.to(torch.bool)
 
 
-def _match_vocab(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+def match_vocab(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
                  vocab_padding_ok: bool) -> int:
     """Check the two logit tensors line up; return the vocabulary size V both sides share."""
     if student_logits.shape[:-1] != teacher_logits.shape[:-1]:
@@ -262,7 +262,7 @@ class _RowChunkedLoss(torch.autograd.Function):
         return grad, None, None, None, None, None
 
 
-def _reduce(per_token: torch.Tensor, counted: torch.Tensor | None, n: int, lead_shape, reduction: str):
+def reduce_tokens(per_token: torch.Tensor, counted: torch.Tensor | None, n: int, lead_shape, reduction: str):
     """per_token (N,) float32 with zeros at masked rows -> the requested reduction."""
     if reduction == "none":
         return per_token.reshape(lead_shape)
@@ -313,13 +313,13 @@ def divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, ki
     """
     if kind not in KINDS:
         raise LabkitError(f"kind must be one of {KINDS}, got {kind!r}")
-    beta = _check_unit_interval("beta", beta)
-    skew = _check_unit_interval("skew", skew)
-    temperature = _check_temperature(temperature)
-    _check_reduction(reduction)
-    vocab = _match_vocab(student_logits, teacher_logits, vocab_padding_ok)
+    beta = check_unit_interval("beta", beta)
+    skew = check_unit_interval("skew", skew)
+    temperature = check_temperature(temperature)
+    check_reduction(reduction)
+    vocab = match_vocab(student_logits, teacher_logits, vocab_padding_ok)
     lead_shape = student_logits.shape[:-1]
-    mask = _check_mask(mask, lead_shape)
+    mask = check_mask(mask, lead_shape)
     n = math.prod(lead_shape)
 
     student = student_logits.reshape(n, student_logits.shape[-1])             # (N, V_s)
@@ -343,7 +343,7 @@ def divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, ki
 
     per_token = _RowChunkedLoss.apply(student, rows, vocab, _chunk_rows(chunk_size, vocab), chunk_fn,
                                       torch.is_grad_enabled())
-    return _reduce(per_token, mask, n, lead_shape, reduction)
+    return reduce_tokens(per_token, mask, n, lead_shape, reduction)
 
 
 def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None,
@@ -356,13 +356,13 @@ def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.
 
     Labels are not shifted: pass logits and labels already aligned.
     """
-    _check_reduction(reduction)
+    check_reduction(reduction)
     lead_shape, vocab = logits.shape[:-1], logits.shape[-1]
     if labels.shape != lead_shape:
         raise LabkitError(f"labels must have the logits' leading shape {tuple(lead_shape)}, "
                           f"got {tuple(labels.shape)}")
     counted = labels != IGNORE_INDEX
-    mask = _check_mask(mask, lead_shape)
+    mask = check_mask(mask, lead_shape)
     if mask is not None:
         counted = counted & mask.to(counted.device)
     bad = counted & ((labels < 0) | (labels >= vocab))
@@ -387,7 +387,7 @@ def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.
 
     per_token = _RowChunkedLoss.apply(logits.reshape(n, vocab), rows, vocab,
                                       _chunk_rows(chunk_size, vocab), chunk_fn, torch.is_grad_enabled())
-    return _reduce(per_token, counted, n, lead_shape, reduction)
+    return reduce_tokens(per_token, counted, n, lead_shape, reduction)
 
 
 def multitask_loss(losses: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None = None):
@@ -418,40 +418,16 @@ def multitask_loss(losses: Mapping[str, torch.Tensor], weights: Mapping[str, flo
     return total, parts
 
 
-def dss_loss(label_loss: torch.Tensor, rationale_loss: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
-    """Distilling step-by-step, as in the paper's code: alpha * L_label + (1 - alpha) * L_rationale.
-
-    (The paper's text writes L_label + lambda L_rationale; alpha = 1 / (1 + lambda) gives the same
-    minimiser, scaled by alpha.)
-    """
-    alpha = _check_unit_interval("alpha", alpha)
-    return alpha * label_loss + (1.0 - alpha) * rationale_loss
-
-
 # --------------------------------------------------------------------------------------------------
-# GKD and MiniLLM
+# Log-probabilities of chosen tokens (MiniLLM's rewards, importance weights)
 # --------------------------------------------------------------------------------------------------
-
-def gkd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: torch.Tensor | None = None,
-             beta: float = 0.5, temperature: float = 1.0, *, reduction: str = "mean",
-             chunk_size: int | None = None, vocab_padding_ok: bool = False) -> torch.Tensor:
-    """GKD's token-level loss: JSD_beta(p || q) averaged over counted tokens (Agarwal et al., eq. 1).
-
-    Whether the batch is on-policy (sampled from the student) is the caller's business: the sampled
-    tokens only enter through the logits passed here, so the gradient flows only through the student's
-    distribution, never through the sampling. beta = 0 is supervised forward KD, beta = 1 reverse KL.
-    """
-    return divergence(student_logits, teacher_logits, kind="jsd", beta=beta, temperature=temperature,
-                      mask=mask, reduction=reduction, chunk_size=chunk_size,
-                      vocab_padding_ok=vocab_padding_ok)
-
 
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """log softmax(logits / tau)[tokens] per position, float32, differentiable: (..., V), (...) -> (...).
 
     Computed as logit[token] - logsumexp(logits), so no (..., V) tensor of log-probabilities is kept.
     """
-    temperature = _check_temperature(temperature)
+    temperature = check_temperature(temperature)
     if tokens.shape != logits.shape[:-1]:
         raise LabkitError(f"tokens must have the logits' leading shape {tuple(logits.shape[:-1])}, "
                           f"got {tuple(tokens.shape)}")
@@ -460,149 +436,3 @@ def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: floa
         x = x / temperature
     picked = x.gather(-1, tokens.long().clamp(min=0).unsqueeze(-1)).squeeze(-1)
     return picked - torch.logsumexp(x, dim=-1)
-
-
-def minillm_rewards(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tokens: torch.Tensor,
-                    mask: torch.Tensor | None = None, temperature: float = 1.0,
-                    vocab_padding_ok: bool = False) -> torch.Tensor:
-    """MiniLLM per-token reward r_t = log p(y_t | y_<t, x) - log q(y_t | y_<t, x), detached.
-
-    Args:
-        student_logits, teacher_logits: (..., T, V); tokens: (..., T) the sampled y_t; mask (..., T).
-
-    Returns:
-        (..., T) float32, zeros at masked positions. -inf teacher log-probs (banned tokens) are
-        replaced by the reverse-KL floor (REVERSE_KL_LOG_P_FLOOR) so the reward stays finite.
-    """
-    vocab = _match_vocab(student_logits, teacher_logits, vocab_padding_ok)
-    mask = _check_mask(mask, tokens.shape)
-    with torch.no_grad():
-        lq = token_logprobs(student_logits[..., :vocab], tokens, temperature)
-        lp = token_logprobs(teacher_logits[..., :vocab], tokens, temperature)
-        lp = torch.where(torch.isfinite(lp), lp, torch.full_like(lp, REVERSE_KL_LOG_P_FLOOR))
-        r = lp - lq
-        if mask is not None:
-            r = r.masked_fill(~mask, 0.0)
-    return r
-
-
-def minillm_single_step(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                        mask: torch.Tensor | None = None, weights: torch.Tensor | None = None,
-                        temperature: float = 1.0, reduction: str = "mean",
-                        chunk_size: int | None = None, vocab_padding_ok: bool = False) -> torch.Tensor:
-    """MiniLLM single-step term: the immediate reward summed exactly over the vocabulary.
-
-        L_single = sum_t w_t * ( -E_{y_t ~ q(.|y_<t)} [ r_t ] ) = sum_t w_t * KL( q(.|y_<t) || p(.|y_<t) )
-
-    i.e. the per-token reverse KL with the prefix held fixed (differentiable; no sampling of y_t), optionally
-    multiplied by importance weights w_t (detached; see ``mixed_sampling_weights``).
-    Reductions as in ``divergence`` ("mean" divides by the number of counted tokens).
-    """
-    _check_reduction(reduction)
-    per_token = divergence(student_logits, teacher_logits, kind="reverse_kl", temperature=temperature,
-                           mask=mask, reduction="none", chunk_size=chunk_size,
-                           vocab_padding_ok=vocab_padding_ok)                  # (..., T)
-    if weights is not None:
-        per_token = per_token * weights.detach().to(per_token)
-    return _reduce(per_token.reshape(-1), mask, per_token.numel(), per_token.shape, reduction)
-
-
-def minillm_long_term(student_logp_tokens: torch.Tensor, rewards: torch.Tensor,
-                      mask: torch.Tensor | None = None, *, gamma: float = 1.0, length_norm: bool = True,
-                      weights: torch.Tensor | None = None, reduction: str = "mean",
-                      return_returns: bool = False):
-    """MiniLLM long-term term: policy gradient on the future reward, surrogate -w_t R_{t+1} log q(y_t).
-
-        R_{t+1} = sum_{t' > t} gamma^(t' - t - 1) r_{t'}        (counted tokens only)
-        length_norm: R_{t+1} / (number of counted tokens after t), 0 when none remain
-        loss_t = -(w_t * R_{t+1}).detach() * log q(y_t | y_<t, x)
-
-    Its gradient, -w_t R_{t+1} grad log q(y_t), plus the gradient of ``minillm_single_step`` is an unbiased
-    estimate of the gradient of the sequence-level KL(q || p) when gamma = 1, length_norm = False and w = 1.
-
-    Args:
-        student_logp_tokens: (B, T) differentiable log q(y_t | y_<t, x) of the sampled tokens.
-        rewards: (B, T) r_t from ``minillm_rewards`` (detached here anyway).
-        mask: (B, T) bool, True = counted response token; masked tokens neither earn nor receive reward.
-        gamma: discount in [0, 1]. weights: optional (B, T) importance weights (detached).
-        return_returns: also return the (B, T) tensor R_{t+1} actually used (after normalisation).
-    """
-    gamma = _check_unit_interval("gamma", gamma)
-    _check_reduction(reduction)
-    if student_logp_tokens.shape != rewards.shape:
-        raise LabkitError(f"student_logp_tokens and rewards must have the same shape, got "
-                          f"{tuple(student_logp_tokens.shape)} and {tuple(rewards.shape)}")
-    mask = _check_mask(mask, rewards.shape)
-    r = rewards.detach().float()
-    m = torch.ones_like(r) if mask is None else mask.to(r)
-    r = r * m
-    # Right-to-left scans over time: future[t] = sum_{t'>t} gamma^(t'-t-1) r_t', remaining[t] = #counted t'>t.
-    future = torch.zeros_like(r)
-    remaining = torch.zeros_like(r)
-    acc_r = torch.zeros_like(r[..., 0])
-    acc_n = torch.zeros_like(r[..., 0])
-    for t in range(r.shape[-1] - 1, -1, -1):
-        future[..., t] = acc_r
-        remaining[..., t] = acc_n
-        # a masked step (padding) neither adds reward nor a discount step
-        acc_r = torch.where(m[..., t] > 0, r[..., t] + gamma * acc_r, acc_r)
-        acc_n = acc_n + m[..., t]
-    if length_norm:
-        future = future / remaining.clamp(min=1.0)
-    advantage = future if weights is None else future * weights.detach().to(future)
-    per_token = -(advantage * m) * student_logp_tokens.float()                # (B, T)
-    loss = _reduce(per_token.reshape(-1), mask, per_token.numel(), per_token.shape, reduction)
-    return (loss, future) if return_returns else loss
-
-
-def mixed_distribution_logits(student_logits: torch.Tensor, teacher_logits: torch.Tensor, alpha: float,
-                              temperature: float = 1.0, vocab_padding_ok: bool = False) -> torch.Tensor:
-    """log p~ for MiniLLM's teacher-mixed sampling, p~ = alpha p + (1 - alpha) q (detached, float32).
-
-    The result are normalised log-probabilities, usable directly as logits:
-    ``torch.distributions.Categorical(logits=mixed_distribution_logits(...)).sample()``.
-    """
-    alpha = _check_unit_interval("alpha", alpha)
-    temperature = _check_temperature(temperature)
-    vocab = _match_vocab(student_logits, teacher_logits, vocab_padding_ok)
-    with torch.no_grad():
-        lq = F.log_softmax(student_logits[..., :vocab].float() / temperature, dim=-1)
-        lp = F.log_softmax(teacher_logits[..., :vocab].float() / temperature, dim=-1)
-        if alpha == 0.0:
-            return lq
-        if alpha == 1.0:
-            return lp
-        return torch.logaddexp(lp + math.log(alpha), lq + math.log1p(-alpha))
-
-
-def sample_mixed(student_logits: torch.Tensor, teacher_logits: torch.Tensor, alpha: float,
-                 temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Draw one token per position from p~ = alpha p + (1 - alpha) q: (..., V) -> (...) int64."""
-    log_mix = mixed_distribution_logits(student_logits, teacher_logits, alpha, temperature)
-    probs = log_mix.exp().reshape(-1, log_mix.shape[-1])
-    return torch.multinomial(probs, 1, generator=generator).reshape(log_mix.shape[:-1])
-
-
-def mixed_sampling_weights(student_logp_tokens: torch.Tensor, teacher_logp_tokens: torch.Tensor,
-                           alpha: float, clip: float | None = None) -> torch.Tensor:
-    """Per-token importance weights w_t = q(y_t) / p~(y_t), p~ = alpha p + (1 - alpha) q (detached).
-
-    Tokens sampled from the mixture p~ are re-weighted towards the student's own distribution, as in
-    MiniLLM (which uses per-token ratios rather than the product over the sequence, to keep the variance
-    down). Since p~ >= (1 - alpha) q, w_t <= 1 / (1 - alpha) automatically (1.25 at alpha = 0.2); ``clip``
-    optionally lowers that upper bound further. alpha = 0 gives w = 1. Computed in log space:
-    w = exp(log q - logaddexp(log alpha + log p, log(1 - alpha) + log q)).
-    """
-    alpha = _check_unit_interval("alpha", alpha)
-    if alpha == 1.0:
-        raise LabkitError("alpha must be < 1 for importance weights (p~ = p has no student mass)")
-    with torch.no_grad():
-        lq = student_logp_tokens.detach().float()
-        lp = teacher_logp_tokens.detach().float()
-        if alpha == 0.0:
-            return torch.ones_like(lq)
-        log_mix = torch.logaddexp(lp + math.log(alpha), lq + math.log1p(-alpha))
-        w = (lq - log_mix).exp()
-        if clip is not None:
-            w = w.clamp(max=float(clip))
-    return w

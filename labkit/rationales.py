@@ -26,13 +26,9 @@ generates only what is missing; a crash loses at most the batch in flight; a cor
 """
 from __future__ import annotations
 
-import ast
-import contextlib
-import copy
 import dataclasses
 import hashlib
 import json
-import operator
 import os
 import random
 import re
@@ -42,7 +38,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit import prompts
+from tqdm.auto import tqdm
+
+from labkit import data, models, prompts, sequences
+from labkit.answers import STOP_SEQUENCE, is_correct, stated_answer, value_of
 from labkit.errors import LabkitError
 
 RECORDED_TEACHERS = ("flan-t5-xl", "llama2-7b-chat", "palm-540b")
@@ -54,102 +53,7 @@ MIN_CONTEXT = 1024  # prompts shorter than this minus max_new_tokens never need 
 # Answer extraction and the consistency filter
 # ---------------------------------------------------------------------------
 
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-_ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*", re.IGNORECASE)
-_LETTER = re.compile(r"^\(?([a-z])\)(?:\s|$|[.,;:])", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
-
-
-def _number(text: str) -> float | None:
-    """Value of an arithmetic expression like '( 84.0 / 2.0 )' or '42', without eval; None if not one."""
-    text = text.strip().rstrip(".").replace(",", "")
-    if not text or len(text) > 200:
-        return None
-    try:
-        node = ast.parse(text, mode="eval").body
-    except SyntaxError:
-        return None
-
-    def ev(n):
-        if isinstance(n, ast.Constant) and isinstance(n.value, (int, float)) and not isinstance(n.value, bool):
-            return float(n.value)
-        if isinstance(n, ast.UnaryOp) and isinstance(n.op, (ast.USub, ast.UAdd)):
-            v = ev(n.operand)
-            return -v if isinstance(n.op, ast.USub) else v
-        if isinstance(n, ast.BinOp) and type(n.op) in _BINOPS:
-            return _BINOPS[type(n.op)](ev(n.left), ev(n.right))
-        raise ValueError
-    try:
-        return ev(node)
-    except (ValueError, ZeroDivisionError):
-        return None
-
-
-def _norm(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
-
-
-def _choice_in(text: str, choices: list[str]) -> str | None:
-    """The choice whose text appears in `text` (longest match first, word boundaries), else None."""
-    padded = f" {_norm(text)} "
-    for c in sorted(choices, key=len, reverse=True):
-        if _norm(c) and f" {_norm(c)} " in padded:
-            return c
-    return None
-
-
-def extract_answer(text: str | None, record) -> str | None:
-    """The answer a rationale states, as answer text (a choice's text for multiple choice), or None.
-
-    Understands "... the answer is (c) water", "the answer is (c)", "So the answer is water.",
-    "The answer is (84 / 2)." (returned as the expression) and "the answer is 42". Without an
-    "answer is" phrase, only a final-sentence "(c)" letter is used.
-    """
-    if not text:
-        return None
-    text = text.split(prompts.STOP_SEQUENCE)[0]
-    matches = list(_ANSWER_IS.finditer(text))
-    choices = record.choices or []
-    if matches:
-        tail = text[matches[-1].end():].strip()  # the last statement counts
-        tail = tail.split("\n")[0]
-        m = _LETTER.match(tail)
-        if choices and m:
-            i = prompts.LETTERS.index(m.group(1).lower())
-            if i >= len(choices):
-                return None
-            named = _choice_in(re.split(r"\.(?:\s|$)", tail[m.end():] + " ")[0], choices)
-            return None if named is not None and named != choices[i] else choices[i]  # "(d) <text of (a)>": no answer
-        if choices:
-            # A choice text right after "answer is" (before the sentence ends); else a stated number
-            # that is not among the options (parsed, and wrong).
-            found = _choice_in(re.split(r"(?<=[^\d])\.(?:\s|$)", tail)[0] + " ", choices) or _choice_in(tail, choices)
-            if found or m:
-                return found
-            m = _NUMBER.match(tail.lstrip("($"))
-            return m.group(0).replace(",", "") if m else None
-        sentence = re.split(r"\.(?:\s|$)", tail + " ")[0].strip()
-        if _number(sentence) is not None:
-            return sentence.strip()
-        m = _NUMBER.search(tail)
-        return m.group(0).replace(",", "") if m else (sentence or None)
-    if choices:
-        last = re.split(r"(?<=[.!?])\s+", text.strip())[-1]
-        letters = re.findall(r"\(([a-z])\)", last, re.IGNORECASE)
-        if letters:
-            i = prompts.LETTERS.index(letters[-1].lower())
-            return choices[i] if i < len(choices) else None
-    return None
-
-
-def answers_match(stated: str | None, gold: str) -> bool:
-    """Same answer: numerically equal when both are numbers/expressions, else equal after normalising."""
-    if stated is None:
-        return False
-    a, b = _number(stated), _number(gold)
-    if a is not None and b is not None:
-        return abs(a - b) <= 1e-6 * max(1.0, abs(b))
-    return _norm(stated) == _norm(gold)
 
 
 def length_stats(texts) -> dict:
@@ -165,7 +69,7 @@ def consistency(records, teacher: str) -> dict:
     """Consistency filter for one teacher: keep rationales whose stated answer is the gold answer.
 
     Uses record.teacher_labels[teacher] when present (e.g. PaLM's recorded label), else
-    extract_answer(record.rationales[teacher]).
+    answers.stated_answer(record.rationales[teacher]).
 
     Returns:
         {"teacher", "total", "with_rationale", "parsed", "kept", "dropped", "unparsed",
@@ -177,11 +81,11 @@ def consistency(records, teacher: str) -> dict:
         if not text:
             continue
         with_rationale += 1
-        stated = r.teacher_labels.get(teacher) or extract_answer(text, r)
+        stated = r.teacher_labels.get(teacher) or stated_answer(text, r)
         if stated is None:
             continue
         parsed += 1
-        if answers_match(stated, r.answer):
+        if is_correct(stated, r):
             kept_ids.append(r.id)
             kept_texts.append(text)
     return {
@@ -192,23 +96,9 @@ def consistency(records, teacher: str) -> dict:
     }
 
 
-def filter_consistent(records, teacher: str) -> list:
-    """The records whose `teacher` rationale states the gold answer (see consistency)."""
-    keep = set(consistency(records, teacher)["kept_ids"])
-    return [r for r in records if r.id in keep]
-
-
-# ---------------------------------------------------------------------------
-# Cache: append-only JSON Lines, one line per finished example
-# ---------------------------------------------------------------------------
-
 def default_cache_dir() -> Path:
     """$LABKIT_HOME/rationales (LABKIT_HOME defaults to ~/.cache/labkit)."""
-    try:
-        from labkit.models import labkit_home
-        return Path(labkit_home()) / "rationales"
-    except ImportError:  # models module not available: same rule, spelled out
-        return Path(os.environ.get("LABKIT_HOME", Path.home() / ".cache" / "labkit")) / "rationales"
+    return Path(models.labkit_home()) / "rationales"
 
 
 def prompt_hash(prompt: str) -> str:
@@ -352,7 +242,7 @@ class ScriptedTeacher(Teacher):
     def _wrong_answer(self, record, rng) -> str:
         if record.choices:
             return rng.choice([c for c in record.choices if c != record.answer])
-        value = _number(record.answer)
+        value = value_of(record.answer)
         return str(int(value) + rng.choice([-2, -1, 1, 2])) if value is not None else record.answer + "?"
 
     def _corrupt_step(self, step: str, record, rng) -> str:
@@ -389,31 +279,6 @@ class ScriptedTeacher(Teacher):
         return "\n".join(steps + [final])
 
 
-class _StopAtString:
-    """StoppingCriteria: a row is done once its generated text contains `stop` (e.g. '\\n\\nQ:')."""
-
-    def __init__(self, tokenizer, prompt_len: int, stop: str, tail: int = 12):
-        self.tokenizer, self.prompt_len, self.stop, self.tail = tokenizer, prompt_len, stop, tail
-
-    def __call__(self, input_ids, scores, **kwargs):
-        import torch
-        new = input_ids[:, self.prompt_len:]
-        texts = self.tokenizer.batch_decode(new[:, -self.tail:], skip_special_tokens=True)
-        return torch.tensor([self.stop in t for t in texts], dtype=torch.bool, device=input_ids.device)
-
-
-def _autocast(device, enabled):
-    """labkit.models.autocast when available; else bf16 autocast on CPU/CUDA when enabled."""
-    try:
-        from labkit.models import autocast
-        return autocast(device, enabled=enabled)
-    except ImportError:
-        import torch
-        if not enabled:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
-
-
 class LiveTeacher(Teacher):
     """A causal LM run locally.
 
@@ -440,15 +305,13 @@ class LiveTeacher(Teacher):
     @property
     def tokenizer(self):
         if self._tokenizer is None:
-            from labkit.models import load_tokenizer
-            self._tokenizer = load_tokenizer(self.name)
+            self._tokenizer = models.load_tokenizer(self.name)
         return self._tokenizer
 
     @property
     def model(self):
         if self._model is None:
-            from labkit.models import load_model
-            self._model = load_model(self.name, device=self.device, dtype=self.dtype)
+            self._model = models.load_model(self.name, device=self.device, dtype=self.dtype)
             self._model.eval()
         return self._model
 
@@ -456,8 +319,7 @@ class LiveTeacher(Teacher):
     def chat(self) -> bool:
         if self._chat is None:
             try:
-                from labkit.models import is_chat_model
-                self._chat = bool(is_chat_model(self.name))
+                self._chat = bool(models.is_chat_model(self.name))
             except (ImportError, LabkitError, KeyError, OSError):
                 self._chat = getattr(self.tokenizer, "chat_template", None) is not None
         return self._chat
@@ -481,53 +343,25 @@ class LiveTeacher(Teacher):
                 ids.add(tid)
         return sorted(ids)
 
-    def encode(self, prompts_: list[str]):
-        """Left-padded batch (the generated tokens then start at the same column for every row)."""
-        tok = self.tokenizer
-        side = tok.padding_side
-        tok.padding_side = "left"
-        try:
-            return tok(prompts_, return_tensors="pt", padding=True, add_special_tokens=not self.chat)
-        finally:
-            tok.padding_side = side
-
     def generate(self, prompts_: list[str], *, max_new_tokens=128, do_sample=False, n_samples=1,
                  temperature=1.0, top_p=1.0, seed=0) -> list[list[str]]:
-        """One batch: per prompt, n_samples continuations (prompt echo removed, cut at '\\n\\nQ:')."""
-        import torch
-        from transformers import StoppingCriteriaList
-
-        model, tok = self.model, self.tokenizer
+        """One batch: per prompt, n_samples continuations (cut at '\\n\\nQ:'), by labkit.sequences.generate."""
+        model = self.model
         device = next(model.parameters()).device
-        enc = self.encode(prompts_).to(device)
-        prompt_len = enc["input_ids"].shape[1]
-        gen_cfg = copy.deepcopy(model.generation_config)
-        gen_cfg.max_new_tokens, gen_cfg.max_length = max_new_tokens, None
-        gen_cfg.do_sample, gen_cfg.num_return_sequences = do_sample, n_samples if do_sample else 1
-        gen_cfg.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        gen_cfg.eos_token_id = self._eos_ids()
-        if do_sample:
-            gen_cfg.temperature, gen_cfg.top_p, gen_cfg.top_k = temperature, top_p, None
-            torch.manual_seed(prompts._stable_seed("sample", seed, *prompts_) % 2**31)
-        else:
-            gen_cfg.temperature, gen_cfg.top_p, gen_cfg.top_k = None, None, None
-        use_bf16 = None if self.bf16 == "auto" else bool(self.bf16)
-        stop = StoppingCriteriaList([_StopAtString(tok, prompt_len, prompts.STOP_SEQUENCE)])
+        n = n_samples if do_sample else 1
         self.calls += 1
-        with torch.inference_mode(), _autocast(device, use_bf16):
-            out = model.generate(**enc, generation_config=gen_cfg, stopping_criteria=stop)
-        texts = tok.batch_decode(out[:, prompt_len:], skip_special_tokens=True)
-        texts = [t.split(prompts.STOP_SEQUENCE)[0].strip() for t in texts]
-        per = gen_cfg.num_return_sequences
-        return [texts[i * per:(i + 1) * per] for i in range(len(prompts_))]
+        use_bf16 = None if self.bf16 == "auto" else bool(self.bf16)
+        texts = sequences.generate(model, self.tokenizer, prompts_, max_new_tokens=max_new_tokens, greedy=not do_sample,
+                                   temperature=temperature, top_p=top_p, n_samples=n,
+                                   seed=prompts._stable_seed("sample", seed, *prompts_) % 2**31,
+                                   batch_size=len(prompts_) * n, autocast=lambda: models.autocast(device, enabled=use_bf16),
+                                   eos_ids=self._eos_ids(), stop=STOP_SEQUENCE)
+        texts = [t.strip() for t in texts]
+        return [texts[i * n:(i + 1) * n] for i in range(len(prompts_))]
 
 
 def _catalog_names() -> tuple[str, ...]:
-    try:
-        from labkit.models import CATALOG
-        return tuple(CATALOG)
-    except ImportError:
-        return ("smollm2-135m-instruct", "gemma3-270m", "tiny")
+    return tuple(models.CATALOG)
 
 
 def known_teachers() -> tuple[str, ...]:
@@ -586,7 +420,7 @@ class RationaleResult:
     def attach(self, records) -> list:
         """Copies of records with rationales[teacher] and teacher_labels[teacher] filled in.
 
-        The label is the answer the rationale states (extract_answer); a recorded label already
+        The label is the answer the rationale states (labkit.answers.stated_answer); a recorded label already
         in record.teacher_labels is kept.
         """
         out = []
@@ -597,7 +431,7 @@ class RationaleResult:
                     continue
                 rationales[teacher] = text
                 if teacher not in labels:
-                    stated = extract_answer(text, rec)
+                    stated = stated_answer(text, rec)
                     if stated is not None:
                         labels[teacher] = stated
             out.append(dataclasses.replace(rec, rationales=rationales, teacher_labels=labels))
@@ -617,7 +451,6 @@ def cache_path(cache_dir, teacher: str, template: str, decoding_tag: str) -> Pat
 def _progress(total, desc, enabled):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, unit="ex", file=sys.stderr, dynamic_ncols=True)
 
 
@@ -776,8 +609,6 @@ def cli_generate(args) -> int:
     In-context examples come from the dataset's train split. Ends with the line
     `generated=<K> cached=<M> failed=<F>` (totals over teachers).
     """
-    from labkit import data
-
     records = data.load_dataset(args.dataset, args.split, data_dir=args.data_dir, n=args.limit, seed=args.seed)
     if not records:
         raise LabkitError(f"dataset {args.dataset!r} split {args.split!r} has no records")

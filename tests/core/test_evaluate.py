@@ -4,7 +4,10 @@ import math
 import pytest
 import torch
 
-from labkit import data, evaluate, tiny, train
+from labkit import answers as A
+from labkit import data, evaluate, tiny
+from labkit.loop import TrainConfig
+from labkit.methods import tinyllm
 from labkit.data import Record
 from labkit.errors import LabkitError
 from labkit.prompts import answer_text, student_prompt
@@ -94,50 +97,24 @@ def test_generate_seq2seq_and_sampling_runs(tok):
     assert a == b
 
 
-def test_parse_answer_letter_text_number():
-    mc = Record(id="1", question="q", answer="water", choices=["trees", "water", "sand"])
-    assert evaluate.parse_answer(" (b) water", mc) == "water"
-    assert evaluate.parse_answer("b) something", mc) == "water"
-    assert evaluate.parse_answer("I think sand.", mc) == "sand"
-    assert evaluate.parse_answer("So the answer is (a) trees", mc) == "trees"
-    assert evaluate.parse_answer("(z) nothing", mc) is None
-    num = Record(id="2", question="q", answer="42")
-    assert evaluate.parse_answer("The answer is 42.", num) == "42"
-    assert evaluate.answers_match("42.0", num) and not evaluate.answers_match("41", num)
-    assert evaluate.answers_match(evaluate.parse_answer("1,042", Record("3", "q", "1042")), Record("3", "q", "1042"))
-
-
-def test_svamp_match_by_value_with_safe_evaluator():
-    assert evaluate.svamp_match(" ( 10.0 * 45.0 )", "450")
-    assert evaluate.svamp_match("( 10.0 * 45.0 )", "( 45.0 * 10.0 )")
-    assert evaluate.svamp_match("The answer is ( 7.0 / 2.0 ).", "3.5")
-    assert evaluate.svamp_match("( 1.0 / 3.0 )", "( 2.0 / 6.0 )")
-    assert not evaluate.svamp_match("( 10.0 + 45.0 )", "( 10.0 * 45.0 )")
-    assert not evaluate.svamp_match("__import__('os').system('true')", "0")      # refused, not run
-    assert not evaluate.svamp_match("", "3") and not evaluate.svamp_match(None, "3")
-    recs = [Record("a", "q", "( 2.0 + 3.0 )", teacher_labels={"t": "5"}),
-            Record("b", "q", "( 2.0 * 3.0 )", teacher_labels={"t": "( 3.0 + 3.0 )"}),
-            Record("c", "q", "( 9.0 - 3.0 )", teacher_labels={"t": "( 9.0 + 3.0 )"}), Record("d", "q", "1")]
-    assert evaluate.teacher_label_accuracy(recs, "t") == (pytest.approx(2 / 3), 3)
-
-
-def test_gen_and_svamp_accuracy_agree_with_their_parsers(tok, records):
+def test_gen_accuracy_agrees_with_the_answers_module(tok, records):
     model = tiny.tiny_causal_lm(tok, seed=1)
     acc, texts = evaluate.gen_accuracy(model, tok, records, max_new_tokens=4, device="cpu", return_predictions=True)
-    assert acc == pytest.approx(sum(evaluate.answers_match(evaluate.parse_answer(t, r), r)
+    assert acc == pytest.approx(sum(A.is_correct(A.parse_answer(t, r), r)
                                     for t, r in zip(texts, records)) / len(records))
     sv = [Record("s", "Q?", "( 1.0 + 1.0 )")] * 2
-    acc, texts = evaluate.svamp_accuracy(model, tok, sv, max_new_tokens=4, device="cpu", return_predictions=True)
-    assert acc == sum(evaluate.svamp_match(t, "2") for t in texts) / 2
+    acc, texts = evaluate.gen_accuracy(model, tok, sv, max_new_tokens=4, device="cpu", return_predictions=True)
+    assert acc == sum(A.is_correct(A.parse_answer(t, sv[0]), sv[0]) for t in texts) / 2
+    assert evaluate.accuracy(model, tok, sv, max_new_tokens=4, device="cpu") == acc
 
 
 def test_trained_student_scores_above_chance(tok):
     """Option scoring sees learning: after a short fit on one task the student beats chance."""
     recs = data.generate_synthetic("ordering", "train", n=24, seed=0)
     model = tiny.tiny_causal_lm(tok, seed=0)
-    cfg = train.TrainConfig(steps=60, batch_size=8, lr=1e-2, progress=False, bf16=False, device="cpu")
+    cfg = TrainConfig(steps=60, batch_size=8, lr=1e-2, progress=False, bf16=False, device="cpu")
     before = evaluate.mc_accuracy(model, tok, recs, device="cpu")
-    train.train_multitask(model, tok, recs, tasks={"answer": 1.0}, config=cfg)
+    tinyllm.train(model, tok, recs, config=cfg)
     after = evaluate.mc_accuracy(model, tok, recs, device="cpu")
     assert after > max(before, 0.8)
 

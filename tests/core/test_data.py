@@ -1,4 +1,4 @@
-"""labkit.data: synthetic tasks, file formats, teacher parsers, safe_eval, hub mappings, real data."""
+"""labkit.data: synthetic tasks, file formats, teacher output splitting, hub mappings, real data."""
 from __future__ import annotations
 
 import json
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit import answers as A
 from labkit import data as D
 from labkit.cli import main as cli_main
 from labkit.errors import LabkitError
@@ -17,7 +18,7 @@ TASKS = ["arithmetic", "tracking", "ordering"]
 
 def real_data_dir() -> Path | None:
     env = os.environ.get("LABKIT_DATA")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+    path = Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data"
     return path if (path / "tinyllm").is_dir() and (path / "dss").is_dir() else None
 
 
@@ -190,23 +191,8 @@ def test_split_tinyllm_both_teachers_and_labels():
     parts = D.split_tinyllm(TINYLLM_TEXT)
     assert parts["flan-t5-xl"] == "Let's think step by step. Fish need water to breathe. Thus, the answer is (b) water"
     assert parts["llama2-7b-chat"] == "Fish have gills.\nSo, the correct answer is (b)."  # next example cut
-    assert D.parse_answer_label(parts["flan-t5-xl"], CHOICES) == "water"
-    assert D.parse_answer_label(parts["llama2-7b-chat"], CHOICES) == "water"
-
-
-@pytest.mark.parametrize("text,label", [
-    ("So the answer is c.", "sand"),
-    ("The answer is: air", "air"),
-    ("Hence, the correct answer is 'a'.", "trees"),
-    ("the answer is not B. Then the answer is (d) air", "air"),   # first occurrence that parses
-    ("the answer is yes, fish swim", None),
-    ("the answer is (f) rocks", None),                             # letter out of range
-    ("the answer is a fish tank", None),                           # 'a' is an article here, not a letter
-    ("no answer stated at all", None),
-    ("", None),
-])
-def test_parse_answer_label_cases(text, label):
-    assert D.parse_answer_label(text, CHOICES) == label
+    assert A.parse_answer_label(parts["flan-t5-xl"], CHOICES) == "water"
+    assert A.parse_answer_label(parts["llama2-7b-chat"], CHOICES) == "water"
 
 
 @pytest.mark.parametrize("text", [None, 17, "garbage without markers", "only flan part\n\nQ: but no llama"])
@@ -224,40 +210,17 @@ def test_split_palm_cqa_and_svamp():
            "Q: next?\nA: So the answer is (a) horse.")
     rationale, answer = D.split_palm(cqa)
     assert rationale == "Of the above choices, only math problem fits."
-    assert D.match_choice(answer, ["park", "book", "garden", "math problem", "gravity"]) == "math problem"
+    assert A.match_choice(answer, ["park", "book", "garden", "math problem", "gravity"]) == "math problem"
     svamp = "He scored 84 in 2 rounds. 84 / 2 = 42. The answer is (84 / 2).\n\nQ: There are 120 ..."
     rationale, answer = D.split_palm(svamp)
     assert rationale == "He scored 84 in 2 rounds. 84 / 2 = 42."
-    assert D.parse_svamp_label(answer) == "(84 / 2)"
-    assert D.safe_eval(D.parse_svamp_label(answer)) == 42.0
+    assert A.parse_svamp_label(answer) == "(84 / 2)"
+    assert A.safe_eval(A.parse_svamp_label(answer)) == 42.0
     # garbage and unparseable answers stay missing
     assert D.split_palm("no marker here") == (None, None)
     assert D.split_palm(None) == (None, None)
-    assert D.parse_svamp_label("(some - 8).") is None
-    assert D.parse_svamp_label("(53 + 17) and (14 - 10).") is None
-
-
-# ---------------------------------------------------------------------------
-# safe_eval
-# ---------------------------------------------------------------------------
-
-@pytest.mark.parametrize("expr,value", [
-    ("( 10.0 * 45.0 )", 450.0), ("( 84.0 / 2.0 )", 42.0), ("-3 + 4 * (2 - 5)", -15.0),
-    ("((1 + 2) * (3 + 4)) / 7", 3.0), ("- - 2", 2.0), ("7", 7.0), ("+1.5", 1.5),
-    ("2 ** 10", 1024.0), ("-2 ** 2", -4.0), ("(1 + 1) ** -1", 0.5),
-])
-def test_safe_eval_values(expr, value):
-    assert D.safe_eval(expr) == pytest.approx(value, rel=0, abs=1e-12)
-
-
-@pytest.mark.parametrize("expr", [
-    "__import__('os').system('true')", "x + 1", "(1).real", "abs(-1)", "9 ** 9 ** 9", "2 ** 1000", "10 ** 10 ** 10", "(-8) ** 0.5", "0 ** -1", "1e9 ** 64",
-    "[1, 2]", "1 if 1 else 2", "'a' * 3", "True + 1", "1 // 2", "5 % 3", "1 / 0", "1 +", "1e308 * 10",
-    "(" * 300 + "1" + ")" * 300, "1 +" * 400 + "1",
-])
-def test_safe_eval_refuses(expr):
-    with pytest.raises(LabkitError):
-        D.safe_eval(expr)
+    assert A.parse_svamp_label("(some - 8).") is None
+    assert A.parse_svamp_label("(53 + 17) and (14 - 10).") is None
 
 
 # ---------------------------------------------------------------------------
@@ -381,7 +344,7 @@ def test_dss_files(tmp_path):
     (svamp / "llm" / "test_CoT_0.json").write_text(json.dumps(["84 / 2 = 42. The answer is (84 / 2)."]))
     (rec,) = D.load_dataset("dss:svamp", "test", data_dir=tmp_path)
     assert rec.choices is None and rec.answer == "( 84.0 / 2.0 )" and rec.meta["value"] == 42.0
-    assert rec.teacher_labels["palm-540b"] == "(84 / 2)" and D.labels_agree(rec, "(84 / 2)")
+    assert rec.teacher_labels["palm-540b"] == "(84 / 2)" and A.is_correct("(84 / 2)", rec)
     with pytest.raises(LabkitError, match="svamp_train.json"):   # that split's file is absent
         D.dataset_info("dss:svamp", data_dir=tmp_path)
 
@@ -517,6 +480,6 @@ def test_real_data_known_rows():
     assert obqa.teacher_labels["flan-t5-xl"] == obqa.answer
     assert obqa.rationales["llama2-7b-chat"].startswith("Let's think step by step.")
     svamp = D.load_dataset("dss:svamp", "train", data_dir=root, n=1)[0]
-    assert svamp.meta["value"] == 42.0 and D.labels_agree(svamp, svamp.teacher_labels["palm-540b"])
+    assert svamp.meta["value"] == 42.0 and A.is_correct(svamp.teacher_labels["palm-540b"], svamp)
     arc = D.load_dataset("tinyllm:arc", "test", data_dir=root)
     assert all(r.answer_index is not None and r.teacher_labels["flan-t5-xl"] in r.choices for r in arc)
