@@ -25,21 +25,22 @@ from pathlib import Path
 
 import torch
 
-from labkit import data, evaluate, models, train
+from labkit import data, evaluate, methods, models
+from labkit.loop import TrainConfig
 
 STUDENT = "smollm2-135m-instruct@layers=4"
 OUT = Path("runs/real")
 
 ARMS = {
     "a": {  # dataset dss:svamp, one teacher (PaLM-540B)
-        "standard-ft": dict(tasks={"answer": 1.0}),
-        "dss": dict(tasks={"answer": 1.0, "rationale:palm-540b": 1.0}, form="dss", alpha=0.5),
+        "standard-ft": ("dss", dict()),
+        "dss": ("dss", dict(teacher="palm-540b", alpha=0.5)),
     },
     "b": {  # dataset tinyllm:obqa, two teachers
-        "label-only": dict(tasks={"answer": 1.0}),
-        "flan-t5-xl": dict(tasks={"answer": 1.0, "rationale:flan-t5-xl": 1.0}),
-        "llama2-7b-chat": dict(tasks={"answer": 1.0, "rationale:llama2-7b-chat": 1.0}),
-        "both": dict(tasks={"answer": 1.0, "rationale:flan-t5-xl": 1.0, "rationale:llama2-7b-chat": 1.0}),
+        "label-only": ("tinyllm", dict()),
+        "flan-t5-xl": ("tinyllm", dict(alphas={"flan-t5-xl": 1.0})),
+        "llama2-7b-chat": ("tinyllm", dict(alphas={"llama2-7b-chat": 1.0})),
+        "both": ("tinyllm", dict(alphas={"flan-t5-xl": 1.0, "llama2-7b-chat": 1.0})),
     },
 }
 DATASET = {"a": "dss:svamp", "b": "tinyllm:obqa"}
@@ -58,21 +59,22 @@ def run_one(run: str, arm: str, seed: int, args) -> dict:
     test_recs = data.load_dataset(name, "test", data_dir=data_dir(), n=args.n_test)
     tok = models.load_tokenizer(STUDENT)
     model = models.load_model(STUDENT, device="cpu")
-    cfg = train.TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, max_len=args.max_len,
-                            seed=seed, bf16="auto", device="cpu", progress=args.progress, warmup=0.1)
+    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, max_len=args.max_len,
+                      seed=seed, bf16="auto", device="cpu", progress=args.progress, warmup=0.1)
     t0 = time.perf_counter()
-    hist = train.train_multitask(model, tok, train_recs, config=cfg, **ARMS[run][arm])
+    method, settings = ARMS[run][arm]
+    hist = methods.train(method, model, tok, train_recs, config=cfg, **settings)
     t_train = time.perf_counter() - t0
     t0 = time.perf_counter()
     if run == "a":
-        metric, preds = evaluate.svamp_accuracy(model, tok, test_recs, max_new_tokens=24, batch_size=25,
+        metric, preds = evaluate.gen_accuracy(model, tok, test_recs, max_new_tokens=24, batch_size=25,
                                                 device="cpu", bf16="auto", return_predictions=True)
         extra = {"predictions": preds[:20]}
     else:
         metric, extra = evaluate.mc_accuracy(model, tok, test_recs, batch_size=32, device="cpu", bf16="auto"), {}
     result = {"run": run, "arm": arm, "seed": seed, "dataset": name, "metric": metric,
               "metric_name": "svamp_accuracy" if run == "a" else "mc_accuracy",
-              "settings": {**vars(args), "student": STUDENT, "tasks": ARMS[run][arm]},
+              "settings": {**vars(args), "student": STUDENT, "method": method, "method_settings": settings},
               "train_seconds": t_train, "eval_seconds": time.perf_counter() - t0,
               "final_losses": {k: hist.mean(k, last_n=10) for k in ["loss", *hist.loss_terms()]},
               "history": hist.to_dict(), **extra}

@@ -21,7 +21,10 @@ from pathlib import Path
 
 import torch
 
-from labkit import data, models, train
+from labkit import data, models
+from labkit import sequences as S
+from labkit.loop import TrainConfig
+from labkit.methods import tinyllm
 from labkit.prompts import student_prompt, student_target
 
 STUDENT = "smollm2-135m-instruct@layers=4"
@@ -39,9 +42,9 @@ def load_records(n: int):
 
 def run_labkit(tok, records, teacher, args) -> tuple[float, int, float]:
     model = models.load_model(STUDENT, device="cpu")
-    cfg = train.TrainConfig(steps=args.warmup + args.steps, batch_size=args.batch_size, lr=5e-4,
-                            max_len=args.max_len, bf16="auto", progress=False, device="cpu", seed=0)
-    h = train.train_multitask(model, tok, records, tasks={"answer": 1.0, f"rationale:{teacher}": 1.0}, config=cfg)
+    cfg = TrainConfig(steps=args.warmup + args.steps, batch_size=args.batch_size, lr=5e-4,
+                      max_len=args.max_len, bf16="auto", progress=False, device="cpu", seed=0)
+    h = tinyllm.train(model, tok, records, alphas={teacher: 1.0}, config=cfg)
     rows = h.rows[args.warmup:]
     tokens, seconds = sum(r["tokens_seen"] for r in rows), sum(r["seconds"] for r in rows)
     return tokens / seconds, tokens, seconds
@@ -55,11 +58,11 @@ def run_trainer(tok, records, teacher, args) -> tuple[float, int, float]:
         for task in ("answer", f"rationale:{teacher}"):
             target = student_target(r, task)
             if target is not None:
-                seqs.append(train.encode_example(tok, student_prompt(r, task), target, args.max_len))
+                seqs.append(S.encode_example(tok, student_prompt(r, task), target, args.max_len))
     counted = []
 
     def collator(features):                     # right padding, labels -100 on prompt and padding
-        batch = train.collate(features, tok.pad_token_id)
+        batch = S.collate(features, tok.pad_token_id)
         counted.append(int(batch["attention_mask"].sum()))
         return batch
 
@@ -109,7 +112,7 @@ def main(argv=None) -> int:
     base = run_trainer(tok, records, teacher, args)
     print(f"baseline HF Trainer fp32: {base[0]:.0f} tok/s", flush=True)
     lab = run_labkit(tok, records, teacher, args)
-    print(f"labkit train_multitask:   {lab[0]:.0f} tok/s", flush=True)
+    print(f"labkit multi-task loop:   {lab[0]:.0f} tok/s", flush=True)
     print()
     print(f"| {'run':<44} | {'tokens':>7} | {'seconds':>7} | {'tok/s':>6} |")
     print(f"|{'-' * 46}|{'-' * 9}|{'-' * 9}|{'-' * 8}|")

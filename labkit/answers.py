@@ -265,11 +265,3 @@ def is_correct(answer: str | None, record) -> bool:
     if a is not None and b is not None:
         return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
     return _norm_words(answer) == _norm_words(record.answer)
-
-
-def accuracy(answers, records) -> float:
-    """Fraction of `answers` (answer texts or None) that are correct for `records`."""
-    answers, records = list(answers), list(records)
-    if len(answers) != len(records) or not records:
-        raise LabkitError(f"accuracy: {len(answers)} answers for {len(records)} records; expected the same, > 0")
-    return sum(is_correct(a, r) for a, r in zip(answers, records)) / len(records)

@@ -222,29 +222,6 @@ def _gen_ordering(rng: random.Random, steps: int):
 SYNTHETIC_TASKS = {"arithmetic": _gen_arithmetic, "tracking": _gen_tracking, "ordering": _gen_ordering}
 
 
-def synthetic_answer(meta: dict) -> str:
-    """Recompute the gold answer from a synthetic record's structure (`record.meta`)."""
-    task = meta["task"]
-    if task == "arithmetic":
-        return str(_apply_ops(meta["start"], [tuple(o) for o in meta["ops"]]))
-    if task == "tracking":
-        holder = dict(meta["initial"])
-        for act in meta["actions"]:
-            if act[0] == "swap":
-                a, b = act[1], act[2]
-                holder = {o: b if p == a else a if p == b else p for o, p in holder.items()}
-            else:
-                holder[act[3]] = act[2]
-        return holder[meta["object"]]
-    if task == "ordering":
-        lower = {lo for _, lo in meta["pairs"]}
-        higher = {hi for hi, _ in meta["pairs"]}
-        ends = (higher - lower) if meta["ask"] == "most" else (lower - higher)
-        (person,) = ends
-        return person
-    raise LabkitError(f"unknown synthetic task {task!r}")
-
-
 def generate_synthetic(task: str, split: str = "train", *, n: int | None = None, seed: int = 0,
                        steps: int = 3) -> list[Record]:
     """Generate a synthetic split: deterministic from (task, seed, split, steps), disjoint across splits.

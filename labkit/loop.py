@@ -129,9 +129,6 @@ class History:
         """Values of `key` over the rows that have it (steps where a term was absent are skipped)."""
         return [r[key] for r in self.rows if key in r]
 
-    def steps_of(self, key: str) -> list[int]:
-        return [r["step"] for r in self.rows if key in r]
-
     def last(self, key: str, default=None):
         for r in reversed(self.rows):
             if key in r:
