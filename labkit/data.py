@@ -38,6 +38,7 @@ from pathlib import Path
 
 from labkit.answers import is_correct, match_choice, parse_answer_label, parse_svamp_label, safe_eval
 from labkit.errors import LabkitError
+from labkit.paths import data_home
 
 SPLIT_ALIASES = {"validation": "valid", "val": "valid", "dev": "valid"}
 
@@ -412,9 +413,9 @@ GET_DATA = ("get the files from the public TinyLLM release (https://github.com/Y
 
 
 def default_data_dir() -> Path | None:
-    """$LABKIT_DATA as a Path, or None when unset."""
-    value = os.environ.get("LABKIT_DATA")
-    return Path(value).expanduser() if value else None
+    """$LABKIT_DATA, else $LABKIT_HOME/data when `labkit data fetch` put something there, else None."""
+    home = data_home()
+    return home if "LABKIT_DATA" in os.environ or home.is_dir() else None
 
 
 def _dataset_dir(family: str, short: str, data_dir) -> Path:

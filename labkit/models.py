@@ -48,6 +48,7 @@ from transformers.initialization import no_init_weights
 
 from labkit import __version__, tiny
 from labkit.errors import LabkitError
+from labkit.paths import labkit_home
 
 # --------------------------------------------------------------------------- catalog
 
@@ -140,11 +141,6 @@ DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 _DERIVED = re.compile(r"^(?P<base>.+)@layers=(?P<k>\d+)$")
 
 # --------------------------------------------------------------------------- paths and names
-
-
-def labkit_home() -> Path:
-    """``$LABKIT_HOME`` or ``~/.cache/labkit``."""
-    return Path(os.environ.get("LABKIT_HOME") or "~/.cache/labkit").expanduser()
 
 
 def model_dir(name: str) -> Path:

@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 from labkit import data, models, prompts, sequences
 from labkit.answers import STOP_SEQUENCE, is_correct, stated_answer, value_of
 from labkit.errors import LabkitError
+from labkit.paths import labkit_home
 
 RECORDED_TEACHERS = ("flan-t5-xl", "llama2-7b-chat", "palm-540b")
 SCRIPTED_TEACHERS = ("oracle", "noisy-oracle")
@@ -98,7 +99,7 @@ def consistency(records, teacher: str) -> dict:
 
 def default_cache_dir() -> Path:
     """$LABKIT_HOME/rationales (LABKIT_HOME defaults to ~/.cache/labkit)."""
-    return Path(models.labkit_home()) / "rationales"
+    return labkit_home() / "rationales"
 
 
 def prompt_hash(prompt: str) -> str:
