@@ -103,11 +103,12 @@ def match_vocab(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
         raise LabkitError(
             f"vocabulary size mismatch: student logits have {v_s} entries, teacher logits {v_t}. "
             f"If the extra {abs(v_s - v_t)} rows of the larger side are padding (e.g. 151936 vs 152064), "
-            f"pass vocab_padding_ok=True to drop them.")
+            f"pass vocab_padding_ok=True to drop them; if the tokenizers differ, use labkit.losses.uld or "
+            f"the cross-tokenizer method labkit.methods.xtok.")
     return min(v_s, v_t)
 
 
-def _chunk_rows(chunk_size: int | None, vocab: int) -> int:
+def chunk_rows(chunk_size: int | None, vocab: int) -> int:
     if chunk_size is None:
         return max(1, DEFAULT_CHUNK_ELEMENTS // max(vocab, 1))
     if int(chunk_size) != chunk_size or chunk_size < 1:
@@ -209,7 +210,7 @@ def _divergence_kernel(kind: str, beta: float, skew: float) -> Callable:
 # The chunked autograd function shared by every loss here
 # --------------------------------------------------------------------------------------------------
 
-class _RowChunkedLoss(torch.autograd.Function):
+class RowChunkedLoss(torch.autograd.Function):
     """Per-row losses of a (N, V_s) student tensor, computed chunk by chunk with analytic gradients.
 
     ``chunk_fn(rows, start, stop, want_grad)`` gets the float32 student rows (c, V) and the positions
@@ -273,7 +274,7 @@ def reduce_tokens(per_token: torch.Tensor, counted: torch.Tensor | None, n: int,
     return total / max(count, 1)
 
 
-def _counted_rows(mask: torch.Tensor | None, n: int) -> torch.Tensor | None:
+def counted_rows(mask: torch.Tensor | None, n: int) -> torch.Tensor | None:
     """Indices of counted rows, or None when every row counts (then chunks are plain slices)."""
     if mask is None:
         return None
@@ -324,7 +325,7 @@ def divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, ki
 
     student = student_logits.reshape(n, student_logits.shape[-1])             # (N, V_s)
     teacher = teacher_logits.detach().reshape(n, teacher_logits.shape[-1])     # (N, V_t)
-    rows = _counted_rows(mask, n)
+    rows = counted_rows(mask, n)
     if rows is not None:
         rows = rows.to(student.device)
     kernel = _divergence_kernel(kind, beta, skew)
@@ -341,8 +342,60 @@ def divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, ki
             g = g.mul_(inv_tau)                                                # ds/dz = 1/tau
         return loss, g
 
-    per_token = _RowChunkedLoss.apply(student, rows, vocab, _chunk_rows(chunk_size, vocab), chunk_fn,
+    per_token = RowChunkedLoss.apply(student, rows, vocab, chunk_rows(chunk_size, vocab), chunk_fn,
                                       torch.is_grad_enabled())
+    return reduce_tokens(per_token, mask, n, lead_shape, reduction)
+
+
+def uld(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, temperature: float = 1.0,
+        mask: torch.Tensor | None = None, reduction: str = "mean", chunk_size: int | None = None) -> torch.Tensor:
+    """Universal Logit Distillation (Boizard et al., 2024): a distance that needs no shared vocabulary.
+
+        ULD(p, q) = Σ_i | p_(i) - q_(i) |          p_(1) >= p_(2) >= ... sorted probabilities,
+
+    the shorter vector padded with zeros (teacher and student may have any vocabulary sizes V_t, V_s).
+    It compares the *shapes* of the two distributions (how peaked, how long the tail), not which token
+    gets the mass, so it can teach confidence but not identity (labkit.methods.xtok adds identity
+    where tokens match). Computed in float32 by rows, with the analytic gradient
+    dL/dq = sign(q_(i) - p_(i)) put back in vocabulary order, through the softmax.
+
+    Args:
+        student_logits: (..., V_s), the only input that receives a gradient.
+        teacher_logits: (..., V_t), any V_t; -inf entries allowed.
+        temperature, mask, reduction, chunk_size: as in ``divergence``.
+    Returns: float32 scalar, or (...) for reduction="none".
+    """
+    temperature = check_temperature(temperature)
+    check_reduction(reduction)
+    lead_shape = student_logits.shape[:-1]
+    if teacher_logits.shape[:-1] != lead_shape:
+        raise LabkitError(f"student and teacher logits must have the same leading shape, got "
+                          f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}")
+    mask = check_mask(mask, lead_shape)
+    n, v_s, v_t = math.prod(lead_shape), student_logits.shape[-1], teacher_logits.shape[-1]
+    student = student_logits.reshape(n, v_s)
+    teacher = teacher_logits.detach().reshape(n, v_t)
+    rows = counted_rows(mask, n)
+    if rows is not None:
+        rows = rows.to(student.device)
+    k = min(v_s, v_t)
+
+    def chunk_fn(z, start, stop, want_grad):
+        t = teacher[start:stop] if rows is None else teacher.index_select(0, rows[start:stop])
+        q = F.softmax(z / temperature, dim=-1)                                  # (c, V_s)
+        p_sorted = F.softmax(t.float() / temperature, dim=-1).sort(dim=-1, descending=True).values   # (c, V_t)
+        q_sorted, order = q.sort(dim=-1, descending=True)
+        diff = q_sorted[:, :k] - p_sorted[:, :k]
+        loss = diff.abs().sum(-1) + q_sorted[:, k:].sum(-1) + p_sorted[:, k:].sum(-1)
+        if not want_grad:
+            return loss, None
+        g_sorted = torch.cat([diff.sign(), torch.ones_like(q_sorted[:, k:])], dim=-1)   # dL/dq_(i)
+        g_q = torch.empty_like(q).scatter_(-1, order, g_sorted)                 # back to vocabulary order
+        g = q * (g_q - (q * g_q).sum(-1, keepdim=True)) / temperature           # through the softmax
+        return loss, g
+
+    per_token = RowChunkedLoss.apply(student, rows, v_s, chunk_rows(chunk_size, max(v_s, v_t)), chunk_fn,
+                                     torch.is_grad_enabled())
     return reduce_tokens(per_token, mask, n, lead_shape, reduction)
 
 
@@ -371,7 +424,7 @@ def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.
                           f"got {int(labels[bad][0])}")
     n = math.prod(lead_shape)
     flat_labels = labels.reshape(n).to(logits.device)
-    rows = _counted_rows(counted, n)
+    rows = counted_rows(counted, n)
     if rows is not None:
         rows = rows.to(logits.device)
 
@@ -385,8 +438,8 @@ def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.
         g[torch.arange(g.shape[0], device=g.device), y] -= 1.0
         return loss, g
 
-    per_token = _RowChunkedLoss.apply(logits.reshape(n, vocab), rows, vocab,
-                                      _chunk_rows(chunk_size, vocab), chunk_fn, torch.is_grad_enabled())
+    per_token = RowChunkedLoss.apply(logits.reshape(n, vocab), rows, vocab,
+                                      chunk_rows(chunk_size, vocab), chunk_fn, torch.is_grad_enabled())
     return reduce_tokens(per_token, counted, n, lead_shape, reduction)
 
 

@@ -65,8 +65,8 @@ def check_vocab(student, teacher, vocab_padding_ok: bool = False) -> None:
     if v_s != v_t and not vocab_padding_ok:
         raise LabkitError(f"vocabulary size mismatch: teacher {v_t}, student {v_s} entries. Token-level "
                           f"(white-box) KD needs one shared tokenizer. Use a student derived from the teacher "
-                          f"(NAME@layers=K), or a black-box method (SeqKD, rationales) that trains on the "
-                          f"teacher's text instead of its logits.")
+                          f"(NAME@layers=K), the cross-tokenizer method labkit.methods.xtok (ULD or the GOLD-style "
+                          f"hybrid), or a black-box method (SeqKD, rationales) that trains on the teacher's text.")
 
 
 def pad_id(tokenizer) -> int:

@@ -210,10 +210,10 @@ def test_chunked_equals_unchunked(kind):
 
 
 def test_default_chunk_rows():
-    assert L._chunk_rows(None, 49152) == 2**20 // 49152
-    assert L._chunk_rows(None, 262144) == 4
-    assert L._chunk_rows(None, 2**21) == 1
-    assert L._chunk_rows(None, 10) == 2**20 // 10
+    assert L.chunk_rows(None, 49152) == 2**20 // 49152
+    assert L.chunk_rows(None, 262144) == 4
+    assert L.chunk_rows(None, 2**21) == 1
+    assert L.chunk_rows(None, 10) == 2**20 // 10
     with pytest.raises(LabkitError, match="chunk_size"):
         L.divergence(torch.zeros(2, 3), torch.zeros(2, 3), kind="tvd", chunk_size=0)
 
