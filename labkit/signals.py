@@ -1,0 +1,266 @@
+"""Teacher signals captured once: top-k log-probabilities with the tail mass, and sampled tokens.
+
+    import labkit as lk
+    store = lk.signals.capture(teacher, tok, rollouts, out_dir, k=64, samples=32, teacher_name="smollm2")
+    sig = store.get([3, 7])           # the signals of rollouts 3 and 7, rows in response-token order
+    lk.signals.topk_divergence(student_logits, sig, kind="forward_kl", mask=mask)
+    lk.signals.sampled_forward_kl(student_logits, sig, mask=mask)
+
+What is kept, per response position of each sequence (T = the teacher's distribution at temperature τ):
+
+- ``topk_ids`` (k,) int32 and ``topk_logprobs`` (k,) float32: the k likeliest tokens and their log T;
+- ``tail_logmass`` float32: log of the mass outside the top k, log(1 - Σ_topk T);
+- ``sample_ids`` (m,) int32 and ``sample_logprobs`` (m,): m tokens drawn from T itself, with their log T.
+
+Storage. One safetensors file per chunk of sequences (``chunk-00000.safetensors``...), written to a
+temporary name and renamed, plus ``signals.json`` with the settings and a content key. safetensors
+because it is the format the model weights already use here: no pickle (nothing executes on load),
+memory-mapped zero-copy reads of just the tensors asked for, and a file that is complete or absent.
+A killed capture keeps its finished chunks; the next call computes only the missing ones. The key
+covers everything that changes the signal (teacher weights, tokenizer, the exact token ids of every
+sequence, τ, k, m, seed): a store captured under other settings is refused with the differences
+named (reading a top-64 store as top-128, or another teacher's, silently trains on the wrong target).
+
+Bias (docs/methods.md §7). Top-k with a tail bin is a coarse-graining of both distributions: every
+f-divergence (KL either way, JSD_β, TVD) can only shrink under it, so the top-k loss is biased low,
+and exact when k = V. The sampled forward KL (1/m) Σ_j [log T(x_j) - log q(x_j)], x_j ~ T, is an
+unbiased estimate of KL(T‖q) and its gradient q - (counts/m) an unbiased estimate of q - T. There is
+no unbiased sampled reverse KL from teacher samples (it needs T at the student's tokens).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from labkit import alignment, losses
+from labkit import sequences as S
+from labkit.errors import LabkitError
+
+FORMAT = "labkit-signals-1"
+
+
+@dataclass(frozen=True)
+class SignalSettings:
+    """Everything that changes a captured signal (compared field by field when a store is opened)."""
+    teacher: str
+    teacher_weights: str          # SHA-256 of the teacher's parameters
+    tokenizer: str                # labkit.alignment.tokenizer_fingerprint
+    sequences: str                # SHA-256 of every rollout's prompt and response ids
+    n_sequences: int
+    k: int
+    samples: int
+    temperature: float
+    seed: int
+
+
+def weights_fingerprint(model) -> str:
+    """SHA-256 over the parameters' names, shapes and bytes (float32)."""
+    h = hashlib.sha256()
+    for name, p in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(tuple(p.shape)).encode())
+        h.update(p.detach().to(torch.float32).cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def sequences_fingerprint(rollouts: list[dict]) -> str:
+    h = hashlib.sha256()
+    for r in rollouts:
+        h.update(json.dumps([r["prompt"], r["response"]]).encode())
+    return h.hexdigest()
+
+
+@dataclass
+class Signals:
+    """Signals of some sequences, flattened over their response positions (row-major, no padding)."""
+    topk_ids: torch.Tensor        # (N, k) int64
+    topk_logprobs: torch.Tensor   # (N, k) float32
+    tail_logmass: torch.Tensor    # (N,) float32
+    sample_ids: torch.Tensor      # (N, m) int64
+    sample_logprobs: torch.Tensor  # (N, m) float32
+
+    def to(self, device) -> "Signals":
+        return Signals(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
+
+
+def _capture_rows(teacher_logits: torch.Tensor, k: int, samples: int, temperature: float,
+                  generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """(N, V) teacher logits -> the stored fields for those N positions."""
+    lp = F.log_softmax(teacher_logits.float() / temperature, -1)                 # (N, V)
+    top_lp, top_ids = lp.topk(min(k, lp.shape[-1]), dim=-1)                      # (N, k)
+    tail = torch.log1p(-top_lp.exp().sum(-1).clamp(max=1.0 - 1e-7)) if k < lp.shape[-1] else \
+        torch.full(lp.shape[:1], float("-inf"))
+    out = {"topk_ids": top_ids.to(torch.int32), "topk_logprobs": top_lp, "tail_logmass": tail.float()}
+    if samples:
+        ids = torch.multinomial(lp.exp(), samples, replacement=True, generator=generator)   # (N, m)
+        out["sample_ids"] = ids.to(torch.int32)
+        out["sample_logprobs"] = lp.gather(-1, ids)
+    else:
+        out["sample_ids"] = torch.zeros(lp.shape[0], 0, dtype=torch.int32)
+        out["sample_logprobs"] = torch.zeros(lp.shape[0], 0)
+    return out
+
+
+class SignalStore:
+    """A captured store on disk; ``get(indices)`` returns the Signals of those sequences."""
+
+    def __init__(self, path, settings: SignalSettings | None = None):
+        self.path = Path(path)
+        doc_path = self.path / "signals.json"
+        if not doc_path.is_file():
+            raise LabkitError(f"{self.path}: no signals.json (not a captured teacher-signal store)")
+        doc = json.loads(doc_path.read_text())
+        if doc.get("format") != FORMAT:
+            raise LabkitError(f"{doc_path}: format {doc.get('format')!r}, expected {FORMAT!r}")
+        self.settings = SignalSettings(**doc["settings"])
+        if settings is not None and settings != self.settings:
+            diff = [f"{f}: stored {getattr(self.settings, f)!r}, asked {getattr(settings, f)!r}"
+                    for f in self.settings.__dataclass_fields__ if getattr(self.settings, f) != getattr(settings, f)]
+            raise LabkitError(f"{self.path}: captured under other settings, refusing to serve it ("
+                              + "; ".join(diff) + "). Capture again with these settings.")
+        self.chunk_size = doc["chunk_size"]
+        self.lengths = doc["response_lengths"]
+
+    def _chunk_file(self, c: int) -> Path:
+        return self.path / f"chunk-{c:05d}.safetensors"
+
+    def complete(self) -> bool:
+        n_chunks = -(-self.settings.n_sequences // self.chunk_size)
+        return all(self._chunk_file(c).is_file() for c in range(n_chunks))
+
+    def get(self, indices) -> Signals:
+        parts = []
+        for i in indices:
+            c, j = divmod(int(i), self.chunk_size)
+            with safe_open(self._chunk_file(c), framework="pt") as f:
+                offsets = f.get_tensor("offsets")
+                a, b = int(offsets[j]), int(offsets[j + 1])
+                parts.append({name: f.get_slice(name)[a:b] for name in
+                              ("topk_ids", "topk_logprobs", "tail_logmass", "sample_ids", "sample_logprobs")})
+        cat = {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
+        return Signals(cat["topk_ids"].long(), cat["topk_logprobs"], cat["tail_logmass"], cat["sample_ids"].long(),
+                       cat["sample_logprobs"])
+
+    def bytes_per_token(self) -> float:
+        total = sum(p.stat().st_size for p in self.path.glob("chunk-*.safetensors"))
+        return total / max(sum(self.lengths), 1)
+
+
+def capture(teacher, tokenizer, rollouts: list[dict], out_dir, *, teacher_name: str = "teacher", k: int = 64,
+            samples: int = 32, temperature: float = 1.0, seed: int = 0, chunk_size: int = 64, batch_size: int = 16,
+            autocast=None) -> SignalStore:
+    """Run `teacher` once over `rollouts` (prompt + response ids) and store its signals in `out_dir`.
+
+    Resumable: chunks already on disk are kept; a store captured under other settings is refused.
+    """
+    if k < 1 or samples < 0:
+        raise LabkitError(f"capture: k={k!r} must be >= 1 and samples={samples!r} >= 0")
+    settings = SignalSettings(teacher=teacher_name, teacher_weights=weights_fingerprint(teacher),
+                              tokenizer=alignment.tokenizer_fingerprint(tokenizer),
+                              sequences=sequences_fingerprint(rollouts), n_sequences=len(rollouts), k=k,
+                              samples=samples, temperature=float(temperature), seed=seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = {"format": FORMAT, "settings": asdict(settings), "chunk_size": chunk_size,
+           "response_lengths": [len(r["response"]) for r in rollouts]}
+    if (out / "signals.json").is_file():
+        SignalStore(out, settings)                       # refuses other settings, names the difference
+    else:
+        tmp = out / "signals.json.tmp"
+        tmp.write_text(json.dumps(doc, indent=1))
+        os.replace(tmp, out / "signals.json")
+    store = SignalStore(out, settings)
+    device = S.model_device(teacher)
+    pad = S.pad_id(tokenizer)
+    teacher.eval()
+    for c in range(0, len(rollouts), chunk_size):
+        file = store._chunk_file(c // chunk_size)
+        if file.is_file():
+            continue
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + c)
+        fields, offsets = [], [0]
+        for b in range(c, min(c + chunk_size, len(rollouts)), batch_size):
+            batch = rollouts[b: min(b + batch_size, c + chunk_size, len(rollouts))]
+            coll = S.collate_rollouts(batch, pad, device)
+            with torch.inference_mode(), (autocast() if autocast else nullcontext()):
+                logits = S.response_logits(teacher, coll)                    # (B, R, V)
+            rows = logits[coll["response_mask"]].cpu()                       # (n, V), row-major
+            fields.append(_capture_rows(rows, k, samples, temperature, generator))
+            for r in batch:
+                offsets.append(offsets[-1] + len(r["response"]))
+        tensors = {name: torch.cat([f[name] for f in fields]).contiguous() for name in fields[0]}
+        tensors["offsets"] = torch.tensor(offsets, dtype=torch.int64)
+        tmp = file.with_suffix(".tmp")
+        save_file(tensors, str(tmp))
+        os.replace(tmp, file)
+    return store
+
+
+# --------------------------------------------------------------------------- losses that read a store
+
+def topk_divergence(student_logits: torch.Tensor, sig: Signals, *, kind: str = "forward_kl", beta: float = 0.5,
+                    temperature: float = 1.0, mask: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+    """D(T_k ‖ q_k) on the top-k tokens plus one tail bin (both sides coarse-grained the same way).
+
+    student_logits (..., V) with `mask` (...) selecting the N rows the signals describe (row-major).
+    Biased low for every kind (coarse-graining shrinks f-divergences); exact when k = V.
+    """
+    losses.check_reduction(reduction)
+    lead = student_logits.shape[:-1]
+    mask = losses.check_mask(mask, lead)
+    z = student_logits.reshape(-1, student_logits.shape[-1])
+    if mask is not None:
+        z = z[mask.reshape(-1)]
+    if z.shape[0] != sig.topk_ids.shape[0]:
+        raise LabkitError(f"topk_divergence: {z.shape[0]} counted student rows but {sig.topk_ids.shape[0]} "
+                          f"captured rows; the mask must select exactly the captured response positions")
+    lq = F.log_softmax(z.float() / temperature, -1)                          # (N, V)
+    lq_k = lq.gather(-1, sig.topk_ids)                                       # (N, k)
+    student, teacher = lq_k, sig.topk_logprobs
+    if sig.topk_ids.shape[-1] < lq.shape[-1]:                                # one more bin: the tail
+        lq_tail = torch.log1p(-lq_k.exp().sum(-1).clamp(max=1.0 - 1e-7))     # (N,)
+        student = torch.cat([lq_k, lq_tail[:, None]], -1)
+        teacher = torch.cat([sig.topk_logprobs, sig.tail_logmass[:, None]], -1)
+    per_row = losses.divergence(student, teacher, kind=kind, beta=beta, reduction="none")   # (N,)
+    return _reduce_rows(per_row, mask, lead, reduction)
+
+
+def sampled_forward_kl(student_logits: torch.Tensor, sig: Signals, *, temperature: float = 1.0,
+                       mask: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+    """(1/m) Σ_j [log T(x_j) - log q(x_j)], x_j ~ T: an unbiased estimate of KL(T‖q), gradient q - counts/m."""
+    losses.check_reduction(reduction)
+    if sig.sample_ids.shape[-1] == 0:
+        raise LabkitError("sampled_forward_kl: the store holds no samples (captured with samples=0)")
+    lead = student_logits.shape[:-1]
+    mask = losses.check_mask(mask, lead)
+    z = student_logits.reshape(-1, student_logits.shape[-1])
+    if mask is not None:
+        z = z[mask.reshape(-1)]
+    if z.shape[0] != sig.sample_ids.shape[0]:
+        raise LabkitError(f"sampled_forward_kl: {z.shape[0]} counted student rows but {sig.sample_ids.shape[0]} "
+                          f"captured rows")
+    lq = F.log_softmax(z.float() / temperature, -1).gather(-1, sig.sample_ids)    # (N, m)
+    per_row = (sig.sample_logprobs - lq).mean(-1)
+    return _reduce_rows(per_row, mask, lead, reduction)
+
+
+def _reduce_rows(per_row: torch.Tensor, mask, lead: torch.Size, reduction: str) -> torch.Tensor:
+    """Reductions as in labkit.losses: "mean" over counted rows, "sum", or "none" ((...) with zeros)."""
+    if reduction == "sum":
+        return per_row.sum()
+    if reduction == "mean":
+        return per_row.sum() / max(per_row.shape[0], 1)
+    if mask is None:
+        return per_row.reshape(lead)
+    full = per_row.new_zeros(lead.numel())
+    full[mask.reshape(-1)] = per_row
+    return full.reshape(lead)
