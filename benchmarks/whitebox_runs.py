@@ -29,7 +29,7 @@ import time
 import torch
 
 import labkit as lk
-from labkit import kd
+from labkit.lab import whitebox
 
 METHODS = {
     "sft": ("sft", {}),
@@ -50,10 +50,10 @@ def run_seed(seed, args, teacher, student_init, tok, data, teacher_train, teache
         method, switches = METHODS[name]
         s = copy.deepcopy(student_init)
         t0 = time.perf_counter()
-        h = kd.train_method(method, s, teacher, tok, data, config=config, max_new_tokens=args.max_new_tokens,
+        h = whitebox.train_method(method, s, teacher, tok, data, config=config, max_new_tokens=args.max_new_tokens,
                             teacher_train=teacher_train, **switches)
         students[name] = (s, time.perf_counter() - t0, h)
-    scored, _ = kd.evaluate_students({n: v[0] for n, v in students.items()}, teacher, tok, data["eval_prompts"],
+    scored, _ = whitebox.evaluate_students({n: v[0] for n, v in students.items()}, teacher, tok, data["eval_prompts"],
                                      teacher_eval, max_new_tokens=args.max_new_tokens, seed=seed)
     for r in scored:
         _, secs, h = students[r["method"]]
@@ -87,16 +87,16 @@ def main(argv=None) -> int:
         args.seeds, args.steps, args.n_eval = [0], 10, 16
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
-    teacher, student_init, tok = kd.load_teacher_student(args.teacher, args.student)
-    data = kd.whitebox_data(args.dataset, tok, chat=lk.models.is_chat_model(args.teacher), n_train=args.n_train,
+    teacher, student_init, tok = whitebox.load_teacher_student(args.teacher, args.student)
+    data = whitebox.whitebox_data(args.dataset, tok, chat=lk.models.is_chat_model(args.teacher), n_train=args.n_train,
                             n_eval=args.n_eval, seed=0)
     cfg = lk.train.TrainConfig(bf16="auto", max_len=256, progress=False)
     t0 = time.perf_counter()
-    teacher_train = kd.teacher_outputs(teacher, tok, data["train_prompts"], max_new_tokens=args.max_new_tokens, config=cfg)
-    teacher_eval = kd.rollout_texts(tok, kd.teacher_outputs(teacher, tok, data["eval_prompts"],
+    teacher_train = whitebox.teacher_outputs(teacher, tok, data["train_prompts"], max_new_tokens=args.max_new_tokens, config=cfg)
+    teacher_eval = whitebox.rollout_texts(tok, whitebox.teacher_outputs(teacher, tok, data["eval_prompts"],
                                                             max_new_tokens=args.max_new_tokens, config=cfg))
     print(f"teacher outputs: {time.perf_counter() - t0:.0f}s; e.g. {teacher_eval[0]!r}", flush=True)
-    base_rows, _ = kd.evaluate_students({"student (init)": student_init, "teacher": teacher}, teacher, tok,
+    base_rows, _ = whitebox.evaluate_students({"student (init)": student_init, "teacher": teacher}, teacher, tok,
                                         data["eval_prompts"], teacher_eval, max_new_tokens=args.max_new_tokens, seed=0)
     rows = []
     for seed in args.seeds:

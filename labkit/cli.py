@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data-dir", default=None, help="folder holding tinyllm/ and dss/ (or $LABKIT_DATA)")
     d.add_argument("--json", action="store_true", help="machine-readable summary")
     d.set_defaults(func=_dispatch("data:cli_show"))
+    d = data.add_parser("fetch", help="download the papers' data releases (pinned commits), unpack, validate")
+    d.add_argument("names", nargs="+", metavar="NAME", help="tinyllm (OBQA, ARC) and/or dss (CQA, SVAMP)")
+    d.add_argument("--dest", default=None, help="data folder (default $LABKIT_DATA, else $LABKIT_HOME/data)")
+    d.add_argument("--force", action="store_true", help="fetch again even if already there")
+    d.set_defaults(func=_dispatch("releases:cli_fetch"))
 
     # --- rationales -----------------------------------------------------------
     rat = sub.add_parser("rationales", help="teacher rationales").add_subparsers(dest="action", required=True)
@@ -72,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--executor", default="local", choices=["local", "ray"])
     b.add_argument("--jobs", type=int, default=1)
     b.add_argument("--only", action="append", default=None, help="run only these notebooks/grids (repeatable)")
-    b.set_defaults(func=_dispatch("batch:cli_reproduce"))
+    b.set_defaults(func=_dispatch("runs.reproduce:cli_reproduce"))
 
     b = sub.add_parser("batch", help="run one grid file (notebook x parameter sets x seeds)")
     b.add_argument("grid", help="path to a grid YAML file")
@@ -80,11 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--profile", default=None, choices=["smoke", "default", "paper"])
     b.add_argument("--executor", default="local", choices=["local", "ray"])
     b.add_argument("--jobs", type=int, default=1)
-    b.set_defaults(func=_dispatch("batch:cli_batch"))
+    b.set_defaults(func=_dispatch("runs.reproduce:cli_batch"))
 
     b = sub.add_parser("report", help="collect results.csv and report.md from a runs folder")
     b.add_argument("out", help="runs folder")
-    b.set_defaults(func=_dispatch("batch:cli_report"))
+    b.set_defaults(func=_dispatch("runs.reproduce:cli_report"))
     return p
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from labkit.errors import LabkitError
+from labkit.losses import divergence
 
 KINDS = ("forward_kl", "reverse_kl", "jsd")
 
@@ -78,8 +79,6 @@ def discrete_divergence(log_q: torch.Tensor, log_p: torch.Tensor, kind: str, bet
 def _loss_fn(use_losses: bool):
     """labkit.losses.divergence (the lab's implementation) or the float64 reference above."""
     if use_losses:
-        from labkit.losses import divergence
-
         return lambda log_q, log_p, kind, beta: divergence(log_q, log_p, kind=kind, beta=beta)
     return lambda log_q, log_p, kind, beta: discrete_divergence(
         torch.log_softmax(log_q, -1), torch.log_softmax(log_p, -1), kind, beta).mean()

@@ -42,18 +42,17 @@ eps: float = 0.001  # "void": outcomes where the teacher's probability is below 
 max_steps: int = 0  # optimisation steps per student; 0 means the profile default
 
 # %%
-lk.notebook.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device,
+lk.lab.params.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device,
                              beta=beta, weight=weight, noise=noise)
-DEFAULTS = {"smoke": {"max_steps": 200}, "default": {"max_steps": 400}, "paper": {"max_steps": 1000}}
-max_steps = lk.notebook.profile_values(profile, DEFAULTS, max_steps=max_steps)["max_steps"]
+max_steps = lk.lab.profiles.resolve(profile, lk.lab.profiles.MODESEEK, max_steps=max_steps)["max_steps"]
 DIVERGENCES = {"forward_kl": ("forward_kl", 0.0), "reverse_kl": ("reverse_kl", 1.0), f"jsd β={beta:g}": ("jsd", beta)}
-timer, figures, tables = lk.notebook.Timer(), [], {}
+timer, figures, tables = lk.lab.metrics.Timer(), [], {}
 ms = lk.modeseek
 
 # %%
-if lk.notebook.show_widgets(interactive):   # sliders write back to separation, weight, beta, degree, student_order
+if lk.lab.notebook.show_widgets(interactive):   # sliders write back to separation, weight, beta, degree, student_order
     from IPython.display import display
-    panel = lk.widgets.mode_seeking_live(globals())
+    panel = lk.lab.widgets.mode_seeking_live(globals())
     display(panel.widget)   # scene 1 redraws live; re-run the cells below for scenes 2 and 3
 
 # %% [markdown]
@@ -74,13 +73,13 @@ with timer("scene1"):
                  for b in tqdm([0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0], desc="β path")]
 closed_form = ms.moment_matched(*mixture)
 print("forward KL fit", fits["forward_kl"][:2], "closed form (moment matching)", closed_form)
-figures.append(lk.plots.save(lk.plots.gaussian_fits(x, p_x, {k: v[:2] for k, v in fits.items()}), out_dir, "gaussian_fits.png"))
+figures.append(lk.lab.plots.save(lk.lab.plots.gaussian_fits(x, p_x, {k: v[:2] for k, v in fits.items()}), out_dir, "gaussian_fits.png"))
 
 # %%
-fig = lk.plots.sweep([{**r, "what": "μ"} for r in beta_path] + [{**r, "mu": r["sigma"], "what": "σ"} for r in beta_path],
+fig = lk.lab.plots.sweep([{**r, "what": "μ"} for r in beta_path] + [{**r, "mu": r["sigma"], "what": "σ"} for r in beta_path],
                      x="beta", y="mu", hue="what", percent=False, ylabel="fitted value",
                      title="JSD(β) fit moves from covering (β=0) to seeking (β=1)")
-figures.append(lk.plots.save(fig, out_dir, "gaussian_beta_path.png"))
+figures.append(lk.lab.plots.save(fig, out_dir, "gaussian_beta_path.png"))
 tables["gaussian"] = [{"divergence": k, "mu": v[0], "sigma": v[1], "divergence_value": v[2]} for k, v in fits.items()]
 tables["gaussian_beta_path"] = beta_path
 
@@ -99,7 +98,7 @@ with timer("scene2"):
     next_token = {label: ms.fit_next_token(p_tok, kind, b, degree=degree, steps=max_steps, seed=seed)[0]
                   for label, (kind, b) in tqdm(DIVERGENCES.items(), desc="next-token students")}
 tables["next_token"] = [{"divergence": k, **ms.summary(q, p_tok, peaks, eps)} for k, q in next_token.items()]
-figures.append(lk.plots.save(lk.plots.next_token_fits(p_tok, next_token, eps), out_dir, "next_token_fits.png"))
+figures.append(lk.lab.plots.save(lk.lab.plots.next_token_fits(p_tok, next_token, eps), out_dir, "next_token_fits.png"))
 tables["next_token"]
 
 # %% [markdown]
@@ -124,14 +123,14 @@ with timer("scene3"):
 q_seq = {label: s[1] for label, s in students.items()}
 tables["sequences"] = [{"divergence": k, **ms.summary(q, p_seq, modes, eps)} for k, q in q_seq.items()]
 labels = ms.sequence_labels(teacher.vocab, teacher.length)
-fig = lk.plots.sequence_fits(p_seq, q_seq, modes, top=30, eps=eps, labels=labels,
+fig = lk.lab.plots.sequence_fits(p_seq, q_seq, modes, top=30, eps=eps, labels=labels,
                              title=f"Sequences: teacher vs Markov-order-{student_order} students (exact)")
-figures.append(lk.plots.save(fig, out_dir, "sequence_fits.png"))
+figures.append(lk.lab.plots.save(fig, out_dir, "sequence_fits.png"))
 tables["sequences"]
 
 # %%
 curves = {label: s[2] for label, s in students.items()}
-figures.append(lk.plots.save(lk.plots.loss_curves(curves, title="sequence-level training loss (exact)", log=True),
+figures.append(lk.lab.plots.save(lk.lab.plots.loss_curves(curves, title="sequence-level training loss (exact)", log=True),
                              out_dir, "sequence_losses.png"))
 print(f"student parameters: {students['forward_kl'][0].n_parameters()}  teacher outcomes: {len(p_seq)}")
 
@@ -151,4 +150,4 @@ metrics = {
 }
 params = dict(profile=profile, seed=seed, separation=separation, weight=weight, beta=beta, degree=degree,
               student_order=student_order, noise=noise, eps=eps, max_steps=max_steps)
-print(lk.notebook.write_metrics(out_dir, "00_kl_mode_seeking", params, metrics, timer))
+print(lk.lab.metrics.write_metrics(out_dir, "00_kl_mode_seeking", params, metrics, timer))

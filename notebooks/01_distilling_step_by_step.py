@@ -51,30 +51,22 @@ max_steps: int = 0  # optimiser steps per student; 0 means the profile's
 threads: int = 0  # torch CPU threads; 0 means the profile's, 1 for smoke
 
 # %%
-DEFAULTS = {
-    "smoke": dict(student="tiny@layers=2", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0], n_train=48, n_test=32,
-                  max_steps=12, lr=1e-3, batch_size=8, max_len=160, threads=1),
-    "default": dict(student="smollm2-135m-instruct@layers=4", teacher="noisy-oracle@p=0.2,style=terse",
-                    fractions=[0.25, 0.5, 1.0], n_train=48, n_test=32, max_steps=12, lr=3e-4, batch_size=4, max_len=192),
-    "paper": dict(student="google-t5/t5-base", teacher="noisy-oracle@p=0.2", fractions=[0.125, 0.25, 0.5, 0.75, 1.0],
-                  n_train=2000, n_test=200, max_steps=10000, lr=5e-5, batch_size=64, max_len=512),
-}
-P = lk.notebook.profile_values(profile, DEFAULTS, student=student, teacher=teacher, fractions=fractions,
+P = lk.lab.profiles.resolve(profile, lk.lab.profiles.DSS, student=student, teacher=teacher, fractions=fractions,
                                n_train=n_train, n_test=n_test, max_steps=max_steps, threads=threads)
-lk.notebook.set_threads(P["threads"])
+lk.lab.notebook.set_threads(P["threads"])
 if dataset.startswith("dss:") and not teacher:
     P["teacher"] = "palm-540b"   # the paper's recorded rationales
-lk.notebook.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device, dataset=dataset,
+lk.lab.params.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device, dataset=dataset,
                              teacher=P["teacher"], lam=lam, fractions=P["fractions"], n_train=P["n_train"],
                              max_steps=P["max_steps"])
 student, teacher, fractions, n_train, n_test, max_steps = (P[k] for k in
                                                            ("student", "teacher", "fractions", "n_train", "n_test", "max_steps"))
-timer, figures, tables = lk.notebook.Timer(), [], {}
+timer, figures, tables = lk.lab.metrics.Timer(), [], {}
 
 # %%
-if lk.notebook.show_widgets(interactive):   # λ, data fractions, dataset, n_train write back to the same names
+if lk.lab.notebook.show_widgets(interactive):   # λ, data fractions, dataset, n_train write back to the same names
     from IPython.display import display
-    panel = lk.widgets.dss_panel(globals())
+    panel = lk.lab.widgets.dss_panel(globals())
     display(panel.widget)
 
 # %% [markdown]
@@ -115,16 +107,16 @@ with timer("sweep"):
     for fraction, method in tqdm([(f, m) for f in fractions for m in METHODS], desc="students"):
         subset = train_records[: max(1, round(fraction * len(train_records)))]
         tasks, labels = METHODS[method]
-        rows.append({"fraction": fraction, "method": method, **lk.notebook.train_student(
+        rows.append({"fraction": fraction, "method": method, **lk.lab.multitask.train_student(
             student, subset, test_records, tasks=tasks, label_source=labels, config=config, device=device)})
 tables["data_size"] = rows
 rows
 
 # %%
-fig = lk.plots.sweep(rows, x="fraction", y="accuracy", hue="method", logx=True, xlabel="fraction of training data",
+fig = lk.lab.plots.sweep(rows, x="fraction", y="accuracy", hue="method", logx=True, xlabel="fraction of training data",
                      title=f"{dataset}: accuracy vs training-set size\n{student}, {len(test_records)} test questions",
-                     hlines={f"teacher {teacher}": teacher_accuracy, **lk.notebook.chance_line(test_records)})
-figures.append(lk.plots.save(fig, out_dir, "data_size_sweep.png"))
+                     hlines={f"teacher {teacher}": teacher_accuracy, **lk.lab.notebook.chance_line(test_records)})
+figures.append(lk.lab.plots.save(fig, out_dir, "data_size_sweep.png"))
 
 # %% [markdown]
 # **What to look for.** In the paper (T5 students, PaLM-540B teacher) step-by-step at 12.5 % of the data matches
@@ -143,4 +135,4 @@ metrics = {
 }
 params = dict(profile=profile, seed=seed, dataset=dataset, teacher=teacher, student=student, lam=lam,
               fractions=fractions, n_train=n_train, n_test=n_test, max_steps=max_steps, device=device)
-print(lk.notebook.write_metrics(out_dir, "01_distilling_step_by_step", params, metrics, timer))
+print(lk.lab.metrics.write_metrics(out_dir, "01_distilling_step_by_step", params, metrics, timer))

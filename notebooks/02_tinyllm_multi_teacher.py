@@ -47,35 +47,25 @@ max_new_tokens: int = 0  # rationale length for live teachers; 0 means the profi
 threads: int = 0  # torch CPU threads; 0 means the profile's, 1 for smoke
 
 # %%
-DEFAULTS = {
-    "smoke": dict(teachers=["oracle", "tiny"], student="tiny@layers=2", alpha_grid=[0.1, 3.0], n_train=32, n_test=32,
-                  max_steps=10, max_new_tokens=24, lr=1e-3, batch_size=8, max_len=192, threads=1),
-    "default": dict(teachers=["smollm2-135m-instruct", "noisy-oracle@p=0.3,style=terse"], alpha_grid=[0.1, 3.0],
-                    student="smollm2-135m-instruct@layers=4", n_train=32, n_test=32, max_steps=10, max_new_tokens=48,
-                    lr=3e-4, batch_size=4, max_len=256),
-    "paper": dict(teachers=["flan-t5-xl", "llama2-7b-chat"], student="google/flan-t5-base",
-                  alpha_grid=[0.01, 0.1, 0.5, 1.0, 2.0, 3.0], n_train=100000, n_test=100000, max_steps=2000,
-                  max_new_tokens=128, lr=5e-5, batch_size=16, max_len=1024),
-}
-P = lk.notebook.profile_values(profile, DEFAULTS, teachers=teachers, student=student, alpha_grid=alpha_grid,
+P = lk.lab.profiles.resolve(profile, lk.lab.profiles.TINYLLM, teachers=teachers, student=student, alpha_grid=alpha_grid,
                                n_train=n_train, n_test=n_test, max_steps=max_steps, max_new_tokens=max_new_tokens,
                                threads=threads)
-lk.notebook.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device, dataset=dataset,
+lk.lab.params.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device, dataset=dataset,
                              teachers=P["teachers"], alphas=alphas, alpha_grid=P["alpha_grid"], max_steps=P["max_steps"],
                              in_context=in_context, template=template)
-lk.notebook.set_threads(P["threads"])
+lk.lab.notebook.set_threads(P["threads"])
 teachers, student, alpha_grid = P["teachers"], P["student"], P["alpha_grid"]
-timer, figures, tables = lk.notebook.Timer(), [], {}
+timer, figures, tables = lk.lab.metrics.Timer(), [], {}
 
 # %%
-if lk.notebook.show_widgets(interactive):   # teachers, one α slider per teacher, k, template -> same names
+if lk.lab.notebook.show_widgets(interactive):   # teachers, one α slider per teacher, k, template -> same names
     from IPython.display import display
-    panel = lk.widgets.tinyllm_panel(globals())
+    panel = lk.lab.widgets.tinyllm_panel(globals())
     display(panel.widget)   # then re-run the cells below
 
 # %%
 alpha_of = alphas if isinstance(alphas, dict) else {t: float(alphas) for t in teachers}
-lk.notebook.check_parameters(teachers=teachers, alphas=alpha_of)
+lk.lab.params.check_parameters(teachers=teachers, alphas=alpha_of)
 config = lk.train.TrainConfig(lr=P["lr"], steps=P["max_steps"], batch_size=P["batch_size"], max_len=P["max_len"],
                               seed=seed, device=device, progress=False)
 kw = dict(data_dir=data_dir or None, seed=seed)
@@ -92,7 +82,7 @@ print(f"{dataset}: {len(train_records)} train / {len(test_records)} test; teache
 # %%
 example = train_records[0]
 shots = lk.prompts.in_context_examples(train_records, example, k=in_context, seed=seed)
-print(lk.notebook.side_by_side({name: lk.prompts.render_teacher_prompt(example, name, shots)
+print(lk.lab.notebook.side_by_side({name: lk.prompts.render_teacher_prompt(example, name, shots)
                                 for name in ("cot", "teacher_forced")}, max_lines=30))
 
 
@@ -105,7 +95,7 @@ def with_rationales(records, k):
 with timer("rationales"):
     train_k, stats = with_rationales(train_records, in_context)
     train_0, _ = (train_k, None) if in_context == 0 else with_rationales(train_records, 0)
-print(lk.notebook.side_by_side({t: train_k[0].rationales.get(t, "(none)") for t in teachers}, max_lines=12))
+print(lk.lab.notebook.side_by_side({t: train_k[0].rationales.get(t, "(none)") for t in teachers}, max_lines=12))
 teacher_rows = [{k: v for k, v in lk.rationales.consistency(train_k, t).items() if k != "kept_ids"} for t in teachers]
 tables["teachers"] = teacher_rows
 teacher_rows
@@ -120,7 +110,7 @@ teacher_rows
 # %%
 def run(label, records, alpha_by_teacher):
     tasks = {"answer": 1.0, **{f"rationale:{t}": a for t, a in alpha_by_teacher.items()}}
-    return {"variant": label, "teachers": list(alpha_by_teacher), **lk.notebook.train_student(
+    return {"variant": label, "teachers": list(alpha_by_teacher), **lk.lab.multitask.train_student(
         student, records, test_records, tasks=tasks, config=config, device=device)}
 
 variants = [("TinyLLM (full)", train_k, alpha_of), ("w/o in-context", train_0, alpha_of)]
@@ -139,14 +129,14 @@ with timer("alpha_sweep"):
         sensitivity.append({"alpha": a, "dataset": dataset, **run(f"α={a:g}", train_k, {t: a for t in teachers})})
 tables["alpha_sensitivity"] = sorted(sensitivity, key=lambda r: r["alpha"])
 label_only = ablation_rows[-1]["accuracy"]
-fig = lk.plots.sweep(tables["alpha_sensitivity"], x="alpha", y="accuracy", hue="dataset", logx=True, xlabel="α (all teachers)",
+fig = lk.lab.plots.sweep(tables["alpha_sensitivity"], x="alpha", y="accuracy", hue="dataset", logx=True, xlabel="α (all teachers)",
                      title=f"TinyLLM accuracy vs α\n{student}, {len(test_records)} test questions",
-                     hlines={"label only": label_only, **lk.notebook.chance_line(test_records)})
-figures.append(lk.plots.save(fig, out_dir, "alpha_sensitivity.png"))
-chance = lk.notebook.chance_line(test_records)
-fig = lk.plots.bars(ablation_rows, "variant", "accuracy", title=f"{dataset}: ablations\n{student}, {len(test_records)} test questions",
+                     hlines={"label only": label_only, **lk.lab.notebook.chance_line(test_records)})
+figures.append(lk.lab.plots.save(fig, out_dir, "alpha_sensitivity.png"))
+chance = lk.lab.notebook.chance_line(test_records)
+fig = lk.lab.plots.bars(ablation_rows, "variant", "accuracy", title=f"{dataset}: ablations\n{student}, {len(test_records)} test questions",
                     hline=next(iter(chance.values()), None), hline_label=next(iter(chance), ""))
-figures.append(lk.plots.save(fig, out_dir, "ablations.png"))
+figures.append(lk.lab.plots.save(fig, out_dir, "ablations.png"))
 
 # %%
 metrics = {
@@ -159,4 +149,4 @@ metrics = {
 params = dict(profile=profile, seed=seed, dataset=dataset, teachers=teachers, alphas=alpha_of, in_context=in_context,
               template=template, alpha_grid=alpha_grid, student=student, n_train=P["n_train"], n_test=P["n_test"],
               max_steps=P["max_steps"], device=device)
-print(lk.notebook.write_metrics(out_dir, "02_tinyllm_multi_teacher", params, metrics, timer))
+print(lk.lab.metrics.write_metrics(out_dir, "02_tinyllm_multi_teacher", params, metrics, timer))

@@ -27,7 +27,7 @@
 import copy
 import torch
 import labkit as lk
-from labkit import kd, kd_plots, kd_widgets
+from labkit.lab import plots, whitebox, widgets
 from IPython.display import Markdown, display
 
 # %% tags=["parameters"]
@@ -54,20 +54,20 @@ out_dir: str = "runs/03_minillm_reverse_kl"  # where metrics.json and the PNG fi
 # Derived settings and a check of every parameter, **before** anything heavy runs: a wrong name or range fails here, naming the parameter.
 
 # %%
-lk.notebook.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device,
+lk.lab.params.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device,
                              n_train=n_train, n_eval=n_eval, max_steps=max_steps)
-S = kd.resolve_settings(profile, teacher=teacher, student=student, dataset=dataset, n_train=n_train,
+S = whitebox.resolve_settings(profile, teacher=teacher, student=student, dataset=dataset, n_train=n_train,
                         n_eval=n_eval, max_steps=max_steps, max_new_tokens=max_new_tokens)
-kd.check_model_name(S["teacher"], "teacher"), kd.check_model_name(S["student"], "student")
-lk.notebook.check_parameters(dataset=S["dataset"])
-kd.check_switches(teacher_mix=teacher_mix, lm_weight=lm_weight)
-methods = kd.check_methods(methods)
-timer = lk.notebook.Timer()
+whitebox.check_model_name(S["teacher"], "teacher"), whitebox.check_model_name(S["student"], "student")
+lk.lab.params.check_parameters(dataset=S["dataset"])
+whitebox.check_switches(teacher_mix=teacher_mix, lm_weight=lm_weight)
+methods = whitebox.check_methods(methods)
+timer = lk.lab.metrics.Timer()
 S
 
 # %%
-if lk.notebook.show_widgets(interactive):
-    panel = kd_widgets.minillm_panel(globals())   # writes methods, single_step, teacher_mix, ... back
+if lk.lab.notebook.show_widgets(interactive):
+    panel = widgets.minillm_panel(globals())   # writes methods, single_step, teacher_mix, ... back
     display(panel.widget)                          # change a control, then run the cells below again
 
 # %% [markdown]
@@ -79,9 +79,9 @@ if lk.notebook.show_widgets(interactive):
 if S["threads"]:
     torch.set_num_threads(S["threads"])   # small models on a shared CPU run fastest single-threaded
 with timer("load"):
-    teacher_model, student_init, tok = kd.load_teacher_student(S["teacher"], S["student"], device)
+    teacher_model, student_init, tok = whitebox.load_teacher_student(S["teacher"], S["student"], device)
     chat = lk.models.is_chat_model(S["teacher"])
-    data = kd.whitebox_data(S["dataset"], tok, chat=chat, n_train=S["n_train"], n_eval=S["n_eval"], seed=seed)
+    data = whitebox.whitebox_data(S["dataset"], tok, chat=chat, n_train=S["n_train"], n_eval=S["n_eval"], seed=seed)
 config = lk.train.TrainConfig(steps=S["max_steps"], batch_size=S["batch_size"], lr=S["lr"], seed=seed,
                               device=device, bf16=S["bf16"], max_len=S["max_len"],
                               log_every=max(1, S["max_steps"] // 4))
@@ -94,9 +94,9 @@ print(data["train_prompts"][0] + data["train_gold"][0])
 
 # %%
 with timer("teacher outputs"):
-    teacher_train = kd.teacher_outputs(teacher_model, tok, data["train_prompts"],
+    teacher_train = whitebox.teacher_outputs(teacher_model, tok, data["train_prompts"],
                                        max_new_tokens=S["max_new_tokens"], config=config)
-    teacher_eval = kd.rollout_texts(tok, kd.teacher_outputs(teacher_model, tok, data["eval_prompts"],
+    teacher_eval = whitebox.rollout_texts(tok, whitebox.teacher_outputs(teacher_model, tok, data["eval_prompts"],
                                                             max_new_tokens=S["max_new_tokens"], config=config))
 print("teacher, first held-out prompt:\n", teacher_eval[0])
 
@@ -120,12 +120,12 @@ print("teacher, first held-out prompt:\n", teacher_eval[0])
 # %%
 runs = {m: {} for m in methods if m != "minillm"}
 if "minillm" in methods:
-    runs.update(kd.minillm_variants(single_step, teacher_mix, length_norm, lm_weight, ablations))
+    runs.update(whitebox.minillm_variants(single_step, teacher_mix, length_norm, lm_weight, ablations))
 students, histories = {"student (init)": student_init}, {}
 for label, switches in runs.items():
     with timer(f"train {label}"):
         students[label] = copy.deepcopy(student_init)
-        histories[label] = kd.train_method(label.split()[0], students[label], teacher_model, tok, data,
+        histories[label] = whitebox.train_method(label.split()[0], students[label], teacher_model, tok, data,
                                            config=config, max_new_tokens=S["max_new_tokens"],
                                            teacher_train=teacher_train, **switches)
 print({k: round(v, 1) for k, v in timer.timings.items()})
@@ -140,14 +140,14 @@ mini = [k for k in histories if k.startswith("minillm")]
 keys = ["reward", "loss/single", "grad_var"]
 figures = []
 if mini:
-    fig = kd_plots.training_curves({k: kd_plots.curves_of(histories[k], keys) for k in mini}, keys,
+    fig = plots.training_curves({k: plots.curves_of(histories[k], keys) for k in mini}, keys,
                                    title="MiniLLM and its switches")
-    figures.append(lk.plots.save(fig, out_dir, "minillm_curves.png"))
+    figures.append(plots.save(fig, out_dir, "minillm_curves.png"))
 base = [k for k in histories if not k.startswith("minillm")]
 if base:
-    fig = kd_plots.training_curves({k: kd_plots.curves_of(histories[k], ["loss"]) for k in base}, ["loss"],
+    fig = plots.training_curves({k: plots.curves_of(histories[k], ["loss"]) for k in base}, ["loss"],
                                    title="Baselines: each method's own training loss")
-    figures.append(lk.plots.save(fig, out_dir, "baseline_losses.png"))
+    figures.append(plots.save(fig, out_dir, "baseline_losses.png"))
 
 # %% [markdown]
 # ## Evaluation on held-out prompts
@@ -160,16 +160,16 @@ if base:
 
 # %%
 with timer("evaluate"):
-    rows, samples = kd.evaluate_students({**students, "teacher": teacher_model}, teacher_model, tok,
+    rows, samples = whitebox.evaluate_students({**students, "teacher": teacher_model}, teacher_model, tok,
                                          data["eval_prompts"], teacher_eval, max_new_tokens=S["max_new_tokens"],
                                          seed=seed, device=device, bf16=S["bf16"])
 for r in rows:
     h = histories.get(r["method"])
     r["train_loss_first"], r["train_loss_last"] = (h.series("loss")[0], h.last("loss")) if h else (None, None)
-display(Markdown(kd.markdown_table(rows)))
-fig = kd_plots.metric_bars(rows, {"rouge_l": "ROUGE-L vs teacher ↑", "teacher_loglik": "teacher log-lik / token ↑",
+display(Markdown(whitebox.markdown_table(rows)))
+fig = plots.metric_bars(rows, {"rouge_l": "ROUGE-L vs teacher ↑", "teacher_loglik": "teacher log-lik / token ↑",
                                   "distinct_2": "distinct-2 (diversity)"})
-figures.append(lk.plots.save(fig, out_dir, "metrics.png"))
+figures.append(plots.save(fig, out_dir, "metrics.png"))
 
 # %% [markdown]
 # ### Samples, side by side (greedy, first two held-out prompts)
@@ -177,7 +177,7 @@ figures.append(lk.plots.save(fig, out_dir, "metrics.png"))
 # %%
 for i in range(min(2, len(data["eval_prompts"]))):
     display(Markdown(f"**Prompt {i}:** `{data['eval_prompts'][i][-160:]!r}`\n\n"
-                     + kd.markdown_table([{"method": m, "answer": s[i][:240]} for m, s in samples.items()])))
+                     + whitebox.markdown_table([{"method": m, "answer": s[i][:240]} for m, s in samples.items()])))
 
 # %% [markdown]
 # ## Results file
@@ -189,10 +189,10 @@ params = dict(profile=profile, teacher=S["teacher"], student=S["student"], datas
               n_train=S["n_train"], n_eval=S["n_eval"], max_steps=S["max_steps"], max_new_tokens=S["max_new_tokens"],
               methods=methods, single_step=single_step, teacher_mix=teacher_mix, length_norm=length_norm,
               lm_weight=lm_weight, ablations=ablations, seed=seed, device=device, bf16=S["bf16"])
-curves = {k: kd_plots.curves_of(h, ["loss", "loss/ce", "loss/kd", "loss/pg", "loss/single", "reward", "grad_var",
+curves = {k: plots.curves_of(h, ["loss", "loss/ce", "loss/kd", "loss/pg", "loss/single", "reward", "grad_var",
                                     "weight_mean", "gen_len"]) for k, h in histories.items()}
 best = max((r for r in rows if r["method"] != "teacher"), key=lambda r: r["teacher_loglik"])
 metrics = {"tables": {"methods": rows}, "figures": figures, "curves": curves, "samples": samples,
            "best_by_teacher_loglik": best["method"], **{f"{r['method']}/{k}": r[k] for r in rows
                                                          for k in ("rouge_l", "teacher_loglik", "distinct_2")}}
-lk.notebook.write_metrics(out_dir, "03_minillm_reverse_kl", params, metrics, timer)
+lk.lab.metrics.write_metrics(out_dir, "03_minillm_reverse_kl", params, metrics, timer)

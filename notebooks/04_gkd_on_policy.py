@@ -25,7 +25,7 @@
 import copy
 import torch
 import labkit as lk
-from labkit import kd, kd_plots, kd_widgets
+from labkit.lab import plots, whitebox, widgets
 from IPython.display import Markdown, display
 
 # %% tags=["parameters"]
@@ -51,21 +51,21 @@ out_dir: str = "runs/04_gkd_on_policy"  # where metrics.json and the PNG figures
 # Derived settings and a check of every parameter before anything heavy runs.
 
 # %%
-lk.notebook.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device,
+lk.lab.params.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device,
                              n_train=n_train, n_eval=n_eval, max_steps=max_steps,
                              lmbdas=lmbdas, betas=betas, lmbda=lmbda, beta=beta)
-S = kd.resolve_settings(profile, teacher=teacher, student=student, dataset=dataset, n_train=n_train,
+S = whitebox.resolve_settings(profile, teacher=teacher, student=student, dataset=dataset, n_train=n_train,
                         n_eval=n_eval, max_steps=max_steps, max_new_tokens=max_new_tokens)
-kd.check_model_name(S["teacher"], "teacher"), kd.check_model_name(S["student"], "student")
-lk.notebook.check_parameters(dataset=S["dataset"])
-kd.check_switches(metric=metric)
-timer = lk.notebook.Timer()
+whitebox.check_model_name(S["teacher"], "teacher"), whitebox.check_model_name(S["student"], "student")
+lk.lab.params.check_parameters(dataset=S["dataset"])
+whitebox.check_switches(metric=metric)
+timer = lk.lab.metrics.Timer()
 S
 
 # %%
 panel = None
-if lk.notebook.show_widgets(interactive):
-    panel = kd_widgets.gkd_panel(globals())   # writes lmbda, beta, metric back; see "one run" below
+if lk.lab.notebook.show_widgets(interactive):
+    panel = widgets.gkd_panel(globals())   # writes lmbda, beta, metric back; see "one run" below
     display(panel.widget)
 
 # %% [markdown]
@@ -75,9 +75,9 @@ if lk.notebook.show_widgets(interactive):
 if S["threads"]:
     torch.set_num_threads(S["threads"])   # small models on a shared CPU run fastest single-threaded
 with timer("load"):
-    teacher_model, student_init, tok = kd.load_teacher_student(S["teacher"], S["student"], device)
+    teacher_model, student_init, tok = whitebox.load_teacher_student(S["teacher"], S["student"], device)
     chat = lk.models.is_chat_model(S["teacher"])
-    data = kd.whitebox_data(S["dataset"], tok, chat=chat, n_train=S["n_train"], n_eval=S["n_eval"], seed=seed)
+    data = whitebox.whitebox_data(S["dataset"], tok, chat=chat, n_train=S["n_train"], n_eval=S["n_eval"], seed=seed)
 config = lk.train.TrainConfig(steps=S["max_steps"], batch_size=S["batch_size"], lr=S["lr"], seed=seed,
                               device=device, bf16=S["bf16"], max_len=S["max_len"],
                               log_every=max(1, S["max_steps"] // 4))
@@ -87,9 +87,9 @@ print(data["train_prompts"][0] + data["train_gold"][0])
 
 # %%
 with timer("teacher outputs"):
-    teacher_train = kd.teacher_outputs(teacher_model, tok, data["train_prompts"],
+    teacher_train = whitebox.teacher_outputs(teacher_model, tok, data["train_prompts"],
                                        max_new_tokens=S["max_new_tokens"], config=config)
-    teacher_eval = kd.rollout_texts(tok, kd.teacher_outputs(teacher_model, tok, data["eval_prompts"],
+    teacher_eval = whitebox.rollout_texts(tok, whitebox.teacher_outputs(teacher_model, tok, data["eval_prompts"],
                                                             max_new_tokens=S["max_new_tokens"], config=config))
 print("teacher, first held-out prompt:\n", teacher_eval[0])
 
@@ -104,24 +104,24 @@ for lm in lmbdas:
     for b in betas:
         with timer(f"gkd λ={lm} β={b}"):
             s = copy.deepcopy(student_init)
-            h = kd.train_method("gkd", s, teacher_model, tok, data, config=config, max_new_tokens=S["max_new_tokens"],
+            h = whitebox.train_method("gkd", s, teacher_model, tok, data, config=config, max_new_tokens=S["max_new_tokens"],
                                 teacher_train=teacher_train, lmbda=lm, beta=b)
-            row = kd.evaluate_students({f"λ={lm} β={b}": s}, teacher_model, tok, data["eval_prompts"], teacher_eval,
+            row = whitebox.evaluate_students({f"λ={lm} β={b}": s}, teacher_model, tok, data["eval_prompts"], teacher_eval,
                                        max_new_tokens=S["max_new_tokens"], seed=seed, device=device, bf16=S["bf16"])[0][0]
         histories[row["method"]] = h
         grid_rows.append({**row, "lmbda": lm, "beta": b, "jsd_first": h.series("loss/jsd")[0],
                           "jsd_last": h.last("loss/jsd"), "on_policy_steps": sum(h.series("on_policy"))})
-display(Markdown(kd.markdown_table(grid_rows)))
+display(Markdown(whitebox.markdown_table(grid_rows)))
 
 # %%
-values = kd.grid_matrix(grid_rows, lmbdas, betas, metric)
+values = whitebox.grid_matrix(grid_rows, lmbdas, betas, metric)
 names = {"teacher_loglik": "teacher log-likelihood / token of samples ↑", "rouge_l": "ROUGE-L vs teacher ↑",
          "distinct_2": "distinct-2 of samples"}
-fig = kd_plots.heatmap(values, lmbdas, betas, title=f"GKD grid: {names[metric]}", cbar=metric)
-figures = [lk.plots.save(fig, out_dir, "gkd_heatmap.png")]
-fig = kd_plots.training_curves({k: kd_plots.curves_of(h, ["loss/jsd"]) for k, h in histories.items()},
+fig = plots.heatmap(values, lmbdas, betas, title=f"GKD grid: {names[metric]}", cbar=metric)
+figures = [plots.save(fig, out_dir, "gkd_heatmap.png")]
+fig = plots.training_curves({k: plots.curves_of(h, ["loss/jsd"]) for k, h in histories.items()},
                                ["loss/jsd"], title="JSD_β on the training sequences (β=0.5 is bounded by ln 2: near 0)")
-figures.append(lk.plots.save(fig, out_dir, "gkd_losses.png"))
+figures.append(plots.save(fig, out_dir, "gkd_losses.png"))
 
 
 # %% [markdown]
@@ -132,11 +132,11 @@ figures.append(lk.plots.save(fig, out_dir, "gkd_losses.png"))
 # %%
 def one_run(ns=None):
     s = copy.deepcopy(student_init)
-    h = kd.train_method("gkd", s, teacher_model, tok, data, config=config, max_new_tokens=S["max_new_tokens"],
+    h = whitebox.train_method("gkd", s, teacher_model, tok, data, config=config, max_new_tokens=S["max_new_tokens"],
                         teacher_train=teacher_train, lmbda=lmbda, beta=beta)
-    rows, samples = kd.evaluate_students({f"λ={lmbda} β={beta}": s}, teacher_model, tok, data["eval_prompts"],
+    rows, samples = whitebox.evaluate_students({f"λ={lmbda} β={beta}": s}, teacher_model, tok, data["eval_prompts"],
                                          teacher_eval, max_new_tokens=S["max_new_tokens"], seed=seed, device=device, bf16=S["bf16"])
-    display(Markdown(kd.markdown_table(rows) + "\n\n" + "\n\n".join(f"> {t[:240]}" for t in list(samples.values())[0][:2])))
+    display(Markdown(whitebox.markdown_table(rows) + "\n\n" + "\n\n".join(f"> {t[:240]}" for t in list(samples.values())[0][:2])))
     return {**rows[0], "lmbda": lmbda, "beta": beta, "jsd_last": h.last("loss/jsd")}
 
 with timer("one run"):
@@ -151,6 +151,6 @@ params = dict(profile=profile, teacher=S["teacher"], student=S["student"], datas
 best = max(grid_rows, key=lambda r: r[metric])
 metrics = {"tables": {"gkd_grid": grid_rows}, "figures": figures, "single_run": single,
            "grid": {"lmbdas": lmbdas, "betas": betas, "metric": metric, "values": values},
-           "curves": {k: kd_plots.curves_of(h, ["loss/jsd", "on_policy", "gen_len"]) for k, h in histories.items()},
+           "curves": {k: plots.curves_of(h, ["loss/jsd", "on_policy", "gen_len"]) for k, h in histories.items()},
            "best": {"lmbda": best["lmbda"], "beta": best["beta"], metric: best[metric]}}
-lk.notebook.write_metrics(out_dir, "04_gkd_on_policy", params, metrics, timer)
+lk.lab.metrics.write_metrics(out_dir, "04_gkd_on_policy", params, metrics, timer)

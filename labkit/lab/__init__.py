@@ -1,0 +1,30 @@
+"""The notebooks' layer (a leaf: nothing in the core or labkit.methods imports it).
+
+  profiles   every notebook's profile table; PROFILES
+  params     parameter checks (check_parameters) with messages naming the parameter
+  metrics    metrics.json (write_metrics / read_metrics), Timer, versions
+  papers     the papers each notebook reproduces, keyed by notebook file name
+  plots      matplotlib figures, drawn from the numbers in metrics.json
+  widgets    ipywidgets panels writing back to the notebook's variables
+  notebook   live kernel or headless, CPU threads, text side by side
+  multitask  notebooks 01/02: train a multi-task student and score it
+  whitebox   notebooks 03/04: white-box KD students (data, training, evaluation)
+
+Submodules load lazily: ``lk.lab.plots`` imports matplotlib only when used.
+"""
+import pkgutil
+from importlib import import_module
+
+_SUBMODULES = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        module = import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))

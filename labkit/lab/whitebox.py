@@ -8,34 +8,21 @@ from labkit import train as T
 from labkit.errors import LabkitError
 from labkit.kd import (_pad_id, check_vocab, generate_texts, make_rollout, prompt_ids, sample_responses,
                        train_gkd, train_kd, train_minillm, train_seqkd, train_sft)
+from labkit.lab.params import known_teachers
+from labkit.lab.profiles import WHITEBOX, WHITEBOX_METHODS, resolve
 
-# Settings per notebook profile. "smoke": tiny built-in models (tests, < 1 min); "default": the embedded
-# SmolLM2-135M-Instruct teacher and a 4-layer student derived from it (a few CPU minutes); "paper":
-# MiniLLM's GPT-2 setting (GPT-2 XL teacher, GPT-2 student, Dolly instructions) for GPU nodes.
-KD_PROFILES = {
-    "smoke": dict(teacher="tiny", student="tiny@layers=2", dataset="synthetic:arithmetic", n_train=16, n_eval=8,
-                  max_steps=8, batch_size=4, max_new_tokens=12, lr=2e-3, bf16=False, max_len=160, threads=1),
-    "default": dict(teacher="smollm2-135m-instruct", student="smollm2-135m-instruct@layers=4",
-                    dataset="synthetic:arithmetic", n_train=24, n_eval=12, max_steps=10, batch_size=4,
-                    max_new_tokens=24, lr=3e-4, bf16="auto", max_len=256, threads=1),
-    "paper": dict(teacher="openai-community/gpt2-xl", student="openai-community/gpt2",
-                  dataset="databricks/databricks-dolly-15k", n_train=14000, n_eval=500, max_steps=5000,
-                  batch_size=16, max_new_tokens=256, lr=5e-6, bf16="auto", max_len=512, threads=0),
-}
-METHODS = ("sft", "kd", "seqkd", "minillm")
+KD_PROFILES = WHITEBOX   # settings per profile (labkit.lab.profiles, where every profile table lives)
+METHODS = WHITEBOX_METHODS
 
 
 def resolve_settings(profile: str, **given) -> dict:
     """Profile defaults (KD_PROFILES) overridden by every given value that is not empty (0, "", None)."""
-    from labkit import notebook
-    return notebook.profile_values(profile, KD_PROFILES, **given)
+    return resolve(profile, KD_PROFILES, **given)
 
 
 def check_model_name(name, parameter: str) -> str:
     """A catalog/known name (with @options), a local directory, or a hub id 'org/name'; else LabkitError."""
-
-    from labkit import notebook
-    known = notebook.known_teachers()
+    known = known_teachers()
     ok = isinstance(name, str) and bool(name) and (
         name.split("@", 1)[0] in known or Path(name).expanduser().is_dir()
         or (":" not in name and name.count("/") == 1))
@@ -158,7 +145,7 @@ def train_method(method: str, student, teacher, tokenizer, data: dict, *, config
 
 
 def check_switches(*, teacher_mix=None, lm_weight=None, metric=None, metrics=("teacher_loglik", "rouge_l", "distinct_2")):
-    """Notebook checks of the KD knobs that labkit.notebook.check_parameters does not know."""
+    """Notebook checks of the KD knobs that labkit.lab.params.check_parameters does not know."""
     if teacher_mix is not None and not (isinstance(teacher_mix, (int, float)) and 0 <= teacher_mix < 1):
         raise LabkitError(f"parameter teacher_mix={teacher_mix!r}: expected α in [0, 1) (1 would never sample "
                           f"from the student)")

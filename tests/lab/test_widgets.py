@@ -2,7 +2,7 @@
 import pytest
 
 pytest.importorskip("ipywidgets")
-from labkit import widgets  # noqa: E402
+from labkit.lab import widgets  # noqa: E402
 
 
 def test_mode_seeking_panel_writes_back():

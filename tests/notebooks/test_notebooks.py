@@ -7,16 +7,16 @@ import pytest
 
 pm = pytest.importorskip("papermill")
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-KERNEL = "python3"   # the .venv's own kernel spec (argv "python" = this interpreter)
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
-def run(name, out, **params):
-    out.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(NOTEBOOKS / name), str(out / "output.ipynb"), kernel_name=KERNEL, cwd=str(out),
-                        parameters={"profile": "smoke", "interactive": False, "out_dir": str(out), **params},
-                        progress_bar=False)
-    doc = json.loads((out / "metrics.json").read_text())
+@pytest.fixture
+def run(run_notebook):
+    """run(name, out, **params): the shared papermill runner plus the checks every notebook 00-02 passes."""
+    return lambda name, out, **params: _checked(run_notebook(name, out, **params), out)
+
+
+def _checked(doc, out):
     assert doc["parameters"]["profile"] == "smoke"
     assert set(doc["versions"]) >= {"python", "torch", "transformers", "labkit"}
     for fig in doc["metrics"]["figures"]:
@@ -37,7 +37,7 @@ def test_notebooks_have_a_tagged_parameters_cell_and_no_outputs():
 
 
 @pytest.mark.slow
-def test_00_mode_seeking(tmp_path):
+def test_00_mode_seeking(run, tmp_path):
     m = run("00_kl_mode_seeking.ipynb", tmp_path)["metrics"]
     seq = m["sequences"]
     assert seq["reverse_kl"]["void_mass"] < 0.5 * seq["forward_kl"]["void_mass"]
@@ -58,7 +58,7 @@ def test_00_mode_seeking(tmp_path):
 
 
 @pytest.mark.slow
-def test_01_distilling_step_by_step(tmp_path):
+def test_01_distilling_step_by_step(run, tmp_path):
     doc = run("01_distilling_step_by_step.ipynb", tmp_path)
     m = doc["metrics"]
     assert set(m["accuracy"]) == {"fine-tuning", "distillation", "step-by-step"}
@@ -74,7 +74,7 @@ def test_01_distilling_step_by_step(tmp_path):
 
 
 @pytest.mark.slow
-def test_02_tinyllm(tmp_path):
+def test_02_tinyllm(run, tmp_path):
     m = run("02_tinyllm_multi_teacher.ipynb", tmp_path)["metrics"]
     assert set(m["accuracy"]) == {"TinyLLM (full)", "w/o in-context", "w/o oracle", "w/o tiny", "label only (fine-tuning)"}
     assert all(0.0 <= a <= 1.0 for a in m["accuracy"].values())
@@ -94,7 +94,7 @@ def test_02_tinyllm(tmp_path):
     ("02_tinyllm_multi_teacher.ipynb", {"teachers": ["oracle", "no-such-teacher"]}, "teachers"),
     ("02_tinyllm_multi_teacher.ipynb", {"alphas": -0.5}, "alphas"),
 ])
-def test_wrong_parameter_fails_in_the_check_cell(tmp_path, name, params, word):
+def test_wrong_parameter_fails_in_the_check_cell(run, tmp_path, name, params, word):
     with pytest.raises(pm.PapermillExecutionError) as err:
         run(name, tmp_path, **params)
     assert "LabkitError" in err.value.ename or "LabkitError" in str(err.value)
@@ -108,12 +108,12 @@ def test_wrong_parameter_fails_in_the_check_cell(tmp_path, name, params, word):
     assert failed == [injected[0] + 1]
 
 
-DATA = Path(__import__("os").environ.get("LABKIT_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+DATA = Path(__import__("os").environ.get("LABKIT_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "dss" / "svamp").is_dir(), reason="real distilling-step-by-step data not present")
-def test_01_on_real_svamp_palm_rationales(tmp_path):
+def test_01_on_real_svamp_palm_rationales(run, tmp_path):
     doc = run("01_distilling_step_by_step.ipynb", tmp_path, dataset="dss:svamp", data_dir=str(DATA), n_train=16,
               n_test=8, max_steps=4, fractions=[1.0])
     assert doc["parameters"]["teacher"] == "palm-540b"          # the recorded teacher is picked for dss:*

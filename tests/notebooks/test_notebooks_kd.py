@@ -3,21 +3,9 @@ their metrics hold sensible numbers, wrong parameters fail in the check cell, an
 write changed values back."""
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pytest
-
-NB = Path(__file__).resolve().parents[1] / "notebooks"
-
-
-def _run(name, out_dir, **params):
-    import papermill as pm
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(NB / name), str(out_dir / "output.ipynb"), kernel_name="python3", progress_bar=False,
-                        parameters={"profile": "smoke", "interactive": False, "out_dir": str(out_dir), **params})
-    return json.loads((out_dir / "metrics.json").read_text())
 
 
 def _finite(x):
@@ -25,15 +13,15 @@ def _finite(x):
 
 
 @pytest.fixture(scope="module")
-def nb03(tmp_path_factory):
+def nb03(tmp_path_factory, run_notebook):
     out = tmp_path_factory.mktemp("nb03")
-    return out, _run("03_minillm_reverse_kl.ipynb", out)
+    return out, run_notebook("03_minillm_reverse_kl.ipynb", out)
 
 
 @pytest.fixture(scope="module")
-def nb04(tmp_path_factory):
+def nb04(tmp_path_factory, run_notebook):
     out = tmp_path_factory.mktemp("nb04")
-    return out, _run("04_gkd_on_policy.ipynb", out, lmbdas=[0.0, 1.0], betas=[0.0, 0.5, 1.0])
+    return out, run_notebook("04_gkd_on_policy.ipynb", out, lmbdas=[0.0, 1.0], betas=[0.0, 0.5, 1.0])
 
 
 @pytest.mark.slow
@@ -94,10 +82,10 @@ def test_04_grid_has_the_right_shape_and_sensible_values(nb04):
     ("04_gkd_on_policy.ipynb", {"betas": [0.0, 1.5]}, "betas"),
     ("04_gkd_on_policy.ipynb", {"dataset": "synthetic:nope"}, "dataset"),
 ])
-def test_a_wrong_parameter_fails_in_the_check_cell(tmp_path, name, params, word):
+def test_a_wrong_parameter_fails_in_the_check_cell(run_notebook, tmp_path, name, params, word):
     from papermill.exceptions import PapermillExecutionError
     with pytest.raises(PapermillExecutionError) as err:
-        _run(name, tmp_path, **params)
+        run_notebook(name, tmp_path, **params)
     e = err.value
     assert e.ename == "LabkitError" and f"parameter {word}" in e.evalue
     assert "check_parameters" in e.source and "load_teacher_student" not in e.source   # before heavy work
@@ -106,11 +94,11 @@ def test_a_wrong_parameter_fails_in_the_check_cell(tmp_path, name, params, word)
 
 def test_widget_panels_write_back_changed_values():
     pytest.importorskip("ipywidgets")
-    from labkit import kd_widgets
+    from labkit.lab import widgets
     ns = {"methods": ["sft", "minillm"], "single_step": True, "teacher_mix": 0.2, "length_norm": True,
           "lm_weight": 0.0, "max_steps": 0}
     seen = []
-    p = kd_widgets.minillm_panel(ns, on_change=seen.append)
+    p = widgets.minillm_panel(ns, on_change=seen.append)
     p.controls["teacher_mix"].value = 0.5
     p.controls["single_step"].value = False
     p.controls["methods"].value = ("kd", "seqkd", "minillm")
@@ -121,7 +109,7 @@ def test_widget_panels_write_back_changed_values():
 
     ns = {"lmbda": 0.5, "beta": 0.5, "metric": "teacher_loglik"}
     reruns = []
-    p = kd_widgets.gkd_panel(ns, on_change=reruns.append)
+    p = widgets.gkd_panel(ns, on_change=reruns.append)
     p.controls["lmbda"].value = 1.0
     p.controls["beta"].value = 0.1
     p.controls["metric"].value = "rouge_l"

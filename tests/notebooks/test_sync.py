@@ -40,3 +40,11 @@ def test_ipynb_is_committed_without_outputs_and_names_the_labkit_kernel(script):
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{script.name}: expected one cell tagged parameters"
 
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
+def test_notebook_code_cells_are_short_glue(script):
+    long = [c.source.splitlines()[0] for c in jupytext.read(script).cells
+            if c.cell_type == "code" and len(c.source.splitlines()) > 15
+            and "parameters" not in c.metadata.get("tags", [])]   # parameters: literals, one per line
+    assert not long, f"{script.name}: code cells over 15 lines (move the code into labkit): {long}"

@@ -1,7 +1,7 @@
-"""labkit.batch: grids, run ids, real papermill runs (a failing one among them), resume, Ray, reproduce.
+"""labkit.runs.batch (and runs.reproduce): grids, run ids, real papermill runs (a failing one among them), resume, Ray, reproduce.
 
 The notebooks executed here are small real notebooks written into tmp_path with nbformat (a parameters
-cell, a cell that raises when asked to, a last cell calling lk.notebook.write_metrics), run through
+cell, a cell that raises when asked to, a last cell calling lk.lab.metrics.write_metrics), run through
 papermill in real kernels; the lab's own notebooks are used when present (smoke profile).
 """
 import csv
@@ -13,10 +13,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labkit import batch
+from labkit.runs import batch, layout, reproduce
 from labkit.errors import LabkitError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 PARAMS_CELL = """\
 profile: str = "smoke"  # smoke | default | paper
@@ -31,7 +31,7 @@ import labkit as lk
 if fail:
     raise RuntimeError(f"deliberate failure for the test (value={value})")
 """
-# metrics.json as lk.notebook.write_metrics writes it (without importing torch for "versions": seconds)
+# metrics.json as lk.lab.metrics.write_metrics writes it (without importing torch for "versions": seconds)
 LAST_CELL = """\
 import json, pathlib
 pathlib.Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -78,7 +78,7 @@ def test_run_ids_are_readable_sanitized_and_hashed_when_long():
     assert batch.make_run_id({}, 3) == "seed=3"
     long = {"teachers": [f"teacher-number-{i}" for i in range(12)]}
     rid = batch.make_run_id(long, 0)
-    assert len(rid) == batch.MAX_RUN_ID and rid.startswith("teachers=teacher-number-0+")
+    assert len(rid) == layout.MAX_RUN_ID and rid.startswith("teachers=teacher-number-0+")
     assert rid == batch.make_run_id(long, 0) != batch.make_run_id(long, 1)
 
 
@@ -156,7 +156,7 @@ def test_every_grid_file_starts_with_its_command_and_validates():
 
 def test_failure_is_isolated_recorded_then_resume_skips_and_redoes(toy, tmp_path, capsys):
     out = tmp_path / "runs"
-    res = batch.run_grid(toy_grid(toy), out, jobs=2, progress=False)
+    res = reproduce.run_grid(toy_grid(toy), out, jobs=2, progress=False)
     assert (res.ok, len(res.failed), res.skipped, res.exit_code) == (2, 1, 0, 1)
 
     rows = {r["label"]: r for r in read_csv(out / "results.csv")}
@@ -180,7 +180,7 @@ def test_failure_is_isolated_recorded_then_resume_skips_and_redoes(toy, tmp_path
     high_dir = out / "07_toy" / "value=0.75,seed=0"
     (high_dir / "metrics.json").unlink()
     low_mtime = (low_dir / "metrics.json").stat().st_mtime_ns
-    res2 = batch.run_grid(toy_grid(toy), out, jobs=1, progress=False)
+    res2 = reproduce.run_grid(toy_grid(toy), out, jobs=1, progress=False)
     assert (res2.skipped, res2.ok, len(res2.failed)) == (1, 1, 1)
     assert (low_dir / "metrics.json").stat().st_mtime_ns == low_mtime  # not redone
     assert json.loads((high_dir / "metrics.json").read_text())["metrics"]["acc"] == 0.75  # redone
@@ -209,7 +209,7 @@ def test_ray_executor_on_a_local_instance(toy, tmp_path):
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=80 * 1024 ** 2, log_to_driver=False)
     try:
-        res = batch.run_grid(toy_grid(toy, seeds=[0]), tmp_path / "ray", executor="ray", progress=False)
+        res = reproduce.run_grid(toy_grid(toy, seeds=[0]), tmp_path / "ray", executor="ray", progress=False)
     finally:
         ray.shutdown()
     assert (res.ok, len(res.failed)) == (2, 1)
@@ -226,7 +226,7 @@ def test_reproduce_smoke_on_the_mode_seeking_notebook(tmp_path):
         pytest.skip("notebooks/00_kl_mode_seeking.ipynb not written yet")
     runs = batch.plan_runs("smoke", tmp_path, only=["00_kl_mode_seeking"])
     assert [r.run_id for r in runs] == ["seed=0"]
-    res = batch.reproduce("smoke", tmp_path, only=["00_kl_mode_seeking"], progress=False)
+    res = reproduce.reproduce("smoke", tmp_path, only=["00_kl_mode_seeking"], progress=False)
     assert res.exit_code == 0, res.failed
     run_dir = tmp_path / "00_kl_mode_seeking" / "seed=0"
     doc = json.loads((run_dir / "metrics.json").read_text())

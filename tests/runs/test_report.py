@@ -1,7 +1,7 @@
-"""labkit.report: results.csv and report.md from a runs folder with known metric values.
+"""labkit.runs.report: results.csv and report.md from a runs folder with known metric values.
 
 The runs folder is built the way notebooks and the batch runner leave it (metrics.json written by
-lk.notebook.write_metrics, run.json by labkit.batch), with values chosen so that means and sample
+lk.lab.metrics.write_metrics, run.json by labkit.runs.batch), with values chosen so that means and sample
 standard deviations over three seeds are known exactly.
 """
 import csv
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from labkit import report
+from labkit.runs import report
 
 
 def write_metrics(out_dir, notebook, parameters, metrics, timings):
-    """metrics.json in the shape lk.notebook.write_metrics writes (without importing torch for versions)."""
+    """metrics.json in the shape lk.lab.metrics.write_metrics writes (without importing torch for versions)."""
     doc = {"notebook": notebook, "parameters": parameters, "metrics": metrics, "timings": timings,
            "versions": {"python": "3"}}
     (Path(out_dir) / "metrics.json").write_text(json.dumps(doc))
@@ -117,6 +117,6 @@ def test_lab_summary_beside_a_paper_claim_averages_the_seeds():
     runs = [{"tables": {"ablations": [{"variant": "full", "accuracy": a}, {"variant": "w/o in-context",
                                                                            "accuracy": a / 2}]}}
             for a in (0.5, 0.6, 0.7)]
-    spec = report.PAPERS["02"]["claims"][1]["lab"]
+    spec = report.PAPERS["02_tinyllm_multi_teacher"]["claims"][1]["lab"]
     assert report._lab_summary(spec, runs) == "full: accuracy 0.600 ± 0.100; w/o in-context: accuracy 0.300 ± 0.050"
     assert report._lab_summary(spec, [{"tables": {}}]) == "—"

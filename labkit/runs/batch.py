@@ -37,9 +37,7 @@ profile: every notebook once per seed, plus grid files.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import hashlib
 import itertools
-import json
 import multiprocessing
 import os
 import re
@@ -49,93 +47,22 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from labkit.errors import LabkitError
+import yaml
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from tqdm.auto import tqdm
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+from labkit.errors import LabkitError
+from labkit.lab.profiles import PROFILES
+from labkit.runs.layout import make_run_id, metrics_complete, now, strip_ansi, write_json
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 GRIDS_DIR = NOTEBOOKS_DIR / "grids"
-PROFILES = ("smoke", "default", "paper")
 RESERVED = ("profile", "seed", "interactive", "out_dir")  # set by the batch runner, never by a grid
 GRID_KEYS = {"notebook", "description", "parameters", "axes", "variants", "seeds", "resources",
              "profile", "profiles", "timeout"}
 OVERRIDE_KEYS = {"parameters", "axes", "variants", "seeds", "resources", "timeout"}
 PLAN_KEYS = {"profile", "description", "notebooks", "seeds", "resources", "parameters", "grids", "timeout"}
-MAX_RUN_ID = 100
 MAX_SHIPPED_BYTES = 64 * 1024 * 1024  # files a Ray task sends back when the driver cannot see its disk
-
-
-# --------------------------------------------------------------------------- small helpers
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime())
-
-
-def _write_json(path: Path, doc: dict) -> None:
-    """Atomic write (tmp file + rename), so a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
-    tmp.replace(path)
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
-
-
-def format_value(v) -> str:
-    """A parameter value as it appears in a run id: lists joined with '+', floats as written."""
-    if isinstance(v, bool) or v is None:
-        return str(v).lower()
-    if isinstance(v, float):
-        return repr(v)
-    if isinstance(v, (list, tuple)):
-        return "+".join(format_value(x) for x in v)
-    if isinstance(v, dict):
-        return "+".join(f"{k}-{format_value(x)}" for k, x in v.items())
-    return str(v)
-
-
-def make_run_id(params: dict, seed: int) -> str:
-    """Deterministic, readable id: ``name=value,...,seed=S`` in the order given, sanitized for
-    file systems; ids longer than MAX_RUN_ID keep a readable prefix and end with a hash of the whole."""
-    parts = [f"{k}={format_value(v)}" for k, v in params.items()] + [f"seed={seed}"]
-    raw = ",".join(parts)
-    safe = re.sub(r"[^A-Za-z0-9._=+,@-]", "_", raw.replace(":", "-").replace("/", "_"))
-    if len(safe) > MAX_RUN_ID:
-        digest = hashlib.sha1(raw.encode()).hexdigest()[:10]
-        safe = f"{safe[:MAX_RUN_ID - 11]}~{digest}"
-    return safe
-
-
-def _without(d: dict, *keys) -> dict:
-    return {k: v for k, v in d.items() if k not in keys}
-
-
-def metrics_complete(out_dir: Path, parameters: dict | None = None) -> bool:
-    """True when out_dir/metrics.json is a finished notebook's record (and, if given, made with these
-    parameters: every key both sides know must agree, so a smoke result never counts as a default one)."""
-    doc = _read_json(Path(out_dir) / "metrics.json")
-    if doc is None or not {"notebook", "parameters", "metrics"} <= set(doc) or not isinstance(doc["metrics"], dict):
-        return False
-    if parameters:
-        recorded = doc.get("parameters") or {}
-        for key in ("profile", "seed"):
-            if key in recorded and key in parameters and recorded[key] != parameters[key]:
-                return False
-        record = _read_json(Path(out_dir) / "run.json")
-        if record is not None and isinstance(record.get("parameters"), dict) and \
-                _without(record["parameters"], "out_dir") != _without(parameters, "out_dir"):
-            return False
-    return True
 
 
 def resolve_notebook(name: str, relative_to: Path | None = None) -> Path:
@@ -168,7 +95,7 @@ def lab_notebooks() -> list[Path]:
 
 def notebook_parameters(path: Path) -> dict:
     """Names declared in the notebook's `parameters` cell (papermill's view of it)."""
-    import papermill as pm
+    import papermill as pm  # lazy: papermill pulls in nbclient and friends; only runs need it
 
     return dict(pm.inspect_notebook(str(path)))
 
@@ -176,10 +103,6 @@ def notebook_parameters(path: Path) -> dict:
 def pick_kernel() -> str:
     """Kernel name that runs this same interpreter: the `labkit` kernel (make setup installs it with
     --sys-prefix) or `python3` when its spec starts `python` (jupyter_client then uses sys.executable)."""
-    try:
-        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-    except ImportError:
-        return "python3"
     ksm = KernelSpecManager()
     here = os.path.abspath(sys.executable)
     for name in ("labkit", "python3"):
@@ -325,8 +248,6 @@ def _first_comment(path: Path) -> str:
 
 def load_grid(path, profile: str | None = None, check_notebook: bool = True) -> Grid:
     """Read and validate a grid YAML file (see the module docstring)."""
-    import yaml
-
     path = Path(path)
     if not path.is_file() and not path.is_absolute() and (GRIDS_DIR / path).is_file():
         path = GRIDS_DIR / path
@@ -368,8 +289,6 @@ def expand_grid(grid: Grid, out) -> list[Run]:
 
 def load_plan(profile: str, plan_dir: Path | None = None) -> dict:
     """notebooks/grids/reproduce_<profile>.yaml: what `labkit reproduce` runs at that profile."""
-    import yaml
-
     path = Path(plan_dir or GRIDS_DIR) / f"reproduce_{profile}.yaml"
     if not path.is_file():
         raise LabkitError(f"no reproduce plan for profile {profile!r}: {path} is missing")
@@ -431,12 +350,12 @@ def execute_run(run: dict, kernel_name: str = "python3") -> dict:
     out_dir = Path(run["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").unlink(missing_ok=True)  # a stale result must not survive an interrupted redo
-    record = {**run, "status": "running", "started": _now(), "host": os.uname().nodename}
-    _write_json(out_dir / "run.json", record)
+    record = {**run, "status": "running", "started": now(), "host": os.uname().nodename}
+    write_json(out_dir / "run.json", record)
     error = error_cell = tb = None
     t0 = time.perf_counter()
     try:
-        import papermill as pm
+        import papermill as pm  # lazy: see notebook_parameters
 
         pm.execute_notebook(run["notebook_path"], str(out_dir / "output.ipynb"), parameters=run["parameters"],
                             kernel_name=kernel_name, progress_bar=False, log_output=False,
@@ -452,10 +371,10 @@ def execute_run(run: dict, kernel_name: str = "python3") -> dict:
     wall = time.perf_counter() - t0
     if error is None and not metrics_complete(out_dir):
         error = ("the notebook ran to the end but wrote no complete metrics.json into out_dir "
-                 "(its last cell should call lk.notebook.write_metrics(out_dir, ...))")
-    record.update(status="failed" if error else "ok", wall_s=round(wall, 2), finished=_now(),
+                 "(its last cell should call lk.lab.metrics.write_metrics(out_dir, ...))")
+    record.update(status="failed" if error else "ok", wall_s=round(wall, 2), finished=now(),
                   error=error, error_cell=error_cell, traceback=tb[-6000:] if tb else None)
-    _write_json(out_dir / "run.json", record)
+    write_json(out_dir / "run.json", record)
     return record
 
 
@@ -467,7 +386,7 @@ def _worker_init(threads: int | None) -> None:
 
 
 def _failed_record(run: Run, error: str) -> dict:
-    return {**asdict(run), "status": "failed", "wall_s": None, "finished": _now(), "error": error,
+    return {**asdict(run), "status": "failed", "wall_s": None, "finished": now(), "error": error,
             "error_cell": None, "traceback": None}
 
 
@@ -497,7 +416,7 @@ def _run_local(runs: list[Run], jobs: int, kernel: str, done) -> None:
                     record = fut.result()
                 except Exception as e:  # noqa: BLE001 - a dead worker fails its run only
                     record = _failed_record(run, f"{type(e).__name__}: {e}")
-                    _write_json(Path(run.out_dir) / "run.json", record)
+                    write_json(Path(run.out_dir) / "run.json", record)
                 done(run, record)
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -508,7 +427,7 @@ def _run_ray(runs: list[Run], jobs: int, kernel: str, done) -> None:
     """Each run a Ray task asking for the grid's GPUs; ray.init() joins RAY_ADDRESS when set, else
     starts a local instance (or uses the one already initialised in this process)."""
     try:
-        import ray
+        import ray  # lazy: optional (labkit[cluster]), heavy
     except ImportError:
         raise LabkitError("--executor ray needs ray: pip install 'labkit[cluster]'") from None
     started_here = False
@@ -535,7 +454,7 @@ def _run_ray(runs: list[Run], jobs: int, kernel: str, done) -> None:
                             (out_dir / name).write_bytes(data)
                 except Exception as e:  # noqa: BLE001 - a lost worker/node fails its run only
                     record = _failed_record(run, f"{type(e).__name__}: {e}")
-                    _write_json(Path(run.out_dir) / "run.json", record)
+                    write_json(Path(run.out_dir) / "run.json", record)
                 done(run, record)
     finally:
         if started_here:
@@ -561,8 +480,9 @@ class BatchResult:
 
 
 def execute_runs(runs: list[Run], out, *, executor: str = "local", jobs: int = 1, redo: bool = False,
-                 report: bool = True, progress: bool = True) -> BatchResult:
-    """Run (or skip, when complete) every run; print one status line per run; write the report.
+                 progress: bool = True) -> BatchResult:
+    """Run (or skip, when complete) every run; print one status line per run.
+    (labkit.runs.reproduce runs a batch and then writes the report.)
 
     Args:
         runs: from expand_grid / plan_runs.
@@ -570,8 +490,6 @@ def execute_runs(runs: list[Run], out, *, executor: str = "local", jobs: int = 1
         executor: "local" (process pool of `jobs` workers) or "ray".
         redo: run again even when metrics.json is complete.
     """
-    from tqdm.auto import tqdm
-
     if executor not in ("local", "ray"):
         raise LabkitError(f"executor {executor!r}: expected local or ray")
     if jobs < 1:
@@ -612,56 +530,8 @@ def execute_runs(runs: list[Run], out, *, executor: str = "local", jobs: int = 1
     finally:
         bar.close()
         result.wall_s = time.perf_counter() - t0
-        if report:
-            from labkit import report as report_mod
-            paths = report_mod.write_report(out)
-            print(f"results: {paths['csv']}\nreport:  {paths['md']}")
     print(f"{result.runs} runs: {result.ok} ok, {len(result.failed)} failed, {result.skipped} skipped "
           f"(already complete); {result.wall_s / 60:.1f} min")
     for rec in result.failed:
         print(f"  failed: {rec['notebook']}/{rec['run_id']}: {rec.get('error')}  (see {rec['out_dir']}/output.ipynb)")
     return result
-
-
-def run_grid(grid, out, *, profile: str | None = None, executor: str = "local", jobs: int = 1,
-             redo: bool = False, report: bool = True, progress: bool = True) -> BatchResult:
-    """Run one grid (a Grid, a YAML path or a mapping) into OUT. See execute_runs for the options."""
-    if isinstance(grid, dict):
-        grid = parse_grid(grid, profile=profile)
-    elif not isinstance(grid, Grid):
-        grid = load_grid(grid, profile=profile)
-    return execute_runs(expand_grid(grid, out), out, executor=executor, jobs=jobs, redo=redo,
-                        report=report, progress=progress)
-
-
-def reproduce(profile: str = "default", out=None, executor: str = "local", jobs: int = 1,
-              only: list[str] | None = None, *, plan_dir: Path | None = None, progress: bool = True) -> BatchResult:
-    """Every notebook at the profile plus the profile's grids (reproduce_<profile>.yaml), then the report."""
-    if profile not in PROFILES:
-        raise LabkitError(f"profile {profile!r}: expected one of {', '.join(PROFILES)}")
-    out = Path(out or f"runs/{profile}")
-    runs = plan_runs(profile, out, only=only, plan_dir=plan_dir)
-    return execute_runs(runs, out, executor=executor, jobs=jobs, progress=progress)
-
-
-def cli_reproduce(args) -> int:
-    result = reproduce(args.profile, args.out, executor=args.executor, jobs=args.jobs, only=args.only)
-    return result.exit_code
-
-
-def cli_batch(args) -> int:
-    grid = load_grid(args.grid, profile=args.profile)
-    if grid.command:
-        print(f"grid {grid.name}: {grid.command}")
-    out = args.out or f"runs/{grid.name}-{grid.profile}"
-    return run_grid(grid, out, executor=args.executor, jobs=args.jobs).exit_code
-
-
-def cli_report(args) -> int:
-    from labkit import report as report_mod
-
-    if not Path(args.out).is_dir():
-        raise LabkitError(f"runs folder {args.out} not found")
-    paths = report_mod.write_report(args.out)
-    print(f"results: {paths['csv']}\nreport:  {paths['md']}\nhtml:    {paths['html']}")
-    return 0

@@ -2,10 +2,10 @@
 notebook's variables of the same name (the `namespace`, normally `globals()`), so the cells
 below a panel read `beta`, `alphas`, `teachers` ... exactly as papermill would inject them.
 
-    panel = lk.widgets.mode_seeking_panel(globals(), on_change=redraw)
+    panel = lk.lab.widgets.mode_seeking_panel(globals(), on_change=redraw)
     display(panel.widget)
 
-Widgets are built only when `lk.notebook.show_widgets(interactive)` is True: headless
+Widgets are built only when `lk.lab.notebook.show_widgets(interactive)` is True: headless
 runs never import ipywidgets.
 """
 from __future__ import annotations
@@ -13,9 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from labkit import modeseek as ms
+from labkit.lab import plots
+from labkit.lab.params import known_datasets, known_teachers
+from labkit.lab.profiles import WHITEBOX_METHODS
+
 
 def _w():
-    import ipywidgets
+    import ipywidgets  # lazy: headless runs never build widgets
 
     return ipywidgets
 
@@ -87,11 +92,7 @@ def mode_seeking_live(namespace: dict) -> Panel:
 
     The latest fits are kept in panel.fits ({label: (μ, σ, divergence)}).
     """
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
-    from labkit import modeseek as ms
-    from labkit import plots
+    from IPython.display import display  # lazy: only in a live kernel
 
     w = _w()
     out = w.Output()
@@ -106,7 +107,7 @@ def mode_seeking_live(namespace: dict) -> Panel:
         with out:
             fig = plots.gaussian_fits(x, p_x, {k: v[:2] for k, v in p.fits.items()})
             display(fig)
-        plt.close(fig)
+        plots.plt.close(fig)
 
     p = mode_seeking_panel(namespace, on_change=redraw)
     p.widget = w.VBox([p.widget, out])
@@ -122,8 +123,6 @@ def dss_panel(namespace: dict, datasets: list[str] | None = None, on_change: Cal
     w = _w()
     ns = namespace
     if datasets is None:
-        from labkit.notebook import known_datasets
-
         datasets = known_datasets()
     dataset = ns.get("dataset", datasets[0])
     choices = [0.125, 0.25, 0.5, 0.75, 1.0]
@@ -147,8 +146,6 @@ def tinyllm_panel(namespace: dict, teacher_options: list[str] | None = None,
     w = _w()
     ns = namespace
     if teacher_options is None:
-        from labkit.notebook import known_teachers
-
         teacher_options = known_teachers()
     chosen = list(ns.get("teachers", []))
     options = list(dict.fromkeys(list(teacher_options) + chosen))
@@ -190,3 +187,36 @@ def tinyllm_panel(namespace: dict, teacher_options: list[str] | None = None,
         c.observe(p.write_back, names="value")
     p.alpha_sliders = sliders
     return p
+
+
+# --------------------------------------------------------------------------- notebooks 03 / 04
+
+def minillm_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
+    """methods (multi-select), single_step, teacher_mix (α), length_norm, lm_weight, max_steps."""
+    METHODS = WHITEBOX_METHODS
+    w = _w()
+    ns = namespace
+    controls = {
+        "methods": w.SelectMultiple(options=list(METHODS), value=tuple(ns.get("methods", METHODS)),
+                                    description="methods", rows=len(METHODS)),
+        "single_step": w.Checkbox(value=bool(ns.get("single_step", True)), description="single-step decomposition"),
+        "teacher_mix": _slider(float(ns.get("teacher_mix", 0.2)), 0.0, 0.9, 0.05, "teacher-mix α"),
+        "length_norm": w.Checkbox(value=bool(ns.get("length_norm", True)), description="length normalisation"),
+        "lm_weight": _slider(float(ns.get("lm_weight", 0.0)), 0.0, 2.0, 0.1, "LM loss weight"),
+        "max_steps": w.IntText(value=int(ns.get("max_steps", 0)), description="max_steps (0 = profile)"),
+    }
+    readers = {"methods": lambda c: list(c.value)}
+    return panel(namespace, controls, on_change, "MiniLLM switches", readers)
+
+
+def gkd_panel(namespace: dict, on_change: Callable | None = None,
+              metrics: tuple = ("teacher_loglik", "rouge_l", "distinct_2")) -> Panel:
+    """lmbda and beta of the single re-runnable GKD run, and the heat map's metric."""
+    w = _w()
+    ns = namespace
+    controls = {
+        "lmbda": _slider(float(ns.get("lmbda", 0.5)), 0.0, 1.0, 0.1, "λ (on-policy fraction)"),
+        "beta": _slider(float(ns.get("beta", 0.5)), 0.0, 1.0, 0.1, "β (0 forward KL … 1 reverse KL)"),
+        "metric": w.Dropdown(options=list(metrics), value=ns.get("metric", metrics[0]), description="metric"),
+    }
+    return panel(namespace, controls, on_change, "GKD: one run", None)

@@ -1,0 +1,106 @@
+"""The papers the notebooks reproduce: citation, the paper's setting, its claims, the metrics to show.
+
+Keyed by notebook file name (without .ipynb); the report (labkit.runs.report) puts each paper beside what
+the lab measured.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+# What each notebook reproduces, keyed by the notebook's file name. Paper numbers are given only where we are sure of them (quoted from the
+# paper's abstract); otherwise the paper's qualitative claim is given, never an invented value.
+PAPERS = {
+    "00_kl_mode_seeking": {
+        "title": "Forward vs reverse KL: mode covering and mode seeking",
+        "paper": "Bishop, *Pattern Recognition and Machine Learning* (2006), §10.1.2, Fig. 10.3; "
+                 "Minka, *Divergence measures and message passing* (2005)",
+        "paper_setting": "a single Gaussian q fitted to a two-component Gaussian mixture p (closed-form picture)",
+        "claims": [
+            {"claim": "Minimising forward KL(p‖q) makes q cover both modes, putting mass in the low-density "
+                      "region between them; minimising reverse KL(q‖p) makes q lock onto one mode.",
+             "source": "Bishop 2006, Fig. 10.3",
+             "lab": {"table": "sequences", "label": "divergence", "values": ["void_mass", "modes_covered"]}},
+        ],
+        "key_metrics": ["sequences.*.void_mass", "sequences.*.modes_covered"],
+    },
+    "01_distilling_step_by_step": {
+        "title": "Distilling step-by-step",
+        "paper": "Hsieh et al., *Distilling Step-by-Step! Outperforming Larger Language Models with Less "
+                 "Training Data and Smaller Model Sizes*, Findings of ACL 2023 (arXiv:2305.02301)",
+        "paper_setting": "T5-Base/Large (220M/770M) students; PaLM-540B few-shot CoT rationales; e-SNLI, ANLI, "
+                         "CQA, SVAMP; TPU/GPU training",
+        "claims": [
+            {"claim": "A 770M T5 student trained with rationales outperforms the few-shot prompted 540B PaLM "
+                      "teacher using only 80% of the available data on a benchmark (ANLI), while standard "
+                      "finetuning of the same T5 does not match it even with 100% of the data.",
+             "source": "Hsieh et al. 2023, abstract"},
+            {"claim": "Rationale multi-task training beats standard finetuning and standard (label) "
+                      "distillation across training-set sizes (12.5% … 100%): it needs less data for the same "
+                      "accuracy.",
+             "source": "Hsieh et al. 2023, data-size experiments (qualitative)",
+             "lab": {"table": "full_data", "label": "method", "values": ["accuracy"]}},
+        ],
+        "key_metrics": ["accuracy.*", "teacher_accuracy"],
+    },
+    "02_tinyllm_multi_teacher": {
+        "title": "TinyLLM: many teachers, teacher-forced rationales",
+        "paper": "Tian et al., *TinyLLM: Learning a Small Student from Multiple Large Language Models* (2024)",
+        "paper_setting": "FLAN-T5 small/base/large students; FLAN-T5-xl and LLaMA-2-chat-7B teachers; OBQA, "
+                         "ARC, PIQA, RiddleSense, PubMedQA, BioASQ; lr 5e-5, batch 16, 1 epoch, GPU",
+        "claims": [
+            {"claim": "Students learning from several teachers' teacher-forced rationales beat full "
+                      "fine-tuning and single-teacher distillation, and can outperform the much larger teachers.",
+             "source": "Tian et al. 2024, main results (qualitative)"},
+            {"claim": "Ablations: removing the in-context examples or any one teacher lowers accuracy; the best "
+                      "α differs by dataset (α searched in {0.01, 0.1, 0.5, 1, 2, 3}).",
+             "source": "Tian et al. 2024, ablation and α-sensitivity figures (qualitative)",
+             "lab": {"table": "ablations", "label": "variant", "values": ["accuracy"]}},
+        ],
+        "key_metrics": ["accuracy.*"],
+    },
+    "03_minillm_reverse_kl": {
+        "title": "MiniLLM: reverse KL by policy gradient",
+        "paper": "Gu et al., *MiniLLM: Knowledge Distillation of Large Language Models*, ICLR 2024",
+        "paper_setting": "GPT-2 (120M–760M), OPT (1.3B–6.7B), LLaMA-7B students from GPT-2-1.5B, OPT-13B, "
+                         "LLaMA-13B teachers; instruction following trained on databricks-dolly-15k; ROUGE-L "
+                         "and GPT-4 feedback; GPU",
+        "claims": [
+            {"claim": "Reverse-KL distillation (MiniLLM) gives higher ROUGE-L / GPT-4 scores than SFT, "
+                      "word-level KD and SeqKD, with lower exposure bias and better calibration; each of the "
+                      "three stabilisers (single-step decomposition, teacher-mixed sampling, length "
+                      "normalisation) helps.",
+             "source": "Gu et al. 2024, main results and ablations (qualitative)",
+             "lab": {"table": "methods", "label": "method", "values": ["rouge_l", "teacher_loglik"]}},
+        ],
+        "key_metrics": ["*/rouge_l", "*/teacher_loglik"],
+    },
+    "04_gkd_on_policy": {
+        "title": "GKD: on-policy distillation",
+        "paper": "Agarwal et al., *On-Policy Distillation of Language Models: Learning from Self-Generated "
+                 "Mistakes*, ICLR 2024",
+        "paper_setting": "T5 small/base/large students from a T5-XL teacher; XSum summarisation, WMT en→de, "
+                         "GSM8K; TPU",
+        "claims": [
+            {"claim": "Training on the student's own samples (on-policy, λ=1) beats supervised KD on fixed "
+                      "data (λ=0); which divergence (β) works best depends on the task and decoding.",
+             "source": "Agarwal et al. 2024 (qualitative)",
+             "lab": {"table": "gkd_grid", "label": "method", "values": ["teacher_loglik"]}},
+        ],
+        "key_metrics": ["best.teacher_loglik", "single_run.teacher_loglik", "single_run.rouge_l"],
+    },
+}
+
+SCALE_NOTE = ("**Scale.** Everything below is a CPU miniature of the papers: the lab's students and teachers "
+              "are small models (the embedded SmolLM2-135M-Instruct / Gemma-3-270M, students derived from them "
+              "by keeping every k-th layer, or the tiny built-in models at profile `smoke`; scripted and "
+              "recorded teachers), trained for minutes on a few hundred examples. The papers used FLAN-T5/T5 "
+              "and GPT-2/OPT/LLaMA students with FLAN-T5-XL, LLaMA-2, PaLM-540B teachers on GPUs/TPUs. "
+              "Compare directions and trends, not absolute numbers.")
+
+
+def paper_of(notebook: str) -> dict | None:
+    """The PAPERS entry of a notebook given by file name, stem or two-digit prefix ("03"); None if unknown."""
+    stem = Path(str(notebook)).stem
+    if stem in PAPERS:
+        return PAPERS[stem]
+    return next((spec for name, spec in PAPERS.items() if name[:2] == stem[:2]), None)

@@ -1,0 +1,91 @@
+"""Every notebook's profile table, in one place.
+
+A profile names a scale (DESIGN: "Notebook conventions"): "smoke" (tiny models, under a minute, what
+tests run), "default" (the CPU miniature), "real" (the papers' data with recorded teachers, CPU; issue 13
+fills its tables), "paper" (the papers' settings, GPU nodes). Batch runs, parameter checks and notebooks
+import PROFILES from here; a notebook's derived cell calls ``resolve(profile, TABLE, **given)``.
+"""
+from __future__ import annotations
+
+from labkit.errors import LabkitError
+
+PROFILES = ("smoke", "default", "real", "paper")
+
+# notebook 00: KL mode seeking (all profiles are CPU-sized)
+MODESEEK = {"smoke": {"max_steps": 200}, "default": {"max_steps": 400}, "paper": {"max_steps": 1000}}
+
+# notebook 01: distilling step-by-step (teacher = scripted noisy oracle unless the dataset has recorded rationales)
+DSS = {
+    "smoke": dict(student="tiny@layers=2", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0], n_train=48, n_test=32,
+                  max_steps=12, lr=1e-3, batch_size=8, max_len=160, threads=1),
+    "default": dict(student="smollm2-135m-instruct@layers=4", teacher="noisy-oracle@p=0.2,style=terse",
+                    fractions=[0.25, 0.5, 1.0], n_train=48, n_test=32, max_steps=12, lr=3e-4, batch_size=4, max_len=192),
+    "paper": dict(student="google-t5/t5-base", teacher="noisy-oracle@p=0.2", fractions=[0.125, 0.25, 0.5, 0.75, 1.0],
+                  n_train=2000, n_test=200, max_steps=10000, lr=5e-5, batch_size=64, max_len=512),
+}
+
+# notebook 02: TinyLLM, several teachers
+TINYLLM = {
+    "smoke": dict(teachers=["oracle", "tiny"], student="tiny@layers=2", alpha_grid=[0.1, 3.0], n_train=32, n_test=32,
+                  max_steps=10, max_new_tokens=24, lr=1e-3, batch_size=8, max_len=192, threads=1),
+    "default": dict(teachers=["smollm2-135m-instruct", "noisy-oracle@p=0.3,style=terse"], alpha_grid=[0.1, 3.0],
+                    student="smollm2-135m-instruct@layers=4", n_train=32, n_test=32, max_steps=10, max_new_tokens=48,
+                    lr=3e-4, batch_size=4, max_len=256),
+    "paper": dict(teachers=["flan-t5-xl", "llama2-7b-chat"], student="google/flan-t5-base",
+                  alpha_grid=[0.01, 0.1, 0.5, 1.0, 2.0, 3.0], n_train=100000, n_test=100000, max_steps=2000,
+                  max_new_tokens=128, lr=5e-5, batch_size=16, max_len=1024),
+}
+
+# notebooks 03/04: white-box KD. "smoke": tiny built-in models; "default": the embedded SmolLM2-135M-Instruct
+# teacher and a 4-layer student derived from it (a few CPU minutes); "paper": MiniLLM's GPT-2 setting
+# (GPT-2 XL teacher, GPT-2 student, Dolly instructions) for GPU nodes.
+WHITEBOX = {
+    "smoke": dict(teacher="tiny", student="tiny@layers=2", dataset="synthetic:arithmetic", n_train=16, n_eval=8,
+                  max_steps=8, batch_size=4, max_new_tokens=12, lr=2e-3, bf16=False, max_len=160, threads=1),
+    "default": dict(teacher="smollm2-135m-instruct", student="smollm2-135m-instruct@layers=4",
+                    dataset="synthetic:arithmetic", n_train=24, n_eval=12, max_steps=10, batch_size=4,
+                    max_new_tokens=24, lr=3e-4, bf16="auto", max_len=256, threads=1),
+    "paper": dict(teacher="openai-community/gpt2-xl", student="openai-community/gpt2",
+                  dataset="databricks/databricks-dolly-15k", n_train=14000, n_eval=500, max_steps=5000,
+                  batch_size=16, max_new_tokens=256, lr=5e-6, bf16="auto", max_len=512, threads=0),
+}
+# the methods notebook 03 compares (notebook 04 adds "gkd")
+WHITEBOX_METHODS = ("sft", "kd", "seqkd", "minillm")
+
+# profile table of each notebook, keyed by its file name (without .ipynb)
+BY_NOTEBOOK = {
+    "00_kl_mode_seeking": MODESEEK,
+    "01_distilling_step_by_step": DSS,
+    "02_tinyllm_multi_teacher": TINYLLM,
+    "03_minillm_reverse_kl": WHITEBOX,
+    "04_gkd_on_policy": WHITEBOX,
+}
+
+
+def check_profile(profile: str) -> str:
+    if profile not in PROFILES:
+        raise LabkitError(f"parameter profile={profile!r}: expected one of {', '.join(PROFILES)}")
+    return profile
+
+
+def resolve(profile: str, table: dict, **given) -> dict:
+    """Fill parameters left empty (None, 0, "", [], {}) from the profile's row of ``table``.
+
+    Args:
+        profile: one of PROFILES.
+        table: {profile: {name: value}}, e.g. DSS.
+        given: the notebook's current values (a non-empty value wins over the table).
+    Returns:
+        {name: value} for every name in given and every name in table[profile].
+    """
+    check_profile(profile)
+    if profile not in table:
+        raise LabkitError(f"parameter profile={profile!r}: this notebook has no {profile!r} settings yet; "
+                          f"expected one of {', '.join(table)}")
+    out = dict(table[profile])
+    for name, value in given.items():
+        if value is None or (not isinstance(value, bool) and value in (0, "", [], {})):
+            out.setdefault(name, value)
+        else:
+            out[name] = value
+    return out
