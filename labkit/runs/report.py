@@ -10,7 +10,8 @@ results.csv has one row per run: notebook, run_id, grid, label, status, seed, pr
 parameters (JSON), one `param.<name>` column per parameter, one `metric.<name>` column per scalar
 metric (nested dicts flattened with '.'), error.
 
-report.md, per notebook: the paper it reproduces and the paper's setting beside ours; a table of the
+report.md opens with one table of every claim of every notebook (held or not: mean effect, 95% CI, seeds,
+the claim with its citation); then, per notebook: the paper it reproduces and the paper's setting beside ours; a table of the
 runs grouped by parameters with mean ± std over seeds; the notebook's own tables ("tables" in
 metrics.json, numeric cells averaged over seeds); its figures; the paper's claims and numbers (only
 those we are sure of, with citations) next to what the lab measured.
@@ -26,6 +27,8 @@ import statistics
 import time
 from collections import OrderedDict
 from pathlib import Path
+
+import scipy.stats
 
 from labkit.lab.papers import PAPERS, SCALE_NOTE, paper_of  # noqa: F401 - report.PAPERS, as before
 from labkit.runs.layout import format_value, metrics_complete
@@ -354,6 +357,83 @@ def _notebook_section(notebook: str, runs: list[dict], out: Path) -> list[str]:
     return lines
 
 
+# --------------------------------------------------------------------------- claims (the report opens with them)
+
+def student_t_ci95(values: list[float]) -> tuple[float, float] | None:
+    """Two-sided 95% Student-t interval of the mean over seeds; None with fewer than two values."""
+    if len(values) < 2:
+        return None
+    m, s = statistics.fmean(values), statistics.stdev(values)
+    half = float(scipy.stats.t.ppf(0.975, len(values) - 1)) * s / math.sqrt(len(values))
+    return m - half, m + half
+
+
+def collect_claims(runs: list[dict]) -> list[dict]:
+    """Every claim of every notebook, one row per (notebook, claim id), in first-seen order.
+
+    A claim (docs/methods.md, "Claims") is {"id", "claim", "metric", "better", "worse", "values", "mean",
+    "ci95", "holds"}: values = one effect per seed, metric(better) − metric(worse), positive = the
+    paper's direction. One run: its claim as written. Several finished runs with the same claim id (seeds
+    run as separate runs): their values are pooled and mean, ci95 and holds (lower end > 0) recomputed.
+    """
+    rows: OrderedDict[tuple, dict] = OrderedDict()
+    for r in runs:
+        if r["status"] != "ok":
+            continue
+        claims = r["metrics"].get("claims")
+        for c in claims if isinstance(claims, list) else []:
+            if isinstance(c, dict) and c.get("id"):
+                rows.setdefault((r["notebook"], c["id"]), {"notebook": r["notebook"], "written": []})["written"].append(c)
+    out = []
+    for (notebook, cid), row in rows.items():
+        written = row["written"]
+        first = written[0]
+        if len(written) == 1:
+            values = [v for v in first.get("values") or [] if _is_number(v)]
+            mean, ci, holds = first.get("mean"), first.get("ci95"), first.get("holds")
+        else:
+            values = [v for c in written for v in c.get("values") or [] if _is_number(v)]
+            mean = statistics.fmean(values) if values else None
+            ci = student_t_ci95(values)
+            holds = bool(ci and ci[0] > 0)
+        out.append({**first, "notebook": notebook, "id": cid, "values": values, "mean": mean,
+                    "ci95": list(ci) if ci else None, "holds": bool(holds), "n": len(values)})
+    return out
+
+
+def _citation(claim: dict) -> str:
+    cite = claim.get("citation") or claim.get("source")
+    if not cite:
+        paper = paper_of(claim["notebook"])
+        cite = paper["paper"] if paper else ""
+    return f" ({cite})" if cite else ""
+
+
+def claims_section(runs: list[dict]) -> list[str]:
+    """Markdown: one table of every claim of every notebook (held or not), then the notebooks that wrote none."""
+    claims = collect_claims(runs)
+    notebooks = list(OrderedDict.fromkeys(r["notebook"] for r in runs))
+    silent = [n for n in notebooks if n not in {c["notebook"] for c in claims}]
+    lines = ["## Claims", "",
+             "Each claim is the paper's, tested by the lab: the effect is metric(better) − metric(worse) per "
+             "seed (positive = the paper's direction); it holds (✓) when the lower end of the 95% Student-t "
+             "interval over seeds is above zero, and not (✗) otherwise (also with a single seed, which gives "
+             "no interval).", ""]
+    if claims:
+        rows = [["✓" if c["holds"] else "✗", c["notebook"], c["id"], fmt_number(c["mean"]),
+                 f"[{fmt_number(c['ci95'][0])}, {fmt_number(c['ci95'][1])}]" if c.get("ci95") else "—", c["n"],
+                 f"{c.get('metric', '')}: {c.get('better', '')} vs {c.get('worse', '')}",
+                 f"{c.get('claim', '')}{_citation(c)}"]
+                for c in claims]
+        lines += [md_table(["held", "notebook", "claim", "mean effect", "95% CI", "n seeds", "metric: better vs worse",
+                            "the claim"], rows), ""]
+        held = sum(c["holds"] for c in claims)
+        lines += [f"{held} of {len(claims)} claims held.", ""]
+    for n in silent:
+        lines += [f"- {n}: no claims written"]
+    return lines + ([""] if silent else [])
+
+
 def render_markdown(out, runs: list[dict]) -> str:
     out = Path(out)
     ok = sum(r["status"] == "ok" for r in runs)
@@ -372,6 +452,7 @@ def render_markdown(out, runs: list[dict]) -> str:
         "seeds; one seed shows the value alone. Every run: `results.csv`; each run's executed notebook: "
         "`<notebook>/<run-id>/output.ipynb`.", "",
     ]
+    lines += claims_section(runs)
     if notebooks:
         lines += ["Contents: " + " · ".join(f"[{n}](#{_anchor(n + (' — ' + _paper(n)['title'] if _paper(n) else ''))})"
                                              for n in notebooks), ""]

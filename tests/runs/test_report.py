@@ -120,3 +120,55 @@ def test_lab_summary_beside_a_paper_claim_averages_the_seeds():
     spec = report.PAPERS["02_tinyllm_multi_teacher"]["claims"][1]["lab"]
     assert report._lab_summary(spec, runs) == "full: accuracy 0.600 ± 0.100; w/o in-context: accuracy 0.300 ± 0.050"
     assert report._lab_summary(spec, [{"tables": {}}]) == "—"
+
+
+def _claim(cid, values, holds, **extra):
+    """A claim as a notebook writes it (docs/methods.md, "Claims"); mean and ci95 as the notebook computed them."""
+    mean = sum(values) / len(values)
+    return {"id": cid, "claim": f"{cid} beats the baseline", "metric": "accuracy", "better": "dss",
+            "worse": "fine-tuning", "values": values, "mean": mean, "ci95": [mean - 0.01, mean + 0.01] if holds
+            else [mean - 1.0, mean + 1.0], "holds": holds, **extra}
+
+
+def test_the_report_opens_with_every_claim_of_every_notebook(tmp_path):
+    # 01: one run, two claims written with three seeds inside it (one held, one not)
+    d = tmp_path / "01_distilling_step_by_step" / "seed=0"
+    d.mkdir(parents=True)
+    write_metrics(d, "01_distilling_step_by_step", {"profile": "default", "seed": 0},
+                  {"claims": [_claim("dss>ft", [0.1, 0.2, 0.3], True, citation="Hsieh et al. 2023, Table 1"),
+                              _claim("dss>distill", [-0.2, 0.1, 0.05], False)]}, {"total": 1.0})
+    # 04: the same claim from two runs (seeds as separate runs): values pooled, mean/CI/holds recomputed
+    for seed, values in ((0, [1.0]), (1, [3.0])):
+        d = tmp_path / "04_gkd_on_policy" / f"seed={seed}"
+        d.mkdir(parents=True)
+        write_metrics(d, "04_gkd_on_policy", {"profile": "smoke", "seed": seed},
+                      {"claims": [_claim("on>off", values, False)]}, {"total": 1.0})
+    # 00: ran, wrote no claims
+    d = tmp_path / "00_kl_mode_seeking" / "seed=0"
+    d.mkdir(parents=True)
+    write_metrics(d, "00_kl_mode_seeking", {"profile": "smoke", "seed": 0}, {"acc": 1.0}, {"total": 1.0})
+
+    runs = report.load_runs(tmp_path)
+    claims = {(c["notebook"], c["id"]): c for c in report.collect_claims(runs)}
+    assert list(claims) == [("01_distilling_step_by_step", "dss>ft"), ("01_distilling_step_by_step", "dss>distill"),
+                            ("04_gkd_on_policy", "on>off")]
+    pooled = claims[("04_gkd_on_policy", "on>off")]
+    assert pooled["values"] == [1.0, 3.0] and pooled["n"] == 2 and pooled["mean"] == pytest.approx(2.0)
+    # t(0.975, 1) = 12.706; s = sqrt(2); half width = 12.706 * sqrt(2) / sqrt(2) = 12.706
+    assert pooled["ci95"] == pytest.approx([2.0 - 12.7062, 2.0 + 12.7062], abs=1e-3) and pooled["holds"] is False
+    assert report.student_t_ci95([1.0]) is None
+
+    report.write_report(tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    claims_at, first_section = md.index("## Claims"), md.index("\n## 00_kl_mode_seeking")
+    assert claims_at < first_section                                       # claims first, then each notebook
+    table = md[claims_at:first_section]
+    rows = [line for line in table.splitlines() if line.startswith("| ✓") or line.startswith("| ✗")]
+    assert len(rows) == 3
+    assert rows[0].startswith("| ✓ | 01_distilling_step_by_step | dss>ft | 0.200 | [0.190, 0.210] | 3 |")
+    assert "dss>ft beats the baseline (Hsieh et al. 2023, Table 1)" in rows[0]
+    assert rows[1].startswith("| ✗ | 01_distilling_step_by_step | dss>distill |")
+    assert "(Hsieh et al., *Distilling Step-by-Step!" in rows[1]           # no citation given: the paper's
+    assert rows[2].startswith("| ✗ | 04_gkd_on_policy | on>off | 2.000 | [-10.706, 14.706] | 2 |")
+    assert "1 of 3 claims held." in table
+    assert "- 00_kl_mode_seeking: no claims written" in table
