@@ -1,10 +1,10 @@
 """Learning curves for the default profile (issue 12): validation accuracy vs optimiser steps, over seeds.
 
-Trains students with the lab's own multi-task loop (labkit.train.train_multitask) on a synthetic
+Trains students with the lab's own multi-task loop (labkit.methods.base.train_multitask) on a synthetic
 task with scripted teachers (labkit.rationales "oracle" / "noisy-oracle@p=..."), and scores the
 answer task by option scoring (labkit.evaluate.mc_accuracy) on the VALIDATION split at step 0 and
-every --eval-every steps (the hook wraps the optimiser's step, so the curve is one run with the
-notebook's warmup/linear-decay schedule; the last point is what a notebook would report).
+every --eval-every steps (run_loop's on_step hook, so the curve is one run with the notebook's
+warmup/linear-decay schedule; the last point is what a notebook would report).
 
 Arms (the notebooks' names):
     ft          answer task, gold labels                             (standard fine-tuning)
@@ -33,8 +33,9 @@ import warnings
 
 import torch
 
-import labkit.train as lt
 from labkit import data, evaluate, prompts, rationales, tiny
+from labkit.loop import TrainConfig
+from labkit.methods import base
 
 
 def build_records(task, task_steps, n_train, n_valid, teachers, teacher_seed=0):
@@ -81,8 +82,8 @@ def run_arm(arm, seed, train, valid, tok, args, teachers):
     tasks, label_source, frac = arm_spec(arm, teachers, args.lam, args.alpha)
     subset = train[: max(1, int(round(frac * len(train))))]
     model = tiny.tiny_causal_lm(tok, n_layers=args.layers, hidden=args.hidden, heads=args.heads, seed=seed)
-    config = lt.TrainConfig(steps=args.train_steps, batch_size=args.batch, lr=args.lr, seed=seed, device="cpu",
-                            bf16=args.bf16, progress=False, max_len=args.max_len, warmup=0.1)
+    config = TrainConfig(steps=args.train_steps, batch_size=args.batch, lr=args.lr, seed=seed, device="cpu",
+                         bf16=args.bf16, progress=False, max_len=args.max_len, warmup=0.1)
     curve, eval_s = [], [0.0]
 
     def score(step):
@@ -92,30 +93,12 @@ def run_arm(arm, seed, train, valid, tok, args, teachers):
         curve.append((step, acc))
 
     score(0)
-    eval0 = eval_s[0]
-    original = lt.make_optimizer
+    def on_step(step, history):
+        if step % args.eval_every == 0 or step == config.steps:
+            score(step)
 
-    def make_optimizer(m, cfg):
-        opt, sched = original(m, cfg)
-        step_fn, done = opt.step, [0]
-
-        def step(*a, **kw):
-            out = step_fn(*a, **kw)
-            done[0] += 1
-            if done[0] % args.eval_every == 0 or done[0] == cfg.steps:
-                score(done[0])
-            return out
-        opt.step = step
-        return opt, sched
-
-    lt.make_optimizer = make_optimizer
-    try:
-        t0 = time.perf_counter()
-        hist = lt.train_multitask(model, tok, subset, tasks=tasks, label_source=label_source, config=config)
-        wall = time.perf_counter() - t0
-    finally:
-        lt.make_optimizer = original
-    train_s = sum(r["seconds"] for r in hist.rows) - (eval_s[0] - eval0)   # step seconds include the evals
+    hist = base.train_multitask(model, tok, subset, tasks, label_source=label_source, config=config, on_step=on_step)
+    train_s = sum(r["seconds"] for r in hist.rows)            # on_step (the evaluations) runs outside the timing
     tokens = sum(r["tokens_seen"] for r in hist.rows)
     return {"arm": arm, "seed": seed, "curve": curve, "tokens": tokens, "train_s": max(train_s, 1e-9),
             "eval_s": eval_s[0], "n_train": len(subset), "final_loss": hist.last("loss")}

@@ -26,6 +26,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -332,11 +333,14 @@ class Objective:
 
 # --------------------------------------------------------------------------- the loop
 
-def run_loop(model, config: TrainConfig, objective: Objective) -> History:
+def run_loop(model, config: TrainConfig, objective: Objective,
+             on_step: Callable[[int, History], None] | None = None) -> History:
     """Optimise `model` on `objective` for config.steps optimiser steps; return the History.
 
     History rows: step, "loss" (what was optimised), "loss/<term>" (each term, unweighted), lr,
     grad_norm, tokens (loss-carrying), tokens_seen, seconds, and the objective's step statistics.
+    on_step(step, history) runs after each optimiser step (e.g. to score a validation set; the model
+    is back in training mode afterwards), outside the step's timing.
     """
     lengths = objective.lengths()
     if not lengths:
@@ -377,6 +381,9 @@ def run_loop(model, config: TrainConfig, objective: Objective) -> History:
                     lr=lr, grad_norm=grad_norm, tokens=int(sum(totals.values())),
                     tokens_seen=int(sum(lengths[i] for i in indices)), seconds=time.perf_counter() - t0,
                     **objective.stats)
+        if on_step is not None:
+            on_step(step + 1, history)
+            model.train()
         if bar is not None:
             bar.update(1)
             if (step + 1) % config.log_every == 0 or step + 1 == config.steps:

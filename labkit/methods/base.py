@@ -171,9 +171,10 @@ class MultitaskObjective(Objective):
 
 
 def train_multitask(model, tokenizer, records, weights: dict[str, float], *, label_source: str = "gold",
-                    config: TrainConfig | None = None, name: str = "multitask"):
-    """Run `MultitaskObjective` on `model` (a name is loaded; LoRA per config.lora_r); returns the History."""
+                    config: TrainConfig | None = None, name: str = "multitask", on_step=None):
+    """Run `MultitaskObjective` on `model` (a name is loaded; LoRA per config.lora_r); returns the History.
+    on_step: see ``labkit.loop.run_loop``."""
     config = config or TrainConfig()
     model = prepare_model(model, config)
     return run_loop(model, config, MultitaskObjective(model, tokenizer, config, records, weights,
-                                                      label_source=label_source, name=name))
+                                                      label_source=label_source, name=name), on_step)

@@ -50,11 +50,11 @@ class DSSSettings:
 Settings = DSSSettings
 
 
-def train(student, tokenizer, records, *, config: TrainConfig | None = None, **settings) -> History:
+def train(student, tokenizer, records, *, config: TrainConfig | None = None, on_step=None, **settings) -> History:
     """Distilling step-by-step (or its baselines) on `records`; returns the History with "loss",
     "loss/answer", "loss/rationale:<teacher>". settings: see ``DSSSettings``."""
     s = settings_of(DSSSettings, settings)
     history = train_multitask(student, tokenizer, records, s.weights(), label_source=s.label_source, config=config,
-                              name=NAME)
+                              name=NAME, on_step=on_step)
     history.meta.update(vars(s))
     return history

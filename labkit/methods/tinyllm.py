@@ -47,11 +47,11 @@ class TinyLLMSettings:
 Settings = TinyLLMSettings
 
 
-def train(student, tokenizer, records, *, config: TrainConfig | None = None, **settings) -> History:
+def train(student, tokenizer, records, *, config: TrainConfig | None = None, on_step=None, **settings) -> History:
     """TinyLLM on `records` (their .rationales hold each teacher's rationale); returns the History with
     "loss", "loss/answer", "loss/rationale:<teacher>". settings: see ``TinyLLMSettings``."""
     s = settings_of(TinyLLMSettings, settings)
     history = train_multitask(student, tokenizer, records, s.weights(), label_source=s.label_source, config=config,
-                              name=NAME)
+                              name=NAME, on_step=on_step)
     history.meta.update(alphas=dict(s.alphas), answer_weight=s.answer_weight)
     return history
