@@ -11,7 +11,7 @@ Three scenes, each small enough to compute exactly:
    sequence distribution is enumerated exactly (K**T sequences), a student
    n-gram model of lower order; "void mass" and "modes covered" as numbers.
 
-Divergence convention (METHODS.md §1, as labkit.losses): for β in [0, 1],
+Divergence convention (docs/methods.md §1, as labkit.losses): for β in [0, 1],
 M = β p + (1-β) q, JSD_β = β KL(p‖M) + (1-β) KL(q‖M); β = 0 is forward KL(p‖q) and
 β = 1 is reverse KL(q‖p), taken as exact special cases.
 """

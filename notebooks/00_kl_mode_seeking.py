@@ -10,7 +10,7 @@
 # # 00 · Forward KL, reverse KL and JSD(β): mode covering vs mode seeking
 #
 # A student with too little capacity cannot copy a teacher with several modes. *Which* compromise it makes
-# depends on the divergence it minimises (METHODS.md §1, §7):
+# depends on the divergence it minimises (docs/methods.md §1, §8):
 #
 # * **forward KL** $\mathrm{KL}(p\|q)=\sum_y p(y)\log\frac{p(y)}{q(y)}$ — infinite penalty where $p>0$ but $q\approx0$: the
 #   student **covers** every mode and smears mass over the gaps between them ("void regions").

@@ -21,7 +21,7 @@
 #
 # Forward KL is *mode covering*: a small student must spread mass over everything the teacher can say,
 # including the "void" between modes. Reverse KL is *mode seeking*: the student may drop minor modes but
-# is punished wherever it puts mass the teacher finds unlikely (METHODS.md §1, §4).
+# is punished wherever it puts mass the teacher finds unlikely (docs/methods.md §1, §4).
 
 # %%
 import copy

@@ -6,7 +6,7 @@
     write_metrics(out_dir, "01_distilling_step_by_step", params, metrics, timer)
 
 The document is {"notebook", "parameters", "metrics", "timings", "versions"}; metrics may hold "tables",
-"figures" and "claims" (docs/methods.md, "Claims").
+"figures" and "claims" (docs/methods.md §9).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Every notebook's profile table, in one place.
 
-A profile names a scale (DESIGN: "Notebook conventions"): "smoke" (tiny models, under a minute, what
+A profile names a scale: "smoke" (tiny models, under a minute, what
 tests run), "default" (the CPU miniature), "real" (the papers' data with recorded teachers, CPU; issue 13
 fills its tables), "paper" (the papers' settings, GPU nodes). Batch runs, parameter checks and notebooks
 import PROFILES from here; a notebook's derived cell calls ``resolve(profile, TABLE, **given)``.

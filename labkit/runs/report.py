@@ -371,7 +371,7 @@ def student_t_ci95(values: list[float]) -> tuple[float, float] | None:
 def collect_claims(runs: list[dict]) -> list[dict]:
     """Every claim of every notebook, one row per (notebook, claim id), in first-seen order.
 
-    A claim (docs/methods.md, "Claims") is {"id", "claim", "metric", "better", "worse", "values", "mean",
+    A claim (docs/methods.md §9) is {"id", "claim", "metric", "better", "worse", "values", "mean",
     "ci95", "holds"}: values = one effect per seed, metric(better) − metric(worse), positive = the
     paper's direction. One run: its claim as written. Several finished runs with the same claim id (seeds
     run as separate runs): their values are pooled and mean, ci95 and holds (lower end > 0) recomputed.
