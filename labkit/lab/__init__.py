@@ -2,6 +2,7 @@
 
   profiles   every notebook's profile table; PROFILES
   params     parameter checks (check_parameters) with messages naming the parameter
+  claims     paper claims measured over seeds (effects, Student-t interval, holds)
   metrics    metrics.json (write_metrics / read_metrics), Timer, versions
   papers     the papers each notebook reproduces, keyed by notebook file name
   plots      matplotlib figures, drawn from the numbers in metrics.json
