@@ -100,7 +100,7 @@ print(lk.prompts.student_prompt(example, f"rationale:{teacher}"), lk.prompts.stu
 METHODS = {"fine-tuning": ({"answer": 1.0}, "gold"),
            "distillation": ({"answer": 1.0}, teacher),
            "step-by-step": ({"answer": 1.0, f"rationale:{teacher}": lam}, teacher)}
-config = lk.train.TrainConfig(lr=P["lr"], steps=max_steps, batch_size=P["batch_size"], max_len=P["max_len"],
+config = lk.loop.TrainConfig(lr=P["lr"], steps=max_steps, batch_size=P["batch_size"], max_len=P["max_len"],
                               seed=seed, device=device, progress=False)
 rows = []
 with timer("sweep"):

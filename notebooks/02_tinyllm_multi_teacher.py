@@ -66,7 +66,7 @@ if lk.lab.notebook.show_widgets(interactive):   # teachers, one α slider per te
 # %%
 alpha_of = alphas if isinstance(alphas, dict) else {t: float(alphas) for t in teachers}
 lk.lab.params.check_parameters(teachers=teachers, alphas=alpha_of)
-config = lk.train.TrainConfig(lr=P["lr"], steps=P["max_steps"], batch_size=P["batch_size"], max_len=P["max_len"],
+config = lk.loop.TrainConfig(lr=P["lr"], steps=P["max_steps"], batch_size=P["batch_size"], max_len=P["max_len"],
                               seed=seed, device=device, progress=False)
 kw = dict(data_dir=data_dir or None, seed=seed)
 train_records = lk.data.load_dataset(dataset, "train", n=P["n_train"], **kw)

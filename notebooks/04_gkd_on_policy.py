@@ -78,7 +78,7 @@ with timer("load"):
     teacher_model, student_init, tok = whitebox.load_teacher_student(S["teacher"], S["student"], device)
     chat = lk.models.is_chat_model(S["teacher"])
     data = whitebox.whitebox_data(S["dataset"], tok, chat=chat, n_train=S["n_train"], n_eval=S["n_eval"], seed=seed)
-config = lk.train.TrainConfig(steps=S["max_steps"], batch_size=S["batch_size"], lr=S["lr"], seed=seed,
+config = lk.loop.TrainConfig(steps=S["max_steps"], batch_size=S["batch_size"], lr=S["lr"], seed=seed,
                               device=device, bf16=S["bf16"], max_len=S["max_len"],
                               log_every=max(1, S["max_steps"] // 4))
 print(f"teacher {S['teacher']}, student {S['student']}, {len(data['train_prompts'])} train / "
