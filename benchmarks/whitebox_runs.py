@@ -42,7 +42,7 @@ METHODS = {
 
 
 def run_seed(seed, args, teacher, student_init, tok, data, teacher_train, teacher_eval):
-    config = lk.train.TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=seed,
+    config = lk.loop.TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=seed,
                                   bf16="auto", max_len=256, progress=False, log_every=max(1, args.steps // 4))
     rows = []
     students = {}
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     teacher, student_init, tok = whitebox.load_teacher_student(args.teacher, args.student)
     data = whitebox.whitebox_data(args.dataset, tok, chat=lk.models.is_chat_model(args.teacher), n_train=args.n_train,
                             n_eval=args.n_eval, seed=0)
-    cfg = lk.train.TrainConfig(bf16="auto", max_len=256, progress=False)
+    cfg = lk.loop.TrainConfig(bf16="auto", max_len=256, progress=False)
     t0 = time.perf_counter()
     teacher_train = whitebox.teacher_outputs(teacher, tok, data["train_prompts"], max_new_tokens=args.max_new_tokens, config=cfg)
     teacher_eval = whitebox.rollout_texts(tok, whitebox.teacher_outputs(teacher, tok, data["eval_prompts"],

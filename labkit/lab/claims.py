@@ -1,4 +1,4 @@
-"""Paper claims, measured over seeds (the claims schema of DESIGN.md).
+"""Paper claims, measured over seeds (the claims schema of docs/methods.md §9).
 
 A claim compares two arms of a notebook on one metric. Each seed gives one
 effect, metric(better) - metric(worse), positive in the paper's direction.

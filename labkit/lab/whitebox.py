@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from labkit import data, evaluate, models
-from labkit import train as T
+from labkit import sequences as S
 from labkit.errors import LabkitError
-from labkit.kd import (_pad_id, check_vocab, generate_texts, make_rollout, prompt_ids, sample_responses,
-                       train_gkd, train_kd, train_minillm, train_seqkd, train_sft)
+from labkit.loop import History, TrainConfig
+from labkit.methods import base, gkd, minillm, seqkd, sft, wordkd
 from labkit.lab.params import known_teachers
 from labkit.lab.profiles import WHITEBOX, WHITEBOX_METHODS, resolve
 
@@ -45,7 +45,7 @@ def load_teacher_student(teacher: str, student: str, device: str = "auto"):
     t = models.load_model(teacher, device=device).eval()
     s = models.load_model(student, device=device)
     tok = models.load_tokenizer(teacher)
-    check_vocab(s, t)
+    S.check_vocab(s, t)
     return t, s, tok
 
 
@@ -74,18 +74,14 @@ def whitebox_data(dataset: str, tokenizer, *, chat: bool, n_train: int, n_eval: 
             "eval_gold": [gold(r) for r in test]}
 
 
-def teacher_outputs(teacher, tokenizer, prompts: list[str], *, max_new_tokens: int, config: T.TrainConfig,
+def teacher_outputs(teacher, tokenizer, prompts: list[str], *, max_new_tokens: int, config: TrainConfig,
                     batch_size: int = 16) -> list[dict]:
     """The teacher's greedy responses as rollouts (ids), computed once (SeqKD data, references)."""
-    _, autocast = T.resolve(teacher, config)
-    pids = [prompt_ids(tokenizer, p) for p in prompts]
-    responses = sample_responses(teacher, pids, max_new_tokens=max_new_tokens, eos_id=tokenizer.eos_token_id,
-                                 pad_id=_pad_id(tokenizer), greedy=True, batch_size=batch_size, autocast=autocast)
-    return [make_rollout(p, r, config.max_len) for p, r in zip(pids, responses)]
+    return base.teacher_outputs(teacher, tokenizer, [S.prompt_ids(tokenizer, p) for p in prompts], config,
+                                max_new_tokens=max_new_tokens, batch_size=batch_size)
 
 
-def rollout_texts(tokenizer, rollouts: list[dict]) -> list[str]:
-    return [tokenizer.decode(r["response"], skip_special_tokens=True) for r in rollouts]
+rollout_texts = S.rollout_texts
 
 
 def evaluate_students(students: dict, teacher, tokenizer, prompts: list[str], references: list[str], *,
@@ -102,10 +98,10 @@ def evaluate_students(students: dict, teacher, tokenizer, prompts: list[str], re
     """
     rows, samples = [], {}
     for name, model in students.items():
-        greedy = generate_texts(model, tokenizer, prompts, max_new_tokens=max_new_tokens, greedy=True,
-                                batch_size=batch_size, device=device, bf16=bf16)
-        sampled = generate_texts(model, tokenizer, prompts, max_new_tokens=max_new_tokens, greedy=False,
-                                 seed=seed, batch_size=batch_size, device=device, bf16=bf16)
+        greedy = evaluate.generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, stop_at_newline=False,
+                                   batch_size=batch_size, device=device, bf16=bf16)
+        sampled = evaluate.generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, do_sample=True,
+                                    stop_at_newline=False, seed=seed, batch_size=batch_size, device=device, bf16=bf16)
         rows.append({"method": name,
                      "rouge_l": evaluate.rouge_l(greedy, references),
                      "teacher_loglik": evaluate.teacher_loglik(teacher, tokenizer, prompts, sampled,
@@ -116,8 +112,8 @@ def evaluate_students(students: dict, teacher, tokenizer, prompts: list[str], re
     return rows, samples
 
 
-def train_method(method: str, student, teacher, tokenizer, data: dict, *, config: T.TrainConfig,
-                 max_new_tokens: int, teacher_train: list[dict] | None = None, **switches) -> T.History:
+def train_method(method: str, student, teacher, tokenizer, data: dict, *, config: TrainConfig,
+                 max_new_tokens: int, teacher_train: list[dict] | None = None, **switches) -> History:
     """One of the lab's methods on `data` (from ``whitebox_data``), training `student` in place.
 
     method: "sft" (gold solutions), "kd" (word-level KD on the gold solutions, ``kind`` in switches,
@@ -127,19 +123,19 @@ def train_method(method: str, student, teacher, tokenizer, data: dict, *, config
     """
     P, G = data["train_prompts"], data["train_gold"]
     if method == "sft":
-        return train_sft(student, tokenizer, P, G, config=config)
+        return sft.train(student, tokenizer, P, G, config=config)
     if method == "kd":
-        return train_kd(student, teacher, tokenizer, P, G, config=config, **switches)
+        return wordkd.train(student, teacher, tokenizer, P, G, config=config, **switches)
     if method == "seqkd":
-        return train_seqkd(student, teacher, tokenizer, P, max_new_tokens=max_new_tokens, config=config,
+        return seqkd.train(student, teacher, tokenizer, P, max_new_tokens=max_new_tokens, config=config,
                            teacher_rollouts=teacher_train)
     if method == "minillm":
         lm = switches.get("lm_weight", 0.0)
-        return train_minillm(student, teacher, tokenizer, P, targets=G if lm > 0 else None,
+        return minillm.train(student, teacher, tokenizer, P, targets=G if lm > 0 else None,
                              max_new_tokens=max_new_tokens, config=config, **switches)
     if method == "gkd":
         targets = rollout_texts(tokenizer, teacher_train) if teacher_train is not None else None
-        return train_gkd(student, teacher, tokenizer, P, targets, max_new_tokens=max_new_tokens, config=config,
+        return gkd.train(student, teacher, tokenizer, P, targets, max_new_tokens=max_new_tokens, config=config,
                          **switches)
     raise LabkitError(f"method={method!r}: expected one of {', '.join(METHODS + ('gkd',))}")
 
