@@ -277,6 +277,19 @@ def default_teacher(noise: float = 0.05) -> SequenceTeacher:
                            weights=[0.45, 0.35, 0.2], noise=noise)
 
 
+def random_teacher(seed: int, noise: float = 0.05, vocab: int = 5, length: int = 5) -> SequenceTeacher:
+    """A teacher of the same kind with seeded modes and weights: three templates that share their middle
+    tokens and end with their own first token (so a short-memory student cannot pair them), weights
+    drawn from Dirichlet(2, 2, 2). Seed 0..n gives the teachers of notebook 00's claims."""
+    g = torch.Generator().manual_seed(seed)
+    firsts = torch.randperm(vocab, generator=g)[:3].tolist()
+    middle = torch.randint(vocab, (length - 2,), generator=g).tolist()
+    gamma = -torch.log(torch.rand(3, 2, generator=g)).sum(-1)          # Gamma(2, 1) draws -> Dirichlet(2, 2, 2)
+    weights = sorted((gamma / gamma.sum()).tolist(), reverse=True)
+    modes = [tuple([f] + middle + [f]) for f in firsts]
+    return SequenceTeacher(vocab=vocab, length=length, modes=modes, weights=weights, noise=noise)
+
+
 class NgramStudent(torch.nn.Module):
     """Student LM q(y_t | previous `order` tokens, position t): a logit table (T, K**order, K).
 

@@ -40,11 +40,13 @@ student_order: int = 1  # scene 3: student n-gram order (the teacher uses the fu
 noise: float = 0.05  # scene 3: teacher per-token noise η around each mode
 eps: float = 0.001  # "void": outcomes where the teacher's probability is below eps
 max_steps: int = 0  # optimisation steps per student; 0 means the profile default
+n_seeds: int = 0  # teachers × seeds for the claims (scene 4); 0 means the profile default
 
 # %%
 lk.lab.params.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device,
                              beta=beta, weight=weight, noise=noise)
-max_steps = lk.lab.profiles.resolve(profile, lk.lab.profiles.MODESEEK, max_steps=max_steps)["max_steps"]
+P = lk.lab.profiles.resolve(profile, lk.lab.profiles.MODESEEK, max_steps=max_steps, n_seeds=n_seeds)
+max_steps, n_seeds = P["max_steps"], P["n_seeds"]
 DIVERGENCES = {"forward_kl": ("forward_kl", 0.0), "reverse_kl": ("reverse_kl", 1.0), f"jsd β={beta:g}": ("jsd", beta)}
 timer, figures, tables = lk.lab.metrics.Timer(), [], {}
 ms = lk.modeseek
@@ -139,6 +141,41 @@ print(f"student parameters: {students['forward_kl'][0].n_parameters()}  teacher 
 # that the teacher never produces (void mass). The reverse-KL student picks one mode: almost no void mass, fewer
 # modes covered. JSD(β) sits in between and moves towards reverse KL as β → 1.
 
+# %% [markdown]
+# ## Scene 4 · the claims, over teachers and seeds
+#
+# One teacher is an anecdote. Scene 3 again with `n_seeds` teachers of the same kind (`lk.modeseek.random_teacher(s)`:
+# three templates sharing their middle tokens, each ending with its own first token, random weights), a forward-KL
+# and a reverse-KL student per teacher, initialised from the same seed. Each seed gives one paired effect; the claim
+# holds when the lower end of the 95% Student-t interval is above 0 (docs/methods.md §9).
+
+# %%
+KINDS = {"forward KL": ("forward_kl", 0.0), "reverse KL": ("reverse_kl", 1.0)}
+per_seed = {}
+with timer("scene4"):
+    for s in tqdm(range(n_seeds), desc="teachers"):
+        t = ms.random_teacher(s, noise)
+        log_p, mode_ids = t.log_probs(), t.mode_indices()
+        per_seed[s] = {label: ms.summary(ms.train_sequence_student(t, kind, b, order=student_order, steps=max_steps,
+                                                                   seed=s)[1], log_p, mode_ids, eps)
+                       for label, (kind, b) in KINDS.items()}
+values = {m: {label: [per_seed[s][label][m] for s in per_seed] for label in KINDS} for m in ("void_mass", "modes_covered")}
+claims = [
+    lk.lab.claims.claim("00.void_mass", "Reverse KL is mode-seeking: its student puts less mass where the teacher has "
+                        "none than the forward-KL student (Gu et al., MiniLLM, ICLR 2024, §2.1, Fig. 2)",
+                        "void mass (lower is better)", "reverse KL", "forward KL",
+                        [f - r for f, r in zip(values["void_mass"]["forward KL"], values["void_mass"]["reverse KL"])]),
+    lk.lab.claims.claim("00.modes", "Forward KL is mode-covering: its student covers more of the teacher's modes than "
+                        "the reverse-KL student (Gu et al., MiniLLM, §2.1)", "teacher modes covered",
+                        "forward KL", "reverse KL",
+                        [f - r for f, r in zip(values["modes_covered"]["forward KL"], values["modes_covered"]["reverse KL"])]),
+]
+fig = lk.lab.plots.paired_seeds({"void mass (student mass where p < ε)": values["void_mass"],
+                                 "teacher modes covered (of 3)": values["modes_covered"]},
+                                title=f"{n_seeds} teachers × seeds: mean and 95% interval (black)")
+figures.append(lk.lab.plots.save(fig, out_dir, "claims_over_seeds.png"))
+lk.lab.claims.markdown(claims)
+
 # %%
 by = lambda rows: {r["divergence"].split(" ")[0]: r for r in rows}
 metrics = {
@@ -146,8 +183,9 @@ metrics = {
     "gaussian_closed_form": {"mu": closed_form[0], "sigma": closed_form[1]},
     "next_token": by(tables["next_token"]),
     "sequences": by(tables["sequences"]),
+    "claims": claims, "per_seed": per_seed,
     "tables": tables, "figures": figures,
 }
 params = dict(profile=profile, seed=seed, separation=separation, weight=weight, beta=beta, degree=degree,
-              student_order=student_order, noise=noise, eps=eps, max_steps=max_steps)
+              student_order=student_order, noise=noise, eps=eps, max_steps=max_steps, n_seeds=n_seeds)
 print(lk.lab.metrics.write_metrics(out_dir, "00_kl_mode_seeking", params, metrics, timer))

@@ -65,3 +65,18 @@ def claim(id: str, claim: str, metric: str, better: str, worse: str,
     return {"id": str(id), "claim": str(claim), "metric": str(metric),
             "better": str(better), "worse": str(worse), "values": values,
             "mean": mean, "ci95": [lo, hi], "holds": bool(lo > 0), "n": len(values)}
+
+
+def markdown(claims: Sequence[Mapping]):
+    """The claims as a table for a notebook cell: held (✓/✗), mean effect, 95% CI, seeds, the claim."""
+    rows = ["| held | claim | metric: better vs worse | mean effect | 95% CI | seeds |", "|---|---|---|---:|---|---:|"]
+    for c in claims:
+        lo, hi = c["ci95"]
+        rows.append(f"| {'✓' if c['holds'] else '✗'} | {c['claim']} | {c['metric']}: {c['better']} vs {c['worse']} "
+                    f"| {c['mean']:+.4g} | [{lo:+.4g}, {hi:+.4g}] | {c['n']} |")
+    text = "\n".join(rows)
+    try:
+        from IPython.display import Markdown  # lazy: only notebooks display it
+        return Markdown(text)
+    except ImportError:
+        return text

@@ -17,6 +17,8 @@ if matplotlib.get_backend().lower() in ("", "agg") or not matplotlib.get_backend
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402,F401
 
+from labkit.lab.claims import t_interval  # noqa: E402
+
 # one colour per method, the same in every notebook
 COLORS = {
     "forward_kl": "tab:blue", "reverse_kl": "tab:red", "jsd": "tab:purple", "teacher": "black",
@@ -207,6 +209,114 @@ def bars(rows: list[dict], label: str, value: str, title: str = "", percent: boo
     ax.invert_yaxis()
     ax.set_xlabel(f"{value} (%)" if percent else value)
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _mean_ci(vals):
+    """(mean, lower error, upper error) of per-seed values: the 95% Student-t interval, 0 for one seed."""
+    if len(vals) >= 2:
+        mean, lo, hi = t_interval(vals)
+        return mean, mean - lo, hi - mean
+    return float(vals[0]), 0.0, 0.0
+
+
+def arms_over_seeds(rows: list[dict], arms: list[str] | None = None, title: str = "", hlines: dict | None = None,
+                    value: str = "test", percent: bool = True):
+    """Notebooks 01/02: each arm's final accuracy per seed (dots), its mean with the 95% Student-t interval
+    over seeds (black error bar) and its step-0 accuracy (grey open marker, the untrained student),
+    with reference lines {label: value} (chance, the teacher).
+
+    rows: lab.students.train_arm results ({"arm", "seed", "step0": {split: acc}, "final": {split: acc}}).
+    """
+    arms = arms or list(dict.fromkeys(r["arm"] for r in rows))
+    scale = 100.0 if percent else 1.0
+    fig, ax = plt.subplots(figsize=(max(6.4, 1.25 * len(arms) + 1.5), 4.0))
+    for i, name in enumerate(arms):
+        rs = sorted((r for r in rows if r["arm"] == name), key=lambda r: r["seed"])
+        fin = [r["final"][value] * scale for r in rs]
+        s0 = [r["step0"][value] * scale for r in rs]
+        jitter = np.linspace(-0.12, 0.12, len(fin)) if len(fin) > 1 else [0.0]
+        ax.scatter(i + np.asarray(jitter), fin, color=_color(name, i), s=22, zorder=2,
+                   label="per seed (final)" if i == 0 else None)
+        mean, lo, hi = _mean_ci(fin)
+        ax.errorbar(i + 0.25, mean, yerr=[[lo], [hi]], fmt="o", color="k", capsize=4, ms=5, zorder=3,
+                    label="mean, 95% t-interval" if i == 0 else None)
+        ax.text(i + 0.32, mean, f"{mean:.0f}", va="center", fontsize=8)
+        ax.scatter([i - 0.25], [sum(s0) / len(s0)], marker="o", facecolors="none", edgecolors="0.5", s=30, zorder=2,
+                   label="step 0 (untrained)" if i == 0 else None)
+    for j, (label, v) in enumerate((hlines or {}).items()):
+        ax.axhline(v * scale, ls="--", color="0.4" if j == 0 else f"C{j + 5}", lw=1, label=label)
+    ax.set_xticks(range(len(arms)))
+    ax.set_xticklabels([a.replace(" (", "\n(") for a in arms], fontsize=8)
+    ax.set_xlim(-0.6, len(arms) - 0.3)
+    ax.set_ylabel(f"{value} accuracy (%)" if percent else f"{value} accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def sweep_seeds(rows: list[dict], x: str, hue: str, title: str = "", xlabel: str | None = None, logx: bool = False,
+                hlines: dict | None = None, value: str = "test", percent: bool = True):
+    """Notebooks 01/02: final accuracy against a setting `x` (data fraction, α) per `hue` group: mean with the
+    95% Student-t interval over seeds (error bars) and each seed's value (small dots)."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    scale = 100.0 if percent else 1.0
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(r[hue], {}).setdefault(r[x], []).append(r["final"][value] * scale)
+    for i, (name, by_x) in enumerate(groups.items()):
+        xs = sorted(by_x)
+        stats_ = [_mean_ci(by_x[v]) for v in xs]
+        c = _color(str(name), i)
+        ax.errorbar(xs, [m for m, _, _ in stats_], yerr=[[lo for _, lo, _ in stats_], [hi for _, _, hi in stats_]],
+                    fmt="-o", color=c, capsize=4, label=f"{name} (mean, 95% CI)")
+        for v in xs:
+            ax.scatter([v] * len(by_x[v]), by_x[v], color=c, s=10, alpha=0.5, zorder=1)
+    for j, (label, v) in enumerate((hlines or {}).items()):
+        ax.axhline(v * scale, ls="--", color="0.4" if j == 0 else f"C{j + 5}", lw=1, label=label)
+    if logx:
+        ax.set_xscale("log")
+        xs = sorted({r[x] for r in rows})
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_xticks(xs)
+        ax.set_xticklabels([f"{v:g}" for v in xs])
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(f"{value} accuracy (%)" if percent else f"{value} accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def paired_seeds(panels: dict[str, dict[str, list[float]]], title: str = ""):
+    """One panel per metric: each arm's value per seed (dots, one grey line per seed joining the arms)
+    and the mean with its 95% Student-t interval (black bar), so effects paired by seed are visible.
+
+    panels: {metric label: {arm: [value per seed]}} (every arm with the same seeds, in the same order).
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 0.6, 3.4), squeeze=False)
+    for ax, (metric, arms) in zip(axes[0], panels.items()):
+        names = list(arms)
+        for seed_values in zip(*arms.values()):
+            ax.plot(range(len(names)), seed_values, color="0.75", lw=0.8, zorder=1)
+        for i, name in enumerate(names):
+            vals = arms[name]
+            ax.scatter([i] * len(vals), vals, color=_color(name, i), s=18, zorder=2)
+            if len(vals) >= 2:
+                mean, lo, hi = t_interval(vals)
+                ax.errorbar(i + 0.12, mean, yerr=[[mean - lo], [hi - mean]], fmt="o", color="k", capsize=4, ms=4,
+                            zorder=3)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, fontsize=8)
+        ax.set_xlim(-0.5, len(names) - 0.4)
+        ax.set_title(metric, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -12,7 +12,8 @@ from labkit.errors import LabkitError
 PROFILES = ("smoke", "default", "real", "paper")
 
 # notebook 00: KL mode seeking (all profiles are CPU-sized)
-MODESEEK = {"smoke": {"max_steps": 200}, "default": {"max_steps": 400}, "paper": {"max_steps": 1000}}
+MODESEEK = {"smoke": {"max_steps": 200, "n_seeds": 3}, "default": {"max_steps": 400, "n_seeds": 5},
+            "real": {"max_steps": 400, "n_seeds": 5}, "paper": {"max_steps": 1000, "n_seeds": 10}}
 
 # notebook 01: distilling step-by-step (teacher = scripted noisy oracle unless the dataset has recorded rationales)
 DSS = {

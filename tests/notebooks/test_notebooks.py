@@ -55,6 +55,12 @@ def test_00_mode_seeking(run, tmp_path):
     path = m["tables"]["gaussian_beta_path"]
     assert path[0]["mu"] == pytest.approx(g["forward_kl"]["mu"], abs=1e-3)
     assert path[-1]["mu"] == pytest.approx(g["reverse_kl"]["mu"], abs=1e-3)
+    # scene 4: the claims over seeds, in the schema of docs/methods.md §9, each effect recomputed from per_seed
+    claims = {c["id"]: c for c in m["claims"]}
+    assert set(claims) == {"00.void_mass", "00.modes"} and all(c["n"] == 3 and c["holds"] for c in claims.values())
+    per = m["per_seed"]
+    assert claims["00.void_mass"]["values"] == pytest.approx(
+        [per[s]["forward KL"]["void_mass"] - per[s]["reverse KL"]["void_mass"] for s in sorted(per)])
 
 
 @pytest.mark.slow
