@@ -25,49 +25,60 @@
 # | distilling step-by-step | teacher label $\hat y$ | teacher rationale, weight λ |
 #
 # The paper's headline is the **data-size sweep**: with rationales the student needs a fraction of the data.
-# Default data: a synthetic arithmetic task with a scripted teacher that makes mistakes (`noisy-oracle`, wrong on
-# about 20 % of questions), so the student can beat its teacher. With `dataset="dss:svamp"` (or `dss:cqa`) and
-# `data_dir`, the real PaLM-540B rationales are used.
+#
+# **Student and teacher here.** At `profile="default"` the student is a 2-layer, 64-wide transformer trained from
+# scratch (`scratch@layers=2,hidden=64`, a tokenizer trained on the task's own text), because on 2 CPU cores no
+# pretrained student can learn within the budget (issue 12); the teacher is *scripted* (`noisy-oracle@p=0.2`: it writes
+# the gold solution and, on about 20 % of questions, a wrong step and a wrong label), so its noise is known and the
+# student can beat it. The task is one-step synthetic arithmetic (4 options). `profile="paper"` (T5 students) and
+# `dataset="dss:svamp"` (PaLM-540B's recorded rationales) are one parameter away.
+#
+# Every comparison runs over several seeds (the seed sets the student's initialisation and the data order) on both
+# cores; settings were chosen on the validation split (`benchmarks/RESULTS.md`), and the numbers below are the
+# **test** split.
 
 # %%
 import labkit as lk
-from tqdm.auto import tqdm
 
 # %% tags=["parameters"]
 profile: str = "default"  # smoke | default | paper
-seed: int = 0  # random seed
+seeds: list = []  # seeds of the comparison, at least 3 at default; empty means the profile's
+seed: int = 0  # the seed of the one-seed interactive run
 interactive: bool = True  # show the widget panel (only in a live Jupyter kernel)
 out_dir: str = "runs/01_distilling_step_by_step"  # metrics.json and PNG figures go here
 device: str = "auto"  # auto, cpu, cuda
 dataset: str = "synthetic:arithmetic"  # synthetic:arithmetic, dss:svamp, dss:cqa ...
 data_dir: str = ""  # folder holding dss/; empty means $LABKIT_DATA
 teacher: str = ""  # rationale and label teacher; empty means the profile's
-student: str = ""  # student model; empty means the profile's
+student: str = ""  # student model, or a from-scratch tiny spec, see lab.students; empty means the profile's
 lam: float = 1.0  # λ, weight of the rationale loss
-fractions: list = []  # data-size sweep, fractions of n_train; empty means the profile's
+fractions: list = []  # data fractions for the less-data claim (the smallest < 1 is used); empty means the profile's
 n_train: int = 0  # training questions at fraction 1; 0 means the profile's
 n_test: int = 0  # test questions; 0 means the profile's
 max_steps: int = 0  # optimiser steps per student; 0 means the profile's
-threads: int = 0  # torch CPU threads; 0 means the profile's, 1 for smoke
+threads: int = 0  # torch CPU threads of this process; 0 means the profile's
 
 # %%
 P = lk.lab.profiles.resolve(profile, lk.lab.profiles.DSS, student=student, teacher=teacher, fractions=fractions,
-                               n_train=n_train, n_test=n_test, max_steps=max_steps, threads=threads)
+                               n_train=n_train, n_test=n_test, max_steps=max_steps, threads=threads, seeds=seeds)
 lk.lab.notebook.set_threads(P["threads"])
 if dataset.startswith("dss:") and not teacher:
     P["teacher"] = "palm-540b"   # the paper's recorded rationales
 lk.lab.params.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device, dataset=dataset,
                              teacher=P["teacher"], lam=lam, fractions=P["fractions"], n_train=P["n_train"],
                              max_steps=P["max_steps"])
+seeds = lk.lab.students.check_seeds(P["seeds"])
 student, teacher, fractions, n_train, n_test, max_steps = (P[k] for k in
                                                            ("student", "teacher", "fractions", "n_train", "n_test", "max_steps"))
+device = "cpu" if device == "auto" and lk.lab.students.parse_scratch(student) else device
+config = dict(lr=P["lr"], steps=max_steps, batch_size=P["batch_size"], max_len=P["max_len"])
 timer, figures, tables = lk.lab.metrics.Timer(), [], {}
 
 # %%
 if lk.lab.notebook.show_widgets(interactive):   # λ, data fractions, dataset, n_train write back to the same names
     from IPython.display import display
     panel = lk.lab.widgets.dss_panel(globals())
-    display(panel.widget)
+    display(panel.widget)   # then run "One seed, your settings" at the end (under a minute)
 
 # %% [markdown]
 # ## Data and teacher
@@ -78,61 +89,112 @@ if lk.lab.notebook.show_widgets(interactive):   # λ, data fractions, dataset, n
 
 # %%
 with timer("data"):
-    kw = dict(data_dir=data_dir or None, seed=seed)
-    train_records = lk.data.load_dataset(dataset, "train", n=n_train, **kw)
-    test_records = lk.data.load_dataset(dataset, "test", n=n_test, **kw)
-    train_records = lk.rationales.generate_rationales([teacher], train_records, seed=seed, progress=False).attach(train_records)
-teacher_accuracy, n_labelled = lk.evaluate.teacher_label_accuracy(train_records, teacher)
-print(f"{len(train_records)} train / {len(test_records)} test; teacher {teacher} label accuracy "
-      f"{teacher_accuracy:.1%} on {n_labelled} training questions")
-example = train_records[0]
+    S = lk.lab.students.prepare(dataset, [teacher], student=student, n_train=n_train, n_valid=P["n_valid"],
+                                n_test=n_test, seed=0, data_dir=data_dir, task_steps=P.get("task_steps"), device=device)
+teacher_accuracy = S.teacher_accuracy[teacher]
+print(f"{len(S.train)} train / {len(S.valid)} valid / {len(S.test)} test; teacher {teacher} label accuracy "
+      f"{teacher_accuracy:.1%} on the training questions; chance {S.chance}; student {student}, vocabulary {len(S.tokenizer)}")
+example = S.train[0]
 print(lk.prompts.student_prompt(example), lk.prompts.student_target(example, "answer", teacher), sep="")
 print(lk.prompts.student_prompt(example, f"rationale:{teacher}"), lk.prompts.student_target(example, f"rationale:{teacher}"), sep="")
 
 # %% [markdown]
-# ## The data-size sweep
+# ## The students, over seeds
 #
-# Each method trains a fresh student for the same number of steps on the first `fraction × n_train` questions,
-# then answers the test questions with the `[answer]` prefix only (option scoring for multiple choice,
-# value match for SVAMP).
+# Each arm trains a fresh student for the same number of steps (same batch, same learning rate) and answers the
+# test questions with the `[answer]` prefix only (option scoring). Arms:
+#
+# | arm | answer target | rationale task | data |
+# |---|---|---|---|
+# | fine-tuning | gold | – | 100 % |
+# | distillation | teacher $\hat y$ | – | 100 % |
+# | step-by-step | teacher $\hat y$ | teacher rationale, λ | 100 % |
+# | step-by-step (gold labels) | gold | teacher rationale, λ | 100 % |
+# | … @f | as above | as above | the first f of the data |
+#
+# The seeds run in parallel, one process per core (`lk.lab.parallel.map_runs`).
 
 # %%
-METHODS = {"fine-tuning": ({"answer": 1.0}, "gold"),
-           "distillation": ({"answer": 1.0}, teacher),
-           "step-by-step": ({"answer": 1.0, f"rationale:{teacher}": lam}, teacher)}
-config = lk.loop.TrainConfig(lr=P["lr"], steps=max_steps, batch_size=P["batch_size"], max_len=P["max_len"],
-                              seed=seed, device=device, progress=False)
-rows = []
-with timer("sweep"):
-    for fraction, method in tqdm([(f, m) for f in fractions for m in METHODS], desc="students"):
-        subset = train_records[: max(1, round(fraction * len(train_records)))]
-        tasks, labels = METHODS[method]
-        rows.append({"fraction": fraction, "method": method, **lk.lab.multitask.train_student(
-            student, subset, test_records, tasks=tasks, label_source=labels, config=config, device=device)})
-tables["data_size"] = rows
-rows
+ARMS = lk.lab.students.dss_arms(teacher, lam, fractions)
+with timer("students"):
+    rows = lk.lab.students.run_arms(S, ARMS, seeds, config, device=device)
+tables["arms"] = lk.lab.students.summary(rows, list(ARMS), chance=S.chance)
+tables["runs"] = [{k: v for k, v in r.items() if k != "curve"} for r in rows]
+[(r["arm"], f"step 0 {r['step0_test']:.2f}", f"final {r['final_test']:.2f} ± {r['final_test_sd']:.2f}") for r in tables["arms"]]
+
+# %% [markdown]
+# Every arm should end well above its own step-0 accuracy (the untrained student, ≈ chance) and above chance: the
+# grey open circles are step 0, the coloured dots the seeds, the black bars the mean with its 95 % interval.
 
 # %%
-fig = lk.lab.plots.sweep(rows, x="fraction", y="accuracy", hue="method", logx=True, xlabel="fraction of training data",
-                     title=f"{dataset}: accuracy vs training-set size\n{student}, {len(test_records)} test questions",
-                     hlines={f"teacher {teacher}": teacher_accuracy, **lk.lab.notebook.chance_line(test_records)})
+hlines = {**lk.lab.notebook.chance_line(S.test), f"teacher {teacher} (label accuracy)": teacher_accuracy}
+main_arms = [a for a in ARMS if "@" not in a]
+fig = lk.lab.plots.arms_over_seeds(rows, main_arms, hlines=hlines,
+                                   title=f"{dataset}: test accuracy, {len(seeds)} seeds\n{student}, {max_steps} steps, {len(S.test)} test questions")
+figures.append(lk.lab.plots.save(fig, out_dir, "arms.png"))
+sweep_rows = [dict(r, method=r["arm"].split(" @")[0]) for r in rows if r["arm"].split(" @")[0] in ("fine-tuning", "step-by-step (gold labels)")]
+fig = lk.lab.plots.sweep_seeds(sweep_rows, x="fraction", hue="method", logx=True, xlabel="fraction of training data",
+                               title=f"{dataset}: accuracy vs training-set size, {len(seeds)} seeds", hlines=hlines)
 figures.append(lk.lab.plots.save(fig, out_dir, "data_size_sweep.png"))
 
 # %% [markdown]
-# **What to look for.** In the paper (T5 students, PaLM-540B teacher) step-by-step at 12.5 % of the data matches
-# standard fine-tuning at 100 %. Here, with a few optimiser steps on CPU, the gaps are small and noisy; at
-# `profile="paper"` on a GPU node the same cells run the paper's setting.
+# ## The paper's claims, measured
+#
+# Each claim is an effect per seed (better arm − worse arm, paired by seed; positive = the paper's direction) with a
+# 95 % Student-t interval over seeds; it **holds** when the interval's lower end is above 0 (docs/methods.md §9).
 
 # %%
-full = [r for r in rows if r["fraction"] == max(fractions)]
+small = min(fractions)
+HSIEH = "Hsieh et al., 2023"
+claims = [
+    lk.lab.students.paired_claim(rows, "dss>ft", f"Distilling step-by-step (gold labels + rationales) beats standard "
+                                 f"fine-tuning at equal data ({HSIEH}, §4.1, Fig. 4)", "step-by-step (gold labels)", "fine-tuning"),
+    lk.lab.students.paired_claim(rows, "dss>kd", f"Distilling step-by-step (teacher labels + rationales) beats standard "
+                                 f"task distillation (teacher labels) at equal data ({HSIEH}, §4.1, Fig. 5)", "step-by-step", "distillation"),
+]
+if small < 1:
+    claims.append(lk.lab.students.paired_claim(
+        rows, "dss@less-data>ft@all", f"Distilling step-by-step on {small:.0%} of the data beats standard fine-tuning "
+        f"on 100 % ({HSIEH}, abstract and §4.1)", f"step-by-step (gold labels) @{small:g}", "fine-tuning"))
+claims.append(lk.lab.students.against_constant(
+    rows, "student>teacher", f"The step-by-step student (trained on the teacher's labels) outperforms its teacher "
+    f"({HSIEH}, abstract: a 770M T5 beats few-shot PaLM-540B)", "step-by-step", teacher_accuracy, f"teacher {teacher}"))
+tables["claims"] = lk.lab.students.claim_table(claims)
+tables["claims"]
+
+# %% [markdown]
+# **Reading the claims.** The student learns the task from scratch in a few hundred steps; the rationale task gives
+# it the intermediate computation (`6 + 7 = 13`) to imitate, which the answer-only arms must discover from labels
+# alone, so within the same budget the step-by-step arms are further along the learning curve. The noisy teacher's
+# labels are wrong on ≈ 21 % of the questions at random: a student that learns the rule (rather than memorising
+# labels) can beat them, which is what `student>teacher` tests. A claim marked ✗ is reported as measured: its
+# interval includes 0 at this budget (see the per-seed effects in the table; `benchmarks/RESULTS.md` has the
+# learning curves, where the order can change with the number of steps).
+
+# %% [markdown]
+# ## One seed, your settings
+#
+# With the widget panel above (a live kernel), change λ or the data fractions and run this cell: it trains
+# fine-tuning and step-by-step for one seed (`seed`), one process each, in under a minute at the default profile.
+
+# %%
+if lk.lab.notebook.show_widgets(interactive):
+    mine = lk.lab.students.dss_arms(teacher, lam, fractions)
+    one = lk.lab.students.run_arms(S, {k: mine[k] for k in ("fine-tuning", "step-by-step")}, [seed], config, device=device)
+    print([(r["arm"], f"step 0 {r['step0']['test']:.2f} -> {r['final']['test']:.2f}") for r in one])
+
+# %%
+by_arm = {r["arm"]: r for r in tables["arms"]}
 metrics = {
-    "accuracy": {r["method"]: r["accuracy"] for r in full},
-    "teacher_accuracy": teacher_accuracy,
-    "n_train": len(train_records), "n_test": len(test_records),
-    "tables": {"data_size": rows, "full_data": [{"method": r["method"], "accuracy": r["accuracy"]} for r in full]
-               + [{"method": f"teacher ({teacher})", "accuracy": teacher_accuracy}]},
-    "figures": figures,
+    "accuracy": {a: by_arm[a]["final_test"] for a in ARMS},
+    "step0_accuracy": {a: by_arm[a]["step0_test"] for a in ARMS},
+    "valid_accuracy": {a: by_arm[a]["final_valid"] for a in ARMS},
+    "teacher_accuracy": teacher_accuracy, "chance": S.chance, "seeds": seeds,
+    "claims": claims,
+    "n_train": len(S.train), "n_test": len(S.test),
+    "tables": tables, "figures": figures,
 }
-params = dict(profile=profile, seed=seed, dataset=dataset, teacher=teacher, student=student, lam=lam,
-              fractions=fractions, n_train=n_train, n_test=n_test, max_steps=max_steps, device=device)
+params = dict(profile=profile, seeds=seeds, dataset=dataset, teacher=teacher, student=student, lam=lam,
+              fractions=fractions, n_train=n_train, n_test=n_test, max_steps=max_steps, lr=P["lr"],
+              batch_size=P["batch_size"], device=device)
 print(lk.lab.metrics.write_metrics(out_dir, "01_distilling_step_by_step", params, metrics, timer))

@@ -321,6 +321,32 @@ def paired_seeds(panels: dict[str, dict[str, list[float]]], title: str = ""):
     return fig
 
 
+def estimator_errors(rows: list[dict], title: str = ""):
+    """Scene 5 of notebook 00: relative error of the loss (bias) and of the gradient vs the stored signal's size,
+    for top-k + tail and for sampled tokens (rows from labkit.signals.estimator_errors)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.6))
+    for name, color in (("top-k + tail", "C0"), ("sampled", "C1")):
+        rs = [r for r in rows if r["estimator"] == name]
+        size = [r["size"] for r in rs]
+        axes[0].plot(size, [r["loss_rel_err"] for r in rs], "o-", color=color, label=f"{name}: bias of the loss")
+        if name == "sampled":
+            axes[0].plot(size, [r["loss_rel_sd"] for r in rs], "o:", color=color, label="sampled: sd of one draw")
+        axes[1].plot(size, [r["grad_rel_err"] for r in rs], "o-", color=color, label=name)
+    for ax, ylabel in zip(axes, ("|loss − exact| / exact", "‖grad − exact‖ / ‖exact‖")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("k (top-k) or m (samples) per position")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    axes[0].set_title("forward KL value", fontsize=9)
+    axes[1].set_title("its gradient w.r.t. the student logits", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 # --------------------------------------------------------------------------- notebooks 03 / 04
 
 LABELS = {"loss/single": "per-token reverse KL on samples", "reward": "reward  mean r_t = log p − log q",

@@ -12,29 +12,46 @@ from labkit.errors import LabkitError
 PROFILES = ("smoke", "default", "real", "paper")
 
 # notebook 00: KL mode seeking (all profiles are CPU-sized)
-MODESEEK = {"smoke": {"max_steps": 200, "n_seeds": 3}, "default": {"max_steps": 400, "n_seeds": 5},
-            "real": {"max_steps": 400, "n_seeds": 5}, "paper": {"max_steps": 1000, "n_seeds": 10}}
+# (scene 5 reads a real teacher's next-token distributions: SmolLM2 and its 4-layer student; tiny models at smoke)
+_SIGNALS = dict(signal_teacher="smollm2-135m-instruct", signal_student="smollm2-135m-instruct@layers=4",
+                signal_sequences=4, signal_repeats=4)
+MODESEEK = {"smoke": dict(max_steps=200, n_seeds=3, signal_teacher="tiny", signal_student="tiny@layers=2",
+                          signal_sequences=2, signal_repeats=2),
+            "default": dict(max_steps=400, n_seeds=5, **_SIGNALS),
+            "real": dict(max_steps=400, n_seeds=5, **_SIGNALS),
+            "paper": dict(max_steps=1000, n_seeds=10, **{**_SIGNALS, "signal_sequences": 16, "signal_repeats": 16})}
 
-# notebook 01: distilling step-by-step (teacher = scripted noisy oracle unless the dataset has recorded rationales)
+# notebook 01: distilling step-by-step (teacher = scripted noisy oracle unless the dataset has recorded rationales).
+# smoke/default: a from-scratch tiny student ("scratch@...", labkit.lab.students) on one-step synthetic
+# arithmetic; settings chosen on the validation split from learning curves (benchmarks/RESULTS.md, issue 12).
 DSS = {
-    "smoke": dict(student="tiny@layers=2", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0], n_train=48, n_test=32,
-                  max_steps=12, lr=1e-3, batch_size=8, max_len=160, threads=1),
-    "default": dict(student="smollm2-135m-instruct@layers=4", teacher="noisy-oracle@p=0.2,style=terse",
-                    fractions=[0.25, 0.5, 1.0], n_train=48, n_test=32, max_steps=12, lr=3e-4, batch_size=4, max_len=192),
+    "smoke": dict(student="scratch@layers=2,hidden=64", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0],
+                  n_train=48, n_valid=32, n_test=32, task_steps=1, max_steps=12, lr=3e-3, batch_size=8, max_len=160,
+                  seeds=[0, 1], threads=1),
+    "default": dict(student="scratch@layers=2,hidden=64", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0],
+                    n_train=1000, n_valid=200, n_test=200, task_steps=1, max_steps=400, lr=3e-3, batch_size=32,
+                    max_len=160, seeds=[0, 1, 2], threads=1),
     "paper": dict(student="google-t5/t5-base", teacher="noisy-oracle@p=0.2", fractions=[0.125, 0.25, 0.5, 0.75, 1.0],
-                  n_train=2000, n_test=200, max_steps=10000, lr=5e-5, batch_size=64, max_len=512),
+                  n_train=2000, n_valid=200, n_test=200, task_steps=3, max_steps=10000, lr=5e-5, batch_size=64,
+                  max_len=512, seeds=[0, 1, 2], threads=0),
 }
 
-# notebook 02: TinyLLM, several teachers
+# notebook 02: TinyLLM, several teachers (smoke/default: scripted teachers with known noise, the tiny
+# from-scratch student of notebook 01; "live_teacher" is the embedded model whose teacher-forced vs plain
+# CoT rationales are compared on a small sample, n_live questions, 0 = skip)
 TINYLLM = {
-    "smoke": dict(teachers=["oracle", "tiny"], student="tiny@layers=2", alpha_grid=[0.1, 3.0], n_train=32, n_test=32,
-                  max_steps=10, max_new_tokens=24, lr=1e-3, batch_size=8, max_len=192, threads=1),
-    "default": dict(teachers=["smollm2-135m-instruct", "noisy-oracle@p=0.3,style=terse"], alpha_grid=[0.1, 3.0],
-                    student="smollm2-135m-instruct@layers=4", n_train=32, n_test=32, max_steps=10, max_new_tokens=48,
-                    lr=3e-4, batch_size=4, max_len=256),
+    "smoke": dict(teachers=["noisy-oracle@p=0.2", "oracle@style=terse"], student="scratch@layers=2,hidden=64",
+                  alpha_grid=[0.1, 3.0], alpha_seeds=[0, 1], n_train=48, n_valid=32, n_test=32, task_steps=1,
+                  max_steps=12, max_new_tokens=24, lr=3e-3, batch_size=8, max_len=192, seeds=[0, 1], threads=1,
+                  live_teacher="tiny", n_live=4),
+    "default": dict(teachers=["noisy-oracle@p=0.2", "oracle@style=terse"], student="scratch@layers=2,hidden=64",
+                    alpha_grid=[0.1, 3.0], alpha_seeds=[0, 1], n_train=1000, n_valid=200, n_test=200, task_steps=1,
+                    max_steps=400, max_new_tokens=48, lr=3e-3, batch_size=32, max_len=192, seeds=[0, 1, 2],
+                    threads=1, live_teacher="smollm2-135m-instruct", n_live=16),
     "paper": dict(teachers=["flan-t5-xl", "llama2-7b-chat"], student="google/flan-t5-base",
-                  alpha_grid=[0.01, 0.1, 0.5, 1.0, 2.0, 3.0], n_train=100000, n_test=100000, max_steps=2000,
-                  max_new_tokens=128, lr=5e-5, batch_size=16, max_len=1024),
+                  alpha_grid=[0.01, 0.1, 0.5, 1.0, 2.0, 3.0], alpha_seeds=[0, 1, 2], n_train=100000, n_valid=1000,
+                  n_test=100000, max_steps=2000, max_new_tokens=128, lr=5e-5, batch_size=16, max_len=1024,
+                  seeds=[0, 1, 2], threads=0, live_teacher="", n_live=0),
 }
 
 # notebooks 03/04: white-box KD. "smoke": tiny built-in models; "default": the embedded SmolLM2-135M-Instruct

@@ -1,0 +1,262 @@
+"""Notebooks 01/02: named arms (which tasks, whose labels, how much data) trained over seeds, in parallel.
+
+    S = students.prepare("synthetic:arithmetic", ["noisy-oracle@p=0.2"], student="scratch@layers=2,hidden=64",
+                         n_train=1000, n_valid=200, n_test=200, task_steps=1)
+    arms = {"fine-tuning": students.arm({"answer": 1.0}), "step-by-step": students.arm(
+            {"answer": 1.0, "rationale:noisy-oracle@p=0.2": 1.0})}
+    rows = students.run_arms(S, arms, seeds=[0, 1, 2], config=dict(lr=3e-3, steps=400, batch_size=32))
+    students.by_seed(rows, "step-by-step")          # {seed: test accuracy}
+
+Students:
+    "scratch@layers=L,hidden=H[,heads=A,vocab=V]"  a labkit.tiny Llama built from scratch (seeded by the run
+        seed) on a byte-level BPE tokenizer trained once on the task's own text (prompts, answers,
+        rationales). The CPU budget of the default profile is too small for a pretrained student to
+        learn the task (issue 12), a from-scratch tiny student learns it in a few hundred steps.
+    anything else: labkit.models.load_model / load_tokenizer (pretrained students: "real", "paper").
+
+Every run scores the answer task (option scoring / parsed answers, labkit.evaluate.accuracy) on the
+validation and test splits at step 0 (untrained) and at the end, optionally on validation every
+`eval_every` steps (run_loop's on_step hook), so a notebook shows that each arm learned. Settings are
+chosen on validation; notebooks report test.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+
+from labkit import data, evaluate, models, prompts, rationales, tiny
+from labkit.errors import LabkitError
+from labkit.lab import claims as _claims
+from labkit.lab.parallel import map_runs
+from labkit.loop import TrainConfig
+from labkit.methods.base import train_multitask
+
+SCRATCH_DEFAULTS = {"layers": 2, "hidden": 64, "heads": 4, "vocab": 512}
+
+
+def parse_scratch(student: str) -> dict | None:
+    """{"layers", "hidden", "heads", "vocab"} of "scratch@layers=2,hidden=64"; None for other students."""
+    base, _, opts = str(student).partition("@")
+    if base != "scratch":
+        return None
+    spec = dict(SCRATCH_DEFAULTS)
+    for part in filter(None, opts.split(",")):
+        key, _, value = part.partition("=")
+        if key not in spec or not value.isdigit():
+            raise LabkitError(f"parameter student={student!r}: expected scratch@layers=L,hidden=H[,heads=A,vocab=V] "
+                              f"with integer values; unknown or bad {part!r}")
+        spec[key] = int(value)
+    return spec
+
+
+@dataclass
+class Setup:
+    """What every arm of a notebook shares: the splits (train with the teachers' rationales attached),
+    the student name and its tokenizer, the teachers, chance and each teacher's label accuracy on train."""
+    train: list
+    valid: list
+    test: list
+    student: str
+    tokenizer: object
+    teachers: list
+    chance: float | None
+    teacher_accuracy: dict = field(default_factory=dict)
+    rationale_stats: dict = field(default_factory=dict)
+
+
+def task_corpus(records, teachers) -> list[str]:
+    """The text a scratch student's tokenizer is trained on: every task prompt and target of the records."""
+    out = []
+    for r in records:
+        out.append(prompts.student_prompt(r) + " " + " ".join(r.choices or [r.answer]))
+        for t in teachers:
+            out.append(prompts.student_prompt(r, f"rationale:{t}") + (prompts.student_target(r, f"rationale:{t}") or ""))
+            out.append(prompts.student_target(r, "answer", t) or "")
+    return out
+
+
+def prepare(dataset: str, teachers: list, *, student: str, n_train: int, n_valid: int, n_test: int,
+            seed: int = 0, data_dir=None, task_steps: int | None = None, template: str = "teacher_forced",
+            k: int = 2, device: str = "auto", max_new_tokens: int = 64, progress: bool = False) -> Setup:
+    """Load the splits, attach each teacher's rationale and label to the training records, build the tokenizer."""
+    kw = dict(data_dir=data_dir or None, seed=seed)
+    if dataset.startswith("synthetic:") and task_steps:
+        kw["steps"] = int(task_steps)
+    train = data.load_dataset(dataset, "train", n=n_train, **kw)
+    splits = data.splits_of(dataset)
+    valid = data.load_dataset(dataset, "valid", n=n_valid, **kw) if "valid" in splits else []
+    test = data.load_dataset(dataset, "test", n=n_test, **kw)
+    stats = {}
+    if teachers:
+        res = rationales.generate_rationales(list(teachers), train, template=template, k=k, seed=seed,
+                                             device=device, max_new_tokens=max_new_tokens, progress=progress)
+        train, stats = res.attach(train), res.stats
+    spec = parse_scratch(student)
+    tok = (tiny.train_tokenizer(task_corpus(train, teachers), vocab_size=spec["vocab"]) if spec
+           else models.load_tokenizer(student))
+    chance = statistics.mean(1 / len(r.choices) for r in test) if test and test[0].choices else None
+    acc = {t: evaluate.teacher_label_accuracy(train, t)[0] for t in teachers}
+    return Setup(list(train), list(valid), list(test), student, tok, list(teachers), chance, acc, stats)
+
+
+def arm(tasks: dict, labels: str = "gold", fraction: float = 1.0) -> dict:
+    """An arm: tasks {"answer": 1.0, "rationale:<teacher>": weight, ...}, labels ("gold" or a teacher name),
+    and the fraction of the training records it sees (the first fraction * n_train)."""
+    if "answer" not in tasks:
+        raise LabkitError(f"arm tasks {tasks}: the answer task is what is scored; include 'answer'")
+    if not 0 < fraction <= 1:
+        raise LabkitError(f"arm fraction={fraction!r}: expected 0 < fraction <= 1")
+    return {"tasks": dict(tasks), "labels": labels, "fraction": float(fraction)}
+
+
+def _new_student(setup: Setup, seed: int, device: str):
+    spec = parse_scratch(setup.student)
+    if spec:
+        return tiny.tiny_causal_lm(setup.tokenizer, n_layers=spec["layers"], hidden=spec["hidden"],
+                                   heads=spec["heads"], seed=seed)
+    return models.load_model(setup.student, device=device)
+
+
+def _score(model, setup: Setup, records, device) -> float | None:
+    if not records:
+        return None
+    model.eval()
+    acc = evaluate.accuracy(model, setup.tokenizer, records, device=device, batch_size=64)
+    model.train()
+    return acc
+
+
+def train_arm(setup: Setup, name: str, spec: dict, seed: int, config: dict, *, eval_every: int = 0,
+              device: str = "cpu") -> dict:
+    """Train one fresh student on one arm with one seed; score it at step 0 and at the end.
+
+    Returns {"arm", "seed", "fraction", "n_train", "step0": {"valid", "test"}, "final": {"valid", "test"},
+    "accuracy" (final test), "curve" [(step, valid accuracy)], "final_loss", "train_seconds", "eval_seconds"}.
+    """
+    subset = setup.train[: max(1, round(spec["fraction"] * len(setup.train)))]
+    cfg = TrainConfig(**{"progress": False, "device": device, **config, "seed": seed})
+    model = _new_student(setup, seed, device)
+    t_eval = [0.0]
+
+    def scored(records):
+        t = time.perf_counter()
+        acc = _score(model, setup, records, device)
+        t_eval[0] += time.perf_counter() - t
+        return acc
+
+    step0 = {"valid": scored(setup.valid), "test": scored(setup.test)}
+    curve = [(0, step0["valid"])] if setup.valid else []
+
+    def on_step(step, history):
+        if eval_every and setup.valid and step % eval_every == 0 and step < cfg.steps:
+            curve.append((step, scored(setup.valid)))
+
+    t0, e0 = time.perf_counter(), t_eval[0]
+    history = train_multitask(model, setup.tokenizer, subset, spec["tasks"], label_source=spec["labels"],
+                              config=cfg, on_step=on_step)
+    train_s = time.perf_counter() - t0 - (t_eval[0] - e0)        # the curve's evaluations are not training
+    final = {"valid": scored(setup.valid), "test": scored(setup.test)}
+    if setup.valid:
+        curve.append((cfg.steps, final["valid"]))
+    return {"arm": name, "seed": seed, "fraction": spec["fraction"], "n_train": len(subset), "step0": step0,
+            "final": final, "accuracy": final["test"], "curve": curve, "final_loss": history.last("loss"),
+            "train_seconds": round(train_s, 2), "eval_seconds": round(t_eval[0], 2)}
+
+
+def run_arms(setup: Setup, arms: dict, seeds, config: dict, *, eval_every: int = 0, device: str = "cpu",
+             processes: int | None = None) -> list[dict]:
+    """train_arm for every (arm, seed), longest arms first, on `processes` one-thread workers (lab.parallel)."""
+    jobs = [dict(setup=setup, name=n, spec=s, seed=int(seed), config=config, eval_every=eval_every, device=device)
+            for n, s in arms.items() for seed in seeds]
+    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i]["spec"]["tasks"]))   # rationale arms cost most
+    results = map_runs(train_arm, [jobs[i] for i in order], processes=processes)
+    back = [None] * len(jobs)
+    for i, r in zip(order, results):
+        back[i] = r
+    return back
+
+
+def by_seed(rows, arm_name: str, split: str = "test", when: str = "final") -> dict:
+    """{seed: accuracy} of one arm."""
+    got = {r["seed"]: r[when][split] for r in rows if r["arm"] == arm_name}
+    if not got:
+        raise LabkitError(f"no runs of arm {arm_name!r}; arms: {sorted({r['arm'] for r in rows})}")
+    return got
+
+
+def summary(rows, arms=None, chance: float | None = None) -> list[dict]:
+    """One row per arm: step-0 and final test accuracy (mean, sd over seeds, per seed), final valid mean,
+    the gain over step 0 and over chance, seconds per run."""
+    out = []
+    for name in arms or list(dict.fromkeys(r["arm"] for r in rows)):
+        rs = sorted((r for r in rows if r["arm"] == name), key=lambda r: r["seed"])
+        fin = [r["final"]["test"] for r in rs]
+        s0 = [r["step0"]["test"] for r in rs]
+        val = [r["final"]["valid"] for r in rs if r["final"]["valid"] is not None]
+        sd = statistics.stdev(fin) if len(fin) > 1 else 0.0
+        out.append({"arm": name, "n_seeds": len(rs), "n_train": rs[0]["n_train"],
+                    "step0_test": statistics.mean(s0), "final_test": statistics.mean(fin), "final_test_sd": sd,
+                    "final_valid": statistics.mean(val) if val else math.nan,
+                    "per_seed_test": [round(v, 3) for v in fin],
+                    "gain_over_step0": statistics.mean(fin) - statistics.mean(s0),
+                    "gain_over_chance": statistics.mean(fin) - chance if chance is not None else math.nan,
+                    "train_seconds": statistics.mean(r["train_seconds"] for r in rs)})
+    return out
+
+
+def paired_claim(rows, id: str, text: str, better: str, worse: str, split: str = "test") -> dict:
+    """lab.claims.claim on the arms' final accuracies, paired by seed."""
+    return _claims.claim(id, text, f"{split} accuracy", better, worse,
+                         better_values=by_seed(rows, better, split), worse_values=by_seed(rows, worse, split))
+
+
+def against_constant(rows, id: str, text: str, better: str, value: float, worse_label: str,
+                     split: str = "test") -> dict:
+    """A claim that an arm beats a fixed number (e.g. its teacher's label accuracy): effect per seed = arm - value."""
+    got = by_seed(rows, better, split)
+    return _claims.claim(id, text, f"{split} accuracy", better, worse_label,
+                         [got[s] - value for s in sorted(got)])
+
+
+def claim_table(claims) -> list[dict]:
+    """Claims as short rows for display: id, holds, mean, 95% CI, per-seed effects."""
+    return [{"id": c["id"], "holds": "✓" if c["holds"] else "✗", "mean": round(c["mean"], 3),
+             "ci95": [round(c["ci95"][0], 3), round(c["ci95"][1], 3)], "per seed": [round(v, 3) for v in c["values"]],
+             "better": c["better"], "worse": c["worse"]} for c in claims]
+
+
+def check_seeds(seeds, name: str = "seeds") -> list[int]:
+    """seeds: a non-empty list of distinct integers (≥ 2 for a confidence interval)."""
+    if (not isinstance(seeds, (list, tuple)) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds) or len(set(seeds)) != len(seeds)):
+        raise LabkitError(f"parameter {name}={seeds!r}: expected a non-empty list of distinct integers, e.g. [0, 1, 2]")
+    return list(seeds)
+
+
+def dss_arms(teacher: str, lam: float, fractions=(1.0,)) -> dict:
+    """Notebook 01's arms (Hsieh et al., 2023): fine-tuning (gold labels), distillation (teacher labels),
+    step-by-step with the teacher's labels (the paper's distillation setting) and with gold labels (its
+    fine-tuning setting), and, for each fraction < 1, fine-tuning and step-by-step (gold) on that fraction."""
+    r = f"rationale:{teacher}"
+    arms = {"fine-tuning": arm({"answer": 1.0}), "distillation": arm({"answer": 1.0}, teacher),
+            "step-by-step": arm({"answer": 1.0, r: lam}, teacher),
+            "step-by-step (gold labels)": arm({"answer": 1.0, r: lam})}
+    for f in sorted(set(fractions)):
+        if f < 1:
+            arms[f"fine-tuning @{f:g}"] = arm({"answer": 1.0}, fraction=f)
+            arms[f"step-by-step (gold labels) @{f:g}"] = arm({"answer": 1.0, r: lam}, fraction=f)
+    return arms
+
+
+def tinyllm_arms(alpha_of: dict, ablate: bool = True) -> dict:
+    """Notebook 02's arms (Tian et al., 2024): the full method (gold answer + Σ α_m · rationale of T_m),
+    label-only fine-tuning, and (ablate=True, two or more teachers) w/o each teacher."""
+    def tasks(alphas):
+        return {"answer": 1.0, **{f"rationale:{t}": a for t, a in alphas.items()}}
+    arms = {"TinyLLM (full)": arm(tasks(alpha_of)), "label only (fine-tuning)": arm({"answer": 1.0})}
+    if ablate and len(alpha_of) > 1:
+        for t in alpha_of:
+            arms[f"w/o {t}"] = arm(tasks({u: a for u, a in alpha_of.items() if u != t}))
+    return arms
