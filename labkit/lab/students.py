@@ -260,3 +260,23 @@ def tinyllm_arms(alpha_of: dict, ablate: bool = True) -> dict:
         for t in alpha_of:
             arms[f"w/o {t}"] = arm(tasks({u: a for u, a in alpha_of.items() if u != t}))
     return arms
+
+
+def template_agreement(teacher: str, records, *, pool=None, k: int = 2, seed: int = 0, device: str = "auto",
+                       max_new_tokens: int = 48, progress: bool = False) -> dict:
+    """TinyLLM's teacher-forcing check for one (live) teacher: rationales with the plain CoT prompt and with
+    the teacher-forced prompt (gold answer shown), each checked against the gold answer
+    (labkit.rationales.consistency). Returns {"cot": rate, "teacher_forced": rate, "per_question":
+    [agree_tf - agree_cot per question], "examples": first record's two rationales}."""
+    agree, texts = {}, {}
+    for template in ("cot", "teacher_forced"):
+        res = rationales.generate_rationales([teacher], records, template=template, pool=pool, k=k, seed=seed,
+                                             device=device, max_new_tokens=max_new_tokens, progress=progress)
+        attached = res.attach(records)
+        kept = set(rationales.consistency(attached, teacher)["kept_ids"])
+        agree[template] = [1.0 if r.id in kept else 0.0 for r in attached]
+        texts[template] = attached[0].rationales.get(teacher, "") if attached else ""
+    n = max(len(records), 1)
+    return {"teacher": teacher, "n": len(records), "cot": sum(agree["cot"]) / n,
+            "teacher_forced": sum(agree["teacher_forced"]) / n,
+            "per_question": [a - b for a, b in zip(agree["teacher_forced"], agree["cot"])], "examples": texts}
