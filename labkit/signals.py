@@ -264,3 +264,57 @@ def _reduce_rows(per_row: torch.Tensor, mask, lead: torch.Size, reduction: str) 
     full = per_row.new_zeros(lead.numel())
     full[mask.reshape(-1)] = per_row
     return full.reshape(lead)
+
+
+# --------------------------------------------------------------------------- how good is each approximation?
+
+def signals_from_logits(teacher_logits: torch.Tensor, *, k: int, samples: int, temperature: float = 1.0,
+                        seed: int = 0) -> Signals:
+    """What ``capture`` would store for these (N, V) teacher logits (no disk): for error studies and tests."""
+    rows = _capture_rows(teacher_logits, k, samples, temperature, torch.Generator().manual_seed(seed))
+    return Signals(rows["topk_ids"].long(), rows["topk_logprobs"], rows["tail_logmass"], rows["sample_ids"].long(),
+                   rows["sample_logprobs"])
+
+
+def estimator_errors(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, ks=(1, 4, 16, 64, 256),
+                     sample_counts=(1, 4, 16, 64, 256), repeats: int = 8) -> list[dict]:
+    """Forward-KL loss and gradient of top-k+tail and of sampled signals against the exact ones.
+
+    student_logits, teacher_logits: (N, V) for the same positions. For each k (top-k) and each m
+    (samples; `repeats` independent draws), returns rows {"estimator", "size", "loss", "exact_loss",
+    "loss_rel_err" (|mean loss - exact| / exact: the bias), "loss_rel_sd" (spread of one draw, sampled only),
+    "grad_rel_err" (‖g - g_exact‖ / ‖g_exact‖, mean over draws), "grad_cos"}.
+    """
+    z = student_logits.detach().float()
+
+    def loss_and_grad(fn):
+        zz = z.clone().requires_grad_(True)
+        value = fn(zz)
+        grad, = torch.autograd.grad(value, zz)
+        return float(value), grad
+
+    exact, g_exact = loss_and_grad(lambda zz: losses.divergence(zz, teacher_logits, kind="forward_kl"))
+    rows = []
+
+    def row(name, size, values, grads):
+        mean = sum(values) / len(values)
+        sd = (sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)) ** 0.5
+        g_err = [float((g - g_exact).norm() / g_exact.norm()) for g in grads]
+        cos = [float(torch.nn.functional.cosine_similarity(g.flatten(), g_exact.flatten(), dim=0)) for g in grads]
+        rows.append({"estimator": name, "size": size, "loss": mean, "exact_loss": exact,
+                     "loss_rel_err": abs(mean - exact) / exact, "loss_rel_sd": sd / exact,
+                     "grad_rel_err": sum(g_err) / len(g_err), "grad_cos": sum(cos) / len(cos)})
+
+    for k in ks:
+        sig = signals_from_logits(teacher_logits, k=k, samples=0)
+        v, g = loss_and_grad(lambda zz: topk_divergence(zz, sig, kind="forward_kl"))
+        row("top-k + tail", k, [v], [g])
+    for m in sample_counts:
+        values, grads = [], []
+        for r in range(repeats):
+            sig = signals_from_logits(teacher_logits, k=1, samples=m, seed=r)
+            v, g = loss_and_grad(lambda zz: sampled_forward_kl(zz, sig))
+            values.append(v)
+            grads.append(g)
+        row("sampled", m, values, grads)
+    return rows

@@ -62,3 +62,20 @@ def chance_line(records) -> dict:
         return {}
     k = max(set(counts), key=counts.count)
     return {f"chance ({k} options)": 1.0 / k}
+
+
+def table(rows: list[dict], columns: list[str] | None = None, digits: int = 3):
+    """Rows of dicts as a Markdown table for a notebook cell (floats rounded to `digits` significant digits)."""
+    columns = columns or list(dict.fromkeys(k for r in rows for k in r))
+
+    def fmt(v):
+        return f"{v:.{digits}g}" if isinstance(v, float) else ("" if v is None else str(v))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(r.get(c)).replace("|", "\\|").replace("\n", " ") for c in columns) + " |"
+              for r in rows]
+    text = "\n".join(lines)
+    try:
+        from IPython.display import Markdown  # lazy: only notebooks display it
+        return Markdown(text)
+    except ImportError:
+        return text

@@ -328,7 +328,8 @@ def estimator_errors(rows: list[dict], title: str = ""):
     for name, color in (("top-k + tail", "C0"), ("sampled", "C1")):
         rs = [r for r in rows if r["estimator"] == name]
         size = [r["size"] for r in rs]
-        axes[0].plot(size, [r["loss_rel_err"] for r in rs], "o-", color=color, label=f"{name}: bias of the loss")
+        label = "top-k + tail: bias (always below exact)" if name != "sampled" else "sampled: |mean of the draws − exact|"
+        axes[0].plot(size, [r["loss_rel_err"] for r in rs], "o-", color=color, label=label)
         if name == "sampled":
             axes[0].plot(size, [r["loss_rel_sd"] for r in rs], "o:", color=color, label="sampled: sd of one draw")
         axes[1].plot(size, [r["grad_rel_err"] for r in rs], "o-", color=color, label=name)

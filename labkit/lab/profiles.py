@@ -29,7 +29,7 @@ DSS = {
                   n_train=48, n_valid=32, n_test=32, task_steps=1, max_steps=12, lr=3e-3, batch_size=8, max_len=160,
                   seeds=[0, 1], threads=1),
     "default": dict(student="scratch@layers=2,hidden=64", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0],
-                    n_train=1000, n_valid=200, n_test=200, task_steps=1, max_steps=400, lr=3e-3, batch_size=32,
+                    n_train=1000, n_valid=200, n_test=200, task_steps=1, max_steps=400, lr=3e-3, batch_size=16,
                     max_len=160, seeds=[0, 1, 2], threads=1),
     "paper": dict(student="google-t5/t5-base", teacher="noisy-oracle@p=0.2", fractions=[0.125, 0.25, 0.5, 0.75, 1.0],
                   n_train=2000, n_valid=200, n_test=200, task_steps=3, max_steps=10000, lr=5e-5, batch_size=64,
@@ -46,7 +46,7 @@ TINYLLM = {
                   live_teacher="tiny", n_live=4),
     "default": dict(teachers=["noisy-oracle@p=0.2", "oracle@style=terse"], student="scratch@layers=2,hidden=64",
                     alpha_grid=[0.1, 3.0], alpha_seeds=[0, 1], n_train=1000, n_valid=200, n_test=200, task_steps=1,
-                    max_steps=400, max_new_tokens=48, lr=3e-3, batch_size=32, max_len=192, seeds=[0, 1, 2],
+                    max_steps=400, max_new_tokens=48, lr=3e-3, batch_size=16, max_len=192, seeds=[0, 1, 2],
                     threads=1, live_teacher="smollm2-135m-instruct", n_live=16),
     "paper": dict(teachers=["flan-t5-xl", "llama2-7b-chat"], student="google/flan-t5-base",
                   alpha_grid=[0.01, 0.1, 0.5, 1.0, 2.0, 3.0], alpha_seeds=[0, 1, 2], n_train=100000, n_valid=1000,
@@ -54,18 +54,23 @@ TINYLLM = {
                   seeds=[0, 1, 2], threads=0, live_teacher="", n_live=0),
 }
 
-# notebooks 03/04: white-box KD. "smoke": tiny built-in models; "default": the embedded SmolLM2-135M-Instruct
-# teacher and a 4-layer student derived from it (a few CPU minutes); "paper": MiniLLM's GPT-2 setting
-# (GPT-2 XL teacher, GPT-2 student, Dolly instructions) for GPU nodes.
+# notebooks 03/04: white-box KD. "smoke" and "default": a task teacher and a smaller student built by
+# labkit.lab.task_teacher (tiny models, one tokenizer trained on the task, cached; kit = its recipe), every arm
+# continuing from the same SFT-initialised student, over `seeds` in parallel (labkit.lab.parallel). "paper":
+# MiniLLM's GPT-2 setting (GPT-2 XL teacher, GPT-2 student, Dolly instructions) for GPU nodes (kit="").
 WHITEBOX = {
-    "smoke": dict(teacher="tiny", student="tiny@layers=2", dataset="synthetic:arithmetic", n_train=16, n_eval=8,
-                  max_steps=8, batch_size=4, max_new_tokens=12, lr=2e-3, bf16=False, max_len=160, threads=1),
-    "default": dict(teacher="smollm2-135m-instruct", student="smollm2-135m-instruct@layers=4",
-                    dataset="synthetic:arithmetic", n_train=24, n_eval=12, max_steps=10, batch_size=4,
-                    max_new_tokens=24, lr=3e-4, bf16="auto", max_len=256, threads=1),
-    "paper": dict(teacher="openai-community/gpt2-xl", student="openai-community/gpt2",
-                  dataset="databricks/databricks-dolly-15k", n_train=14000, n_eval=500, max_steps=5000,
-                  batch_size=16, max_new_tokens=256, lr=5e-6, bf16="auto", max_len=512, threads=0),
+    "smoke": dict(kit="smoke", teacher="", student="", dataset="synthetic:arithmetic", seeds=[0, 1],
+                  methods=["sft", "kd", "seqkd", "minillm"], n_train=0, n_eval=0, max_steps=6, batch_size=8,
+                  max_new_tokens=24, lr=3e-3, bf16=False, max_len=160, lmbdas=[0.0, 1.0], betas=[0.0, 1.0]),
+    "default": dict(kit="default", teacher="", student="", dataset="synthetic:arithmetic", seeds=[0, 1, 2],
+                    methods=["sft", "kd", "minillm"], n_train=0, n_eval=0, max_steps=60, batch_size=16,
+                    max_new_tokens=48, lr=1e-3, bf16=False, max_len=192, lmbdas=[0.0, 0.5, 1.0],
+                    betas=[0.0, 0.5, 1.0]),
+    "paper": dict(kit="", teacher="openai-community/gpt2-xl", student="openai-community/gpt2",
+                  dataset="databricks/databricks-dolly-15k", seeds=[10, 20, 30, 40, 50],
+                  methods=["sft", "kd", "seqkd", "minillm"], n_train=14000, n_eval=500, max_steps=5000,
+                  batch_size=16, max_new_tokens=256, lr=5e-6, bf16="auto", max_len=512,
+                  lmbdas=[0.0, 0.5, 1.0], betas=[0.0, 0.5, 0.9, 1.0]),
 }
 # the methods notebook 03 compares (notebook 04 adds "gkd")
 WHITEBOX_METHODS = ("sft", "kd", "seqkd", "minillm")
