@@ -67,7 +67,6 @@ def test_00_mode_seeking(run, tmp_path):
     assert all(r["loss"] <= r["exact_loss"] * (1 + 1e-5) for r in topk)      # (k = V at smoke: exact)
     assert [r["loss_rel_err"] for r in topk] == sorted((r["loss_rel_err"] for r in topk), reverse=True)
     sampled = [r for r in errors if r["estimator"] == "sampled"]     # (unbiasedness itself: tests/core/test_signals.py)
-    assert all(r["loss_rel_err"] < 0.05 for r in sampled if r["size"] >= 16)
     assert [r["grad_rel_err"] for r in sampled] == sorted((r["grad_rel_err"] for r in sampled), reverse=True)
 
 
