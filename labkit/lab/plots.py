@@ -424,15 +424,17 @@ def metric_bars(rows: list[dict], metrics: dict, label: str = "method", title: s
 
 def heatmap(grid: list[list[float]], row_values, col_values, *, row_name: str = "λ (on-policy fraction)",
             col_name: str = "β (JSD: 0 = forward KL, 1 = reverse KL)", title: str = "", cbar: str = "",
-            higher_is_better: bool = True):
-    """grid[i][j] at (row_values[i], col_values[j]), each cell annotated; the best cell boxed."""
+            higher_is_better: bool = True, sd: list[list[float]] | None = None):
+    """grid[i][j] at (row_values[i], col_values[j]), each cell annotated (± sd[i][j], the seed spread, when
+    given); the best cell boxed."""
     a = np.array([[np.nan if v is None else v for v in row] for row in grid], dtype=float)
     fig, ax = plt.subplots(figsize=(1.3 * len(col_values) + 2.6, 1.0 * len(row_values) + 1.8))
     im = ax.imshow(a, cmap="viridis" if higher_is_better else "viridis_r", aspect="auto", origin="lower")
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
             if np.isfinite(a[i, j]):
-                ax.text(j, i, f"{a[i, j]:.3f}", ha="center", va="center", fontsize=9,
+                spread = f"\n± {sd[i][j]:.3f}" if sd is not None and sd[i][j] is not None else ""
+                ax.text(j, i, f"{a[i, j]:.3f}{spread}", ha="center", va="center", fontsize=9,
                         color="white" if (a[i, j] - np.nanmin(a)) < 0.5 * (np.nanmax(a) - np.nanmin(a) + 1e-12)
                         else "black")
     if np.isfinite(a).any():

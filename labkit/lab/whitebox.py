@@ -180,3 +180,135 @@ def grid_matrix(rows: list[dict], lmbdas, betas, metric: str) -> list[list[float
     """[[metric at (λ_i, β_j)]] from rows with "lmbda", "beta" and the metric."""
     at = {(r["lmbda"], r["beta"]): r.get(metric) for r in rows}
     return [[at.get((l, b)) for b in betas] for l in lmbdas]
+
+
+# --------------------------------------------------------------------------- the task-teacher miniature (seeds, claims)
+
+_KIT = None   # the TaskKit of the current notebook, inherited by forked workers (lab.parallel.map_runs)
+
+
+def score(model, kit, records, *, teacher=None, max_new_tokens: int = 64, seed: int = 0) -> dict:
+    """MiniLLM's metrics of `model` on `records` (a task split of ``kit``).
+
+    greedy answer -> ROUGE-L against the gold solution and task accuracy (labkit.answers);
+    sampled answer (temperature 1, seeded) -> teacher log-likelihood per token, distinct-2, mean length in words.
+    """
+    from labkit.lab.task_teacher import prompt_of, target_of, task_accuracy
+    tok, teacher = kit.tokenizer, teacher if teacher is not None else kit.teacher
+    prompts, refs = [prompt_of(r) for r in records], [target_of(r).strip() for r in records]
+    greedy = evaluate.generate(model, tok, prompts, max_new_tokens=max_new_tokens, stop_at_newline=False,
+                               batch_size=64)
+    sampled = evaluate.generate(model, tok, prompts, max_new_tokens=max_new_tokens, do_sample=True,
+                                stop_at_newline=False, seed=seed, batch_size=64)
+    return {"rouge_l": evaluate.rouge_l(greedy, refs),
+            "accuracy": task_accuracy(model, tok, records, texts=greedy),
+            "teacher_loglik": evaluate.teacher_loglik(teacher, tok, prompts, sampled, batch_size=64),
+            "distinct_2": evaluate.distinct_n(sampled, 2),
+            "gen_words": sum(len(t.split()) for t in sampled) / max(len(sampled), 1),
+            "samples": greedy[:3]}
+
+
+def _run_job(arm: str, method: str, switches: dict, seed: int, steps: int, lr: float, batch_size: int,
+             max_new_tokens: int, split: str = "test") -> dict:
+    """One arm, one seed: train a fresh copy of the student init, score it on `split` (worker side)."""
+    import time
+    from labkit.lab.task_teacher import fresh_student, prompt_of, target_of
+    kit = _KIT
+    t0 = time.perf_counter()
+    records = kit.splits[split]
+    if method == "init":
+        return {"arm": arm, "seed": seed, "final": score(kit.student_init, kit, records,
+                                                        max_new_tokens=max_new_tokens, seed=seed),
+                "curves": {}, "seconds": time.perf_counter() - t0}
+    train = kit.splits["train"]
+    data = {"train_prompts": [prompt_of(r) for r in train], "train_gold": [target_of(r) for r in train]}
+    config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device="cpu", bf16=False,
+                         max_len=192, progress=False, warmup=0.05, log_every=max(1, steps // 4))
+    student = fresh_student(kit)
+    extra = {"grad_var_every": max(1, steps // 4)} if method == "minillm" else {}
+    teacher_train = None
+    if method in ("seqkd", "gkd") and not (method == "gkd" and switches.get("lmbda") == 1.0):
+        teacher_train = kit_teacher_outputs(kit, max_new_tokens)
+    h = train_method(method, student, kit.teacher, kit.tokenizer, data, config=config,
+                     max_new_tokens=max_new_tokens, teacher_train=teacher_train, **switches, **extra)
+    out = score(student, kit, records, max_new_tokens=max_new_tokens, seed=seed)
+    keys = ["loss", "loss/ce", "loss/kd", "loss/jsd", "loss/pg", "loss/single", "reward", "grad_var", "gen_len",
+            "on_policy", "weight_mean"]
+    curves = {k: [(r["step"], r[k]) for r in h.rows if k in r and r[k] is not None] for k in keys}
+    return {"arm": arm, "seed": seed, "final": out, "curves": {k: v for k, v in curves.items() if v},
+            "seconds": time.perf_counter() - t0}
+
+
+_TEACHER_OUT: dict = {}
+
+
+def kit_teacher_outputs(kit, max_new_tokens: int) -> list[dict]:
+    """The teacher's greedy answers to the training prompts (SeqKD data, GKD's off-policy data), made once."""
+    from labkit.lab.task_teacher import prompt_of
+    key = (id(kit), max_new_tokens)
+    if key not in _TEACHER_OUT:
+        prompts = [prompt_of(r) for r in kit.splits["train"]]
+        cfg = TrainConfig(device="cpu", bf16=False, max_len=192, progress=False)
+        _TEACHER_OUT[key] = teacher_outputs(kit.teacher, kit.tokenizer, prompts, max_new_tokens=max_new_tokens,
+                                            config=cfg, batch_size=128)
+    return _TEACHER_OUT[key]
+
+
+def run_arms(kit, arms: dict[str, tuple[str, dict]], seeds, *, steps: int, lr: float, batch_size: int,
+             max_new_tokens: int, split: str = "test", processes: int | None = None, with_init: bool = True) -> list[dict]:
+    """Every arm ({label: (method, switches)}) for every seed, on the CPU's cores (lab.parallel.map_runs).
+
+    Returns one row per (arm, seed): {"arm", "seed", "final": score(...), "curves", "seconds"}; with_init adds
+    the arm "student (init)" (the shared SFT initialisation, i.e. every arm's step 0) per seed.
+    """
+    from labkit.lab.parallel import map_runs
+    global _KIT
+    _KIT = kit
+    if any(m in ("seqkd", "gkd") for m, _ in arms.values()):
+        kit_teacher_outputs(kit, max_new_tokens)          # once, before forking
+    common = dict(steps=steps, lr=lr, batch_size=batch_size, max_new_tokens=max_new_tokens, split=split)
+    jobs = [dict(arm=label, method=m, switches=sw, seed=s, **common) for label, (m, sw) in arms.items() for s in seeds]
+    if with_init:
+        jobs += [dict(arm="student (init)", method="init", switches={}, seed=s, **common) for s in seeds]
+    jobs.sort(key=lambda j: (j["method"] not in ("minillm", "gkd"), j["arm"]))    # long jobs first
+    return map_runs(_run_job, jobs, processes=processes)
+
+
+def by_arm(rows: list[dict], metric: str) -> dict[str, dict[int, float]]:
+    """{arm: {seed: final metric}}."""
+    out: dict = {}
+    for r in rows:
+        out.setdefault(r["arm"], {})[r["seed"]] = r["final"][metric]
+    return out
+
+
+def summary(rows: list[dict], metrics=("accuracy", "rouge_l", "teacher_loglik", "distinct_2", "gen_words")) -> list[dict]:
+    """One row per arm: each metric's mean and sample SD over seeds."""
+    import statistics
+    out = []
+    for arm in dict.fromkeys(r["arm"] for r in rows):
+        rs = [r for r in rows if r["arm"] == arm]
+        row = {"arm": arm, "seeds": len(rs)}
+        for m in metrics:
+            vals = [r["final"][m] for r in rs]
+            row[m] = sum(vals) / len(vals)
+            row[f"{m} sd"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
+        out.append(row)
+    return out
+
+
+def band_effects(rows: list[dict], better: str, worse: str, metric: str, band: float) -> list[float]:
+    """Per seed: band − |metric(better)/metric(worse) − 1| (positive = within ±band of the reference arm)."""
+    b, w = by_arm(rows, metric)[better], by_arm(rows, metric)[worse]
+    return [band - abs(b[s] / w[s] - 1.0) if w[s] else -1.0 for s in sorted(b)]
+
+
+def mean_grad_var(rows: list[dict], arm: str) -> dict[int, float]:
+    """{seed: log10 of the mean per-sample gradient variance over the measured steps} of an arm."""
+    import math
+    out = {}
+    for r in rows:
+        if r["arm"] == arm and r["curves"].get("grad_var"):
+            vals = [v for _, v in r["curves"]["grad_var"] if v == v]
+            out[r["seed"]] = math.log10(max(sum(vals) / len(vals), 1e-30))
+    return out
