@@ -144,21 +144,7 @@ figures.append(lk.lab.plots.save(fig, out_dir, "data_size_sweep.png"))
 # 95 % Student-t interval over seeds; it **holds** when the interval's lower end is above 0 (docs/methods.md §9).
 
 # %%
-small = min(fractions)
-HSIEH = "Hsieh et al., 2023"
-claims = [
-    lk.lab.students.paired_claim(rows, "dss>ft", f"Distilling step-by-step (gold labels + rationales) beats standard "
-                                 f"fine-tuning at equal data ({HSIEH}, §4.1, Fig. 4)", "step-by-step (gold labels)", "fine-tuning"),
-    lk.lab.students.paired_claim(rows, "dss>kd", f"Distilling step-by-step (teacher labels + rationales) beats standard "
-                                 f"task distillation (teacher labels) at equal data ({HSIEH}, §4.1, Fig. 5)", "step-by-step", "distillation"),
-]
-if small < 1:
-    claims.append(lk.lab.students.paired_claim(
-        rows, "dss@less-data>ft@all", f"Distilling step-by-step on {small:.0%} of the data beats standard fine-tuning "
-        f"on 100 % ({HSIEH}, abstract and §4.1)", f"step-by-step (gold labels) @{small:g}", "fine-tuning"))
-claims.append(lk.lab.students.against_constant(
-    rows, "student>teacher", f"The step-by-step student (trained on the teacher's labels) outperforms its teacher "
-    f"({HSIEH}, abstract: a 770M T5 beats few-shot PaLM-540B)", "step-by-step", teacher_accuracy, f"teacher {teacher}"))
+claims = lk.lab.students.dss_claims(rows, teacher, teacher_accuracy, fractions)
 tables["claims"] = lk.lab.students.claim_table(claims)
 tables["claims"]
 

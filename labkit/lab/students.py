@@ -280,3 +280,21 @@ def template_agreement(teacher: str, records, *, pool=None, k: int = 2, seed: in
     return {"teacher": teacher, "n": len(records), "cot": sum(agree["cot"]) / n,
             "teacher_forced": sum(agree["teacher_forced"]) / n,
             "per_question": [a - b for a, b in zip(agree["teacher_forced"], agree["cot"])], "examples": texts}
+
+
+def dss_claims(rows, teacher: str, teacher_accuracy: float, fractions) -> list[dict]:
+    """Notebook 01's claims (Hsieh et al., 2023), paired by seed on the test split."""
+    h = "Hsieh et al., 2023"
+    out = [paired_claim(rows, "dss>ft", f"Distilling step-by-step (gold labels + rationales) beats standard fine-tuning "
+                        f"at equal data ({h}, §4.1, Fig. 4)", "step-by-step (gold labels)", "fine-tuning"),
+           paired_claim(rows, "dss>kd", f"Distilling step-by-step (teacher labels + rationales) beats standard task "
+                        f"distillation (teacher labels) at equal data ({h}, §4.1, Fig. 5)", "step-by-step", "distillation")]
+    small = min(fractions)
+    if small < 1:
+        out.append(paired_claim(rows, "dss@less-data>ft@all", f"Distilling step-by-step on {small:.0%} of the data beats "
+                                f"standard fine-tuning on 100 % ({h}, abstract and §4.1)",
+                                f"step-by-step (gold labels) @{small:g}", "fine-tuning"))
+    out.append(against_constant(rows, "student>teacher", f"The step-by-step student (trained on the teacher's labels) "
+                                f"outperforms its teacher ({h}, abstract: a 770M T5 beats few-shot PaLM-540B)",
+                                "step-by-step", teacher_accuracy, f"teacher {teacher}"))
+    return out

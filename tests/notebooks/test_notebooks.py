@@ -164,4 +164,4 @@ def test_01_on_real_svamp_palm_rationales(run, tmp_path):
     m = doc["metrics"]
     assert m["n_train"] == 16 and m["n_test"] == 8
     assert 0.5 <= m["teacher_accuracy"] < 1.0                 # PaLM's recorded SVAMP labels: right, mostly
-    assert {r["n_train"] for r in m["tables"]["data_size"]} == {16}
+    assert {r["n_train"] for r in m["tables"]["runs"]} == {16}
