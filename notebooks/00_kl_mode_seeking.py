@@ -23,7 +23,6 @@
 # (3) whole sequences of a small teacher LM whose sequence distribution we can enumerate.
 
 # %%
-import torch
 from tqdm.auto import tqdm
 
 import labkit as lk
@@ -152,26 +151,9 @@ print(f"student parameters: {students['forward_kl'][0].n_parameters()}  teacher 
 # holds when the lower end of the 95% Student-t interval is above 0 (docs/methods.md §9).
 
 # %%
-KINDS = {"forward KL": ("forward_kl", 0.0), "reverse KL": ("reverse_kl", 1.0)}
-per_seed = {}
 with timer("scene4"):
-    for s in tqdm(range(n_seeds), desc="teachers"):
-        t = ms.random_teacher(s, noise)
-        log_p, mode_ids = t.log_probs(), t.mode_indices()
-        per_seed[s] = {label: ms.summary(ms.train_sequence_student(t, kind, b, order=student_order, steps=max_steps,
-                                                                   seed=s)[1], log_p, mode_ids, eps)
-                       for label, (kind, b) in KINDS.items()}
-values = {m: {label: [per_seed[s][label][m] for s in per_seed] for label in KINDS} for m in ("void_mass", "modes_covered")}
-claims = [
-    lk.lab.claims.claim("00.void_mass", "Reverse KL is mode-seeking: its student puts less mass where the teacher has "
-                        "none than the forward-KL student (Gu et al., MiniLLM, ICLR 2024, §2.1, Fig. 2)",
-                        "void mass (lower is better)", "reverse KL", "forward KL",
-                        [f - r for f, r in zip(values["void_mass"]["forward KL"], values["void_mass"]["reverse KL"])]),
-    lk.lab.claims.claim("00.modes", "Forward KL is mode-covering: its student covers more of the teacher's modes than "
-                        "the reverse-KL student (Gu et al., MiniLLM, §2.1)", "teacher modes covered",
-                        "forward KL", "reverse KL",
-                        [f - r for f, r in zip(values["modes_covered"]["forward KL"], values["modes_covered"]["reverse KL"])]),
-]
+    per_seed, values, claims = lk.lab.scenes.mode_seeking_over_seeds(n_seeds, noise=noise, order=student_order,
+                                                                     steps=max_steps, eps=eps)
 fig = lk.lab.plots.paired_seeds({"void mass (student mass where p < ε)": values["void_mass"],
                                  "teacher modes covered (of 3)": values["modes_covered"]},
                                 title=f"{n_seeds} teachers × seeds: mean and 95% interval (black)")
@@ -192,20 +174,12 @@ lk.lab.claims.markdown(claims)
 
 # %%
 with timer("scene5"):
-    sig_teacher = lk.models.load_model(P["signal_teacher"], device=device).eval()
-    sig_student = lk.models.load_model(P["signal_student"], device=device).eval()
-    sig_tok = lk.models.load_tokenizer(P["signal_teacher"])
-    recs = lk.data.load_dataset("synthetic:arithmetic", "train", n=P["signal_sequences"], seed=seed)
-    batch = lk.sequences.collate_rollouts(lk.sequences.encode_rollouts(
-        sig_tok, [f"Q: {r.question}\nA:" for r in recs], [" " + r.solution for r in recs], 256), lk.sequences.pad_id(sig_tok))
-    with torch.no_grad():
-        t_rows = lk.sequences.response_logits(sig_teacher, batch)[batch["response_mask"]].float()
-        s_rows = lk.sequences.response_logits(sig_student, batch)[batch["response_mask"]].float()
-    error_rows = lk.signals.estimator_errors(s_rows, t_rows, ks=(1, 4, 16, 64, 256, 1024), sample_counts=(1, 4, 16, 64, 256),
-                                             repeats=P["signal_repeats"])
+    error_rows, n_positions, vocab = lk.lab.scenes.signal_errors(P["signal_teacher"], P["signal_student"],
+                                                                 n_sequences=P["signal_sequences"],
+                                                                 repeats=P["signal_repeats"], seed=seed, device=device)
 tables["signal_errors"] = error_rows
 fig = lk.lab.plots.estimator_errors(error_rows, title=f"{P['signal_teacher']} → {P['signal_student']}, "
-                                    f"{t_rows.shape[0]} positions, V={t_rows.shape[1]}")
+                                    f"{n_positions} positions, V={vocab}")
 figures.append(lk.lab.plots.save(fig, out_dir, "signal_errors.png"))
 lk.lab.notebook.table(error_rows, digits=4)
 
