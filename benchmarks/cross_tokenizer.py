@@ -122,8 +122,8 @@ def main(argv=None) -> int:
           f"({a['merged_with_digits']} merged chunks contain digits), {a['tok_s']:.0f} student tok/s")
     rows = [run_worker(v, args.n) for v in ("labkit", "naive")]
     print()
-    print(f"| variant | N | V_t | V_s | extra GiB | time s | loss |")
-    print(f"|---|---:|---:|---:|---:|---:|---:|")
+    print("| variant | N | V_t | V_s | extra GiB | time s | loss |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         if "error" in r:
             print(f"| {r['variant']} | {r['n']} | {V_T} | {V_S} | failed: {r['error']} | | |")

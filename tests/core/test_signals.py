@@ -2,16 +2,13 @@
 top-k with k = V is the exact divergence; the sampled forward KL is unbiased (value and gradient)."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
 
 from labkit import losses, signals, tiny
 from labkit import sequences as S

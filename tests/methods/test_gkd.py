@@ -2,11 +2,9 @@
 gradient through the sampling."""
 from __future__ import annotations
 
-import pytest
 import torch
 
 from labkit import sequences as S
-from labkit.errors import LabkitError
 from labkit.methods import gkd, wordkd
 
 

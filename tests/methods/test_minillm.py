@@ -11,7 +11,6 @@ import torch
 from labkit import losses
 from labkit import losses as L
 from labkit import sequences as S
-from labkit.errors import LabkitError
 from labkit.methods import minillm
 
 V, T_LEN = 3, 2
