@@ -70,9 +70,9 @@ PAPERS = {
                       "three stabilisers (single-step decomposition, teacher-mixed sampling, length "
                       "normalisation) helps.",
              "source": "Gu et al. 2024, main results and ablations (qualitative)",
-             "lab": {"table": "methods", "label": "method", "values": ["rouge_l", "teacher_loglik"]}},
+             "lab": {"table": "arms", "label": "arm", "values": ["rouge_l", "teacher_loglik", "accuracy"]}},
         ],
-        "key_metrics": ["*/rouge_l", "*/teacher_loglik"],
+        "key_metrics": ["*/rouge_l", "*/teacher_loglik", "*/accuracy"],
     },
     "04_gkd_on_policy": {
         "title": "GKD: on-policy distillation",
@@ -84,9 +84,9 @@ PAPERS = {
             {"claim": "Training on the student's own samples (on-policy, λ=1) beats supervised KD on fixed "
                       "data (λ=0); which divergence (β) works best depends on the task and decoding.",
              "source": "Agarwal et al. 2024 (qualitative)",
-             "lab": {"table": "gkd_grid", "label": "method", "values": ["teacher_loglik"]}},
+             "lab": {"table": "gkd_grid", "label": "arm", "values": ["accuracy", "teacher_loglik"]}},
         ],
-        "key_metrics": ["best.teacher_loglik", "single_run.teacher_loglik", "single_run.rouge_l"],
+        "key_metrics": ["best.accuracy", "single_run.accuracy", "single_run.teacher_loglik"],
     },
 }
 

@@ -11,9 +11,9 @@ runs at thousands of tokens per second:
 * the *student init*: a smaller model (default 2 layers, hidden 64), briefly SFT-ed on the same data
   (the papers' SFT initialisation), from which every arm of a notebook continues.
 
-Both are built once per recipe and cached under ``$LABKIT_HOME/task_teachers/<recipe-hash>/`` (written to a
-temporary directory and renamed, so a killed build leaves nothing half-written; ``manifest.json`` holds the
-recipe and the teacher's measured accuracy). Later runs load them in well under a second.
+Both are built once per recipe and cached under ``$LABKIT_HOME/task_teachers/<teacher-recipe-hash>/`` (the student init in its
+``student_init-<student-recipe-hash>/`` subdirectory; each written to a temporary directory and renamed, so a
+killed build leaves nothing half-written; ``manifest.json`` holds the recipe and the measured valid accuracy). Later runs load them in well under a second.
 
     kit = task_kit(RECIPES["default"])          # builds on first use (minutes), then cached
     kit.teacher, kit.student_init, kit.tokenizer, kit.splits["test"]
@@ -47,8 +47,9 @@ RECIPES = {
                   student_layers=1, student_hidden=32, student_steps=30, student_lr=3e-3, batch_size=32, seed=0),
     "default": dict(task="arithmetic", steps=[1, 2], n_train=2000, n_valid=96, n_test=128, vocab=384,
                     teacher_layers=4, teacher_hidden=128, teacher_steps=2000, teacher_lr=3e-3,
-                    student_layers=2, student_hidden=64, student_steps=150, student_lr=3e-3, batch_size=32, seed=0),
+                    student_layers=2, student_hidden=64, student_steps=600, student_lr=3e-3, batch_size=32, seed=0),
 }
+STUDENT_KEYS = ("student_layers", "student_hidden", "student_steps", "student_lr")
 
 
 def prompt_of(record) -> str:
@@ -70,8 +71,10 @@ def task_records(recipe: dict) -> dict[str, list]:
     return out
 
 
-def recipe_hash(recipe: dict) -> str:
-    text = json.dumps({"version": VERSION, **recipe}, sort_keys=True)
+def recipe_hash(recipe: dict, part: str = "teacher") -> str:
+    """Hash of the recipe's teacher part (the cache directory) or of its student part (the student_init-* subdirectory)."""
+    keys = [k for k in recipe if (k in STUDENT_KEYS) == (part == "student")]
+    text = json.dumps({"version": VERSION, **{k: recipe[k] for k in keys}}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -95,39 +98,60 @@ class TaskKit:
     path: Path | None = None
 
 
-def _build(recipe: dict, out: Path, threads: int, progress: bool) -> dict:
-    splits = task_records(recipe)
-    train = splits["train"]
+def _sft(model, tok, recipe, prefix, threads, progress):
+    train = task_records(recipe)["train"]
     prompts, targets = [prompt_of(r) for r in train], [target_of(r) for r in train]
-    tok = tiny.train_tokenizer([p + t for p, t in zip(prompts, targets)], vocab_size=recipe["vocab"])
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        t0 = time.perf_counter()
-        teacher = tiny.tiny_causal_lm(tok, n_layers=recipe["teacher_layers"], hidden=recipe["teacher_hidden"],
-                                      seed=recipe["seed"])
-        cfg = TrainConfig(steps=recipe["teacher_steps"], batch_size=recipe["batch_size"], lr=recipe["teacher_lr"],
-                          seed=recipe["seed"], device="cpu", bf16=False, max_len=192, progress=progress,
-                          warmup=0.05)
-        th = sft.train(teacher, tok, prompts, targets, config=cfg)
-        t_teacher = time.perf_counter() - t0
-        student = tiny.tiny_causal_lm(tok, n_layers=recipe["student_layers"], hidden=recipe["student_hidden"],
-                                      seed=recipe["seed"] + 1)
-        cfg = TrainConfig(steps=recipe["student_steps"], batch_size=recipe["batch_size"], lr=recipe["student_lr"],
-                          seed=recipe["seed"], device="cpu", bf16=False, max_len=192, progress=progress,
-                          warmup=0.05)
-        sh = sft.train(student, tok, prompts, targets, config=cfg)
-        acc_t = task_accuracy(teacher, tok, splits["valid"])
-        acc_s = task_accuracy(student, tok, splits["valid"])
+        cfg = TrainConfig(steps=recipe[f"{prefix}_steps"], batch_size=recipe["batch_size"], lr=recipe[f"{prefix}_lr"],
+                          seed=recipe["seed"], device="cpu", bf16=False, max_len=192, progress=progress, warmup=0.05)
+        h = sft.train(model, tok, prompts, targets, config=cfg)
+        acc = task_accuracy(model, tok, task_records(recipe)["valid"])
     finally:
         torch.set_num_threads(before)
+    return h, acc
+
+
+def _build_teacher(recipe: dict, out: Path, threads: int, progress: bool) -> dict:
+    train = task_records(recipe)["train"]
+    tok = tiny.train_tokenizer([prompt_of(r) + target_of(r) for r in train], vocab_size=recipe["vocab"])
+    t0 = time.perf_counter()
+    teacher = tiny.tiny_causal_lm(tok, n_layers=recipe["teacher_layers"], hidden=recipe["teacher_hidden"],
+                                  seed=recipe["seed"])
+    h, acc = _sft(teacher, tok, recipe, "teacher", threads, progress)
     teacher.save_pretrained(str(out / "teacher"))
-    student.save_pretrained(str(out / "student_init"))
     tok.save_pretrained(str(out / "tokenizer"))
-    return {"recipe": recipe, "version": VERSION, "teacher_valid_accuracy": acc_t,
-            "student_init_valid_accuracy": acc_s, "teacher_seconds": round(t_teacher, 1),
-            "teacher_loss_last": th.mean("loss", 20), "student_loss_last": sh.mean("loss", 20),
-            "threads": threads, "built": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {"recipe": {k: v for k, v in recipe.items() if k not in STUDENT_KEYS}, "version": VERSION,
+            "teacher_valid_accuracy": acc, "teacher_seconds": round(time.perf_counter() - t0, 1),
+            "teacher_loss_last": h.mean("loss", 20), "threads": threads, "built": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def _build_student(recipe: dict, tok, out: Path, threads: int, progress: bool) -> dict:
+    t0 = time.perf_counter()
+    student = tiny.tiny_causal_lm(tok, n_layers=recipe["student_layers"], hidden=recipe["student_hidden"],
+                                  seed=recipe["seed"] + 1)
+    h, acc = _sft(student, tok, recipe, "student", threads, progress)
+    student.save_pretrained(str(out))
+    return {"recipe": {k: recipe[k] for k in STUDENT_KEYS}, "student_init_valid_accuracy": acc,
+            "student_seconds": round(time.perf_counter() - t0, 1), "student_loss_last": h.mean("loss", 20)}
+
+
+def _atomic(final: Path, build) -> None:
+    """Run build(tmp_dir) and rename tmp_dir to `final` (a concurrent builder that finished first wins)."""
+    if (final / "manifest.json").exists():
+        return
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        manifest = build(tmp)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def task_kit(recipe: dict | str = "default", *, root: Path | None = None, threads: int = 2,
@@ -137,22 +161,15 @@ def task_kit(recipe: dict | str = "default", *, root: Path | None = None, thread
     recipe = dict(RECIPES[recipe] if isinstance(recipe, str) else recipe)
     root = Path(root or labkit_home() / "task_teachers")
     path = root / recipe_hash(recipe)
-    if not (path / "manifest.json").exists():
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=root))
-        try:
-            manifest = _build(recipe, tmp, threads, progress)
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-            try:
-                os.replace(tmp, path)
-            except OSError:            # another process finished first: keep its copy
-                pass
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    _atomic(path, lambda tmp: _build_teacher(recipe, tmp, threads, progress))
     manifest = json.loads((path / "manifest.json").read_text())
     tok = PreTrainedTokenizerFast.from_pretrained(str(path / "tokenizer"))
+    spath = path / f"student_init-{recipe_hash(recipe, 'student')}"
+    _atomic(spath, lambda tmp: _build_student(recipe, tok, tmp, threads, progress))
+    smanifest = json.loads((spath / "manifest.json").read_text())
     teacher = AutoModelForCausalLM.from_pretrained(str(path / "teacher")).eval()
-    student = AutoModelForCausalLM.from_pretrained(str(path / "student_init")).eval()
+    student = AutoModelForCausalLM.from_pretrained(str(spath)).eval()
+    manifest = {**manifest, **{k: v for k, v in smanifest.items() if k != "recipe"}, "recipe": recipe}
     return TaskKit(tok, teacher, student, task_records(recipe), recipe, manifest, path)
 
 
