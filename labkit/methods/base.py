@@ -14,6 +14,7 @@ from dataclasses import fields
 import torch
 
 from labkit import losses
+from labkit import signals as signals_lib
 from labkit import sequences as S
 from labkit.errors import LabkitError
 from labkit.loop import Objective, TrainConfig, prepare_model, resolve, run_loop
@@ -84,6 +85,33 @@ def teacher_outputs(teacher, tokenizer, prompts: list[list[int]], config: TrainC
                                    pad=S.pad_id(tokenizer), greedy=not do_sample, temperature=temperature,
                                    generator=generator, batch_size=batch_size, autocast=autocast)
     return [S.make_rollout(p, r, config.max_len) for p, r in zip(prompts, responses)]
+
+
+def check_store(store, rollouts: list[dict]) -> None:
+    """LabkitError unless `store` (labkit.signals.SignalStore) was captured on exactly these rollouts."""
+    if store is None:
+        return
+    found = signals_lib.sequences_fingerprint(rollouts)
+    if store.settings.sequences != found or store.settings.n_sequences != len(rollouts):
+        raise LabkitError(f"teacher signals in {store.path} were captured on other sequences ({store.settings.n_sequences} "
+                          f"sequences, key {store.settings.sequences[:12]}) than this training data ({len(rollouts)}, "
+                          f"key {found[:12]}): capture them again on the same prompts, targets and max_len")
+
+
+def stored_divergence(student_logits: torch.Tensor, mask: torch.Tensor, store, indices, *, kind: str, beta: float,
+                      temperature: float, estimator: str) -> torch.Tensor:
+    """The token-level KD term summed over counted tokens, from captured teacher signals instead of a live teacher.
+
+    estimator "topk": labkit.signals.topk_divergence (any kind; biased low); "sampled": the unbiased sampled
+    forward KL (kind must be forward_kl).
+    """
+    sig = store.get(indices).to(student_logits.device)
+    if estimator == "sampled":
+        if kind != "forward_kl":
+            raise LabkitError(f"estimator='sampled' estimates the forward KL only, not kind={kind!r}")
+        return signals_lib.sampled_forward_kl(student_logits, sig, temperature=temperature, mask=mask, reduction="sum")
+    return signals_lib.topk_divergence(student_logits, sig, kind=kind, beta=beta, temperature=temperature, mask=mask,
+                                       reduction="sum")
 
 
 def rollout_lengths(rollouts) -> list[int]:

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from labkit import losses
 from labkit import sequences as S
 from labkit.loop import History, TrainConfig, prepare_model, run_loop
-from labkit.methods.base import (RolloutObjective, is_unit, need, prompt_rollouts, response_tokens, settings_of,
-                                 teacher_outputs)
+from labkit.errors import LabkitError
+from labkit.methods.base import (RolloutObjective, check_store, is_unit, need, prompt_rollouts, response_tokens,
+                                 settings_of, stored_divergence, teacher_outputs)
 
 NAME = "gkd"
 
@@ -54,11 +55,20 @@ class GKDObjective(RolloutObjective):
     name = NAME
 
     def __init__(self, student, teacher, tokenizer, config, prompts, fixed, settings: GKDSettings,
-                 vocab_padding_ok=False):
+                 vocab_padding_ok=False, teacher_signals=None):
         super().__init__(student, teacher, tokenizer, config, vocab_padding_ok=vocab_padding_ok)
         self.s, self.vocab_padding_ok = settings, vocab_padding_ok
         self.prompt_only = prompt_rollouts(tokenizer, prompts, config.max_len)
         self.fixed = fixed if fixed is not None else [None] * len(prompts)   # None: teacher output, made on use
+        if teacher_signals is not None:
+            if fixed is None:
+                raise LabkitError("teacher_signals need the off-policy sequences up front: pass targets (or the "
+                                  "teacher's outputs as targets) that the signals were captured on")
+            check_store(teacher_signals, fixed)
+        if teacher is None and (teacher_signals is None or settings.lmbda > 0):
+            raise LabkitError("GKD needs a live teacher unless λ = 0 and teacher_signals are given (on-policy "
+                              "sequences are the student's own: no stored signal covers them)")
+        self.store, self.on_policy = teacher_signals, False
         self.name = f"gkd λ={settings.lmbda} β={settings.beta}"
         self.meta = {"n_examples": len(prompts), **vars(settings)}
 
@@ -66,7 +76,7 @@ class GKDObjective(RolloutObjective):
         return [len(p["prompt"]) + self.s.max_new_tokens for p in self.prompt_only]
 
     def prepare(self, indices):
-        on_policy = self.coin.random() < self.s.lmbda
+        on_policy = self.on_policy = self.coin.random() < self.s.lmbda
         if on_policy:
             self.current = self.sample(indices, self.prompt_only, max_new_tokens=self.s.max_new_tokens,
                                        temperature=self.s.temperature)
@@ -84,18 +94,27 @@ class GKDObjective(RolloutObjective):
 
     def loss(self, indices, totals):
         b = self.batch(indices)
-        student_logits, teacher_logits = S.response_logits(self.student, b), S.teacher_logits(self.teacher, b)
-        jsd = losses.divergence(student_logits, teacher_logits, kind="jsd", beta=self.s.beta,
-                                temperature=self.s.temperature, mask=b["response_mask"], reduction="sum",
-                                vocab_padding_ok=self.vocab_padding_ok) / max(totals["jsd"], 1)
+        student_logits = S.response_logits(self.student, b)
+        if self.store is not None and not self.on_policy:          # off-policy step: the captured signals
+            jsd = stored_divergence(student_logits, b["response_mask"], self.store, indices, kind="jsd",
+                                    beta=self.s.beta, temperature=self.s.temperature, estimator="topk")
+        else:
+            jsd = losses.divergence(student_logits, S.teacher_logits(self.teacher, b), kind="jsd", beta=self.s.beta,
+                                    temperature=self.s.temperature, mask=b["response_mask"], reduction="sum",
+                                    vocab_padding_ok=self.vocab_padding_ok)
+        jsd = jsd / max(totals["jsd"], 1)
         return jsd, {"jsd": float(jsd.detach())}
 
 
 def train(student, teacher, tokenizer, prompts: list[str], targets: list[str] | None = None, *,
-          config: TrainConfig | None = None, vocab_padding_ok: bool = False, **settings) -> History:
+          config: TrainConfig | None = None, vocab_padding_ok: bool = False, teacher_signals=None,
+          **settings) -> History:
     """GKD of `teacher` into `student` on `prompts` (off-policy data: `targets`, or the teacher's
     greedy outputs when None, generated once per prompt on first use).
 
+    teacher_signals: a labkit.signals.SignalStore captured on the (prompt, target) rollouts: off-policy steps read
+    JSD_β from its top-k + tail (biased low, docs/methods.md §7) instead of running the teacher; on-policy steps
+    still need the live teacher (the student's samples are new every step).
     settings: see ``GKDSettings`` (lmbda, beta, temperature, max_new_tokens).
     Returns: History with "loss", "loss/jsd", "on_policy" (1 = the step used student samples), "gen_len";
     meta["last_rollouts"] holds the sequences of the last step.
@@ -103,7 +122,7 @@ def train(student, teacher, tokenizer, prompts: list[str], targets: list[str] | 
     config, s = config or TrainConfig(), settings_of(GKDSettings, settings)
     student = prepare_model(student, config)
     fixed = S.encode_rollouts(tokenizer, prompts, targets, config.max_len) if targets is not None else None
-    objective = GKDObjective(student, teacher, tokenizer, config, prompts, fixed, s, vocab_padding_ok)
+    objective = GKDObjective(student, teacher, tokenizer, config, prompts, fixed, s, vocab_padding_ok, teacher_signals)
     history = run_loop(student, config, objective)
     history.meta["last_rollouts"] = dict(objective.current)
     return history

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from labkit import losses
 from labkit import sequences as S
 from labkit.loop import History, TrainConfig, prepare_model, run_loop
-from labkit.methods.base import RolloutObjective, is_unit, need, response_tokens, rollout_lengths, settings_of
+from labkit.methods.base import (RolloutObjective, check_store, is_unit, need, response_tokens, rollout_lengths,
+                                 settings_of, stored_divergence)
 
 NAME = "wordkd"
 
@@ -49,9 +50,12 @@ Settings = WordKDSettings
 class WordKDObjective(RolloutObjective):
     name = NAME
 
-    def __init__(self, student, teacher, tokenizer, config, rollouts, settings: WordKDSettings, vocab_padding_ok=False):
+    def __init__(self, student, teacher, tokenizer, config, rollouts, settings: WordKDSettings, vocab_padding_ok=False,
+                 teacher_signals=None, estimator: str = "topk"):
         super().__init__(student, teacher, tokenizer, config, vocab_padding_ok=vocab_padding_ok)
         self.rollouts, self.s, self.vocab_padding_ok = rollouts, settings, vocab_padding_ok
+        check_store(teacher_signals, rollouts)
+        self.store, self.estimator = teacher_signals, estimator
         self.name = f"kd:{settings.kind}"
         self.meta = {"n_examples": len(rollouts), **vars(settings)}
 
@@ -66,10 +70,14 @@ class WordKDObjective(RolloutObjective):
         s, b = self.s, self.batch(indices)
         n = max(totals["kd"], 1)
         student_logits = S.response_logits(self.student, b)                      # (B, R, V)
-        teacher_logits = S.teacher_logits(self.teacher, b)                       # (B, R, V), no grad
-        kd = losses.divergence(student_logits, teacher_logits, kind=s.kind, beta=s.beta, skew=s.skew,
-                               temperature=s.temperature, mask=b["response_mask"], reduction="sum",
-                               vocab_padding_ok=self.vocab_padding_ok) / n
+        if self.store is not None:                                               # captured once, no teacher here
+            kd = stored_divergence(student_logits, b["response_mask"], self.store, indices, kind=s.kind, beta=s.beta,
+                                   temperature=s.temperature, estimator=self.estimator) / n
+        else:
+            teacher_logits = S.teacher_logits(self.teacher, b)                   # (B, R, V), no grad
+            kd = losses.divergence(student_logits, teacher_logits, kind=s.kind, beta=s.beta, skew=s.skew,
+                                   temperature=s.temperature, mask=b["response_mask"], reduction="sum",
+                                   vocab_padding_ok=self.vocab_padding_ok) / n
         labels = b["response"].masked_fill(~b["response_mask"], losses.IGNORE_INDEX)
         ce = losses.token_cross_entropy(student_logits.float(), labels, reduction="sum") / n
         kd_ratio = 1.0 - s.ce_weight
@@ -79,13 +87,16 @@ class WordKDObjective(RolloutObjective):
 
 def train(student, teacher, tokenizer, prompts: list[str] | None = None, targets: list[str] | None = None, *,
           config: TrainConfig | None = None, rollouts: list[dict] | None = None, vocab_padding_ok: bool = False,
-          **settings) -> History:
+          teacher_signals=None, estimator: str = "topk", **settings) -> History:
     """Word-level KD of `teacher` into `student` on prompt -> target texts (or ``rollouts``).
 
+    teacher_signals: a labkit.signals.SignalStore captured on these rollouts: the KD term reads it (top-k + tail,
+    or estimator="sampled") and the teacher is never run (it may be None).
     settings: see ``WordKDSettings`` (kind, beta, skew, temperature, ce_weight).
     Returns: History with "loss", "loss/kd", "loss/ce".
     """
     config, s = config or TrainConfig(), settings_of(WordKDSettings, settings)
     student = prepare_model(student, config)
     data = rollouts if rollouts is not None else S.encode_rollouts(tokenizer, prompts, targets, config.max_len)
-    return run_loop(student, config, WordKDObjective(student, teacher, tokenizer, config, data, s, vocab_padding_ok))
+    return run_loop(student, config, WordKDObjective(student, teacher, tokenizer, config, data, s, vocab_padding_ok,
+                                                     teacher_signals, estimator))

@@ -2,9 +2,12 @@
 gradient through the sampling."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from labkit import sequences as S
+from labkit import signals
+from labkit.errors import LabkitError
 from labkit.methods import gkd, wordkd
 
 
@@ -46,3 +49,25 @@ def test_gkd_lambda1_trains_on_student_samples_without_gradient_through_sampling
                                    tmp_path / "fixed")
     for a, b in zip(g_gkd, g_fixed):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
+
+
+def test_captured_signals_with_k_equal_v_train_like_the_live_teacher(tok, teacher, kd, tmp_path):
+    """Word-level KD and GKD (λ = 0) from a store holding every token (k = V): the same first-step gradient as
+    the live teacher, with no teacher at training time; a store of other sequences is refused."""
+    cfg = kd.cfg(steps=1, batch_size=8, max_grad_norm=0)
+    rollouts = S.encode_rollouts(tok, kd.PROMPTS, kd.TARGETS, cfg.max_len)
+    store = signals.capture(teacher, tok, rollouts, tmp_path / "store", k=len(tok), samples=0)
+    g_live = kd.first_step_gradient(lambda c: wordkd.train(kd.student(), teacher, tok, kd.PROMPTS, kd.TARGETS,
+                                                           kind="jsd", beta=0.3, config=c), tmp_path / "live")
+    g_kd = kd.first_step_gradient(lambda c: wordkd.train(kd.student(), None, tok, kd.PROMPTS, kd.TARGETS, kind="jsd",
+                                                         beta=0.3, config=c, teacher_signals=store), tmp_path / "kd")
+    g_gkd = kd.first_step_gradient(lambda c: gkd.train(kd.student(), None, tok, kd.PROMPTS, kd.TARGETS, lmbda=0.0,
+                                                       beta=0.3, config=c, teacher_signals=store), tmp_path / "gkd")
+    for a, b, c in zip(g_live, g_kd, g_gkd):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
+        torch.testing.assert_close(a, c, atol=1e-6, rtol=1e-4)
+    with pytest.raises(LabkitError, match="captured on other sequences"):
+        wordkd.train(kd.student(), None, tok, kd.PROMPTS[:7] + kd.PROMPTS[:1], kd.TARGETS, config=cfg,
+                     teacher_signals=store)
+    with pytest.raises(LabkitError, match="needs a live teacher"):
+        gkd.train(kd.student(), None, tok, kd.PROMPTS, kd.TARGETS, lmbda=0.5, config=cfg, teacher_signals=store)
