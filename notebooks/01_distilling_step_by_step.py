@@ -115,7 +115,7 @@ print(lk.prompts.student_prompt(example, f"rationale:{teacher}"), lk.prompts.stu
 # The seeds run in parallel, one process per core (`lk.lab.parallel.map_runs`).
 
 # %%
-ARMS = lk.lab.students.dss_arms(teacher, lam, fractions)
+ARMS = lk.lab.students.dss_arms(teacher, lam, fractions, P["sweep_fine_tuning"])
 with timer("students"):
     rows = lk.lab.students.run_arms(S, ARMS, seeds, config, device=device)
 tables["arms"] = lk.lab.students.summary(rows, list(ARMS), chance=S.chance)

@@ -141,50 +141,30 @@ if P["live_teacher"] and P["n_live"]:
 
 # %%
 ARMS = lk.lab.students.tinyllm_arms(alpha_of)
-generating = [t for t in teachers if kinds[t] == "live"]
-jobs = {n: (a, seeds) for n, a in ARMS.items()}
-uniform = len(set(alpha_of.values())) == 1
-for a in alpha_grid:
-    if not (uniform and a == next(iter(alpha_of.values()))):
-        jobs[f"α={a:g}"] = (lk.lab.students.arm({"answer": 1.0, **{f"rationale:{t}": a for t in teachers}}), P["alpha_seeds"])
+jobs = lk.lab.students.tinyllm_jobs(ARMS, alpha_of, alpha_grid, P["alpha_seeds"], seeds)
 with timer("students"):
-    rows = []
-    for group_seeds in {tuple(s) for _, s in jobs.values()}:
-        rows += lk.lab.students.run_arms(S, {n: a for n, (a, s) in jobs.items() if tuple(s) == group_seeds},
-                                         list(group_seeds), config, device=device)
-    if generating and in_context > 0:   # w/o in-context: the live teachers' rationales again with k = 0
+    rows = lk.lab.students.run_jobs(S, jobs, config, device=device)
+    if any(kinds[t] == "live" for t in teachers) and in_context > 0:   # w/o in-context: live rationales with k = 0
         S0 = lk.lab.students.prepare(dataset, teachers, student=student, n_train=P["n_train"], n_valid=P["n_valid"],
                                      n_test=P["n_test"], seed=0, data_dir=data_dir, task_steps=P.get("task_steps"),
                                      template=template, k=0, device=device, max_new_tokens=P["max_new_tokens"])
         S0.tokenizer = S.tokenizer
-        rows += [dict(r, arm="w/o in-context") for r in lk.lab.students.run_arms(
-            S0, {"full": ARMS["TinyLLM (full)"]}, seeds, config, device=device)]
-order = list(ARMS) + (["w/o in-context"] if any(r["arm"] == "w/o in-context" for r in rows) else []) + \
-    [n for n in jobs if n not in ARMS]
-tables["arms"] = lk.lab.students.summary(rows, order, chance=S.chance)
-if not any(r["arm"] == "w/o in-context" for r in rows):
-    tables["arms"].append({"arm": "w/o in-context", "status": "not applicable",
-                           "why": f"teachers {teachers} are {sorted(set(kinds.values()))}: their rationales are not "
-                                  f"generated from an in-context prompt here, so there is nothing to remove"})
+        rows += lk.lab.students.run_jobs(S0, {"w/o in-context": (ARMS["TinyLLM (full)"], seeds)}, config, device=device)
+order, tables["arms"] = lk.lab.students.tinyllm_table(rows, ARMS, jobs, S.chance, teachers, kinds)
 tables["runs"] = [{k: v for k, v in r.items() if k != "curve"} for r in rows]
 [(r["arm"], r.get("status") or f"step 0 {r['step0_test']:.2f} -> final {r['final_test']:.2f} ± {r['final_test_sd']:.2f}")
  for r in tables["arms"]]
 
 # %%
 hlines = lk.lab.notebook.chance_line(S.test)
-main_arms = [a for a in order if not a.startswith("α=")]
-fig = lk.lab.plots.arms_over_seeds(rows, main_arms, hlines=hlines,
+fig = lk.lab.plots.arms_over_seeds(rows, [a for a in order if not a.startswith("α=")], hlines=hlines,
                                    title=f"{dataset}: TinyLLM ablations, {len(seeds)} seeds\n{student}, {P['max_steps']} steps, {len(S.test)} test questions")
 figures.append(lk.lab.plots.save(fig, out_dir, "ablations.png"))
-alpha_value = {"label only (fine-tuning)": 0.0, "TinyLLM (full)": next(iter(alpha_of.values())) if uniform else None}
-alpha_rows = [dict(r, alpha=alpha_value.get(r["arm"]) if not r["arm"].startswith("α=") else float(r["arm"][2:]),
-                   curve_name="α for all teachers") for r in rows
-              if r["arm"].startswith("α=") or alpha_value.get(r["arm"]) is not None]
-# α = 0 cannot sit on a log axis: it is drawn at a tenth of the smallest α > 0 and labelled as label only
-low = min([r["alpha"] for r in alpha_rows if r["alpha"] > 0] or [0.1]) / 10
+alpha_rows = lk.lab.students.alpha_rows(rows, alpha_of)
+low = min([r["alpha"] for r in alpha_rows if r["alpha"] > 0] or [0.1]) / 10   # α = 0 drawn at a tenth of the smallest α
 fig = lk.lab.plots.sweep_seeds([dict(r, alpha=r["alpha"] or low) for r in alpha_rows], x="alpha", hue="curve_name", logx=True,
-                               xlabel=f"α (all teachers); leftmost point = α 0 = label only", hlines=hlines,
-                               title=f"TinyLLM accuracy vs α ({sorted(set(P['alpha_seeds']))} seeds off α=0,1)")
+                               xlabel="α (all teachers); leftmost point = α 0 = label only", hlines=hlines,
+                               title=f"TinyLLM accuracy vs α (seeds {sorted(set(P['alpha_seeds']))} off α=0,1)")
 figures.append(lk.lab.plots.save(fig, out_dir, "alpha_sensitivity.png"))
 tables["alpha_sensitivity"] = sorted([{"alpha": r["alpha"], "seed": r["seed"], "accuracy": r["final"]["test"]}
                                       for r in alpha_rows], key=lambda r: (r["alpha"], r["seed"]))
@@ -195,24 +175,7 @@ tables["alpha_sensitivity"] = sorted([{"alpha": r["alpha"], "seed": r["seed"], "
 # Effects per seed (better − worse, paired by seed), 95 % Student-t interval, holds when the lower end is above 0.
 
 # %%
-TIAN = "Tian et al., 2024"
-claims += [lk.lab.students.paired_claim(rows, "full>label-only", f"TinyLLM (answer + rationales of all teachers) beats "
-                                        f"label-only fine-tuning ({TIAN}, Table 2)", "TinyLLM (full)", "label only (fine-tuning)")]
-claims += [lk.lab.students.paired_claim(rows, f"full>w/o {t}", f"TinyLLM beats its ablation without teacher {t} "
-                                        f"({TIAN}, ablation study, Table 3)", "TinyLLM (full)", f"w/o {t}")
-           for t in teachers if f"w/o {t}" in ARMS]
-if any(r["arm"] == "w/o in-context" for r in rows):
-    claims.append(lk.lab.students.paired_claim(rows, "full>w/o in-context", f"TinyLLM beats its ablation without "
-                                               f"in-context examples ({TIAN}, Table 3)", "TinyLLM (full)", "w/o in-context"))
-full_alpha = next(iter(alpha_of.values())) if uniform else None
-common = sorted(set(P["alpha_seeds"]) & set(seeds))
-for a in (alpha_grid if full_alpha is not None and len(common) >= 2 else []):
-    if a != full_alpha:   # α_full beating both a smaller and a larger α = an interior optimum
-        full, other = lk.lab.students.by_seed(rows, "TinyLLM (full)"), lk.lab.students.by_seed(rows, f"α={a:g}")
-        claims.append(lk.lab.claims.claim(
-            f"alpha {full_alpha:g}>{a:g}", f"α-sensitivity: α={full_alpha:g} beats α={a:g} (the best α is interior and "
-            f"data-dependent; {TIAN}, Fig. 4)", "test accuracy", f"α={full_alpha:g}", f"α={a:g}",
-            better_values={s_: full[s_] for s_ in common}, worse_values={s_: other[s_] for s_ in common}))
+claims += lk.lab.students.tinyllm_claims(rows, teachers, ARMS, alpha_of, alpha_grid, P["alpha_seeds"], seeds)
 tables["claims"] = lk.lab.students.claim_table(claims)
 tables["claims"]
 
@@ -249,18 +212,12 @@ metrics = {
     "accuracy": {r["arm"]: r["final_test"] for r in trained if not r["arm"].startswith("α=")},
     "step0_accuracy": {r["arm"]: r["step0_test"] for r in trained},
     "valid_accuracy": {r["arm"]: r["final_valid"] for r in trained},
-    "alpha_sensitivity": {f"{a:g}": lk.lab.students.statistics.mean(x["accuracy"] for x in tables["alpha_sensitivity"]
-                                                                      if x["alpha"] == a)
-                          for a in sorted({x["alpha"] for x in tables["alpha_sensitivity"]})},
+    "alpha_sensitivity": lk.lab.students.alpha_means(alpha_rows),
     "not_applicable": [r for r in tables["arms"] if r.get("status") == "not applicable"],
     "teacher_consistency": {r["teacher"]: r["rate"] for r in teacher_rows},
     "teacher_forcing": tables.get("teacher_forcing"),
     "rationale_stats": S.rationale_stats, "chance": S.chance, "seeds": seeds,
-    "claims": claims,
-    "tables": tables, "figures": figures,
-}
-params = dict(profile=profile, seeds=seeds, dataset=dataset, teachers=teachers, alphas=alpha_of, in_context=in_context,
-              template=template, alpha_grid=alpha_grid, alpha_seeds=P["alpha_seeds"], student=student,
-              live_teacher=P["live_teacher"], n_train=P["n_train"], n_test=P["n_test"], max_steps=P["max_steps"],
-              lr=P["lr"], batch_size=P["batch_size"], device=device)
+    "claims": claims, "tables": tables, "figures": figures}
+params = dict(P, profile=profile, seeds=seeds, dataset=dataset, teachers=teachers, alphas=alpha_of,
+              in_context=in_context, template=template, device=device)
 print(lk.lab.metrics.write_metrics(out_dir, "02_tinyllm_multi_teacher", params, metrics, timer))

@@ -27,13 +27,13 @@ MODESEEK = {"smoke": dict(max_steps=200, n_seeds=3, signal_teacher="tiny", signa
 DSS = {
     "smoke": dict(student="scratch@layers=2,hidden=64", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0],
                   n_train=48, n_valid=32, n_test=32, task_steps=1, max_steps=12, lr=3e-3, batch_size=8, max_len=160,
-                  seeds=[0, 1], threads=1),
+                  seeds=[0, 1], threads=1, sweep_fine_tuning=True),
     "default": dict(student="scratch@layers=2,hidden=64", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0],
-                    n_train=1000, n_valid=200, n_test=200, task_steps=1, max_steps=400, lr=3e-3, batch_size=16,
-                    max_len=160, seeds=[0, 1, 2], threads=1),
+                    sweep_fine_tuning=False, n_train=1000, n_valid=200, n_test=200, task_steps=1, max_steps=250,
+                    lr=3e-3, batch_size=16, max_len=160, seeds=[0, 1, 2], threads=1),
     "paper": dict(student="google-t5/t5-base", teacher="noisy-oracle@p=0.2", fractions=[0.125, 0.25, 0.5, 0.75, 1.0],
                   n_train=2000, n_valid=200, n_test=200, task_steps=3, max_steps=10000, lr=5e-5, batch_size=64,
-                  max_len=512, seeds=[0, 1, 2], threads=0),
+                  max_len=512, seeds=[0, 1, 2], threads=0, sweep_fine_tuning=True),
 }
 
 # notebook 02: TinyLLM, several teachers (smoke/default: scripted teachers with known noise, the tiny
@@ -45,8 +45,8 @@ TINYLLM = {
                   max_steps=12, max_new_tokens=24, lr=3e-3, batch_size=8, max_len=192, seeds=[0, 1], threads=1,
                   live_teacher="tiny", n_live=4),
     "default": dict(teachers=["noisy-oracle@p=0.2", "oracle@style=terse"], student="scratch@layers=2,hidden=64",
-                    alpha_grid=[0.1, 3.0], alpha_seeds=[0, 1], n_train=1000, n_valid=200, n_test=200, task_steps=1,
-                    max_steps=400, max_new_tokens=48, lr=3e-3, batch_size=16, max_len=192, seeds=[0, 1, 2],
+                    alpha_grid=[3.0], alpha_seeds=[0, 1], n_train=1000, n_valid=200, n_test=200, task_steps=1,
+                    max_steps=200, max_new_tokens=48, lr=3e-3, batch_size=16, max_len=192, seeds=[0, 1, 2],
                     threads=1, live_teacher="smollm2-135m-instruct", n_live=16),
     "paper": dict(teachers=["flan-t5-xl", "llama2-7b-chat"], student="google/flan-t5-base",
                   alpha_grid=[0.01, 0.1, 0.5, 1.0, 2.0, 3.0], alpha_seeds=[0, 1, 2], n_train=100000, n_valid=1000,

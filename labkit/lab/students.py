@@ -235,17 +235,19 @@ def check_seeds(seeds, name: str = "seeds") -> list[int]:
     return list(seeds)
 
 
-def dss_arms(teacher: str, lam: float, fractions=(1.0,)) -> dict:
+def dss_arms(teacher: str, lam: float, fractions=(1.0,), sweep_fine_tuning: bool = True) -> dict:
     """Notebook 01's arms (Hsieh et al., 2023): fine-tuning (gold labels), distillation (teacher labels),
     step-by-step with the teacher's labels (the paper's distillation setting) and with gold labels (its
-    fine-tuning setting), and, for each fraction < 1, fine-tuning and step-by-step (gold) on that fraction."""
+    fine-tuning setting), and, for each fraction < 1, step-by-step (gold) and (sweep_fine_tuning) fine-tuning
+    on that fraction (the less-data claim compares step-by-step on a fraction with fine-tuning on all)."""
     r = f"rationale:{teacher}"
     arms = {"fine-tuning": arm({"answer": 1.0}), "distillation": arm({"answer": 1.0}, teacher),
             "step-by-step": arm({"answer": 1.0, r: lam}, teacher),
             "step-by-step (gold labels)": arm({"answer": 1.0, r: lam})}
     for f in sorted(set(fractions)):
         if f < 1:
-            arms[f"fine-tuning @{f:g}"] = arm({"answer": 1.0}, fraction=f)
+            if sweep_fine_tuning:
+                arms[f"fine-tuning @{f:g}"] = arm({"answer": 1.0}, fraction=f)
             arms[f"step-by-step (gold labels) @{f:g}"] = arm({"answer": 1.0, r: lam}, fraction=f)
     return arms
 
@@ -297,4 +299,82 @@ def dss_claims(rows, teacher: str, teacher_accuracy: float, fractions) -> list[d
     out.append(against_constant(rows, "student>teacher", f"The step-by-step student (trained on the teacher's labels) "
                                 f"outperforms its teacher ({h}, abstract: a 770M T5 beats few-shot PaLM-540B)",
                                 "step-by-step", teacher_accuracy, f"teacher {teacher}"))
+    return out
+
+
+def tinyllm_jobs(arms: dict, alpha_of: dict, alpha_grid, alpha_seeds, seeds) -> dict:
+    """Notebook 02's runs: {name: (arm, seeds)}: every arm of tinyllm_arms over `seeds`, plus one arm "α=a"
+    (all teachers at α = a) for each α of `alpha_grid` over `alpha_seeds` (skipped where it equals a uniform
+    full-run α, which is then the full run itself)."""
+    teachers = list(alpha_of)
+    uniform = len(set(alpha_of.values())) == 1
+    jobs = {n: (a, list(seeds)) for n, a in arms.items()}
+    for a in alpha_grid:
+        if not (uniform and a == next(iter(alpha_of.values()))):
+            jobs[f"α={a:g}"] = (arm({"answer": 1.0, **{f"rationale:{t}": a for t in teachers}}), list(alpha_seeds))
+    return jobs
+
+
+def run_jobs(setup: Setup, jobs: dict, config: dict, *, device: str = "cpu") -> list[dict]:
+    """run_arms for {name: (arm, seeds)}: all (arm, seed) pairs in one pool, so both cores stay busy."""
+    flat = [dict(setup=setup, name=n, spec=a, seed=int(s), config=config, device=device)
+            for n, (a, ss) in jobs.items() for s in ss]
+    order = sorted(range(len(flat)), key=lambda i: -len(flat[i]["spec"]["tasks"]))
+    results = map_runs(train_arm, [flat[i] for i in order])
+    back = [None] * len(flat)
+    for i, r in zip(order, results):
+        back[i] = r
+    return back
+
+
+def tinyllm_table(rows, arms: dict, jobs: dict, chance, teachers, kinds: dict) -> tuple[list, list]:
+    """(order of arms, summary rows) for notebook 02, with "w/o in-context" as a run arm when it was trained,
+    else as a not-applicable row that says why (scripted/recorded teachers generate nothing from a prompt)."""
+    trained_wo = any(r["arm"] == "w/o in-context" for r in rows)
+    order = list(arms) + (["w/o in-context"] if trained_wo else []) + [n for n in jobs if n not in arms]
+    table = summary(rows, order, chance=chance)
+    if not trained_wo:
+        table.append({"arm": "w/o in-context", "status": "not applicable",
+                      "why": f"teachers {teachers} are {sorted(set(kinds.values()))}: their rationales are not "
+                             f"generated from an in-context prompt here, so there is nothing to remove"})
+    return order, table
+
+
+def alpha_rows(rows, alpha_of: dict) -> list[dict]:
+    """Notebook 02's α curve: the runs with one α for all teachers (label-only = α 0, the full run when its α
+    is uniform, the "α=a" arms), each with its "alpha" and curve name."""
+    uniform = len(set(alpha_of.values())) == 1
+    value = {"label only (fine-tuning)": 0.0, "TinyLLM (full)": next(iter(alpha_of.values())) if uniform else None}
+    return [dict(r, alpha=value.get(r["arm"]) if not r["arm"].startswith("α=") else float(r["arm"][2:]),
+                 curve_name="α for all teachers") for r in rows
+            if r["arm"].startswith("α=") or value.get(r["arm"]) is not None]
+
+
+def alpha_means(arows) -> dict:
+    """{"α": mean test accuracy over the seeds run at that α}."""
+    return {f"{a:g}": statistics.mean(r["final"]["test"] for r in arows if r["alpha"] == a)
+            for a in sorted({r["alpha"] for r in arows})}
+
+
+def tinyllm_claims(rows, teachers, arms: dict, alpha_of: dict, alpha_grid, alpha_seeds, seeds) -> list[dict]:
+    """Notebook 02's student claims (Tian et al., 2024), paired by seed on the test split: full > label-only,
+    full > w/o each teacher, full > w/o in-context (when trained), and α_full > each other α of the grid
+    (over the seeds both were run with, at least 2)."""
+    tian = "Tian et al., 2024"
+    out = [paired_claim(rows, "full>label-only", f"TinyLLM (answer + rationales of all teachers) beats label-only "
+                        f"fine-tuning ({tian}, Table 2)", "TinyLLM (full)", "label only (fine-tuning)")]
+    out += [paired_claim(rows, f"full>w/o {t}", f"TinyLLM beats its ablation without teacher {t} ({tian}, ablation "
+                         f"study, Table 3)", "TinyLLM (full)", f"w/o {t}") for t in teachers if f"w/o {t}" in arms]
+    if any(r["arm"] == "w/o in-context" for r in rows):
+        out.append(paired_claim(rows, "full>w/o in-context", f"TinyLLM beats its ablation without in-context "
+                                f"examples ({tian}, Table 3)", "TinyLLM (full)", "w/o in-context"))
+    full_alpha = next(iter(alpha_of.values())) if len(set(alpha_of.values())) == 1 else None
+    common = sorted(set(alpha_seeds) & set(seeds))
+    for a in (alpha_grid if full_alpha is not None and len(common) >= 2 else []):
+        if a != full_alpha:   # α_full beating both a smaller and a larger α = an interior optimum
+            full, other = by_seed(rows, "TinyLLM (full)"), by_seed(rows, f"α={a:g}")
+            out.append(_claims.claim(
+                f"alpha {full_alpha:g}>{a:g}", f"α-sensitivity: α={full_alpha:g} beats α={a:g} (the best α is "
+                f"interior and data-dependent; {tian}, Fig. 4)", "test accuracy", f"α={full_alpha:g}", f"α={a:g}",
+                better_values={s: full[s] for s in common}, worse_values={s: other[s] for s in common}))
     return out
