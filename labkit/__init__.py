@@ -11,21 +11,8 @@ Layers (docs/methods.md explains the methods; the README's tour maps the files):
   lab/      notebook glue: profiles, parameter checks, metrics.json, papers, plots, widgets (a leaf)
   runs/     batch runs of the notebooks and the report
 """
-import pkgutil
-from importlib import import_module
+from labkit._lazy import lazy_submodules
 
 __version__ = "0.1.0"
 
-_SUBMODULES = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
-
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        module = import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_SUBMODULES))
+__getattr__, __dir__, _SUBMODULES = lazy_submodules(__name__, __path__, globals())

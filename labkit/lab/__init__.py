@@ -13,19 +13,6 @@
 
 Submodules load lazily: ``lk.lab.plots`` imports matplotlib only when used.
 """
-import pkgutil
-from importlib import import_module
+from labkit._lazy import lazy_submodules
 
-_SUBMODULES = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
-
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        module = import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_SUBMODULES))
+__getattr__, __dir__, _SUBMODULES = lazy_submodules(__name__, __path__, globals())
