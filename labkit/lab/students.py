@@ -132,8 +132,8 @@ def train_arm(setup: Setup, name: str, spec: dict, seed: int, config: dict, *, e
               device: str = "cpu") -> dict:
     """Train one fresh student on one arm with one seed; score it at step 0 and at the end.
 
-    Returns {"arm", "seed", "fraction", "n_train", "step0": {"valid", "test"}, "final": {"valid", "test"},
-    "accuracy" (final test), "curve" [(step, valid accuracy)], "final_loss", "train_seconds", "eval_seconds"}.
+    Returns {"arm", "seed", "fraction", "n_train", "step0": {"valid" (None unless eval_every), "test"},
+    "final": {"valid", "test"}, "accuracy" (final test), "curve" [(step, valid accuracy)] (with eval_every), "final_loss", "train_seconds", "eval_seconds"}.
     """
     subset = setup.train[: max(1, round(spec["fraction"] * len(setup.train)))]
     cfg = TrainConfig(**{"progress": False, "device": device, **config, "seed": seed})
@@ -146,8 +146,9 @@ def train_arm(setup: Setup, name: str, spec: dict, seed: int, config: dict, *, e
         t_eval[0] += time.perf_counter() - t
         return acc
 
-    step0 = {"valid": scored(setup.valid), "test": scored(setup.test)}
-    curve = [(0, step0["valid"])] if setup.valid else []
+    # step 0 on validation only for a learning curve; the notebooks show step 0 on test
+    step0 = {"valid": scored(setup.valid) if eval_every else None, "test": scored(setup.test)}
+    curve = [(0, step0["valid"])] if setup.valid and eval_every else []
 
     def on_step(step, history):
         if eval_every and setup.valid and step % eval_every == 0 and step < cfg.steps:
@@ -158,7 +159,7 @@ def train_arm(setup: Setup, name: str, spec: dict, seed: int, config: dict, *, e
                               config=cfg, on_step=on_step)
     train_s = time.perf_counter() - t0 - (t_eval[0] - e0)        # the curve's evaluations are not training
     final = {"valid": scored(setup.valid), "test": scored(setup.test)}
-    if setup.valid:
+    if setup.valid and eval_every:
         curve.append((cfg.steps, final["valid"]))
     return {"arm": name, "seed": seed, "fraction": spec["fraction"], "n_train": len(subset), "step0": step0,
             "final": final, "accuracy": final["test"], "curve": curve, "final_loss": history.last("loss"),
