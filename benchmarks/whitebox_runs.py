@@ -35,9 +35,13 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--student-steps", type=int, default=0, help="SFT steps of the student init (0: recipe's)")
     a = ap.parse_args()
     t0 = time.perf_counter()
-    kit = task_teacher.task_kit(a.kit)
+    recipe = dict(task_teacher.RECIPES[a.kit])
+    if a.student_steps:
+        recipe["student_steps"] = a.student_steps
+    kit = task_teacher.task_kit(recipe)
     print(f"kit {kit.path} loaded in {time.perf_counter() - t0:.1f} s: {kit.manifest}")
     result = {}
     for steps in a.steps:

@@ -134,7 +134,10 @@ print({k: round(v, 1) for k, v in timer.timings.items()})
 
 # %%
 order = ["student (init)"] + list(arms)
-panels = {title: {a: [by[a][s] for s in sorted(by[a])] for a in order}
+short = {"student (init)": "init", "minillm −single-step": "−single", "minillm α=0": "α=0",
+         "minillm −length-norm": "−len", "minillm +single-step": "+single", "minillm α=0.2": "α=.2",
+         "minillm +length-norm": "+len"}
+panels = {title: {short.get(a, a): [by[a][s] for s in sorted(by[a])] for a in order}
           for title, by in (("ROUGE-L vs gold ↑", whitebox.by_arm(rows, "rouge_l")),
                             ("teacher log-lik / token ↑", whitebox.by_arm(rows, "teacher_loglik")),
                             ("task accuracy ↑", whitebox.by_arm(rows, "accuracy")),
