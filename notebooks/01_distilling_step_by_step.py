@@ -149,13 +149,17 @@ tables["claims"] = lk.lab.students.claim_table(claims)
 tables["claims"]
 
 # %% [markdown]
-# **Reading the claims.** The student learns the task from scratch in a few hundred steps; the rationale task gives
-# it the intermediate computation (`6 + 7 = 13`) to imitate, which the answer-only arms must discover from labels
-# alone, so within the same budget the step-by-step arms are further along the learning curve. The noisy teacher's
-# labels are wrong on ≈ 21 % of the questions at random: a student that learns the rule (rather than memorising
-# labels) can beat them, which is what `student>teacher` tests. A claim marked ✗ is reported as measured: its
-# interval includes 0 at this budget (see the per-seed effects in the table; `benchmarks/RESULTS.md` has the
-# learning curves, where the order can change with the number of steps).
+# **Reading the claims.** The student learns the task from scratch; the rationale task gives it the intermediate
+# computation (`6 + 7 = 13`) to imitate, which the answer-only arms must discover from labels alone. Learning here is
+# a threshold event: at the default budget (220 steps of 16 questions, ≈ 3.5 passes over the data, chosen to fit
+# 3 minutes on 2 cores) the step-by-step arms have crossed it and the answer-only arms (fine-tuning, distillation)
+# are only beginning to leave chance — they need ≈ 500-800 steps (`benchmarks/RESULTS.md`). So the gaps measured
+# here are the paper's effect at its most pronounced (rationales make the student learn from fewer examples), and
+# the answer-only arms' small margin over step 0 and chance is what this budget allows, not a bug.
+# `student>teacher` does **not** hold at this budget: the noisy teacher's labels are right on ≈ 79 % of the
+# questions, and a student trained on them beats that only once it has learned the rule itself (the lead measured
+# 0.99 for step-by-step with gold labels after 800 steps of 32 on validation); within 3 minutes it reaches about
+# half of that. Every ✗ is reported as measured; run with `max_steps=800` to see the longer-budget picture.
 
 # %% [markdown]
 # ## One seed, your settings

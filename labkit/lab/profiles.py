@@ -38,16 +38,18 @@ DSS = {
 
 # notebook 02: TinyLLM, several teachers (smoke/default: scripted teachers with known noise, the tiny
 # from-scratch student of notebook 01; "live_teacher" is the embedded model whose teacher-forced vs plain
-# CoT rationales are compared on a small sample, n_live questions, 0 = skip)
+# CoT rationales are compared on a small sample, n_live questions, 0 = skip). default: 180 steps, the α curve is
+# α 0 (label only) and α 1 (the full run) over 3 seeds (alpha_grid=[1.0] adds no run; [0.1, 3.0] adds the curve's
+# ends at ≈ +35 s each on 2 seeds: over the 3-minute budget); threads=2 for the live teacher (students: 1 per worker)
 TINYLLM = {
     "smoke": dict(teachers=["noisy-oracle@p=0.2", "oracle@style=terse"], student="scratch@layers=2,hidden=64",
                   alpha_grid=[0.1, 3.0], alpha_seeds=[0, 1], n_train=48, n_valid=32, n_test=32, task_steps=1,
                   max_steps=12, max_new_tokens=24, lr=3e-3, batch_size=8, max_len=192, seeds=[0, 1], threads=1,
                   live_teacher="tiny", n_live=4),
     "default": dict(teachers=["noisy-oracle@p=0.2", "oracle@style=terse"], student="scratch@layers=2,hidden=64",
-                    alpha_grid=[3.0], alpha_seeds=[0, 1], n_train=1000, n_valid=200, n_test=200, task_steps=1,
-                    max_steps=200, max_new_tokens=48, lr=3e-3, batch_size=16, max_len=192, seeds=[0, 1, 2],
-                    threads=1, live_teacher="smollm2-135m-instruct", n_live=16),
+                    alpha_grid=[1.0], alpha_seeds=[0, 1], n_train=1000, n_valid=200, n_test=200, task_steps=1,
+                    max_steps=180, max_new_tokens=48, lr=3e-3, batch_size=16, max_len=192, seeds=[0, 1, 2],
+                    threads=2, live_teacher="smollm2-135m-instruct", n_live=16),
     "paper": dict(teachers=["flan-t5-xl", "llama2-7b-chat"], student="google/flan-t5-base",
                   alpha_grid=[0.01, 0.1, 0.5, 1.0, 2.0, 3.0], alpha_seeds=[0, 1, 2], n_train=100000, n_valid=1000,
                   n_test=100000, max_steps=2000, max_new_tokens=128, lr=5e-5, batch_size=16, max_len=1024,
