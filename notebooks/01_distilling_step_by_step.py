@@ -151,7 +151,7 @@ tables["claims"]
 # %% [markdown]
 # **Reading the claims.** The student learns the task from scratch; the rationale task gives it the intermediate
 # computation (`6 + 7 = 13`) to imitate, which the answer-only arms must discover from labels alone. Learning here is
-# a threshold event: at the default budget (220 steps of 16 questions, ≈ 3.5 passes over the data, chosen to fit
+# a threshold event: at the default budget (250 steps of 16 questions, 4 passes over the data, chosen to fit
 # 3 minutes on 2 cores) the step-by-step arms have crossed it and the answer-only arms (fine-tuning, distillation)
 # are only beginning to leave chance — they need ≈ 500-800 steps (`benchmarks/RESULTS.md`). So the gaps measured
 # here are the paper's effect at its most pronounced (rationales make the student learn from fewer examples), and

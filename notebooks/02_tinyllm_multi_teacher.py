@@ -163,7 +163,7 @@ figures.append(lk.lab.plots.save(fig, out_dir, "ablations.png"))
 alpha_rows = lk.lab.students.alpha_rows(rows, alpha_of)
 low = min([r["alpha"] for r in alpha_rows if r["alpha"] > 0] or [0.1]) / 10   # α = 0 drawn at a tenth of the smallest α
 fig = lk.lab.plots.sweep_seeds([dict(r, alpha=r["alpha"] or low) for r in alpha_rows], x="alpha", hue="curve_name", logx=True,
-                               xlabel="α (all teachers); leftmost point = α 0 = label only", hlines=hlines,
+                               xlabel="α (all teachers); α 0 = label only", hlines=hlines, ticklabels={low: "0"},
                                title=f"TinyLLM accuracy vs α (seeds {sorted(set(P['alpha_seeds']))} off α=0,1)")
 figures.append(lk.lab.plots.save(fig, out_dir, "alpha_sensitivity.png"))
 tables["alpha_sensitivity"] = sorted([{"alpha": r["alpha"], "seed": r["seed"], "accuracy": r["final"]["test"]}

@@ -180,7 +180,7 @@ def sweep(rows: list[dict], x: str, y: str, hue: str, title: str = "", xlabel: s
         xs = sorted({r[x] for r in rows})
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xticks(xs)
-        ax.set_xticklabels([f"{v:g}" for v in xs])
+        ax.set_xticklabels([(ticklabels or {}).get(v, f"{v:g}") for v in xs])
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel or (f"{y} (%)" if percent else y))
     ax.set_title(title)
@@ -259,9 +259,10 @@ def arms_over_seeds(rows: list[dict], arms: list[str] | None = None, title: str 
 
 
 def sweep_seeds(rows: list[dict], x: str, hue: str, title: str = "", xlabel: str | None = None, logx: bool = False,
-                hlines: dict | None = None, value: str = "test", percent: bool = True):
+                hlines: dict | None = None, value: str = "test", percent: bool = True, ticklabels: dict | None = None):
     """Notebooks 01/02: final accuracy against a setting `x` (data fraction, α) per `hue` group: mean with the
-    95% Student-t interval over seeds (error bars) and each seed's value (small dots)."""
+    95% Student-t interval over seeds (error bars) and each seed's value (small dots). ticklabels {x: label}
+    renames ticks (with logx), e.g. α = 0 drawn at a small positive x and labelled "0"."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     scale = 100.0 if percent else 1.0
     groups: dict = {}
@@ -282,7 +283,7 @@ def sweep_seeds(rows: list[dict], x: str, hue: str, title: str = "", xlabel: str
         xs = sorted({r[x] for r in rows})
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xticks(xs)
-        ax.set_xticklabels([f"{v:g}" for v in xs])
+        ax.set_xticklabels([(ticklabels or {}).get(v, f"{v:g}") for v in xs])
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(f"{value} accuracy (%)" if percent else f"{value} accuracy")
     ax.set_title(title, fontsize=10)

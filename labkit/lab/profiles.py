@@ -29,7 +29,7 @@ DSS = {
                   n_train=48, n_valid=32, n_test=32, task_steps=1, max_steps=12, lr=3e-3, batch_size=8, max_len=160,
                   seeds=[0, 1], threads=1, sweep_fine_tuning=True),
     "default": dict(student="scratch@layers=2,hidden=64", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0],
-                    sweep_fine_tuning=False, n_train=1000, n_valid=200, n_test=200, task_steps=1, max_steps=220,
+                    sweep_fine_tuning=False, n_train=1000, n_valid=200, n_test=200, task_steps=1, max_steps=250,
                     lr=3e-3, batch_size=16, max_len=160, seeds=[0, 1, 2], threads=1),
     "paper": dict(student="google-t5/t5-base", teacher="noisy-oracle@p=0.2", fractions=[0.125, 0.25, 0.5, 0.75, 1.0],
                   n_train=2000, n_valid=200, n_test=200, task_steps=3, max_steps=10000, lr=5e-5, batch_size=64,
