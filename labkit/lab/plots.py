@@ -180,7 +180,7 @@ def sweep(rows: list[dict], x: str, y: str, hue: str, title: str = "", xlabel: s
         xs = sorted({r[x] for r in rows})
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xticks(xs)
-        ax.set_xticklabels([(ticklabels or {}).get(v, f"{v:g}") for v in xs])
+        ax.set_xticklabels([f"{v:g}" for v in xs])
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel or (f"{y} (%)" if percent else y))
     ax.set_title(title)
