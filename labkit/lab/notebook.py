@@ -64,16 +64,21 @@ def chance_line(records) -> dict:
     return {f"chance ({k} options)": 1.0 / k}
 
 
-def table(rows: list[dict], columns: list[str] | None = None, digits: int = 3):
-    """Rows of dicts as a Markdown table for a notebook cell (floats rounded to `digits` significant digits)."""
+def markdown_table(rows: list[dict], columns: list[str] | None = None, digits: int = 3) -> str:
+    """Rows of dicts as a Markdown table (floats with `digits` decimals; "|" and newlines escaped)."""
     columns = columns or list(dict.fromkeys(k for r in rows for k in r))
 
     def fmt(v):
-        return f"{v:.{digits}g}" if isinstance(v, float) else ("" if v is None else str(v))
+        return f"{v:.{digits}f}" if isinstance(v, float) else ("" if v is None else str(v))
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(fmt(r.get(c)).replace("|", "\\|").replace("\n", " ") for c in columns) + " |"
               for r in rows]
-    text = "\n".join(lines)
+    return "\n".join(lines)
+
+
+def table(rows: list[dict], columns: list[str] | None = None, digits: int = 3):
+    """``markdown_table`` displayed as Markdown in a notebook cell (the plain text elsewhere)."""
+    text = markdown_table(rows, columns, digits)
     try:
         from IPython.display import Markdown  # lazy: only notebooks display it
         return Markdown(text)

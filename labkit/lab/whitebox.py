@@ -8,6 +8,7 @@ from labkit import sequences as S
 from labkit.errors import LabkitError
 from labkit.loop import History, TrainConfig
 from labkit.methods import base, gkd, minillm, seqkd, sft, wordkd
+from labkit.lab.notebook import markdown_table  # noqa: F401  (notebooks 03/04 call whitebox.markdown_table)
 from labkit.lab.params import known_teachers
 from labkit.lab.profiles import WHITEBOX, WHITEBOX_METHODS, resolve
 
@@ -162,18 +163,6 @@ def minillm_variants(single_step: bool, teacher_mix: float, length_norm: bool, l
                                                                   "teacher_mix": 0.0 if teacher_mix > 0 else 0.2}
         runs[f"minillm {'−' if length_norm else '+'}length-norm"] = {**base, "length_norm": not length_norm}
     return runs
-
-
-def markdown_table(rows: list[dict], columns: list[str] | None = None, digits: int = 3) -> str:
-    """Rows of dicts as a markdown table (floats rounded)."""
-    columns = columns or list(dict.fromkeys(k for r in rows for k in r))
-
-    def fmt(v):
-        return f"{v:.{digits}f}" if isinstance(v, float) else ("" if v is None else str(v))
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(fmt(r.get(c)).replace("|", "\\|").replace("\n", " ") for c in columns) + " |"
-              for r in rows]
-    return "\n".join(lines)
 
 
 def grid_matrix(rows: list[dict], lmbdas, betas, metric: str) -> list[list[float | None]]:
