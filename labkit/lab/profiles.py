@@ -66,7 +66,7 @@ WHITEBOX = {
                   max_new_tokens=24, lr=3e-3, bf16=False, max_len=160, lmbdas=[0.0, 1.0], betas=[0.0, 1.0]),
     "default": dict(kit="default", teacher="", student="", dataset="synthetic:arithmetic", seeds=[0, 1, 2],
                     methods=["sft", "kd", "minillm"], n_train=0, n_eval=0, max_steps=30, batch_size=8,
-                    max_new_tokens=48, lr=1e-3, bf16=False, max_len=192, lmbdas=[0.0, 1.0],
+                    max_new_tokens=48, lr=3e-4, bf16=False, max_len=192, lmbdas=[0.0, 1.0],
                     betas=[0.0, 0.5, 1.0]),
     "paper": dict(kit="", teacher="openai-community/gpt2-xl", student="openai-community/gpt2",
                   dataset="databricks/databricks-dolly-15k", seeds=[10, 20, 30, 40, 50],

@@ -47,7 +47,7 @@ RECIPES = {
                   student_layers=1, student_hidden=32, student_steps=30, student_lr=3e-3, batch_size=32, seed=0),
     "default": dict(task="arithmetic", steps=[1, 2], n_train=2000, n_valid=96, n_test=128, vocab=384,
                     teacher_layers=4, teacher_hidden=128, teacher_steps=2000, teacher_lr=3e-3,
-                    student_layers=2, student_hidden=64, student_steps=600, student_lr=3e-3, batch_size=32, seed=0),
+                    student_layers=2, student_hidden=64, student_steps=200, student_lr=3e-3, batch_size=32, seed=0),
 }
 STUDENT_KEYS = ("student_layers", "student_hidden", "student_steps", "student_lr")
 
