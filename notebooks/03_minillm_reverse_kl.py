@@ -16,9 +16,8 @@
 # matters. This notebook measures those claims over seeds.
 
 # %%
-import torch
 import labkit as lk
-from labkit.lab import claims, plots, task_teacher, whitebox, widgets
+from labkit.lab import plots, task_teacher, whitebox, widgets
 from IPython.display import Markdown, display
 
 # %% tags=["parameters"]
@@ -168,41 +167,8 @@ if base:
 # 0.2 − |metric(MiniLLM)/metric(SFT) − 1|: positive when distinct-2 (or the sample length) is within ±20% of SFT's.
 
 # %%
-CITE = "Gu et al., MiniLLM, ICLR 2024"
-C = []
-for base_arm in [a for a in ("sft", "kd") if a in arms]:
-    if "minillm" not in arms:
-        break
-    for metric_name, what in (("rouge_l", "ROUGE-L against the references"),
-                              ("teacher_loglik", "teacher log-likelihood per token of its samples")):
-        by = whitebox.by_arm(rows, metric_name)
-        C.append(claims.claim(f"minillm>{base_arm}:{metric_name}",
-                              f"MiniLLM's responses beat {base_arm.upper()}'s on {what} ({CITE}, Table 1 / §3.3).",
-                              metric_name, "minillm", base_arm, better_values=by["minillm"], worse_values=by[base_arm]))
-if "minillm" in arms and "sft" in arms:
-    for metric_name in ("distinct_2", "gen_words"):
-        C.append(claims.claim(f"minillm~sft:{metric_name}",
-                              f"MiniLLM does not collapse: {metric_name} within ±20% of SFT's ({CITE}, §3.4 "
-                              f"diversity; 'no mode collapse').", f"{metric_name} band ±20%", "minillm", "sft",
-                              whitebox.band_effects(rows, "minillm", "sft", metric_name, 0.2)))
-abl = {k: v for k, v in arms.items() if k.startswith("minillm ")}
-for label in abl:
-    by = whitebox.by_arm(rows, "rouge_l")
-    C.append(claims.claim(f"minillm>{label.split()[1]}", f"Removing a stabiliser ({label}) hurts ROUGE-L "
-                          f"({CITE}, ablation Table 6 / Fig. 5).", "rouge_l", "minillm", label,
-                          better_values=by["minillm"], worse_values=by[label]))
-ss = [k for k in abl if "single-step" in k]
-if ss and single_step:
-    gv_full, gv_abl = whitebox.mean_grad_var(rows, "minillm"), whitebox.mean_grad_var(rows, ss[0])
-    if len(gv_full) >= 2 and set(gv_full) == set(gv_abl):
-        C.append(claims.claim("single-step<var", f"The single-step decomposition reduces the variance of the "
-                              f"policy gradient ({CITE}, §2.2, Fig. 6).", "log10 grad variance (lower better)",
-                              "minillm", ss[0], better_values={s: -v for s, v in gv_full.items()},
-                              worse_values={s: -v for s, v in gv_abl.items()}))
-display(Markdown(whitebox.markdown_table([{**c, "values": ", ".join(f"{v:.3f}" for v in c["values"]),
-                                           "ci95": f"[{c['ci95'][0]:.3f}, {c['ci95'][1]:.3f}]",
-                                           "holds": "✓" if c["holds"] else "✗"}
-                                          for c in C], ["id", "metric", "mean", "ci95", "holds", "values"])))
+C = whitebox.minillm_claims(rows, arms, single_step)
+lk.lab.claims.markdown(C)
 
 # %% [markdown]
 # ### What holds, what does not, and why
@@ -210,21 +176,7 @@ display(Markdown(whitebox.markdown_table([{**c, "values": ", ".join(f"{v:.3f}" f
 # The cell below writes one sentence per claim that does not hold (also stored in `metrics.json`).
 
 # %%
-WHY = {
-    "minillm>sft:rouge_l": "SFT trains directly on the gold solutions that ROUGE-L compares against; with a teacher "
-                           "that is itself imperfect, imitating the teacher's distribution can cost ROUGE-L.",
-    "minillm>kd:rouge_l": "word-level KD on gold prefixes already transfers the teacher's next-token distribution; "
-                          "at this short budget MiniLLM's sampled-sequence gradient is noisier.",
-    "minillm>sft:teacher_loglik": "the budget may be too short for the policy gradient to move the samples.",
-    "minillm>kd:teacher_loglik": "the budget may be too short for the policy gradient to move the samples.",
-}
-notes = {}
-for c in C:
-    if not c["holds"]:
-        notes[c["id"]] = (f"{c['id']}: mean effect {c['mean']:.3f}, 95% CI [{c['ci95'][0]:.3f}, {c['ci95'][1]:.3f}] "
-                          f"includes or lies below 0 — " + WHY.get(c["id"], "the effect of this switch is smaller than "
-                          "the seed-to-seed spread at this budget (a small, stable task leaves little room for "
-                          "reward hacking or short answers)."))
+notes = whitebox.minillm_notes(C)
 display(Markdown("\n".join(f"* {v}" for v in notes.values()) or "Every claim holds."))
 
 # %% [markdown]
