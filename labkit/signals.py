@@ -214,15 +214,7 @@ def topk_divergence(student_logits: torch.Tensor, sig: Signals, *, kind: str = "
     student_logits (..., V) with `mask` (...) selecting the N rows the signals describe (row-major).
     Biased low for every kind (coarse-graining shrinks f-divergences); exact when k = V.
     """
-    losses.check_reduction(reduction)
-    lead = student_logits.shape[:-1]
-    mask = losses.check_mask(mask, lead)
-    z = student_logits.reshape(-1, student_logits.shape[-1])
-    if mask is not None:
-        z = z[mask.reshape(-1)]
-    if z.shape[0] != sig.topk_ids.shape[0]:
-        raise LabkitError(f"topk_divergence: {z.shape[0]} counted student rows but {sig.topk_ids.shape[0]} "
-                          f"captured rows; the mask must select exactly the captured response positions")
+    z, mask, lead = _counted_rows(student_logits, mask, sig, reduction, "topk_divergence")
     lq = F.log_softmax(z.float() / temperature, -1)                          # (N, V)
     lq_k = lq.gather(-1, sig.topk_ids)                                       # (N, k)
     student, teacher = lq_k, sig.topk_logprobs
@@ -237,20 +229,26 @@ def topk_divergence(student_logits: torch.Tensor, sig: Signals, *, kind: str = "
 def sampled_forward_kl(student_logits: torch.Tensor, sig: Signals, *, temperature: float = 1.0,
                        mask: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """(1/m) Σ_j [log T(x_j) - log q(x_j)], x_j ~ T: an unbiased estimate of KL(T‖q), gradient q - counts/m."""
-    losses.check_reduction(reduction)
     if sig.sample_ids.shape[-1] == 0:
         raise LabkitError("sampled_forward_kl: the store holds no samples (captured with samples=0)")
+    z, mask, lead = _counted_rows(student_logits, mask, sig, reduction, "sampled_forward_kl")
+    lq = F.log_softmax(z.float() / temperature, -1).gather(-1, sig.sample_ids)    # (N, m)
+    per_row = (sig.sample_logprobs - lq).mean(-1)
+    return _reduce_rows(per_row, mask, lead, reduction)
+
+
+def _counted_rows(student_logits: torch.Tensor, mask, sig: Signals, reduction: str, who: str):
+    """(the counted student rows (N, V), the checked mask, the leading shape); N must be the store's row count."""
+    losses.check_reduction(reduction)
     lead = student_logits.shape[:-1]
     mask = losses.check_mask(mask, lead)
     z = student_logits.reshape(-1, student_logits.shape[-1])
     if mask is not None:
         z = z[mask.reshape(-1)]
-    if z.shape[0] != sig.sample_ids.shape[0]:
-        raise LabkitError(f"sampled_forward_kl: {z.shape[0]} counted student rows but {sig.sample_ids.shape[0]} "
-                          f"captured rows")
-    lq = F.log_softmax(z.float() / temperature, -1).gather(-1, sig.sample_ids)    # (N, m)
-    per_row = (sig.sample_logprobs - lq).mean(-1)
-    return _reduce_rows(per_row, mask, lead, reduction)
+    if z.shape[0] != sig.topk_ids.shape[0]:
+        raise LabkitError(f"{who}: {z.shape[0]} counted student rows but {sig.topk_ids.shape[0]} captured rows; "
+                          f"the mask must select exactly the captured response positions")
+    return z, mask, lead
 
 
 def _reduce_rows(per_row: torch.Tensor, mask, lead: torch.Size, reduction: str) -> torch.Tensor:
