@@ -265,6 +265,9 @@ class _Decoder:
     def __init__(self, model, ids, mask, pos, autocast):
         self.model, self.autocast, self.cache = model, autocast, None
         self.cache_kw = _cache_keyword(model)
+        forward = (model.get_base_model() if hasattr(model, "get_base_model") else model).forward
+        # the prompt's pass needs the last position's logits only: (B, 1, V), not (B, P, V)
+        self.last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(forward).parameters else {}
         self.seq2seq = is_seq2seq(model)
         if self.seq2seq:      # the encoder reads the prompt once; the decoder starts from its start token
             with autocast():
@@ -282,7 +285,7 @@ class _Decoder:
                                decoder_input_ids=self.step_ids, use_cache=True, **{self.cache_kw: self.cache})
             else:
                 o = self.model(input_ids=self.step_ids, attention_mask=self.mask, position_ids=self.pos,
-                               use_cache=True, **{self.cache_kw: self.cache})
+                               use_cache=True, **{self.cache_kw: self.cache}, **self.last_only)
         self.cache = o.cache if "cache" in o else o.past_key_values
         return F.log_softmax(o.logits[:, -1].float() / temperature, dim=-1)      # (B, V)
 
