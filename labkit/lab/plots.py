@@ -161,6 +161,18 @@ def loss_curves(curves: dict, xlabel: str = "step", ylabel: str = "loss", title:
 
 # --------------------------------------------------------------------------- notebooks 01 / 02
 
+def _reference_lines_and_log_x(ax, rows, x, hlines, scale, logx, ticklabels=None):
+    """Dashed reference lines ({label: value}) and, with logx, a log x axis ticked at the data's x values."""
+    for j, (label, v) in enumerate((hlines or {}).items()):
+        ax.axhline(v * scale, ls="--", color="0.4" if j == 0 else f"C{j + 5}", lw=1, label=label)
+    if logx:
+        ax.set_xscale("log")
+        xs = sorted({r[x] for r in rows})
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_xticks(xs)
+        ax.set_xticklabels([(ticklabels or {}).get(v, f"{v:g}") for v in xs])
+
+
 def sweep(rows: list[dict], x: str, y: str, hue: str, title: str = "", xlabel: str | None = None,
           ylabel: str | None = None, logx: bool = False, hlines: dict | None = None, percent: bool = True):
     """Line plot of rows grouped by `hue` (e.g. accuracy vs data fraction per method; the
@@ -173,14 +185,7 @@ def sweep(rows: list[dict], x: str, y: str, hue: str, title: str = "", xlabel: s
     for i, (name, pts) in enumerate(groups.items()):
         pts.sort()
         ax.plot([a for a, _ in pts], [b * scale for _, b in pts], "-o", color=_color(str(name), i), label=str(name))
-    for j, (label, v) in enumerate((hlines or {}).items()):
-        ax.axhline(v * scale, ls="--", color="0.4" if j == 0 else f"C{j + 5}", lw=1, label=label)
-    if logx:
-        ax.set_xscale("log")
-        xs = sorted({r[x] for r in rows})
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.set_xticks(xs)
-        ax.set_xticklabels([f"{v:g}" for v in xs])
+    _reference_lines_and_log_x(ax, rows, x, hlines, scale, logx)
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel or (f"{y} (%)" if percent else y))
     ax.set_title(title)
@@ -276,14 +281,7 @@ def sweep_seeds(rows: list[dict], x: str, hue: str, title: str = "", xlabel: str
                     fmt="-o", color=c, capsize=4, label=f"{name} (mean, 95% CI)")
         for v in xs:
             ax.scatter([v] * len(by_x[v]), by_x[v], color=c, s=10, alpha=0.5, zorder=1)
-    for j, (label, v) in enumerate((hlines or {}).items()):
-        ax.axhline(v * scale, ls="--", color="0.4" if j == 0 else f"C{j + 5}", lw=1, label=label)
-    if logx:
-        ax.set_xscale("log")
-        xs = sorted({r[x] for r in rows})
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.set_xticks(xs)
-        ax.set_xticklabels([(ticklabels or {}).get(v, f"{v:g}") for v in xs])
+    _reference_lines_and_log_x(ax, rows, x, hlines, scale, logx, ticklabels)
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(f"{value} accuracy (%)" if percent else f"{value} accuracy")
     ax.set_title(title, fontsize=10)
