@@ -120,13 +120,18 @@ def default_corpus(n: int = 400, seed: int = 0) -> list[str]:
 # --------------------------------------------------------------------------- tokenizer
 
 
-def train_tokenizer(corpus: list[str], vocab_size: int = 512) -> PreTrainedTokenizerFast:
+def train_tokenizer(corpus: list[str], vocab_size: int = 512, *, split_digits: bool = False
+                    ) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE tokenizer on ``corpus``.
 
     Args:
         corpus: training texts (non-empty).
         vocab_size: target size including the 256 byte symbols and the special token; a small corpus
             may stop short of it (``len(tokenizer)`` is the real size).
+        split_digits: cut every digit into its own token, and a number's leading space into a token of
+            its own, " 123" -> "Ġ", "1", "2", "3" (as Gemma, Llama-2 and SmolLM2 do); False (default) lets
+            BPE merge frequent numbers into single tokens, " 123" -> "Ġ123" (as GPT-2 does; Llama-3
+            keeps up to three digits together).
     Returns:
         PreTrainedTokenizerFast with bos = eos = pad = ``<|endoftext|>``, padding_side "right",
         and a minimal chat template.
@@ -137,8 +142,12 @@ def train_tokenizer(corpus: list[str], vocab_size: int = 512) -> PreTrainedToken
     if vocab_size < 258:
         raise LabkitError(f"train_tokenizer: vocab_size={vocab_size} is too small; expected >= 258 "
                           "(256 bytes + special token + one merge)")
+    if not isinstance(split_digits, bool):
+        raise LabkitError(f"train_tokenizer: split_digits={split_digits!r}; expected True or False")
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+                         if split_digits else byte_level)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

@@ -37,6 +37,22 @@ def test_tokenizer_specials_size_and_determinism(tok):
     assert len(tok(" answer").input_ids) == 1
 
 
+def test_split_digits_cuts_every_number_into_single_digits():
+    corpus = [f"Q: {a} + {b} = ?\nA: {a} + {b} = {a + b}." for a in range(10, 60) for b in range(3, 9)]
+    whole = tiny.train_tokenizer(corpus, vocab_size=400)
+    digits = tiny.train_tokenizer(corpus, vocab_size=400, split_digits=True)
+    text = "A: 19 + 7 = 26."
+    # frequent numbers become one token each (" 19", " 26"); with split_digits the space and every digit stand alone
+    assert whole.convert_ids_to_tokens(whole(text).input_ids) == ["A", ":", "Ġ19", "Ġ+", "Ġ7", "Ġ=", "Ġ26", "."]
+    assert digits.convert_ids_to_tokens(digits(text).input_ids) == ["A", ":", "Ġ", "1", "9", "Ġ+", "Ġ", "7", "Ġ=",
+                                                                    "Ġ", "2", "6", "."]
+    assert not any(any(c.isdigit() for c in t) and len(t.lstrip("Ġ")) > 1 for t in digits.get_vocab())
+    for t in (text, "x 1234567  8\n9 🙂", "a12b"):
+        assert digits.decode(digits(t).input_ids) == t and whole.decode(whole(t).input_ids) == t
+    with pytest.raises(LabkitError, match="split_digits"):
+        tiny.train_tokenizer(corpus, split_digits="yes")
+
+
 def test_chat_template(tok):
     text = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
                                    add_generation_prompt=True)
