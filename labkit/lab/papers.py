@@ -88,6 +88,31 @@ PAPERS = {
         ],
         "key_metrics": ["best.accuracy", "single_run.accuracy", "single_run.teacher_loglik"],
     },
+    "06_cross_tokenizer": {
+        "title": "Cross-tokenizer KD: ULD and a GOLD-style hybrid",
+        "paper": "Boizard et al., *Towards Cross-Tokenizer Distillation: the Universal Logit Distillation Loss for "
+                 "LLMs* (2024, arXiv:2402.12030); GOLD (General On-policy Logit Distillation), TRL documentation; "
+                 "X-Token's comparison as reported second-hand in the lab's issue 15",
+        "paper_setting": "ULD: Llama-2, Mistral-7B, Qwen teachers for Pythia/OPT/Bloomz students on extractive QA, "
+                         "generative QA and summarisation, GPU; GOLD: TRL trainer, any teacher/student pair; "
+                         "X-Token: GSM8K",
+        "claims": [
+            {"claim": "Distilling with the ULD loss (sorted probability vectors, no shared vocabulary) beats "
+                      "training the student on the text alone, across teacher/student pairs with different "
+                      "tokenizers.",
+             "source": "Boizard et al. 2024 (qualitative)",
+             "lab": {"table": "arms", "label": "arm", "values": ["accuracy", "digit_logprob"]}},
+            {"claim": "GOLD's hybrid (byte-offset alignment, merged probabilities of split tokens, JSD on the "
+                      "tokens both vocabularies share, ULD on the rest) improves on ULD alone.",
+             "source": "TRL documentation, GOLD trainer (qualitative)"},
+            {"claim": "When a multi-digit number is one token for one model and several for the other, numbers fall "
+                      "into GOLD's unmatched set and GSM8K accuracy suffers: GOLD 2.56 vs same-tokenizer KD 12.89. "
+                      "Second-hand: these numbers are quoted from the lab's issue 15, not checked against the "
+                      "X-Token paper.",
+             "source": "X-Token (NVIDIA), GSM8K table, second-hand via issue 15"},
+        ],
+        "key_metrics": ["alignment.*", "arms.*.accuracy", "arms.*.digit_logprob"],
+    },
 }
 
 SCALE_NOTE = ("**Scale.** Everything below is a CPU miniature of the papers: the lab's students and teachers "

@@ -74,6 +74,23 @@ WHITEBOX = {
                   batch_size=16, max_new_tokens=256, lr=5e-6, bf16="auto", max_len=512,
                   lmbdas=[0.0, 0.5, 1.0], betas=[0.0, 0.5, 0.9, 1.0]),
 }
+# notebook 06: cross-tokenizer KD. smoke/default: the number-tokenizer miniature of labkit.lab.xtok (a teacher
+# whose tokenizer keeps numbers whole, one whose tokenizer splits digits, a digit student; settings chosen on the
+# validation split, benchmarks/RESULTS.md); paper: the embedded Gemma-3-270m (262k vocabulary) as the
+# cross-tokenizer teacher of a SmolLM2 student, SmolLM2-135M-Instruct as its same-tokenizer teacher (GPU).
+_XTOK_ARMS = ["sft", "uld", "hybrid", "same-tok KD"]
+XTOK = {
+    "smoke": {"kit": "smoke", "cross_teacher": "", "same_teacher": "", "student": "", "arms": _XTOK_ARMS,
+              "seeds": [0, 1, 2], "max_steps": 4, "lr": 3e-3, "batch_size": 8, "n_train": 0, "n_eval": 0, "n_texts": 8,
+              "max_new_tokens": 24},
+    "default": {"kit": "default", "cross_teacher": "", "same_teacher": "", "student": "", "arms": _XTOK_ARMS,
+                "seeds": [0, 1, 2], "max_steps": 120, "lr": 1e-3, "batch_size": 16, "n_train": 0, "n_eval": 0,
+                "n_texts": 100, "max_new_tokens": 48},
+    "paper": {"kit": "none", "cross_teacher": "gemma3-270m", "same_teacher": "smollm2-135m-instruct",
+              "student": "smollm2-135m-instruct@layers=8", "arms": _XTOK_ARMS, "seeds": [0, 1, 2], "max_steps": 1000,
+              "lr": 5e-5, "batch_size": 16, "n_train": 2000, "n_eval": 500, "n_texts": 1000, "max_new_tokens": 128},
+}
+
 # the methods notebook 03 compares (notebook 04 adds "gkd")
 WHITEBOX_METHODS = ("sft", "kd", "seqkd", "minillm")
 
@@ -84,6 +101,7 @@ BY_NOTEBOOK = {
     "02_tinyllm_multi_teacher": TINYLLM,
     "03_minillm_reverse_kl": WHITEBOX,
     "04_gkd_on_policy": WHITEBOX,
+    "06_cross_tokenizer": XTOK,
 }
 
 
