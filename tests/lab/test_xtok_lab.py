@@ -1,0 +1,133 @@
+"""labkit.lab.xtok (notebook 06's glue): position kinds and alignment counts on hand-checked tokenizations, the
+viewer's boxes, teacher-forced digit log-probabilities against a hand-computed uniform model, claims."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast
+
+from labkit import alignment, tiny
+from labkit.errors import LabkitError
+from labkit.lab import xtok
+
+CORPUS = [f"Q: {a} + {b} = ?\nA: {a} + {b} = {a + b}." for a in range(10, 60) for b in range(3, 9)]
+TEXT = "A: 19 + 7 = 26."
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """(whole-number tokenizer, digit tokenizer) trained on the same corpus."""
+    return xtok.number_tokenizers(CORPUS, 400)["whole"], xtok.number_tokenizers(CORPUS, 400)["digits"]
+
+
+def test_number_tokenizers_and_position_kinds_by_hand(pair, tmp_path):
+    whole, digits = pair
+    al = alignment.align(whole, digits, TEXT)
+    # whole: A : Ġ19 Ġ+ Ġ7 Ġ= Ġ26 .   digits: A : Ġ 1 9 Ġ+ Ġ 7 Ġ= Ġ 2 6 .
+    assert [c.kind for c in al.chunks] == ["exact", "exact", "merged", "exact", "merged", "exact", "merged", "exact"]
+    vm = alignment.vocab_map(whole, digits, cache_dir=tmp_path)
+    t_kind, s_kind = xtok.position_kinds(al, vm)
+    # the teacher's number tokens exist nowhere in the digit vocabulary; the student's "Ġ" and digits do exist
+    # in the whole-number vocabulary (every byte is a token there)
+    assert t_kind == ["exact", "exact", "unmatched", "exact", "unmatched", "exact", "unmatched", "exact"]
+    assert s_kind == ["exact", "exact", "merged", "merged", "merged", "exact", "merged", "merged", "exact",
+                      "merged", "merged", "merged", "exact"]
+    assert xtok.numbers_single_token_share(whole, [TEXT]) == 1.0
+    assert xtok.numbers_single_token_share(digits, [TEXT]) == 0.0
+
+
+def test_alignment_counts_add_up_and_find_the_digit_chunks(pair, tmp_path):
+    whole, digits = pair
+    vm = alignment.vocab_map(whole, digits, cache_dir=tmp_path)
+    c = xtok.alignment_counts(whole, digits, [TEXT, TEXT, "A: 7."], vm)
+    # TEXT twice (teacher 5 exact + 3 unmatched, student 5 exact + 8 merged) and "A: 7." (A : Ġ7 . vs A : Ġ 7 .)
+    assert c["teacher"] == {"exact": 13, "merged": 0, "unmatched": 7, "tokens": 20}
+    assert c["student"] == {"exact": 13, "merged": 18, "unmatched": 0, "tokens": 31}
+    assert c["chunks"] == {"exact": 13, "merged": 7} and c["digit_chunks"] == {"exact": 0, "merged": 7}
+    assert c["non_ascii_chunks"] == {"exact": 0, "merged": 0}
+    rows = xtok.counts_rows({"x": c})
+    assert rows[0]["student merged %"] == pytest.approx(100 * 18 / 31)
+    assert rows[0]["merged chunks with digits"] == "7 of 7"
+    with pytest.raises(LabkitError, match="no texts"):
+        xtok.alignment_counts(whole, digits, [], vm)
+
+
+def _wordlevel(vocab, decoder, **special):
+    t = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token=vocab[0]))
+    t.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    t.decoder = decoder
+    return PreTrainedTokenizerFast(tokenizer_object=t, **special)
+
+
+def test_specials_and_split_multibyte_characters_count_as_unmatched(tmp_path):
+    bl = _wordlevel(["<|endoftext|>", "Ann", "Ġcaf", "Ã©", "Ġ1", "2", "."], decoders.ByteLevel(),
+                    eos_token="<|endoftext|>")
+    ms = _wordlevel(["<bos>", "Ann", "▁café", "▁", "1", "2", "."],
+                    decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()]),
+                    bos_token="<bos>")
+    t = ms.convert_tokens_to_ids(["<bos>", "Ann", "▁café", "▁", "1", "2", "."])
+    s = bl.convert_tokens_to_ids(["Ann", "Ġcaf", "Ã©", "Ġ1", "2", "."])
+    al = alignment.align_ids(ms, bl, t, s)
+    t_kind, s_kind = xtok.position_kinds(al, alignment.vocab_map(ms, bl, cache_dir=tmp_path))
+    # <bos> has no text; " café" is one teacher token and two student ones, none spelled alike elsewhere;
+    # " 1" vs "▁" "1": the teacher's "▁" and "1" have no single-token twin on the byte-level side
+    assert t_kind == ["unmatched", "exact", "unmatched", "unmatched", "unmatched", "exact", "exact"]
+    assert s_kind == ["exact", "unmatched", "unmatched", "unmatched", "exact", "exact"]
+
+
+def test_viewer_draws_one_box_per_token_and_one_outline_per_number(pair, tmp_path):
+    whole, digits = pair
+    al = alignment.align(whole, digits, TEXT)
+    vm = alignment.vocab_map(whole, digits, cache_dir=tmp_path)
+    fig = xtok.alignment_figure([{"title": "t", "alignment": al, "teacher_tok": whole, "student_tok": digits,
+                                  "vmap": vm, "names": ("whole", "digits")}])
+    ax = fig.axes[0]
+    assert len(ax.patches) == 8 + 13 + 3                       # tokens of both sides + the three numbers
+    labels = sorted(t.get_text() for t in ax.texts)
+    assert labels == sorted(["A", ":", "␣19", "␣+", "␣7", "␣=", "␣26", ".",
+                             "A", ":", "␣", "1", "9", "␣+", "␣", "7", "␣=", "␣", "2", "6", "."])
+    html = xtok.alignment_html(al, whole, digits, vm)
+    assert html.count("<td") == 2 * len(al.chunks) and "␣19" in html
+    assert xtok.printable("a🍎b") == "aU+1F34Eb"
+
+
+def test_digit_logprobs_of_a_uniform_model_are_minus_log_v(pair):
+    _whole, digits = pair
+    model = tiny.tiny_causal_lm(digits, n_layers=1, hidden=32)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()                                           # all logits 0: every token has probability 1/V
+    from labkit.data import generate_synthetic
+    recs = generate_synthetic("arithmetic", "test", n=3, steps=1)
+    lp = xtok.number_logprobs(model, digits, recs, batch_size=2)
+    assert lp["digit_logprob"] == pytest.approx(-math.log(len(digits)), rel=1e-5)
+    assert lp["other_logprob"] == pytest.approx(-math.log(len(digits)), rel=1e-5)
+
+
+def test_claims_pair_arms_by_seed():
+    def row(arm, seed, acc, dig):
+        return {"arm": arm, "seed": seed, "final": {"accuracy": acc, "digit_logprob": dig}}
+    rows = [row("sft", s, 0.5, -2.0) for s in (0, 1, 2)] + [row("uld", s, 0.6 + 0.02 * s, -1.5) for s in (0, 1, 2)]
+    C = {c["id"]: c for c in xtok.xtok_claims(rows)}
+    assert set(C) == {"uld>sft:accuracy", "uld>sft:digit_logprob"}           # the other arms were not run
+    assert C["uld>sft:accuracy"]["values"] == pytest.approx([0.1, 0.12, 0.14]) and C["uld>sft:accuracy"]["holds"]
+    assert C["uld>sft:digit_logprob"]["values"] == pytest.approx([0.5, 0.5, 0.5]) and C["uld>sft:digit_logprob"]["n"] == 3
+    assert xtok.xtok_notes(list(C.values())) == {}
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(LabkitError, match="arms"):
+        xtok.check_arms(["sft", "kd"])
+    with pytest.raises(LabkitError, match="ce_weight"):
+        xtok.check_weight(1.5)
+    with pytest.raises(LabkitError, match="seeds"):
+        xtok.resolve_settings("smoke", seeds=[0])
+    with pytest.raises(LabkitError, match="kit"):
+        xtok.resolve_settings("smoke", kit="huge")
+    with pytest.raises(LabkitError, match="xtok recipe"):
+        xtok.xtok_kit("huge")
+    with pytest.raises(LabkitError, match="lacks"):
+        xtok.check_recipe({"task": "arithmetic"})
