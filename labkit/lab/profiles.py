@@ -76,15 +76,15 @@ WHITEBOX = {
 }
 # notebook 06: cross-tokenizer KD. smoke/default: the number-tokenizer miniature of labkit.lab.xtok (a teacher
 # whose tokenizer keeps numbers whole, one whose tokenizer splits digits, a digit student; settings chosen on the
-# validation split, benchmarks/RESULTS.md); paper: the embedded Gemma-3-270m (262k vocabulary) as the
-# cross-tokenizer teacher of a SmolLM2 student, SmolLM2-135M-Instruct as its same-tokenizer teacher (GPU).
+# validation split over (steps, lr, batch, ce_weight): benchmarks/xtok_validation.py, RESULTS.md); paper: the
+# embedded Gemma-3-270m (262k vocabulary) as the cross-tokenizer teacher of a SmolLM2 student, SmolLM2-135M-Instruct as its same-tokenizer teacher (GPU).
 _XTOK_ARMS = ["sft", "uld", "hybrid", "same-tok KD"]
 XTOK = {
     "smoke": {"kit": "smoke", "cross_teacher": "", "same_teacher": "", "student": "", "arms": _XTOK_ARMS,
               "seeds": [0, 1, 2], "max_steps": 4, "lr": 3e-3, "batch_size": 8, "n_train": 0, "n_eval": 0, "n_texts": 8,
               "max_new_tokens": 24},
     "default": {"kit": "default", "cross_teacher": "", "same_teacher": "", "student": "", "arms": _XTOK_ARMS,
-                "seeds": [0, 1, 2], "max_steps": 120, "lr": 1e-3, "batch_size": 16, "n_train": 0, "n_eval": 0,
+                "seeds": [0, 1, 2], "max_steps": 300, "lr": 3e-3, "batch_size": 16, "n_train": 0, "n_eval": 0,
                 "n_texts": 100, "max_new_tokens": 48},
     "paper": {"kit": "none", "cross_teacher": "gemma3-270m", "same_teacher": "smollm2-135m-instruct",
               "student": "smollm2-135m-instruct@layers=8", "arms": _XTOK_ARMS, "seeds": [0, 1, 2], "max_steps": 1000,
