@@ -77,7 +77,8 @@ WHITEBOX = {
 # notebook 06: cross-tokenizer KD. smoke/default: the number-tokenizer miniature of labkit.lab.xtok (a teacher
 # whose tokenizer keeps numbers whole, one whose tokenizer splits digits, a digit student; settings chosen on the
 # validation split over (steps, lr, batch, ce_weight): benchmarks/xtok_validation.py, RESULTS.md); paper: the
-# embedded Gemma-3-270m (262k vocabulary) as the cross-tokenizer teacher of a SmolLM2 student, SmolLM2-135M-Instruct as its same-tokenizer teacher (GPU).
+# embedded Gemma-3-270m (262k vocabulary) as the cross-tokenizer teacher of a SmolLM2 student,
+# SmolLM2-135M-Instruct as its same-tokenizer teacher (GPU).
 _XTOK_ARMS = ["sft", "uld", "hybrid", "same-tok KD"]
 XTOK = {
     "smoke": {"kit": "smoke", "cross_teacher": "", "same_teacher": "", "student": "", "arms": _XTOK_ARMS,

@@ -131,3 +131,17 @@ def test_bad_settings_are_named():
         xtok.xtok_kit("huge")
     with pytest.raises(LabkitError, match="lacks"):
         xtok.check_recipe({"task": "arithmetic"})
+
+
+def test_named_models_take_the_same_path(tmp_path, monkeypatch):
+    """Profile paper's path (named models) on the built-in tiny model: every arm trains, init is scored once."""
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
+    kit = xtok.named_kit("tiny", "tiny", "tiny@layers=1", n_train=8, n_eval=4, device="cpu")
+    assert len(kit.splits["train"]) == 8 and len(kit.splits["test"]) == 4
+    assert kit.tokenizers["cross"].get_vocab() == kit.student_tok.get_vocab()
+    rows = xtok.run_arms(kit, ["sft", "hybrid"], [0, 1], steps=2, lr=1e-3, batch_size=4, max_new_tokens=4,
+                         device="cpu", processes=1)
+    assert sorted((r["arm"], r["seed"]) for r in rows) == [("hybrid", 0), ("hybrid", 1), ("sft", 0), ("sft", 1),
+                                                          ("student (init)", 0), ("student (init)", 1)]
+    assert all(len(r["curves"]["loss"]) == 2 for r in rows if r["arm"] != "student (init)")
+    assert xtok.train_device({"kit": "none"}, "cuda") == "cuda" and xtok.train_device({"kit": "default"}, "cuda") == "cpu"
