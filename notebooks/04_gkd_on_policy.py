@@ -75,7 +75,7 @@ S
 # %%
 panel = None
 if lk.lab.notebook.show_widgets(interactive):
-    panel = widgets.gkd_panel(globals())   # writes lmbda, beta, metric back; see "one run" below
+    panel = widgets.gkd_panel(globals())   # writes lmbda, beta, metric back and re-runs "one run" below
     display(panel.widget)
 
 # %% [markdown]
@@ -155,7 +155,8 @@ display(Markdown("\n".join(f"* {v}" for v in notes.values()) or "Every claim hol
 # ## One run, re-run from the widgets
 #
 # The cell below trains one student at the panel's (λ, β) for one seed and scores it on the validation prompts
-# (well under a minute). In JupyterLab, moving a slider re-runs it; headless it runs once with `lmbda`, `beta`.
+# (well under a minute). In JupyterLab, moving a slider re-runs it and shows the result under the panel and here
+# (the stored `single` follows); headless it runs once with `lmbda`, `beta`.
 
 # %%
 def one_run(ns=None):
@@ -169,10 +170,10 @@ def one_run(ns=None):
     return {"lmbda": lmbda, "beta": beta, **{k: v for k, v in r["final"].items() if k != "samples"},
             "jsd_last": r["curves"]["loss/jsd"][-1][1]}
 
-with timer("one run"):
-    single = one_run()
+with timer("one run"):   # live: runs in the panel's output now and after every move, result -> `single`
+    single = one_run() if panel is None else panel.rerun(one_run, store="single")
 if panel is not None:
-    panel.on_change = one_run
+    display(panel.output)   # the same output, shown here too
 
 # %%
 params = dict(profile=profile, kit=S["kit"], teacher=S["teacher"], student=S["student"], dataset=S["dataset"],

@@ -10,10 +10,13 @@ runs never import ipywidgets.
 """
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
+from labkit import data
 from labkit import modeseek as ms
+from labkit.errors import LabkitError
 from labkit.lab import plots
 from labkit.lab.params import known_datasets, known_teachers
 from labkit.lab.profiles import WHITEBOX_METHODS
@@ -39,6 +42,7 @@ class Panel:
     namespace: dict
     on_change: Callable | None = None
     readers: dict = field(default_factory=dict)   # name -> function(widget) -> value (default: .value)
+    output: object = None   # an ipywidgets Output under the controls, for rerun()
 
     def value(self, name):
         reader = self.readers.get(name)
@@ -55,20 +59,50 @@ class Panel:
             w.observe(self.write_back, names="value")
         return self
 
+    def rerun(self, run: Callable[[], object], store: str | None = None):
+        """Call run() now and after every change, inside self.output: what it displays, prints or raises
+        appears in the notebook (a callback's own output would go to JupyterLab's Log Console); its result
+        is written to namespace[store]. Returns the first result (None if run raised; the traceback is shown).
+        """
+        def go(_ns=None):
+            result = None
+            self.output.clear_output(wait=True)
+            with self.output:   # an exception is shown here and not raised (ipywidgets.Output.__exit__)
+                result = run()
+            if store is not None:
+                self.namespace[store] = result
+            return result
+
+        self.on_change = go
+        return go()
+
 
 def _slider(value, lo, hi, step, description, integer=False):
+    """A slider whose label takes its natural width and whose track the rest of a wide row: in the
+    default 300-px row a long label left the track 0 px wide (only the keyboard could move it)."""
     w = _w()
     cls = w.IntSlider if integer else w.FloatSlider
     return cls(value=value, min=lo, max=hi, step=step, description=description, continuous_update=False,
-               style={"description_width": "initial"})
+               style={"description_width": "initial"}, layout=w.Layout(width="100%", max_width="720px"))
+
+
+def _full_labels(controls):
+    """Labels at their natural width (the default 80 px cut "data fractions" to "data fract…")."""
+    for c in controls:
+        if c.description and "description_width" in c.style.keys:
+            c.style.description_width = "initial"
+    return controls
 
 
 def panel(namespace: dict, controls: dict, on_change: Callable | None = None, title: str | None = None,
-          readers: dict | None = None) -> Panel:
-    """Bind prepared widgets {name: widget} to namespace; return the Panel."""
+          readers: dict | None = None, note: str | None = None, output: bool = False) -> Panel:
+    """Bind prepared widgets {name: widget} to namespace; return the Panel. note: an HTML line under the
+    controls; output: add an Output under them (panel.output, see Panel.rerun)."""
     w = _w()
-    children = ([w.HTML(f"<b>{title}</b>")] if title else []) + list(controls.values())
-    return Panel(controls, w.VBox(children), namespace, on_change, readers or {}).bind()
+    out = w.Output() if output else None
+    children = ([w.HTML(f"<b>{title}</b>")] if title else []) + _full_labels(list(controls.values()))
+    children += ([w.HTML(note)] if note else []) + ([out] if out is not None else [])
+    return Panel(controls, w.VBox(children), namespace, on_change, readers or {}, out).bind()
 
 
 # --------------------------------------------------------------------------- notebook 00
@@ -118,12 +152,35 @@ def mode_seeking_live(namespace: dict) -> Panel:
 
 # --------------------------------------------------------------------------- notebook 01
 
+def available_datasets(data_dir: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """The datasets this machine can load now, and {name: why not} for the others: synthetic tasks always;
+    file datasets when their files are found (data_dir, else $LABKIT_DATA); hub datasets when the `datasets`
+    package is installed (they still need the network)."""
+    ok, missing = [], {}
+    for name in known_datasets():
+        family = name.split(":", 1)[0]
+        if family == "hub":
+            if importlib.util.find_spec("datasets") is None:
+                missing[name] = "need `pip install 'labkit[hub]'` and the network"
+                continue
+        elif family != "synthetic":
+            try:
+                data.load_dataset(name, data.splits_of(name)[-1], n=1, data_dir=data_dir or None)
+            except LabkitError:
+                missing[name] = "need their data files (`labkit data fetch`, or data_dir=...)"
+                continue
+        ok.append(name)
+    return ok, missing
+
+
 def dss_panel(namespace: dict, datasets: list[str] | None = None, on_change: Callable | None = None) -> Panel:
-    """lam (rationale weight λ), fractions (data-size sweep), dataset, teacher, n_train."""
+    """lam (rationale weight λ), fractions (data-size sweep), dataset, n_train. The dataset dropdown offers
+    `datasets`, by default the ones this machine has (available_datasets); a line says which are left out."""
     w = _w()
     ns = namespace
+    missing = {}
     if datasets is None:
-        datasets = known_datasets()
+        datasets, missing = available_datasets(ns.get("data_dir"))
     dataset = ns.get("dataset", datasets[0])
     choices = [0.125, 0.25, 0.5, 0.75, 1.0]
     controls = {
@@ -134,7 +191,11 @@ def dss_panel(namespace: dict, datasets: list[str] | None = None, on_change: Cal
         "n_train": w.IntText(value=ns.get("n_train", 0), description="n_train (0 = profile)"),
     }
     readers = {"fractions": lambda c: sorted(c.value)}
-    return panel(namespace, controls, on_change, "Distilling step-by-step", readers)
+    by_reason: dict = {}
+    for name, why in missing.items():
+        by_reason.setdefault(why, []).append(name)
+    note = "<br>".join(f"<small>not offered here: {', '.join(names)}: {why}</small>" for why, names in by_reason.items())
+    return panel(namespace, controls, on_change, "Distilling step-by-step", readers, note=note or None)
 
 
 # --------------------------------------------------------------------------- notebook 02
@@ -168,6 +229,7 @@ def tinyllm_panel(namespace: dict, teacher_options: list[str] | None = None,
         "template": w.ToggleButtons(options=["teacher_forced", "cot"], value=ns.get("template", "teacher_forced"),
                                     description="teacher prompt"),
     }
+    _full_labels(controls.values())
     readers = {"teachers": lambda c: list(c.value)}
     p = Panel(controls, w.VBox([w.HTML("<b>TinyLLM: teachers and α</b>"), picker, box,
                                 controls["in_context"], controls["template"]]),
@@ -183,7 +245,7 @@ def tinyllm_panel(namespace: dict, teacher_options: list[str] | None = None,
     p.write_back = write_back
     picker.observe(rebuild, names="value")
     rebuild()
-    for name, c in controls.items():
+    for c in controls.values():
         c.observe(p.write_back, names="value")
     p.alpha_sliders = sliders
     return p
@@ -210,8 +272,9 @@ def minillm_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
 
 
 def gkd_panel(namespace: dict, on_change: Callable | None = None,
-              metrics: tuple = ("teacher_loglik", "rouge_l", "distinct_2")) -> Panel:
-    """lmbda and beta of the single re-runnable GKD run, and the heat map's metric."""
+              metrics: tuple = ("accuracy", "teacher_loglik", "rouge_l", "distinct_2")) -> Panel:
+    """lmbda and beta of the single re-runnable GKD run, and the heat map's metric; the run's result goes
+    to panel.output (see Panel.rerun)."""
     w = _w()
     ns = namespace
     controls = {
@@ -219,4 +282,4 @@ def gkd_panel(namespace: dict, on_change: Callable | None = None,
         "beta": _slider(float(ns.get("beta", 0.5)), 0.0, 1.0, 0.1, "β (0 forward KL … 1 reverse KL)"),
         "metric": w.Dropdown(options=list(metrics), value=ns.get("metric", metrics[0]), description="metric"),
     }
-    return panel(namespace, controls, on_change, "GKD: one run", None)
+    return panel(namespace, controls, on_change, "GKD: one run", None, output=True)

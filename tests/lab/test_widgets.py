@@ -2,7 +2,7 @@
 import pytest
 
 pytest.importorskip("ipywidgets")
-from labkit.lab import widgets  # noqa: E402
+from labkit.lab import widgets
 
 
 def test_mode_seeking_panel_writes_back():
@@ -57,3 +57,58 @@ def test_mode_seeking_live_refits_when_a_slider_moves():
     assert panel.fits["reverse_kl"][0] == pytest.approx(3.0, abs=0.05)
     panel.controls["beta"].value = 1.0
     assert "jsd β=1" in panel.fits and panel.fits["jsd β=1"][0] == pytest.approx(3.0, abs=0.05)
+
+
+def _sliders(panel):
+    return [c for c in panel.controls.values() if type(c).__name__.endswith("Slider")]
+
+
+def test_sliders_take_a_wide_row_and_labels_their_natural_width():
+    """In the default 300-px row a long label left the track 0 px wide (tests/browser measures it in Chromium)."""
+    ns = {"teachers": ["oracle"], "alphas": 1.0}
+    panels = [widgets.mode_seeking_panel({}), widgets.dss_panel({}, datasets=["synthetic:arithmetic"]),
+              widgets.tinyllm_panel(ns, teacher_options=["oracle"]), widgets.minillm_panel({}), widgets.gkd_panel({})]
+    sliders = [s for p in panels for s in _sliders(p)] + list(panels[2].alpha_sliders.values())
+    assert len(sliders) == 12
+    for s in sliders:
+        assert s.layout.width == "100%" and s.style.description_width == "initial", s.description
+    for p in panels:
+        for c in p.controls.values():
+            assert c.style.description_width == "initial", c.description
+
+
+def test_gkd_panel_reruns_into_its_output_and_stores_the_result():
+    ns = {"lmbda": 0.5, "beta": 0.5, "metric": "accuracy"}   # the notebook's default metric is offered
+    panel = widgets.gkd_panel(ns)
+    calls = []
+
+    def one_run():
+        calls.append(ns["lmbda"])
+        return {"lmbda": ns["lmbda"], "beta": ns["beta"]}
+
+    first = panel.rerun(one_run, store="single")
+    assert first == {"lmbda": 0.5, "beta": 0.5} and ns["single"] == first
+    assert panel.output in panel.widget.children
+    panel.controls["lmbda"].value = 0.7
+    assert calls == [0.5, 0.7] and ns["single"] == {"lmbda": 0.7, "beta": 0.5}
+    panel.controls["beta"].value = 1.0
+    assert ns["single"] == {"lmbda": 0.7, "beta": 1.0}
+
+
+def test_dss_panel_offers_only_the_datasets_this_machine_has(tmp_path, monkeypatch):
+    monkeypatch.delenv("LABKIT_DATA", raising=False)
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))   # no fetched data
+    ok, missing = widgets.available_datasets()
+    assert ok == ["synthetic:arithmetic", "synthetic:tracking", "synthetic:ordering"]
+    assert "dss:svamp" in missing and "tinyllm:obqa" in missing and "data files" in missing["dss:svamp"]
+    panel = widgets.dss_panel({"dataset": "synthetic:arithmetic"})
+    assert list(panel.controls["dataset"].options) == sorted(ok)
+    note = panel.widget.children[-1].value
+    assert "not offered here" in note and "dss:svamp" in note
+
+    svamp = tmp_path / "data" / "dss" / "svamp"   # one dataset's files in data_dir: it is offered
+    svamp.mkdir(parents=True)
+    (svamp / "svamp_test.json").write_text('{"input": "Luke has 84 points in 2 rounds. Per round?", '
+                                           '"label": "( 84.0 / 2.0 )"}\n')
+    panel = widgets.dss_panel({"dataset": "synthetic:arithmetic", "data_dir": str(tmp_path / "data")})
+    assert "dss:svamp" in panel.controls["dataset"].options and "dss:cqa" not in panel.controls["dataset"].options
