@@ -289,7 +289,7 @@ def estimator_errors(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
         zz = z.clone().requires_grad_(True)
         value = fn(zz)
         grad, = torch.autograd.grad(value, zz)
-        return float(value), grad
+        return float(value.detach()), grad
 
     exact, g_exact = loss_and_grad(lambda zz: losses.divergence(zz, teacher_logits, kind="forward_kl"))
     rows = []
