@@ -116,6 +116,14 @@ def test_claims_pair_arms_by_seed():
     assert C["uld>sft:accuracy"]["values"] == pytest.approx([0.1, 0.12, 0.14]) and C["uld>sft:accuracy"]["holds"]
     assert C["uld>sft:digit_logprob"]["values"] == pytest.approx([0.5, 0.5, 0.5]) and C["uld>sft:digit_logprob"]["n"] == 3
     assert xtok.xtok_notes(list(C.values())) == {}
+    rows = [row("hybrid (KD only)", s, 0.2, -2.0 - 0.1 * s) for s in (0, 1, 2)]
+    rows += [row("same-tok KD (KD only)", s, 0.2, -1.0) for s in (0, 1, 2)]
+    C = {c["id"]: c for c in xtok.xtok_claims(rows)}
+    assert C["same-tok>hybrid(KD only):digit_logprob"]["values"] == pytest.approx([1.0, 1.1, 1.2])
+    assert C["same-tok>hybrid(KD only):accuracy"]["values"] == [0.0, 0.0, 0.0]
+    notes = xtok.xtok_notes(list(C.values()))
+    assert set(notes) == {"same-tok>hybrid(KD only):accuracy"} and "one probability per number" in notes[
+        "same-tok>hybrid(KD only):accuracy"]
 
 
 def test_bad_settings_are_named():
