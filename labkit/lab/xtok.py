@@ -359,6 +359,8 @@ def xtok_kit(recipe: dict | str = "default", *, root: Path | None = None, proces
 ARMS = {"sft": ("sft", None, None), "uld": ("uld", "cross", None), "hybrid": ("hybrid", "cross", None),
         "same-tok KD": ("hybrid", "same", None), "hybrid (KD only)": ("hybrid", "cross", 0.0),
         "same-tok KD (KD only)": ("hybrid", "same", 0.0)}
+SHORT = {"student (init)": "init", "same-tok KD": "same-tok\nKD", "hybrid (KD only)": "hybrid\nKD only",
+         "same-tok KD (KD only)": "same-tok\nKD only"}       # tick labels that fit side by side
 _KIT: XTokKit | None = None     # the notebook's kit, inherited by forked workers (lab.parallel.map_runs)
 
 
