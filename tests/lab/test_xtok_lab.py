@@ -3,6 +3,7 @@ viewer's boxes, teacher-forced digit log-probabilities against a hand-computed u
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -153,3 +154,15 @@ def test_named_models_take_the_same_path(tmp_path, monkeypatch):
                                                           ("student (init)", 0), ("student (init)", 1)]
     assert all(len(r["curves"]["loss"]) == 2 for r in rows if r["arm"] != "student (init)")
     assert xtok.train_device({"kit": "none"}, "cuda") == "cuda" and xtok.train_device({"kit": "default"}, "cuda") == "cpu"
+
+
+def test_real_texts_skip_cleanly_and_fall_back_to_synthetic(tmp_path):
+    assert xtok.real_texts(str(tmp_path), n=5) == {}                     # no dss/ or tinyllm/: nothing, no error
+    synthetic = xtok.synthetic_texts(n=4)
+    assert set(synthetic) == {"synthetic arithmetic solutions", "synthetic tracking solutions"}
+    assert all(len(v) == 4 and all(v) for v in synthetic.values())
+    shared = Path(__file__).resolve().parents[3] / "shared" / "data"
+    if not (shared / "dss").is_dir():
+        pytest.skip("../shared/data is not on this machine")
+    real = xtok.real_texts(str(shared), n=5)
+    assert real["SVAMP questions"] and len(real["SVAMP questions"]) == 5
