@@ -1,6 +1,7 @@
 # The lab's commands. Each target sets itself up in $(VENV) first.
 #   make reproduce   set up, fetch the embedded models, run every notebook headless, write the report
 #   make test        set up, run the test suite (what CI runs)
+#   make test-browser  the notebooks in JupyterLab in headless Chromium (CI runs it after make test)
 #   make lab         set up, start JupyterLab with the labkit kernel
 #   make notebooks   sync each notebook's text source notebooks/NN_*.py into its .ipynb
 # On a GPU node pick a CUDA build of torch, e.g.
@@ -14,7 +15,7 @@ JOBS       ?= 1
 BIN         = $(VENV)/bin
 STAMP       = $(VENV)/.labkit-installed
 
-.PHONY: setup test reproduce lab notebooks bench clean
+.PHONY: setup test test-browser reproduce lab notebooks bench clean
 
 setup: $(STAMP)
 
@@ -32,6 +33,24 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --timeout 900 tests
+
+# Browser tests (tests/browser/): JupyterLab started from `make lab`'s command line, headless, driven through
+# Python Playwright by the distribution's Chromium (installed here with apt-get when missing; no browser
+# build is ever downloaded). Screenshots: $(BROWSER_OUT) (printed).
+CHROMIUM    ?= /usr/bin/chromium
+BROWSER_OUT ?= runs/browser
+test-browser: $(STAMP) | $(CHROMIUM)
+	LABKIT_BROWSER_TESTS=1 LABKIT_CHROMIUM=$(CHROMIUM) LABKIT_BROWSER_OUT=$(BROWSER_OUT) \
+	$(BIN)/python -m pytest -q -s -p no:cacheprovider --timeout 600 tests/browser
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	  echo "installing Debian's chromium (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; \
+	else \
+	  echo "no browser at $(CHROMIUM): install the distribution's chromium (sudo apt-get install chromium)" \
+	       "or pass CHROMIUM=/path/to/chromium"; exit 1; \
+	fi
 
 reproduce: $(STAMP)
 	$(BIN)/labkit models fetch smollm2-135m-instruct gemma3-270m
