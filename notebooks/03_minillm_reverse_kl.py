@@ -64,9 +64,10 @@ timer = lk.lab.metrics.Timer()
 S
 
 # %%
+panel = None
 if lk.lab.notebook.show_widgets(interactive):
     panel = widgets.minillm_panel(globals())   # writes methods, single_step, teacher_mix, ... back
-    display(panel.widget)                          # change a control, then run the one-seed cell below again
+    display(panel.widget)                          # each change re-runs the one-seed run below, shown here
 
 # %% [markdown]
 # ## Teacher, student, task
@@ -197,10 +198,10 @@ def one_run(ns=None):
                                                                      "distinct_2", "gen_words"])))
     return res
 
-with timer("one seed, interactive"):
-    single = one_run()
-if lk.lab.notebook.show_widgets(interactive):
-    panel.on_change = one_run
+with timer("one seed, interactive"):   # live: runs in the panel's output now and after every change -> `single`
+    single = one_run() if panel is None else panel.rerun(one_run, store="single")
+if panel is not None:
+    display(panel.output)   # the same output, shown here too
 
 # %% [markdown]
 # ## Results file

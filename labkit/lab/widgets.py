@@ -254,7 +254,8 @@ def tinyllm_panel(namespace: dict, teacher_options: list[str] | None = None,
 # --------------------------------------------------------------------------- notebooks 03 / 04
 
 def minillm_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
-    """methods (multi-select), single_step, teacher_mix (α), length_norm, lm_weight, max_steps."""
+    """methods (multi-select), single_step, teacher_mix (α), length_norm, lm_weight, max_steps; the one-seed
+    run's result goes to panel.output (see Panel.rerun)."""
     METHODS = WHITEBOX_METHODS
     w = _w()
     ns = namespace
@@ -268,7 +269,7 @@ def minillm_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
         "max_steps": w.IntText(value=int(ns.get("max_steps", 0)), description="max_steps (0 = profile)"),
     }
     readers = {"methods": lambda c: list(c.value)}
-    return panel(namespace, controls, on_change, "MiniLLM switches", readers)
+    return panel(namespace, controls, on_change, "MiniLLM switches", readers, output=True)
 
 
 def gkd_panel(namespace: dict, on_change: Callable | None = None,
