@@ -199,9 +199,14 @@ class NotebookPage:
 
     def wait_idle(self, timeout_ms: int):
         """Until the kernel is idle and no cell shows [*]."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         self.page.wait_for_timeout(500)
-        self.page.wait_for_function(_IDLE, arg=self.path,
-                                    timeout=timeout_ms, polling=1000)
+        try:
+            self.page.wait_for_function(_IDLE, arg=self.path, timeout=timeout_ms, polling=1000)
+        except PlaywrightTimeout:
+            raise AssertionError(f"{self.name}: the kernel is still busy (or a cell shows [*]) after "
+                                 f"{timeout_ms / 1000:.0f} s") from None
 
     def menu(self, menu: str, item: str):
         self.page.locator("li.lm-MenuBar-item", has_text=menu).first.click()
@@ -252,8 +257,7 @@ class NotebookPage:
 
     def widget(self, kind: str, description: str):
         """A widget of class widget-<kind> (slider, dropdown, checkbox ...) with this description."""
-        loc = self.notebook.locator(f".widget-{kind}").filter(
-            has=self.page.locator(".widget-label", has_text=description))
+        loc = self.notebook.locator(f".widget-{kind}").filter(has_text=description)
         n = loc.count()
         if n != 1:
             raise AssertionError(f"{self.name}: expected one {kind} {description!r} in the page, found {n}")
@@ -274,6 +278,9 @@ class NotebookPage:
         self.page.mouse.down()
         self.page.mouse.move(track["x"] + fraction * track["width"], track["y"] + track["height"] / 2, steps=8)
         self.page.mouse.up()
+
+    def click(self, description: str):
+        self.widget("checkbox", description).locator("input").click()
 
     def choose(self, description: str, option: str):
         self.widget("dropdown", description).locator("select").select_option(label=option)

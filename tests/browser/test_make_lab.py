@@ -11,7 +11,7 @@ WIDGETS = "@jupyter-widgets/jupyterlab-manager"
 
 def test_the_server_runs_make_labs_command(lab):
     cmd = L.make_lab_command()
-    assert Path(cmd[0]).resolve() == (L.ROOT / ".venv" / "bin" / "jupyter").resolve(), cmd
+    assert Path(cmd[0]).name == "jupyter" and Path(cmd[0]).exists(), cmd
     assert cmd[1] == "lab" and "notebooks/" in cmd
     assert ("--allow-root" in cmd) == (os.geteuid() == 0), f"`make lab` as uid {os.geteuid()}: {cmd}"
     assert lab.proc.poll() is None, "the JupyterLab server has exited"
@@ -22,8 +22,8 @@ def test_labkit_kernel_is_listed(lab):
     assert "labkit" in specs, f"kernel specs of `make lab`: {sorted(specs)}; expected labkit (make setup installs it)"
     spec = specs["labkit"]["spec"]
     assert spec["display_name"] == "Python (labkit)"
-    python = Path(spec["argv"][0])
-    assert python.parent.resolve() == (L.ROOT / ".venv" / "bin").resolve(), f"labkit kernel runs {python}"
+    python, jupyter = Path(spec["argv"][0]), Path(L.make_lab_command()[0])
+    assert python.parent.resolve() == jupyter.parent.resolve(), f"labkit kernel runs {python}, not {jupyter}'s venv"
 
 
 def test_widget_front_end_is_installed_and_enabled(lab, browser):

@@ -19,7 +19,7 @@ AVAILABLE = "the datasets this machine has"
 class Move:
     """One user action on a control (by its description as shown) and what the kernel then holds.
 
-    how: ("keys", key, times) | ("drag", fraction of the track) | ("choose", option label)
+    how: ("keys", key, times) | ("drag", fraction of the track) | ("choose", option label) | ("click",)
     check: a Python expression evaluated in the kernel after the move; expect: its repr (None: just "changed").
     """
     control: str
@@ -63,6 +63,12 @@ SPECS = {
                Move("α[noisy-oracle@p=0.2]", ("drag", 0.5), "alphas['noisy-oracle@p=0.2']")],
         changes=None, rerun="mine = alphas if",
         rerun_check=("mine == alphas and mine['noisy-oracle@p=0.2'] != 1.0", "True")),
+    "03_minillm_reverse_kl": Spec(   # each move re-runs one seed: `single` is a new result each time
+        panel_cell="widgets.minillm_panel(globals())",
+        widgets={"widget-slider": 2, "widget-checkbox": 2, "widget-select-multiple": 1, "widget-text": 1},
+        changes=None,
+        moves=[Move("teacher-mix α", ("keys", "ArrowRight", 1), "teacher_mix, id(single)"),
+               Move("length normalisation", ("click",), "length_norm, id(single)")]),
     "04_gkd_on_policy": Spec(
         panel_cell="widgets.gkd_panel(globals())",
         widgets={"widget-slider": 2, "widget-dropdown": 1},
@@ -128,6 +134,8 @@ def check_notebook(nb, spec: Spec, shots) -> dict:
             nb.slider_keys(m.control, *args)
         elif kind == "drag":
             nb.slider_drag(m.control, *args)
+        elif kind == "click":
+            nb.click(m.control)
         else:
             nb.choose(m.control, *args)
         nb.wait_idle(spec.run_timeout_s * 1000)
