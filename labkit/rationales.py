@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -278,6 +279,38 @@ class ScriptedTeacher(Teacher):
             last = re.sub(r"^\d+\.\s*", "", steps[-1]) if steps else ""
             return f"{last} {final}".strip()
         return "\n".join(steps + [final])
+
+    def sample(self, record, n: int, *, temperature: float = 1.0, seed: int = 0) -> list[str]:
+        """n reasoning paths for one question, as a sampled LM teacher would give them (Fine-tune-CoT).
+
+        Each path draws its own error (probability p, independently of the other paths) and, at each
+        step, one of the PHRASINGS of that step with probability ∝ exp(-j / temperature) for the j-th
+        phrasing (j = 0 is the canonical one): temperature 0 gives n copies of ``rationale(record)``.
+        """
+        if temperature <= 0:
+            return [self.rationale(record)] * n
+        out = []
+        for i in range(n):
+            rng = random.Random(prompts._stable_seed("scripted-sample", self.name, self.seed, seed, record.id, i))
+            path = ScriptedTeacher(self.name, p=self.p, style=self.style, seed=rng.randrange(2**31))
+            lines = path.rationale(record).split("\n")
+            weights = [math.exp(-j / temperature) for j in range(len(PHRASINGS))]
+            lines = [rephrase(ln, rng.choices(range(len(PHRASINGS)), weights)[0]) for ln in lines[:-1]] + lines[-1:]
+            out.append("\n".join(lines))
+        return out
+
+
+# "i. <what happens>: <the computation>." read four ways; steps without ": " (ordering) keep theirs
+PHRASINGS = ("{n}. {a}: {b}.", "{n}. {b} ({a}).", "{n}. {a}, so {b}.", "{n}. {b}.")
+
+
+def rephrase(step: str, j: int) -> str:
+    """The j-th of PHRASINGS of one numbered step "i. A: B." (unchanged when it has no such form)."""
+    m = re.match(r"^(\d+)\.\s*(.+?): (.+)\.$", step)
+    if not m:
+        return step
+    n, a, b = m.groups()
+    return PHRASINGS[j].format(n=n, a=a, b=b)
 
 
 class LiveTeacher(Teacher):
@@ -589,6 +622,9 @@ def generate_rationales(teachers, records, *, template="teacher_forced", pool=No
                                   f"dss:cqa (palm-540b)")
             missing = sum(r is None for r in results)
             st = {"generated": len(records) - missing, "cached": 0, "failed": missing}
+        elif do_sample:
+            results = [t.sample(r, n_samples, temperature=temperature, seed=seed) for r in records]
+            st = {"generated": len(records) * n_samples, "cached": 0, "failed": 0}
         else:
             results = [[t.rationale(r)] for r in records]
             st = {"generated": len(records), "cached": 0, "failed": 0}

@@ -1,0 +1,126 @@
+"""In-context learning distillation (Huang, Xu, Yu & Yang, 2022, arXiv:2212.10670, "In-context Learning
+Distillation: Transferring Few-shot Learning Ability of Pre-trained Language Models").
+
+The student learns to answer a query from k solved examples of the same task placed before it, with the
+teacher's in-context predictions as targets:
+
+    x̃ = (x_1, y_1, ..., x_k, y_k, x)        L(θ) = - log q_θ(ŷ | x̃)        ŷ = teacher's label for x
+
+(the paper adds a language-modelling loss and matches the teacher's soft in-context distribution; here the
+teacher gives labels). Two ways to use it:
+
+- Meta-ICT: in-context training on many *source* tasks; the student then meets unseen *target* tasks,
+  whose examples it only ever sees in context.
+- Multitask-ICT: in-context training on the target tasks' own (few) training examples; the student then
+  predicts on the target tasks in context. The paper finds it better than Meta-ICT, at a higher cost
+  (it needs the target tasks before training).
+
+Plain fine-tuning (no examples in the input) is the baseline. See docs/methods.md §11.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from labkit import evaluate
+from labkit.errors import LabkitError
+from labkit.loop import History, TrainConfig
+from labkit.methods import sft
+from labkit.methods.base import need, settings_of
+from labkit.prompts import answer_text, format_question, student_prompt
+
+NAME = "icl"
+
+
+@dataclass
+class ICLSettings:
+    """Args:
+        k: solved examples before each query (0 = plain fine-tuning).
+        include_query: one of the k examples asks about the same item as the query (the demonstrations
+            then hold the answer: the student must find and use it); else k random examples.
+        seed: draws the examples.
+        label_source: "gold" or a teacher name (record.teacher_labels) for the query's target.
+    """
+    k: int = 4
+    include_query: bool = True
+    seed: int = 0
+    label_source: str = "gold"
+
+    def __post_init__(self):
+        need(self, "k", isinstance(self.k, int) and not isinstance(self.k, bool) and self.k >= 0, "an integer >= 0")
+        need(self, "label_source", isinstance(self.label_source, str) and self.label_source, "'gold' or a teacher name")
+
+
+Settings = ICLSettings
+
+
+def demonstrations(record, support, k: int, *, include_query: bool = True, rng: random.Random) -> list:
+    """k solved examples for `record` from `support` (same task: same record.meta["task"]; never the
+    record itself). With include_query, one of them has the query's item (record.meta["item"])."""
+    task, item = record.meta.get("task"), record.meta.get("item")
+    same = [r for r in support if r.meta.get("task") == task and r.id != record.id]
+    match = [r for r in same if r.meta.get("item") == item] if include_query else []
+    rest = [r for r in same if not include_query or r.meta.get("item") != item]
+    if include_query and k and not match:
+        raise LabkitError(f"record {record.id}: no example of item {item!r} of task {task!r} in the support set")
+    if len(rest) < k - bool(match):
+        raise LabkitError(f"record {record.id}: task {task!r} has {len(same)} other examples in the support set, "
+                          f"fewer than k={k}")
+    demos = (rng.sample(match, 1) if include_query and k else []) + rng.sample(rest, k - (1 if include_query and k else 0))
+    rng.shuffle(demos)
+    return demos
+
+
+def prompt(record, demos, label_source: str = "gold") -> str:
+    """The in-context prompt: each demonstration "Q: ...\\nA: (x) answer", then the query's "[answer] Q: ...\\nA:"."""
+    def solved(d):
+        label = d.answer if label_source == "gold" else d.teacher_labels.get(label_source, d.answer)
+        return f"{format_question(d)}\nA: {answer_text(d, label)}\n\n"
+    return "".join(solved(d) for d in demos) + student_prompt(record)
+
+
+def training_pairs(records, support, settings: ICLSettings, *, epoch: int = 0) -> tuple[list, list]:
+    """(prompts, targets): each record with its own k demonstrations (drawn per epoch) and its label."""
+    rng = random.Random(f"icl|{settings.seed}|{epoch}")
+    prompts, targets = [], []
+    for r in records:
+        label = r.answer if settings.label_source == "gold" else r.teacher_labels.get(settings.label_source)
+        if label is None:
+            raise LabkitError(f"record {r.id}: no label from {settings.label_source!r}")
+        demos = demonstrations(r, support, settings.k, include_query=settings.include_query, rng=rng)
+        prompts.append(prompt(r, demos, settings.label_source))
+        targets.append(" " + answer_text(r, label))
+    return prompts, targets
+
+
+def train(student, tokenizer, records, *, support=None, epochs: int = 4, config: TrainConfig | None = None,
+          **settings) -> History:
+    """In-context training on `records` (Meta-ICT: source tasks; Multitask-ICT: the target tasks' training
+    examples), with `epochs` independent draws of demonstrations from `support` (default: the records)."""
+    s = settings_of(Settings, settings)
+    support = list(records) if support is None else list(support)
+    prompts, targets = [], []
+    for e in range(max(1, epochs) if s.k else 1):
+        p, t = training_pairs(records, support, s, epoch=e)
+        prompts += p
+        targets += t
+    return sft.train(student, tokenizer, prompts, targets, config=config)
+
+
+def accuracy(model, tokenizer, records, support, *, k: int, include_query: bool = True, seed: int = 0,
+             batch_size: int = 64) -> float:
+    """Option-scoring accuracy of answering each record after k demonstrations from `support`."""
+    rng = random.Random(f"icl-eval|{seed}")
+    prompts, conts, owner = [], [], []
+    for i, r in enumerate(records):
+        p = prompt(r, demonstrations(r, support, k, include_query=include_query, rng=rng))
+        for c in r.choices:
+            prompts.append(p)
+            conts.append(" " + answer_text(r, c))
+            owner.append(i)
+    pairs = evaluate.continuation_logprobs(model, tokenizer, prompts, conts, batch_size=batch_size, max_len=1024)
+    scores = [[] for _ in records]
+    for i, (s, n) in zip(owner, pairs):
+        scores[i].append(s / max(n, 1))
+    hits = [max(range(len(s)), key=s.__getitem__) == r.answer_index for s, r in zip(scores, records)]
+    return sum(hits) / max(len(hits), 1)
