@@ -3,7 +3,7 @@
     model = load_model("smollm2-135m-instruct")            # fetched once, then <1 s from disk
     student = load_model("smollm2-135m-instruct@layers=4")  # 4 evenly spaced teacher layers
     tok = load_tokenizer("smollm2-135m-instruct@layers=4")  # the teacher's tokenizer
-    with autocast(device):                                   # bf16 where the hardware has it
+    with autocast(device, model=model):                      # bf16 where the hardware has it (and pays)
         logits = model(**batch).logits
 
 Names accepted by ``load_model`` / ``load_tokenizer``:
@@ -16,6 +16,11 @@ Names accepted by ``load_model`` / ``load_tokenizer``:
   included), its embeddings, final norm and head (DistilBERT-style init), same tokenizer;
 * a local Hugging Face directory, or a hub id (``org/name``) passed unchanged to
   ``from_pretrained`` (GPU nodes with hub access).
+
+Dry run (``$LABKIT_DRY_RUN=1``, set by ``labkit reproduce|batch --dry-run``): catalog names (but ``tiny``)
+and hub ids load a tiny random-init stand-in of the same architecture and tokenizer conventions
+(``labkit.tiny.stand_in``: a tiny T5 for T5/FLAN-T5, GPT-2 for GPT-2, Llama for SmolLM2/Llama, Gemma-3
+for Gemma-3), built locally and cached; a model with no stand-in family fails with a LabkitError.
 """
 from __future__ import annotations
 
@@ -200,7 +205,12 @@ def _resolve(name: str) -> str:
     """Catalog name -> converted dir (fetched if needed); local dir -> itself; else a hub id.
 
     Raises LabkitError for names that are neither (a path that does not exist, or no '/').
+    In a dry run (``labkit reproduce|batch --dry-run``, labkit.tiny.dry_run) every catalog name but ``tiny``
+    and every hub id resolves to a tiny stand-in of the same family instead (labkit.tiny.stand_in).
     """
+    if tiny.dry_run() and name != "tiny" and (name in CATALOG or ("/" in name and not Path(name).expanduser().exists()
+                                                                  and not name.startswith((".", "/", "~")))):
+        return str(tiny.stand_in(name))
     if name in CATALOG:
         return str(fetch(name))
     path = Path(name).expanduser()
@@ -214,10 +224,26 @@ def _resolve(name: str) -> str:
     return name  # hub id, passed unchanged to from_pretrained
 
 
+@contextlib.contextmanager
+def quiet_progress():
+    """transformers' progress bars off (restored after): in a notebook kernel they are ipywidgets, and a model
+    loaded in a forked worker (labkit.lab.parallel) sends widget messages from the fork, which fill the
+    notebook with "attempted to send message from fork" logging errors."""
+    from transformers.utils import logging as hf_logging
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
+
+
 def _from_hub(loader, name: str, **kw):
     """Call ``loader(name, **kw)``; turn hub/network failures into a LabkitError listing the catalog."""
     try:
-        return loader(name, **kw)
+        with quiet_progress():
+            return loader(name, **kw)
     except (OSError, ValueError) as e:
         if Path(name).is_dir():
             raise LabkitError(f"cannot load model directory {name!r}: {e}") from e
@@ -425,11 +451,30 @@ def bf16_supported(device="auto") -> bool:
     return False
 
 
-def autocast(device="auto", enabled: bool | None = None):
-    """bf16 autocast context on ``device`` when ``enabled`` (default: when bf16 is supported)."""
+# bf16="auto" on a CPU: autocast only for models of at least this many parameters. Below it the bf16 casts cost
+# more than the matmuls save: measured on the 2-core AMX machine, 1 thread (benchmarks/bf16_small_models.py,
+# RESULTS.md "bf16 autocast on small CPU models"), a training step with bf16 / float32 takes 1.91x for 0.16M
+# parameters (the scratch student of notebooks 01/02), 0.99x for 1.1M (the 03/04 task teacher; its greedy
+# generation 1.56x), 0.57x for 4.3M, 0.71x for smollm2-135m-instruct@layers=4 (42M). CUDA: bf16 whenever supported.
+CPU_BF16_MIN_PARAMS = 3_000_000
+
+
+def bf16_auto(device="auto", model=None) -> bool:
+    """What bf16="auto" means: bf16 where the device supports it (bf16_supported), except on a CPU for a
+    ``model`` with fewer than CPU_BF16_MIN_PARAMS parameters (float32 is faster there). model=None: no size rule."""
+    dev = resolve_device(device)
+    if not bf16_supported(dev):
+        return False
+    if dev.type == "cpu" and model is not None:
+        return sum(p.numel() for p in model.parameters()) >= CPU_BF16_MIN_PARAMS
+    return True
+
+
+def autocast(device="auto", enabled: bool | None = None, model=None):
+    """bf16 autocast context on ``device`` when ``enabled``; enabled=None ("auto"): bf16_auto(device, model)."""
     dev = resolve_device(device)
     if enabled is None:
-        enabled = bf16_supported(dev)
+        enabled = bf16_auto(dev, model)
     if not enabled:
         return contextlib.nullcontext()
     return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)

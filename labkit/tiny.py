@@ -12,10 +12,19 @@ random state is left untouched).
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
+import os
 import random
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (
     LlamaConfig,
     LlamaForCausalLM,
@@ -144,20 +153,8 @@ def train_tokenizer(corpus: list[str], vocab_size: int = 512, *, split_digits: b
                           "(256 bytes + special token + one merge)")
     if not isinstance(split_digits, bool):
         raise LabkitError(f"train_tokenizer: split_digits={split_digits!r}; expected True or False")
-    tok = Tokenizer(models.BPE())
-    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
-                         if split_digits else byte_level)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=[SPECIAL],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(corpus, trainer=trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
+        tokenizer_object=_train_bpe(corpus, vocab_size, [SPECIAL], split_digits),
         bos_token=SPECIAL,
         eos_token=SPECIAL,
         pad_token=SPECIAL,
@@ -167,6 +164,23 @@ def train_tokenizer(corpus: list[str], vocab_size: int = 512, *, split_digits: b
     )
     fast.chat_template = CHAT_TEMPLATE
     return fast
+
+
+def _train_bpe(corpus: list[str], vocab_size: int, specials: list[str], split_digits: bool) -> Tokenizer:
+    """Byte-level BPE trained on ``corpus`` with ``specials`` first in the vocabulary (ids 0, 1, ...)."""
+    tok = Tokenizer(models.BPE())
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+                         if split_digits else byte_level)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(specials),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(corpus, trainer=trainer)
+    return tok
 
 
 # --------------------------------------------------------------------------- models
@@ -253,3 +267,223 @@ def build_tiny_teacher(*, n_layers: int = 4, hidden: int = 128, heads: int = 4,
     """
     tok = train_tokenizer(default_corpus(), vocab_size=vocab_size)
     return tiny_causal_lm(tok, n_layers=n_layers, hidden=hidden, heads=heads, seed=seed), tok
+
+
+# --------------------------------------------------------------------------- dry-run stand-ins
+
+DRY_RUN_ENV = "LABKIT_DRY_RUN"              # "1": load_model/resolve() swap in tiny stand-ins (--dry-run sets it)
+DRY_RUN_CACHE_ENV = "LABKIT_DRY_RUN_CACHE"  # where stand-ins are saved (default: a per-user temp folder)
+STAND_IN_RECIPE = "stand-in-v1"             # bump when a family below changes: cached stand-ins are rebuilt
+
+_CHATML = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+           "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def dry_run() -> bool:
+    """Whether this process is a dry run (``$LABKIT_DRY_RUN``). The one place that reads the variable:
+    ``labkit.models`` loads tiny stand-ins and ``labkit.lab.profiles.resolve`` shrinks the paper profile."""
+    value = os.environ.get(DRY_RUN_ENV, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise LabkitError(f"${DRY_RUN_ENV}={value!r}: expected 1 (dry run) or 0")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family's architecture and tokenizer conventions, as a tiny stand-in reproduces them.
+
+    specials: special tokens (ids 0, 1, ... in order); bos/eos/pad/unk name them (None: the family has none,
+    e.g. GPT-2 and Llama-2 have no pad token); template: the post-processor's single-text template
+    ("<s> $A": the tokenizer prepends bos, "$A </s>": T5 appends eos); layers: stand-in layer count (the real
+    count where a notebook derives ``NAME@layers=K`` students from it)."""
+    name: str
+    arch: str
+    specials: tuple
+    bos: str | None
+    eos: str
+    pad: str | None
+    unk: str | None
+    template: str = "$A"
+    split_digits: bool = False
+    vocab: int = 512
+    layers: int = 2
+    chat: str | None = None
+    options: tuple = ()
+
+
+FAMILIES = {
+    "t5": Family("t5", "T5ForConditionalGeneration", ("<pad>", "</s>", "<unk>"), None, "</s>", "<pad>", "<unk>",
+                 template="$A </s>", options=(("feed_forward_proj", "relu"), ("tie_word_embeddings", True))),
+    "flan-t5": Family("flan-t5", "T5ForConditionalGeneration", ("<pad>", "</s>", "<unk>"), None, "</s>", "<pad>",
+                      "<unk>", template="$A </s>",
+                      options=(("feed_forward_proj", "gated-gelu"), ("tie_word_embeddings", False))),
+    "gpt2": Family("gpt2", "GPT2LMHeadModel", ("<|endoftext|>",), "<|endoftext|>", "<|endoftext|>", None,
+                   "<|endoftext|>"),
+    "llama": Family("llama", "LlamaForCausalLM", ("<unk>", "<s>", "</s>"), "<s>", "</s>", None, "<unk>",
+                    template="<s> $A", split_digits=True, options=(("tie_word_embeddings", False),)),
+    "smollm2": Family("smollm2", "LlamaForCausalLM", ("<|endoftext|>", "<|im_start|>", "<|im_end|>"), "<|im_start|>",
+                      "<|im_end|>", "<|im_end|>", "<|endoftext|>", split_digits=True, layers=30, chat=_CHATML,
+                      options=(("tie_word_embeddings", True),)),
+    "gemma3": Family("gemma3", "Gemma3ForCausalLM", ("<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>",
+                                                     "<end_of_turn>"), "<bos>", "<eos>", "<pad>", "<unk>",
+                     template="<bos> $A", split_digits=True, vocab=768, layers=18),
+}
+
+# model name (lower case) -> family: the first pattern that matches wins
+STAND_INS = (
+    (r"^smollm2-|smollm", "smollm2"),
+    (r"^gemma3-|gemma-?3", "gemma3"),
+    (r"flan-t5|t5-v1[._]1", "flan-t5"),
+    (r"(^|/)t5-|^google-t5/", "t5"),
+    (r"gpt2", "gpt2"),
+    (r"llama", "llama"),
+)
+
+
+def stand_in_family(name: str) -> Family:
+    """The family whose tiny stand-in replaces model ``name`` in a dry run; LabkitError when none fits."""
+    low = str(name).lower()
+    for pattern, family in STAND_INS:
+        if re.search(pattern, low):
+            return FAMILIES[family]
+    raise LabkitError(f"dry run: no tiny stand-in for model {name!r} (families with one: "
+                      f"{', '.join(FAMILIES)}; add its family to labkit.tiny.STAND_INS so the dry run can check it)")
+
+
+def family_tokenizer(family: Family) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer on the default corpus with the family's special tokens and conventions."""
+    tok = _train_bpe(default_corpus(), family.vocab, list(family.specials), family.split_digits)
+    if family.template != "$A":
+        ids = {t: family.specials.index(t) for t in family.specials if t in family.template}
+        tok.post_processor = processors.TemplateProcessing(
+            single=family.template, pair=f"{family.template} {family.template.replace('$A', '$B')}",
+            special_tokens=list(ids.items()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=family.bos, eos_token=family.eos,
+                                   pad_token=family.pad, unk_token=family.unk, padding_side="right",
+                                   model_max_length=1024)
+    if family.chat:
+        fast.chat_template = family.chat
+    return fast
+
+
+def family_model(family: Family, tokenizer, *, hidden: int = 64, heads: int = 4, seed: int = 0):
+    """A random-init model of the family's architecture class sized to ``tokenizer``."""
+    import transformers as tf
+
+    def tid(token):
+        return tokenizer.convert_tokens_to_ids(token) if token else None
+
+    ids = {"bos_token_id": tid(family.bos), "eos_token_id": tid(family.eos), "pad_token_id": tid(family.pad)}
+    opts = dict(family.options)
+    n, v = family.layers, len(tokenizer)
+    if family.arch == "T5ForConditionalGeneration":
+        config = tf.T5Config(vocab_size=v, d_model=hidden, d_kv=hidden // heads, d_ff=2 * hidden, num_layers=n,
+                             num_decoder_layers=n, num_heads=heads, decoder_start_token_id=ids["pad_token_id"],
+                             pad_token_id=ids["pad_token_id"], eos_token_id=ids["eos_token_id"], **opts)
+    elif family.arch == "GPT2LMHeadModel":
+        config = tf.GPT2Config(vocab_size=v, n_positions=1024, n_embd=hidden, n_layer=n, n_head=heads,
+                               bos_token_id=ids["bos_token_id"], eos_token_id=ids["eos_token_id"])
+    elif family.arch == "LlamaForCausalLM":
+        config = tf.LlamaConfig(vocab_size=v, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=n,
+                                num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=2048,
+                                **ids, **opts)
+    elif family.arch == "Gemma3ForCausalLM":
+        config = tf.Gemma3TextConfig(vocab_size=v, hidden_size=hidden, intermediate_size=2 * hidden,
+                                     num_hidden_layers=n, num_attention_heads=heads, num_key_value_heads=1,
+                                     head_dim=hidden // heads, sliding_window=64, max_position_embeddings=2048, **ids)
+    else:  # a Family added without a builder
+        raise LabkitError(f"dry run: family {family.name!r} names architecture {family.arch!r}, which "
+                          "labkit.tiny.family_model cannot build")
+    return _seeded_build(getattr(tf, family.arch), config, seed)
+
+
+def dry_run_cache() -> Path:
+    """``$LABKIT_DRY_RUN_CACHE`` or ``<tempdir>/labkit-dry-run-<uid>``."""
+    value = os.environ.get(DRY_RUN_CACHE_ENV)
+    return Path(value).expanduser() if value else Path(tempfile.gettempdir()) / f"labkit-dry-run-{os.getuid()}"
+
+
+def stand_in(name: str) -> Path:
+    """The tiny stand-in of model ``name`` (a hub id or catalog name): a saved Hugging Face directory (model,
+    tokenizer, ``config.labkit_stand_in_for``), built once from a config (seed 0, no download) and cached under
+    dry_run_cache(). Larger siblings (``-xl``, ``-large``, ``7b``) get a wider stand-in than the base model,
+    with the family's tokenizer, so a teacher and its student still share one vocabulary."""
+    family = stand_in_family(name)
+    hidden = 96 if re.search(r"xl|large|\d+b\b|\d+b-", str(name).lower()) else 64
+    key = hashlib.sha256(f"{STAND_IN_RECIPE}|{name}|{family}|{hidden}".encode()).hexdigest()[:10]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name))[-60:]
+    root = dry_run_cache()
+    dest = root / f"{slug}-{key}"
+    if (dest / "stand_in.json").is_file():
+        return dest
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{slug}-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (dest / "stand_in.json").is_file():  # built by another process while we waited
+            return dest
+        tmp = Path(tempfile.mkdtemp(prefix=f".{slug}.tmp-", dir=root))
+        try:
+            from transformers.utils import logging as hf_logging
+            tok = family_tokenizer(family)
+            model = family_model(family, tok, hidden=hidden)
+            model.config.labkit_stand_in_for = str(name)
+            was = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()   # a widget in a kernel (see labkit.models.quiet_progress)
+            try:
+                model.save_pretrained(str(tmp))
+            finally:
+                if was:
+                    hf_logging.enable_progress_bar()
+            tok.save_pretrained(str(tmp))
+            (tmp / "stand_in.json").write_text(json.dumps(
+                {"stand_in_for": str(name), "family": family.name, "architecture": family.arch,
+                 "recipe": STAND_IN_RECIPE, "hidden": hidden, "layers": family.layers, "vocab": len(tok)}, indent=2))
+            os.rename(tmp, dest)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def stand_in_rows(schema: str, n: int = 32, seed: int = 0) -> list[dict]:
+    """``n`` rows in the shape a Hugging Face dataset ``schema`` has on the hub (labkit.data.HUB_DATASETS:
+    field names, nesting, answer keys), with made-up text: what a dry run loads instead of the hub, so that the
+    real row mapping (labkit.data.from_hub_row) and everything after it run without a download."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        a, b = rng.randint(2, 60), rng.randint(2, 40)
+        obj = rng.choice(_OBJECTS)
+        question = f"A box has {a} {obj}s and {b} more are added. How many {obj}s are in the box?"
+        texts = [str(a + b), str(a + b + 1), str(a - b), str(a * b)]
+        rng.shuffle(texts)
+        labels = ["A", "B", "C", "D"]
+        key = labels[texts.index(str(a + b))]
+        choices = {"text": texts, "label": labels}
+        if schema == "openbookqa":
+            rows.append({"id": f"obqa-{i}", "question_stem": question, "choices": choices, "answerKey": key,
+                         "fact1": "adding items increases the count"})
+        elif schema in ("arc", "commonsenseqa"):
+            rows.append({"id": f"{schema}-{i}", "question": question, "choices": choices, "answerKey": key,
+                         "question_concept": obj})
+        elif schema == "riddlesense":
+            rows.append({"question": f"{question} ({i})", "choices": choices, "answerKey": key})
+        elif schema == "piqa":
+            label = i % 2
+            sols = [f"Count all {a + b}.", f"Count only {a}."]
+            rows.append({"goal": f"Count the {obj}s ({i}).", "sol1": sols[label], "sol2": sols[1 - label],
+                         "label": label})
+        elif schema == "pubmedqa":
+            rows.append({"pubid": 1000 + i, "question": f"Does adding {obj}s raise the count ({i})?",
+                         "context": {"contexts": [rng.choice(_SENTENCES)]}, "final_decision": "yes",
+                         "long_answer": "Yes, adding items raises the count."})
+        elif schema == "dolly":
+            rows.append({"instruction": f"Explain step by step: {question}",
+                         "context": rng.choice(_SENTENCES) if i % 3 == 0 else "",
+                         "response": f"{a} + {b} = {a + b}. So there are {a + b} {obj}s.",
+                         "category": "open_qa" if i % 3 else "closed_qa"})
+        else:
+            raise LabkitError(f"dry run: no stand-in rows for hub dataset schema {schema!r}; add it to "
+                              "labkit.tiny.stand_in_rows so the dry run can check it")
+    return rows
