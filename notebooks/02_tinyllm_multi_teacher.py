@@ -42,7 +42,7 @@ seed: int = 0  # the seed of the one-seed interactive run
 interactive: bool = True  # show the widget panel (only in a live Jupyter kernel)
 out_dir: str = "runs/02_tinyllm_multi_teacher"  # metrics.json and PNG figures go here
 device: str = "auto"  # auto, cpu, cuda
-dataset: str = "synthetic:arithmetic"  # synthetic:arithmetic, tinyllm:obqa, tinyllm:arc ...
+dataset: str = ""  # synthetic:arithmetic, tinyllm:obqa, tinyllm:arc ...; empty means the profile's
 data_dir: str = ""  # folder holding tinyllm/; empty means $LABKIT_DATA
 teachers: list = []  # teacher names: live, recorded or scripted; empty means the profile's
 alphas: float = 1.0  # α per teacher: one number for all, or a dict teacher to α
@@ -59,14 +59,14 @@ threads: int = 0  # torch CPU threads of this process; 0 means the profile's
 
 # %%
 P = lk.lab.profiles.resolve(profile, lk.lab.profiles.TINYLLM, teachers=teachers, student=student, alpha_grid=alpha_grid,
-                               n_train=n_train, n_test=n_test, max_steps=max_steps, max_new_tokens=max_new_tokens,
+                               dataset=dataset, n_train=n_train, n_test=n_test, max_steps=max_steps, max_new_tokens=max_new_tokens,
                                threads=threads, seeds=seeds, live_teacher=live_teacher)
-lk.lab.params.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device, dataset=dataset,
-                             teachers=P["teachers"], alphas=alphas, alpha_grid=P["alpha_grid"], max_steps=P["max_steps"],
+lk.lab.params.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device,
+                             dataset=P["dataset"], teachers=P["teachers"], alphas=alphas, alpha_grid=P["alpha_grid"], max_steps=P["max_steps"],
                              in_context=in_context, template=template)
 lk.lab.notebook.set_threads(P["threads"])
 seeds = lk.lab.students.check_seeds(P["seeds"])
-teachers, student, alpha_grid = P["teachers"], P["student"], P["alpha_grid"]
+teachers, student, alpha_grid, dataset = P["teachers"], P["student"], P["alpha_grid"], P["dataset"]
 device = "cpu" if device == "auto" and lk.lab.students.parse_scratch(student) else device
 config = dict(lr=P["lr"], steps=P["max_steps"], batch_size=P["batch_size"], max_len=P["max_len"])
 timer, figures, tables = lk.lab.metrics.Timer(), [], {}

@@ -7,6 +7,7 @@ import PROFILES from here; a notebook's derived cell calls ``resolve(profile, TA
 """
 from __future__ import annotations
 
+from labkit import tiny
 from labkit.errors import LabkitError
 
 PROFILES = ("smoke", "default", "real", "paper")
@@ -40,20 +41,21 @@ DSS = {
 # from-scratch student of notebook 01; "live_teacher" is the embedded model whose teacher-forced vs plain
 # CoT rationales are compared on a small sample, n_live questions, 0 = skip). default: 180 steps, the α curve is
 # α 0 (label only) and α 1 (the full run) over 3 seeds (alpha_grid=[1.0] adds no run; [0.1, 3.0] adds the curve's
-# ends at ≈ +35 s each on 2 seeds: over the 3-minute budget); threads=2 for the live teacher (students: 1 per worker)
+# ends at ≈ +35 s each on 2 seeds: over the 3-minute budget); threads=2 for the live teacher (students: 1 per worker).
+# paper: the recorded FLAN-T5-xl / LLaMA-2 rationales ship only with the TinyLLM data, so that row names its dataset.
 TINYLLM = {
     "smoke": dict(teachers=["noisy-oracle@p=0.2", "oracle@style=terse"], student="scratch@layers=2,hidden=64",
                   alpha_grid=[0.1, 3.0], alpha_seeds=[0, 1], n_train=48, n_valid=32, n_test=32, task_steps=1,
                   max_steps=12, max_new_tokens=24, lr=3e-3, batch_size=8, max_len=192, seeds=[0, 1], threads=1,
-                  live_teacher="tiny", n_live=4),
+                  live_teacher="tiny", n_live=4, dataset="synthetic:arithmetic"),
     "default": dict(teachers=["noisy-oracle@p=0.2", "oracle@style=terse"], student="scratch@layers=2,hidden=64",
                     alpha_grid=[1.0], alpha_seeds=[0, 1], n_train=1000, n_valid=200, n_test=200, task_steps=1,
                     max_steps=180, max_new_tokens=48, lr=3e-3, batch_size=16, max_len=192, seeds=[0, 1, 2],
-                    threads=2, live_teacher="smollm2-135m-instruct", n_live=16),
+                    threads=2, live_teacher="smollm2-135m-instruct", n_live=16, dataset="synthetic:arithmetic"),
     "paper": dict(teachers=["flan-t5-xl", "llama2-7b-chat"], student="google/flan-t5-base",
                   alpha_grid=[0.01, 0.1, 0.5, 1.0, 2.0, 3.0], alpha_seeds=[0, 1, 2], n_train=100000, n_valid=1000,
                   n_test=100000, max_steps=2000, max_new_tokens=128, lr=5e-5, batch_size=16, max_len=1024,
-                  seeds=[0, 1, 2], threads=0, live_teacher="", n_live=0),
+                  seeds=[0, 1, 2], threads=0, live_teacher="", n_live=0, dataset="tinyllm:obqa"),
 }
 
 # notebooks 03/04: white-box KD. "smoke" and "default": a task teacher and a smaller student built by
@@ -106,6 +108,27 @@ BY_NOTEBOOK = {
 }
 
 
+# Dry run of the paper profile (`labkit reproduce|batch --profile paper --dry-run`, $LABKIT_DRY_RUN): the paper
+# row runs as it is (same models by family, labkit.tiny.stand_in; same data, batch and sequence settings) with
+# these caps, so every cell of a notebook runs in seconds. Numbers are upper bounds (a smaller value is kept);
+# lists (seeds) keep their first DRY_RUN_SEEDS entries (two: a claim needs two seeds for an interval).
+DRY_RUN_STEPS = 2
+DRY_RUN_CAPS = {"max_steps": DRY_RUN_STEPS, "n_train": 16, "n_valid": 8, "n_test": 8, "n_eval": 8, "n_texts": 8,
+                "n_seeds": 2, "max_new_tokens": 16, "signal_sequences": 2, "signal_repeats": 2, "n_live": 2}
+DRY_RUN_SEEDS = 2
+
+
+def dry_run_caps(values: dict) -> dict:
+    """``values`` with DRY_RUN_CAPS applied (numbers capped, seed lists cut to DRY_RUN_SEEDS)."""
+    out = dict(values)
+    for name, value in values.items():
+        if name in DRY_RUN_CAPS and isinstance(value, int) and not isinstance(value, bool):
+            out[name] = min(value, DRY_RUN_CAPS[name]) if value > 0 else DRY_RUN_CAPS[name]
+        elif name in ("seeds", "alpha_seeds") and isinstance(value, list) and value:
+            out[name] = value[:DRY_RUN_SEEDS]
+    return out
+
+
 def check_profile(profile: str) -> str:
     if profile not in PROFILES:
         raise LabkitError(f"parameter profile={profile!r}: expected one of {', '.join(PROFILES)}")
@@ -120,7 +143,8 @@ def resolve(profile: str, table: dict, **given) -> dict:
         table: {profile: {name: value}}, e.g. DSS.
         given: the notebook's current values (a non-empty value wins over the table).
     Returns:
-        {name: value} for every name in given and every name in table[profile].
+        {name: value} for every name in given and every name in table[profile]; in a dry run
+        ($LABKIT_DRY_RUN, profile "paper" only) with DRY_RUN_CAPS applied (2 optimiser steps, a few examples).
     """
     check_profile(profile)
     if profile not in table:
@@ -132,4 +156,6 @@ def resolve(profile: str, table: dict, **given) -> dict:
             out.setdefault(name, value)
         else:
             out[name] = value
+    if profile == "paper" and tiny.dry_run():
+        out = dry_run_caps(out)
     return out
