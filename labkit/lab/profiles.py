@@ -7,7 +7,6 @@ import PROFILES from here; a notebook's derived cell calls ``resolve(profile, TA
 """
 from __future__ import annotations
 
-from labkit import tiny
 from labkit.errors import LabkitError
 
 PROFILES = ("smoke", "default", "real", "paper")
@@ -156,6 +155,8 @@ def resolve(profile: str, table: dict, **given) -> dict:
             out.setdefault(name, value)
         else:
             out[name] = value
-    if profile == "paper" and tiny.dry_run():
-        out = dry_run_caps(out)
+    if profile == "paper":
+        from labkit import tiny  # lazy: tiny imports torch; batch drivers import this module for PROFILES
+        if tiny.dry_run():
+            out = dry_run_caps(out)
     return out
