@@ -5,6 +5,7 @@
     labkit data show tinyllm:obqa --data-dir ../shared/data [--json]
     labkit rationales generate --teacher smollm2-135m-instruct --dataset synthetic:arithmetic --limit 50
     labkit reproduce --profile default --out runs/default
+    labkit reproduce --profile paper --dry-run --data-dir ../shared/data
     labkit batch notebooks/grids/tinyllm_alpha.yaml --out runs/grid
     labkit report runs/default
 """
@@ -77,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--executor", default="local", choices=["local", "ray"])
     b.add_argument("--jobs", type=int, default=1)
     b.add_argument("--only", action="append", default=None, help="run only these notebooks/grids (repeatable)")
+    b.add_argument("--dry-run", action="store_true", dest="dry_run",
+                   help="profile paper on a CPU: tiny stand-ins of the papers' models, 2 steps, a few examples")
+    b.add_argument("--data-dir", default=None, dest="data_dir", help="folder holding tinyllm/ and dss/ "
+                   "(sets $LABKIT_DATA for the runs)")
     b.set_defaults(func=_dispatch("runs.reproduce:cli_reproduce"))
 
     b = sub.add_parser("batch", help="run one grid file (notebook x parameter sets x seeds)")
@@ -85,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--profile", default=None, choices=["smoke", "default", "paper"])
     b.add_argument("--executor", default="local", choices=["local", "ray"])
     b.add_argument("--jobs", type=int, default=1)
+    b.add_argument("--dry-run", action="store_true", dest="dry_run",
+                   help="profile paper on a CPU: tiny stand-ins, 2 steps, one seed of a covering subset of the grid")
+    b.add_argument("--data-dir", default=None, dest="data_dir", help="folder holding tinyllm/ and dss/ "
+                   "(sets $LABKIT_DATA for the runs)")
     b.set_defaults(func=_dispatch("runs.reproduce:cli_batch"))
 
     b = sub.add_parser("report", help="collect results.csv and report.md from a runs folder")

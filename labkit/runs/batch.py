@@ -309,8 +309,10 @@ def _matches(only: list[str] | None, *names: str) -> bool:
     return any(name == o or name.startswith(o + "_") or name == Path(o).stem for o in only for name in names)
 
 
-def plan_runs(profile: str, out, only: list[str] | None = None, plan_dir: Path | None = None) -> list[Run]:
-    """Every run `labkit reproduce --profile PROFILE` makes, duplicates (same folder) removed."""
+def _planned_grids(profile: str, out, only: list[str] | None = None,
+                   plan_dir: Path | None = None) -> tuple[dict, list, list[tuple[Grid, list[Run]]]]:
+    """(plan, notebooks, [(grid, its runs)]) of `labkit reproduce --profile PROFILE`: one grid per notebook of
+    the plan (its seeds and resources), then the plan's grid files."""
     plan = load_plan(profile, plan_dir)
     base = {"parameters": plan.get("parameters") or {}, "seeds": plan.get("seeds") or [0],
             "resources": plan.get("resources") or {}}
@@ -318,23 +320,46 @@ def plan_runs(profile: str, out, only: list[str] | None = None, plan_dir: Path |
         base["timeout"] = plan["timeout"]
     notebooks = lab_notebooks() if plan["notebooks"] == "all" else \
         [resolve_notebook(n, plan["path"].parent) for n in plan["notebooks"]]
-    runs: list[Run] = []
+    out_grids: list[tuple[Grid, list[Run]]] = []
     for nb in notebooks:
         if _matches(only, nb.stem):
             grid = parse_grid({"notebook": str(nb), **base}, path=None, profile=profile)
-            runs += [Run(**{**asdict(r), "grid": plan["path"].stem}) for r in expand_grid(grid, out)]
+            out_grids.append((grid, [Run(**{**asdict(r), "grid": plan["path"].stem}) for r in expand_grid(grid, out)]))
     for g in plan["grids"]:
         gpath = Path(g) if Path(g).is_absolute() else plan["path"].parent / g
         grid = load_grid(gpath, profile=profile)
         if _matches(only, grid.notebook.stem, grid.name):
-            runs += expand_grid(grid, out)
+            out_grids.append((grid, expand_grid(grid, out)))
+    return plan, notebooks, out_grids
+
+
+def _unique(runs: list[Run]) -> list[Run]:
     unique: dict[str, Run] = {}
     for r in runs:
         unique.setdefault(r.out_dir, r)
+    return list(unique.values())
+
+
+def plan_runs(profile: str, out, only: list[str] | None = None, plan_dir: Path | None = None,
+              dry_run: bool = False) -> list[Run]:
+    """Every run `labkit reproduce --profile PROFILE` makes, duplicates (same folder) removed.
+
+    dry_run: check every run's Ray request against its grid's resources (labkit.runs.dryrun.check_resources),
+    then keep one seed of a covering subset of each grid (dryrun.covering), asking Ray for no GPU."""
+    plan, notebooks, grids = _planned_grids(profile, out, only, plan_dir)
+    if dry_run:
+        from labkit.runs import dryrun
+        runs = []
+        for grid, grid_runs in grids:
+            dryrun.check_resources(grid_runs, {grid_runs[0].grid: grid.resources} if grid_runs else {})
+            runs += [dryrun.on_cpu(r) for r in dryrun.covering(grid_runs, grid.axes, grid.variants)]
+    else:
+        runs = [r for _, grid_runs in grids for r in grid_runs]
+    unique = _unique(runs)
     if only and not unique:
         raise LabkitError(f"--only {' '.join(only)} matches no notebook or grid of profile {profile!r} "
                           f"(notebooks: {', '.join(n.stem for n in notebooks)}; grids: {', '.join(plan['grids'])})")
-    return list(unique.values())
+    return unique
 
 
 # --------------------------------------------------------------------------- one run
@@ -439,8 +464,11 @@ def _run_ray(runs: list[Run], jobs: int, kernel: str, done) -> None:
             ray.init(num_cpus=max(jobs, 1), include_dashboard=False)
         started_here = True
     try:
+        from labkit.runs import dryrun
         task = ray.remote(_ray_execute)
-        pending = {task.options(num_gpus=r.gpus, num_cpus=r.cpus).remote(asdict(r), kernel): r for r in runs}
+        env = dryrun.passed_env()   # a dry run's variables reach workers on every node
+        extra = {"runtime_env": {"env_vars": env}} if env else {}
+        pending = {task.options(**dryrun.ray_options(r), **extra).remote(asdict(r), kernel): r for r in runs}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
