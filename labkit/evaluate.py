@@ -33,11 +33,12 @@ def _device(model, device):
     return dev
 
 
-def _autocast(device, bf16):
-    """A context factory: bf16 autocast ("auto": where supported; True; False = none)."""
+def _autocast(device, bf16, model=None):
+    """A context factory: bf16 autocast ("auto": labkit.models.bf16_auto for this model; True; False = none)."""
     if not bf16:
         return nullcontext
-    return lambda: models.autocast(device, enabled=None if bf16 == "auto" else True)
+    enabled = models.bf16_auto(device, model) if bf16 == "auto" else True
+    return lambda: models.autocast(device, enabled=enabled)
 
 
 # --------------------------------------------------------------------------- log-likelihoods
@@ -63,7 +64,7 @@ def continuation_logprobs(model, tokenizer, prompts: list[str], continuations: l
         idx = order[s: s + batch_size]
         b = {k: v.to(dev) for k, v in S.collate([enc[i] for i in idx], pad).items()}
         keep = (b["labels"] if s2s else b["labels"][:, 1:]) != S.IGNORE                 # (B, L) target positions
-        with _autocast(dev, bf16)():
+        with _autocast(dev, bf16, model)():
             logits, targets = S.target_logits(model, b)                                    # (N, V), (N,)
         logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets[:, None])[:, 0]   # (N,)
         row = keep.nonzero()[:, 0]                                                   # (N,) sequence of each token
@@ -130,7 +131,7 @@ def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int = 64, 
     and, with stop_at_newline, at its first newline."""
     dev = _device(model, device)
     return S.generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, greedy=not do_sample,
-                      temperature=temperature, seed=seed, batch_size=batch_size, autocast=_autocast(dev, bf16),
+                      temperature=temperature, seed=seed, batch_size=batch_size, autocast=_autocast(dev, bf16, model),
                       stop_at_newline=stop_at_newline)
 
 

@@ -50,7 +50,8 @@ class TrainConfig:
         max_len: maximum tokens per sequence; the prompt is cut from the left so the target survives.
         seed: seeds python, numpy and torch, the data order and LoRA init; two CPU runs are identical.
         device: "auto", "cpu", "cuda", "cuda:1", ...
-        bf16: "auto" (bf16 autocast where the device supports it), True or False.
+        bf16: "auto" (bf16 autocast where the device supports it, but float32 on a CPU for models under
+            labkit.models.CPU_BF16_MIN_PARAMS parameters, where it is faster: labkit.models.bf16_auto), True or False.
         lora_r: LoRA rank; 0 = full fine-tuning. A model already wrapped by peft is used as is.
         warmup: warmup length as a fraction of `steps` (0 <= warmup < 1) or a step count (>= 1).
         weight_decay: AdamW weight decay.
@@ -191,7 +192,7 @@ def resolve(model, config: TrainConfig):
     device = models.resolve_device(config.device)
     if next(model.parameters()).device != device:
         model.to(device)
-    enabled = None if config.bf16 == "auto" else bool(config.bf16)
+    enabled = models.bf16_auto(device, model) if config.bf16 == "auto" else bool(config.bf16)
     return device, (lambda: models.autocast(device, enabled=enabled))
 
 

@@ -122,3 +122,32 @@ def test_resume_gives_the_same_next_losses(tok, records, tmp_path, cfg):
     assert resumed.series("step") == list(range(1, 7))
     for key in ("loss", "loss/answer", "lr"):
         assert resumed.series(key)[3:] == pytest.approx(full.series(key)[3:], rel=1e-6, abs=1e-7), key
+
+
+def test_bf16_auto_is_float32_for_small_cpu_models_only(monkeypatch):
+    """bf16="auto": float32 on a bf16 CPU below models.CPU_BF16_MIN_PARAMS parameters (slower there, measured
+    in benchmarks/bf16_small_models.py), bf16 at or above it and on CUDA; True/False are obeyed as given."""
+    from labkit import loop, models
+    monkeypatch.setattr(models, "_cpu_bf16", lambda: True)
+    small = torch.nn.Linear(64, 64)                                        # 4,160 parameters
+    big = torch.nn.Linear(1000, models.CPU_BF16_MIN_PARAMS // 1000)        # just over the threshold
+    assert sum(p.numel() for p in big.parameters()) >= models.CPU_BF16_MIN_PARAMS
+    assert not models.bf16_auto("cpu", small)
+    assert models.bf16_auto("cpu", big)
+    assert models.bf16_auto("cpu")                                         # no model: bf16 where supported
+    x = torch.randn(2, 64)
+
+    def dtype_under(model, bf16):
+        _, ac = loop.resolve(model, TrainConfig(device="cpu", bf16=bf16))
+        with ac():
+            return (x @ x.T).dtype
+    assert dtype_under(small, "auto") == torch.float32
+    assert dtype_under(big, "auto") == torch.bfloat16
+    assert dtype_under(small, True) == torch.bfloat16
+    assert dtype_under(big, False) == torch.float32
+    monkeypatch.setattr(models, "_cpu_bf16", lambda: False)
+    assert not models.bf16_auto("cpu", big)                                # no native bf16: never
+    # CUDA keeps bf16 whatever the size (device resolution faked: no GPU here)
+    monkeypatch.setattr(models, "resolve_device", lambda device="auto": torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert models.bf16_auto("cuda", small)
