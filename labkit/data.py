@@ -11,7 +11,8 @@ Names are `family:name`:
   (seed, split), four options each and a gold step-by-step `solution` ending "So the answer is X.".
 - `tinyllm:obqa|arc` — TinyLLM files with two recorded teachers ("flan-t5-xl", "llama2-7b-chat").
 - `dss:cqa|svamp` — distilling-step-by-step files with the recorded teacher "palm-540b" and its labels.
-- `hub:openbookqa|arc|piqa|riddlesense|pubmedqa|commonsenseqa` — Hugging Face `datasets` (GPU nodes).
+- `hub:openbookqa|arc|piqa|riddlesense|pubmedqa|commonsenseqa|dolly` — Hugging Face `datasets` (GPU nodes;
+  in a dry run, `labkit reproduce --dry-run`, a few made-up rows in each dataset's own schema).
 
 File formats (data_dir holds tinyllm/ and dss/):
 
@@ -546,10 +547,11 @@ HUB_DATASETS = {  # schema name -> (hub id, config, {our split: hub split})
     "riddlesense": ("INK-USC/riddle_sense", None, {"train": "train", "valid": "validation"}),
     "pubmedqa": ("qiaojin/PubMedQA", "pqa_labeled", {"train": "train"}),
     "commonsenseqa": ("tau/commonsense_qa", None, {"train": "train", "valid": "validation"}),
+    "dolly": ("databricks/databricks-dolly-15k", None, {"train": "train"}),  # MiniLLM's instructions (one split)
 }
 HUB_ALIASES = {hub_id: schema for schema, (hub_id, _, _) in HUB_DATASETS.items()} | {
     "openbookqa": "openbookqa", "ai2_arc": "arc", "piqa": "piqa", "riddle_sense": "riddlesense",
-    "pubmed_qa": "pubmedqa", "commonsense_qa": "commonsenseqa"}
+    "pubmed_qa": "pubmedqa", "commonsense_qa": "commonsenseqa", "databricks-dolly-15k": "dolly"}
 
 
 def _keyed_choices(schema: str, row: dict) -> tuple[list[str], str]:
@@ -598,6 +600,10 @@ def from_hub_row(schema: str, row: dict) -> Record:
         return Record(id=str(row["pubid"]), question=row["question"], answer=decision,
                       choices=["yes", "no", "maybe"], context=" ".join(row["context"]["contexts"]),
                       meta={"source": "hub:pubmedqa", "long_answer": row.get("long_answer")})
+    if schema == "dolly":  # instruction following: free-text response, scored by ROUGE-L (no choices)
+        text = f"{row['instruction']}\n\n{row['context']}" if row.get("context") else row["instruction"]
+        return Record(id=_row_id(schema, {"k": text + row["response"]}, "k"), question=text,
+                      answer=row["response"], meta={"source": "hub:dolly", "category": row.get("category")})
     raise LabkitError(f"unknown hub schema {schema!r}; known: {sorted(HUB_DATASETS)}")
 
 
@@ -607,6 +613,9 @@ def _load_hub(schema: str, split: str, strict: bool, hub_id: str | None = None) 
     default_id, config, splits = HUB_DATASETS[schema]
     if split not in splits:
         raise LabkitError(f"hub:{schema} has no {split!r} split here; available: {list(splits)}")
+    from labkit import tiny  # lazy: tiny imports torch
+    if tiny.dry_run():  # labkit reproduce --dry-run: made-up rows in the hub's schema, never a download
+        return RecordList([from_hub_row(schema, row) for row in tiny.stand_in_rows(schema)], [])
     try:
         import datasets  # lazy: only GPU nodes with the `hub` extra have it
     except ImportError:
