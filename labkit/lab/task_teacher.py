@@ -34,6 +34,7 @@ import torch
 
 from labkit import data, evaluate, tiny
 from labkit.answers import is_correct, parse_answer
+from labkit.errors import LabkitError
 from labkit.loop import TrainConfig
 from labkit.methods import sft
 from labkit.paths import labkit_home
@@ -187,9 +188,26 @@ def named_kit(teacher: str, student: str, dataset: str, *, n_train: int, n_eval:
     s = models.load_model(student, device=device)
     tok = models.load_tokenizer(teacher)
     S.check_vocab(s, t)
+    return TaskKit(tok, t, s, named_splits(dataset, n_train=n_train, n_eval=n_eval),
+                   {"teacher": teacher, "student": student, "dataset": dataset})
+
+
+def named_splits(dataset: str, *, n_train: int, n_eval: int, seed: int = 0) -> dict:
+    """{"train", "valid", "test"} of a named dataset, disjoint: its own valid/test splits where it has them; a
+    dataset with one split (Dolly, MiniLLM's data) is shuffled (seed) and cut into test, valid and train, as
+    MiniLLM held out 500 + 500 of Dolly's instructions."""
     names = data.splits_of(dataset)
-    test = "test" if "test" in names else names[-1]
-    valid = "validation" if "validation" in names else "valid" if "valid" in names else test
-    splits = {"train": data.load_dataset(dataset, "train", n=n_train), "valid": data.load_dataset(dataset, valid, n=n_eval),
-              "test": data.load_dataset(dataset, test, n=n_eval)}
-    return TaskKit(tok, t, s, splits, {"teacher": teacher, "student": student, "dataset": dataset})
+    if "test" in names and "valid" in names:
+        return {"train": data.load_dataset(dataset, "train", n=n_train),
+                "valid": data.load_dataset(dataset, "valid", n=n_eval), "test": data.load_dataset(dataset, "test", n=n_eval)}
+    rows = data.load_dataset(dataset, "train", shuffle=True, seed=seed)
+    test = data.load_dataset(dataset, "test", n=n_eval) if "test" in names else rows[:n_eval]
+    taken = {r.id for r in test}
+    valid = data.load_dataset(dataset, "valid", n=n_eval) if "valid" in names else \
+        [r for r in rows if r.id not in taken][:n_eval]
+    taken |= {r.id for r in valid}
+    train = [r for r in rows if r.id not in taken][:n_train]
+    if not train:
+        raise LabkitError(f"dataset {dataset}: its {len(rows)} training rows leave none for training after holding "
+                          f"out {len(test)} test and {len(valid)} valid rows (n_eval={n_eval}); lower n_eval")
+    return {"train": train, "valid": list(valid), "test": list(test)}
