@@ -51,7 +51,7 @@ max_steps: int = 0  # optimiser steps per student, after the shared SFT init (0:
 lr: float = 0.0  # learning rate (0: profile default)
 batch_size: int = 0  # training examples per step (0: profile default)
 ce_weight: float = 0.5  # w in w·CE + (1 − w)·KD, the same for every KD arm (SFT is CE alone)
-beta: float = 0.5  # β of JSD_β in the hybrid and same-tokenizer KD (0 = forward KL, 1 = reverse KL)
+beta: float = 0.5  # β of JSD_β in the hybrid and same-tokenizer KD (0: forward KL, 1: reverse KL)
 sentence: str = "Zoë paid €1,234.50 for 12 naïve crêpes — 3× more than 🍎."  # text of the alignment viewer
 data_dir: str = ""  # folder holding dss/ and tinyllm/ (empty: $LABKIT_DATA or ../shared/data; absent: synthetic)
 n_texts: int = 0  # texts per source for the alignment counts (0: profile default)
