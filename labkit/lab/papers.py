@@ -88,6 +88,32 @@ PAPERS = {
         ],
         "key_metrics": ["best.accuracy", "single_run.accuracy", "single_run.teacher_loglik"],
     },
+    "05_survey_map": {
+        "title": "The survey's map of LLM distillation, in miniature",
+        "paper": "Zhu, Li, Liu, Ma & Wang, *A Survey on Model Compression for Large Language Models*, "
+                 "arXiv:2308.07633 (TACL 2024), §3 Knowledge Distillation; the methods: Ho et al., *Large Language "
+                 "Models Are Reasoning Teachers* (ACL 2023); Wang et al., *SCOTT: Self-Consistent Chain-of-Thought "
+                 "Distillation* (ACL 2023); Shridhar et al., *Distilling Reasoning Capabilities into Smaller "
+                 "Language Models* (Findings of ACL 2023); Huang et al., *In-context Learning Distillation* "
+                 "(arXiv:2212.10670, 2022)",
+        "paper_setting": "GPT-3 (175B) teachers; GPT-2 / T5 / OPT students; GSM8K, SVAMP, CommonsenseQA, "
+                         "StrategyQA and others; GPU",
+        "claims": [
+            {"claim": "Fine-tune-CoT: sampling several reasoning paths per question (diverse reasoning) "
+                      "substantially improves the student.", "source": "Ho et al. 2023, §5 (qualitative)",
+             "lab": {"table": "finetune_cot", "label": "arm", "values": ["accuracy"]}},
+            {"claim": "SCOTT: rationales consistent with the answer make a student whose answers follow its own "
+                      "rationales (more faithful), at comparable accuracy.", "source": "Wang et al. 2023 (qualitative)",
+             "lab": {"table": "scott", "label": "arm", "values": ["accuracy", "faithfulness"]}},
+            {"claim": "Socratic CoT: a sub-question decomposer and a solver outperform a student trained on whole "
+                      "chains of thought.", "source": "Shridhar et al. 2023 (qualitative)",
+             "lab": {"table": "socratic", "label": "arm", "values": ["accuracy"]}},
+            {"claim": "In-context learning distillation: Multitask-ICT beats Meta-ICT on the target tasks, at a "
+                      "higher cost (it needs the target tasks' examples).", "source": "Huang et al. 2022 (qualitative)",
+             "lab": {"table": "icl", "label": "arm", "values": ["accuracy"]}},
+        ],
+        "key_metrics": ["accuracy.*"],
+    },
     "06_cross_tokenizer": {
         "title": "Cross-tokenizer KD: ULD and a GOLD-style hybrid",
         "paper": "Boizard et al., *Towards Cross-Tokenizer Distillation: the Universal Logit Distillation Loss for "

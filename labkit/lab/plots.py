@@ -227,12 +227,13 @@ def _mean_ci(vals):
 
 
 def arms_over_seeds(rows: list[dict], arms: list[str] | None = None, title: str = "", hlines: dict | None = None,
-                    value: str = "test", percent: bool = True):
+                    value: str = "test", percent: bool = True, ylabel: str | None = None):
     """Notebooks 01/02: each arm's final accuracy per seed (dots), its mean with the 95% Student-t interval
     over seeds (black error bar) and its step-0 accuracy (grey open marker, the untrained student),
     with reference lines {label: value} (chance, the teacher).
 
-    rows: lab.students.train_arm results ({"arm", "seed", "step0": {split: acc}, "final": {split: acc}}).
+    rows: lab.students.train_arm results ({"arm", "seed", "step0": {split: acc}, "final": {split: acc}});
+    without "step0" no step-0 marker is drawn. ylabel: the axis label (default "<value> accuracy").
     """
     arms = arms or list(dict.fromkeys(r["arm"] for r in rows))
     scale = 100.0 if percent else 1.0
@@ -240,7 +241,7 @@ def arms_over_seeds(rows: list[dict], arms: list[str] | None = None, title: str 
     for i, name in enumerate(arms):
         rs = sorted((r for r in rows if r["arm"] == name), key=lambda r: r["seed"])
         fin = [r["final"][value] * scale for r in rs]
-        s0 = [r["step0"][value] * scale for r in rs]
+        s0 = [r["step0"][value] * scale for r in rs if "step0" in r]
         jitter = np.linspace(-0.12, 0.12, len(fin)) if len(fin) > 1 else [0.0]
         ax.scatter(i + np.asarray(jitter), fin, color=_color(name, i), s=22, zorder=2,
                    label="per seed (final)" if i == 0 else None)
@@ -248,14 +249,16 @@ def arms_over_seeds(rows: list[dict], arms: list[str] | None = None, title: str 
         ax.errorbar(i + 0.25, mean, yerr=[[lo], [hi]], fmt="o", color="k", capsize=4, ms=5, zorder=3,
                     label="mean, 95% t-interval" if i == 0 else None)
         ax.text(i + 0.32, mean, f"{mean:.0f}", va="center", fontsize=8)
-        ax.scatter([i - 0.25], [sum(s0) / len(s0)], marker="o", facecolors="none", edgecolors="0.5", s=30, zorder=2,
-                   label="step 0 (untrained)" if i == 0 else None)
+        if s0:
+            ax.scatter([i - 0.25], [sum(s0) / len(s0)], marker="o", facecolors="none", edgecolors="0.5", s=30, zorder=2,
+                       label="step 0 (untrained)" if i == 0 else None)
     for j, (label, v) in enumerate((hlines or {}).items()):
         ax.axhline(v * scale, ls="--", color="0.4" if j == 0 else f"C{j + 5}", lw=1, label=label)
     ax.set_xticks(range(len(arms)))
     ax.set_xticklabels([a.replace(" (", "\n(") for a in arms], fontsize=8)
     ax.set_xlim(-0.6, len(arms) - 0.3)
-    ax.set_ylabel(f"{value} accuracy (%)" if percent else f"{value} accuracy")
+    label = ylabel or f"{value} accuracy"
+    ax.set_ylabel(f"{label} (%)" if percent else label)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=7, loc="best")

@@ -93,6 +93,30 @@ XTOK = {
               "lr": 5e-5, "batch_size": 16, "n_train": 2000, "n_eval": 500, "n_texts": 1000, "max_new_tokens": 128},
 }
 
+# notebook 05: the survey's miniatures (labkit.lab.survey): from-scratch tiny students on prompt -> target pairs that
+# labkit.methods.{finetune_cot,scott,socratic,icl} build from scripted teachers; float32 (bf16 autocast is ~2x
+# slower for models this small on the CPU); settings chosen on the validation split (benchmarks/RESULTS.md).
+# "paper": a larger scratch student and budget; the papers' own models (GPT-3 teachers, T5/GPT-2 students) are
+# not run by this notebook.
+_SURVEY_METHODS = ["finetune_cot", "scott", "socratic", "icl"]
+SURVEY = {
+    "smoke": {"student": "scratch@layers=1,hidden=32", "methods": _SURVEY_METHODS, "seeds": [0, 1, 2],
+              "dataset": "synthetic:arithmetic", "task_steps": 1, "socratic_steps": 2, "noisy": "noisy-oracle@p=0.3", "clean": "oracle",
+              "n_train": 32, "n_test": 12, "max_steps": 4, "lr": 3e-3, "batch_size": 8, "max_len": 256,
+              "k_paths": 4, "temperature": 1.0, "icl_k": 4, "icl_epochs": 1, "n_source_tasks": 2,
+              "n_target_tasks": 1, "n_target_train": 6, "threads": 1},
+    "default": {"student": "scratch@layers=2,hidden=64", "methods": _SURVEY_METHODS, "seeds": [0, 1, 2],
+                "dataset": "synthetic:arithmetic", "task_steps": 1, "socratic_steps": 2, "noisy": "noisy-oracle@p=0.3", "clean": "oracle",
+                "n_train": 1000, "n_test": 200, "max_steps": 400, "lr": 3e-3, "batch_size": 32, "max_len": 256,
+                "k_paths": 4, "temperature": 1.0, "icl_k": 4, "icl_epochs": 4, "n_source_tasks": 24,
+                "n_target_tasks": 4, "n_target_train": 6, "threads": 1},
+    "paper": {"student": "scratch@layers=4,hidden=256,vocab=1024", "methods": _SURVEY_METHODS, "seeds": [0, 1, 2],
+              "dataset": "synthetic:arithmetic", "task_steps": 2, "socratic_steps": 3, "noisy": "noisy-oracle@p=0.3", "clean": "oracle",
+              "n_train": 2000, "n_test": 200, "max_steps": 3000, "lr": 1e-3, "batch_size": 32, "max_len": 384,
+              "k_paths": 8, "temperature": 1.0, "icl_k": 4, "icl_epochs": 8, "n_source_tasks": 64,
+              "n_target_tasks": 8, "n_target_train": 6, "threads": 0},
+}
+
 # the methods notebook 03 compares (notebook 04 adds "gkd")
 WHITEBOX_METHODS = ("sft", "kd", "seqkd", "minillm")
 
@@ -103,6 +127,7 @@ BY_NOTEBOOK = {
     "02_tinyllm_multi_teacher": TINYLLM,
     "03_minillm_reverse_kl": WHITEBOX,
     "04_gkd_on_policy": WHITEBOX,
+    "05_survey_map": SURVEY,
     "06_cross_tokenizer": XTOK,
 }
 

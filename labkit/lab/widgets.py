@@ -284,3 +284,22 @@ def gkd_panel(namespace: dict, on_change: Callable | None = None,
         "metric": w.Dropdown(options=list(metrics), value=ns.get("metric", metrics[0]), description="metric"),
     }
     return panel(namespace, controls, on_change, "GKD: one run", None, output=True)
+
+
+# --------------------------------------------------------------------------- notebook 05
+
+def survey_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
+    """method (which miniature the one-seed run trains), k_paths and temperature (Fine-tune-CoT), scott_filter
+    (SCOTT's consistency filter), icl_k (demonstrations per query); an Output for Panel.rerun."""
+    w = _w()
+    ns = namespace
+    methods = ["finetune_cot", "scott", "socratic", "icl"]
+    controls = {
+        "method": w.Dropdown(options=methods, value=ns.get("method", methods[0]) if ns.get("method") in methods
+                             else methods[0], description="method"),
+        "k_paths": _slider(ns.get("k_paths") or 4, 1, 8, 1, "Fine-tune-CoT: reasoning paths per question (k)", integer=True),
+        "temperature": _slider(ns.get("temperature") or 1.0, 0.0, 2.0, 0.1, "Fine-tune-CoT: teacher temperature"),
+        "scott_filter": w.Checkbox(value=bool(ns.get("scott_filter", True)), description="SCOTT: keep consistent rationales only"),
+        "icl_k": _slider(ns.get("icl_k") or 4, 1, 8, 1, "ICL: demonstrations per query (k)", integer=True),
+    }
+    return panel(namespace, controls, on_change, "Survey miniatures: one seed, your settings", output=True)

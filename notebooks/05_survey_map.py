@@ -1,0 +1,227 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python (labkit)
+#     language: python
+#     name: labkit
+# ---
+
+# %% [markdown]
+# # 05 · The survey's map of LLM distillation, in miniature
+#
+# The lab follows the knowledge-distillation section of **Zhu, Li, Liu, Ma & Wang, *A Survey on Model Compression
+# for Large Language Models*** (arXiv:2308.07633, 2023; TACL 2024). The survey splits KD for LLMs in two:
+#
+# * **Standard KD**: the student learns the teacher's output distribution (white-box): MiniLLM's reverse KL
+#   (notebook 03), GKD's on-policy data (notebook 04); notebook 00 shows why the direction of the KL matters.
+# * **EA-based KD** (emergent abilities): the student learns an ability only large models show, from the
+#   teacher's *text* (black-box): **in-context learning** (Meta-ICT, Multitask-ICT), **chain of thought** (MT-CoT,
+#   Fine-tune-CoT, Fu et al., distilling step-by-step, Socratic CoT, DISCO, SCOTT; TinyLLM extends the line) and
+#   **instruction following** (Lion).
+#
+# Below: the map (each box says where the lab runs the method), then four miniatures of methods notebooks 01–04
+# do not cover, each over seeds with its claim measured. Every student is a small transformer trained from scratch
+# on the CPU; the teachers are scripted (they write the gold reasoning, with known noise), so the effects below are
+# what the *method* does to the data, at a scale the papers never ran.
+
+# %%
+import labkit as lk
+
+# %% tags=["parameters"]
+profile: str = "default"  # smoke | default | paper
+seeds: list = []  # seeds of every miniature, at least 3 at default; empty means the profile's
+seed: int = 0  # the seed of the one-seed interactive run
+interactive: bool = True  # show the widget panel (only in a live Jupyter kernel)
+out_dir: str = "runs/05_survey_map"  # metrics.json and PNG figures go here
+methods: list = []  # miniatures to run: finetune_cot, scott, socratic, icl; empty means all
+method: str = "finetune_cot"  # the miniature of the one-seed interactive run
+k_paths: int = 0  # Fine-tune-CoT: reasoning paths sampled per question; 0 means the profile's
+temperature: float = 0.0  # Fine-tune-CoT: the teacher's sampling temperature; 0 means the profile's
+scott_filter: bool = True  # SCOTT (one-seed run): keep only rationales consistent with the answer
+icl_k: int = 0  # ICL: demonstrations before each query; 0 means the profile's
+max_steps: int = 0  # optimiser steps per student; 0 means the profile's
+n_train: int = 0  # training questions of the reasoning miniatures; 0 means the profile's
+threads: int = 0  # torch CPU threads of this process; 0 means the profile's
+
+# %%
+P = lk.lab.profiles.resolve(profile, lk.lab.profiles.SURVEY, seeds=seeds, k_paths=k_paths, temperature=temperature,
+                            icl_k=icl_k, max_steps=max_steps, n_train=n_train, threads=threads, methods=methods)
+lk.lab.notebook.set_threads(P["threads"])
+seeds = lk.lab.students.check_seeds(P["seeds"])
+unknown = sorted(set(P["methods"]) - {"finetune_cot", "scott", "socratic", "icl"})
+assert not unknown, f"parameter methods: unknown {unknown}; expected some of finetune_cot, scott, socratic, icl"
+config = dict(lr=P["lr"], steps=P["max_steps"], batch_size=P["batch_size"], max_len=P["max_len"], bf16=False)
+sv, timer, figures, tables, rows = lk.lab.survey, lk.lab.metrics.Timer(), [], {}, {}
+
+# %%
+if lk.lab.notebook.show_widgets(interactive):   # writes method, k_paths, temperature, scott_filter, icl_k back
+    from IPython.display import display
+    panel = lk.lab.widgets.survey_panel(globals())
+    display(panel.widget)   # then run "One seed, your settings" at the end
+else:
+    panel = None
+
+# %% [markdown]
+# ## The map
+#
+# Green boxes run in this lab (the notebook or section is named); grey ones are described in the survey and not
+# run here. The table says what each method takes from the teacher and what the student learns.
+
+# %%
+figures.append(lk.lab.plots.save(sv.taxonomy_figure(), out_dir, "survey_map.png"))
+tables["methods"] = sv.TABLE
+lk.lab.notebook.table(sv.TABLE)
+
+# %% [markdown]
+# ## The data
+#
+# Fine-tune-CoT and SCOTT share one task, one-step `synthetic:arithmetic` ("Kim has 20 pens. Kim gives 9 away. How
+# many pens does Kim have now?"), asked without options: the student must *write* its reasoning and the number.
+# Socratic CoT needs several steps, so it gets two-step questions. The ICL miniature has its own family of lookup
+# tasks (§4). Each setup's tokenizer (byte-level BPE, 512 entries) is trained on every prompt and target its
+# students will see; every student is a fresh 2-layer, 64-wide transformer.
+
+# %%
+with timer("data"):
+    kw = dict(n_train=P["n_train"], n_test=P["n_test"], teachers=[P["noisy"], P["clean"]], dataset=P["dataset"])
+    cot, soc = sv.cot_setup(task_steps=P["task_steps"], **kw), sv.cot_setup(task_steps=P["socratic_steps"], **kw)
+    icl = sv.icl_setup(n_source=P["n_source_tasks"], n_target=P["n_target_tasks"], n_target_train=P["n_target_train"])
+    SETUPS = {"finetune_cot": cot, "scott": cot, "socratic": soc, "icl": icl}
+    ARMS = {m: sv.arms_for(m, SETUPS[m], noisy=P["noisy"], clean=P["clean"], k_paths=P["k_paths"], temperature=P["temperature"],
+                           icl_k=P["icl_k"], epochs=P["icl_epochs"]) for m in P["methods"]}
+    for setup in {id(SETUPS[m]): SETUPS[m] for m in ARMS}.values():
+        sv.prepare(setup, [ARMS[m] for m in ARMS if SETUPS[m] is setup], student=P["student"])
+print(f"{len(cot.train)} train / {len(cot.test)} test questions ({P['dataset']}); ICL: {P['n_source_tasks']} source "
+      f"tasks, {P['n_target_tasks']} target tasks with {P['n_target_train']} of 16 items for training")
+print(cot.train[0].question, cot.train[0].rationales[P["noisy"]], sep="\n")
+
+# %% [markdown]
+# ## §1 Fine-tune-CoT: diverse reasoning (Ho, Schmid & Yun, ACL 2023)
+#
+# The teacher writes its reasoning for each training question; the student learns question → reasoning and, at
+# test time, reasons before it answers (its answer is the one its own reasoning states; no options are shown).
+# With *diverse reasoning* the teacher samples **k paths** per question at temperature T > 0 and the paths with a
+# wrong final answer are dropped (`labkit.methods.finetune_cot`). The teacher here is noisy (`noisy-oracle@p=0.3`:
+# each path independently gets a wrong step and a wrong answer with probability 0.3), and sampling varies how each
+# step is phrased. The two arms train for the **same number of steps** (the paper trains equal epochs, so its k-path
+# students get k times the updates).
+
+# %%
+def miniature(name):
+    """Train every arm of one miniature over the seeds (both cores); keep its rows and the data stats."""
+    if name in ARMS:
+        with timer(name):
+            rows[name] = sv.run(SETUPS[name], ARMS[name], seeds, student=P["student"], config=config)
+        tables[name] = sv.summary(rows[name], ("accuracy", "faithfulness") if name == "scott" else ("accuracy",))
+        tables[f"{name}_data"] = [{"arm": a, **arm.get("stats", {})} for a, arm in ARMS[name].items()]
+        return lk.lab.notebook.table(tables[name])
+
+miniature("finetune_cot")
+
+# %%
+def arms_figure(name, metric="accuracy", **kw):
+    """Per-seed dots, mean and 95 % interval of each arm of a miniature; saved as <name>.png."""
+    if name in rows:
+        runs = [dict(r, final={"test": r[metric]}) for r in rows[name]]
+        fig = lk.lab.plots.arms_over_seeds(runs, list(ARMS[name]), ylabel=f"test {metric}", **kw)
+        figures.append(lk.lab.plots.save(fig, out_dir, f"{name}_{metric}.png"))
+
+arms_figure("finetune_cot", title=f"Fine-tune-CoT on {P['dataset']} ({P['task_steps']} steps): k paths vs one, {len(seeds)} seeds")
+
+# %% [markdown]
+# ## §2 SCOTT: consistent rationales, faithful students (Wang et al., ACL 2023)
+#
+# The student writes a rationale, then `Answer: …`. Trained on **all** the noisy teacher's rationales, about 30 % of
+# its targets have a rationale that states one answer followed by the gold answer: the student learns that its
+# answer need not follow its reasoning. Keeping only the **consistent** rationales (what SCOTT's contrastive
+# decoding aims for; `labkit.methods.scott`) removes those. *Faithfulness* = the fraction of test questions on which
+# the answer the student gives is the one its own rationale states.
+
+# %%
+miniature("scott")
+
+# %%
+arms_figure("scott", "faithfulness", title="SCOTT: does the student's answer follow its own rationale?")
+arms_figure("scott", "accuracy", title="SCOTT: test accuracy of the same students")
+
+# %% [markdown]
+# ## §3 Socratic CoT: a decomposer and a solver (Shridhar, Stolfo & Sachan, Findings of ACL 2023)
+#
+# The teacher's reasoning is cut into sub-questions and their answers (`labkit.methods.socratic.decompose`). A
+# *decomposer* learns to ask the next sub-question given the problem and the dialogue so far, a *solver* learns to
+# answer it; at test time they alternate until the decomposer asks for the answer. The baseline is one student
+# trained on the whole chain of thought of the same (clean) teacher. Each of the two Socratic students trains for
+# as many steps as the single student (the paper's setting: two models, twice the training compute).
+
+# %%
+miniature("socratic")
+
+# %%
+arms_figure("socratic", title="Socratic CoT vs one chain-of-thought student")
+
+# %% [markdown]
+# ## §4 In-context learning distillation: Meta-ICT vs Multitask-ICT (Huang et al., 2022)
+#
+# A family of lookup tasks (`labkit.lab.survey.lookup_tasks`): each task sorts 16 items into 4 boxes by its own
+# secret rule, and only solved examples of the same task, placed before the question, say which rule applies. The
+# student answers after k demonstrations, one of which shows the query's item (the simplest in-context skill: find
+# the matching example and use its answer). **Meta-ICT** trains in context on many *source* tasks and meets the
+# *target* tasks only at test time; **Multitask-ICT** trains in context on the target tasks' own training items;
+# **fine-tuning** trains on those items without demonstrations. All are scored on the target tasks' *held-out*
+# items, in context.
+
+# %%
+miniature("icl")
+
+# %%
+arms_figure("icl", title=f"In-context learning distillation on held-out items of {P['n_target_tasks']} target tasks")
+
+# %% [markdown]
+# ## The survey's methods, measured
+#
+# Each claim is an effect per seed (better arm − worse arm, paired by seed; positive = the paper's direction) with a
+# 95 % Student-t interval; it **holds** when the interval's lower end is above 0 (docs/methods.md §9).
+
+# %%
+claims = sv.claims_of(rows)
+tables["claims"] = lk.lab.students.claim_table(claims)
+lk.lab.notebook.table(tables["claims"])
+
+# %% [markdown]
+# **Reading the claims.** (filled in from the default run.)
+
+# %% [markdown]
+# ## One seed, your settings
+#
+# With the panel above (a live kernel), choose a miniature and its knob (k paths and temperature, the SCOTT
+# filter, the number of demonstrations); this cell trains its arm(s) for one seed and shows the result under the
+# panel and here. Headless it runs once with `method`.
+
+# %%
+def one_run(ns=None):
+    setup = SETUPS[method]
+    arms = sv.arms_for(method, setup, noisy=P["noisy"], clean=P["clean"], k_paths=k_paths or P["k_paths"],
+                       temperature=temperature or P["temperature"], icl_k=icl_k or P["icl_k"], epochs=P["icl_epochs"])
+    if method == "scott":
+        arms = {a: v for a, v in arms.items() if (a == "consistent only") == scott_filter}
+    got = sv.run(setup, arms, [seed], student=P["student"], config=config, processes=1)   # trains a tokenizer if none yet
+    out = [{k: v for k, v in r.items() if k not in ("example", "final_loss")} for r in got]
+    display(lk.lab.notebook.table(out))
+    return out
+
+with timer("one run"):
+    from IPython.display import display
+    single = one_run() if panel is None else panel.rerun(one_run, store="single")
+
+# %%
+metrics = {
+    "claims": claims, "seeds": seeds, "methods": P["methods"],
+    "accuracy": {m: {r["arm"]: r["accuracy"] for r in tables[m]} for m in rows},
+    "examples": {m: {r["arm"]: r.get("example") for r in rows[m] if r["seed"] == seeds[0]} for m in rows},
+    "single_run": single, "n_train": len(cot.train), "n_test": len(cot.test),
+    "tables": tables, "figures": figures,
+}
+params = dict(profile=profile, seeds=seeds, methods=P["methods"], student=P["student"], dataset=P["dataset"],
+              task_steps=P["task_steps"], k_paths=P["k_paths"], temperature=P["temperature"], icl_k=P["icl_k"],
+              max_steps=P["max_steps"], lr=P["lr"], batch_size=P["batch_size"], n_train=P["n_train"])
+print(lk.lab.metrics.write_metrics(out_dir, "05_survey_map", params, metrics, timer))
