@@ -318,7 +318,8 @@ FAMILIES = {
                  template="$A </s>", options=(("feed_forward_proj", "relu"), ("tie_word_embeddings", True))),
     "flan-t5": Family("flan-t5", "T5ForConditionalGeneration", ("<pad>", "</s>", "<unk>"), None, "</s>", "<pad>",
                       "<unk>", template="$A </s>",
-                      options=(("feed_forward_proj", "gated-gelu"), ("tie_word_embeddings", False))),
+                      options=(("feed_forward_proj", "gated-gelu"), ("tie_word_embeddings", False))),  # T5 v1.1:
+    # transformers 5 ties T5's embeddings always and reads tie_word_embeddings=False as "no decoder output scaling"
     "gpt2": Family("gpt2", "GPT2LMHeadModel", ("<|endoftext|>",), "<|endoftext|>", "<|endoftext|>", None,
                    "<|endoftext|>"),
     "llama": Family("llama", "LlamaForCausalLM", ("<unk>", "<s>", "</s>"), "<s>", "</s>", None, "<unk>",

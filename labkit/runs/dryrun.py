@@ -98,8 +98,9 @@ def check_environment(root: Path = ROOT) -> list[str]:
     allowed = {_requirement_key(x) for x in project.get("dependencies", [])}
     for lines in project.get("optional-dependencies", {}).values():
         allowed |= {_requirement_key(x) for x in lines}
+    deps = {_requirement_key(x)[0] for x in project.get("dependencies", [])}   # reported above if they differ
     problems += [f"environment.yml entry {line!r} is neither a pyproject dependency nor an extra (same spec)"
-                 for key, line in entries.values() if key not in allowed]
+                 for key, line in entries.values() if key not in allowed and key[0] not in deps]
     return problems
 
 
