@@ -181,6 +181,7 @@ metrics = {
     "valid_accuracy": {a: by_arm[a]["final_valid"] for a in ARMS},
     "teacher_accuracy": teacher_accuracy, "chance": S.chance, "seeds": seeds,
     "claims": claims,
+    "learning": lk.lab.students.learning(rows, list(ARMS), S.chance),
     "n_train": len(S.train), "n_test": len(S.test),
     "tables": tables, "figures": figures,
 }

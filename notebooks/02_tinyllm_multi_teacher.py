@@ -221,6 +221,7 @@ metrics = {
     "teacher_consistency": {r["teacher"]: r["rate"] for r in teacher_rows},
     "teacher_forcing": tables.get("teacher_forcing"),
     "rationale_stats": S.rationale_stats, "chance": S.chance, "seeds": seeds,
+    "learning": lk.lab.students.learning(rows, chance=S.chance),
     "claims": claims, "tables": tables, "figures": figures}
 params = dict(P, profile=profile, seeds=seeds, dataset=dataset, teachers=teachers, alphas=alpha_of,
               in_context=in_context, template=template, device=device)

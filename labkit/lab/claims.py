@@ -80,3 +80,28 @@ def markdown(claims: Sequence[Mapping]):
         return Markdown(text)
     except ImportError:
         return text
+
+
+def learning(per_seed: Mapping[str, Mapping], step0, metric: str, chance: float | None = None) -> list[dict]:
+    """Do the trained arms learn? One row per arm: its metric after training over seeds against its step-0
+    value (the untrained or initial student) and chance, for the report's "Do the students learn?" table.
+
+    Args:
+        per_seed: {arm: {seed: metric after training}} (≥ 2 seeds for an interval).
+        step0: {arm: metric at step 0} or one number shared by every arm (a shared initialisation).
+        metric: what was measured (e.g. "test accuracy").
+        chance: the metric of a random guess (None where it has no meaning, e.g. a generated number).
+    Returns:
+        [{"arm", "metric", "step0", "chance", "final", "ci95", "n", "gain_over_step0", "learns"}]: learns is
+        True when the interval's lower end is above both step 0 and chance.
+    """
+    out = []
+    for arm, values in per_seed.items():
+        xs = [float(values[s]) for s in sorted(values)]
+        s0 = float(step0[arm] if isinstance(step0, Mapping) else step0)
+        mean, lo, hi = t_interval(xs) if len(xs) > 1 else (xs[0], math.nan, math.nan)
+        floor = max(s0, chance) if chance is not None else s0
+        out.append({"arm": str(arm), "metric": str(metric), "step0": s0, "chance": chance, "final": mean,
+                    "ci95": [lo, hi], "n": len(xs), "gain_over_step0": mean - s0,
+                    "learns": bool(len(xs) > 1 and lo > floor)})
+    return out

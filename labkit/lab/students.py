@@ -187,6 +187,14 @@ def by_seed(rows, arm_name: str, split: str = "test", when: str = "final") -> di
     return got
 
 
+def learning(rows, arms=None, chance: float | None = None) -> list[dict]:
+    """lab.claims.learning on test accuracy: each arm (≥ 2 seeds) after training vs its untrained step 0 and chance."""
+    names = [a for a in (arms or dict.fromkeys(r["arm"] for r in rows)) if len({r["seed"] for r in rows if r["arm"] == a}) > 1]
+    return _claims.learning({a: by_seed(rows, a) for a in names},
+                            {a: statistics.mean(by_seed(rows, a, when="step0").values()) for a in names},
+                            "test accuracy", chance)
+
+
 def summary(rows, arms=None, chance: float | None = None) -> list[dict]:
     """One row per arm: step-0 and final test accuracy (mean, sd over seeds, per seed), final valid mean,
     the gain over step 0 and over chance, seconds per run."""

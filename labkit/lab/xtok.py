@@ -462,6 +462,14 @@ def by_arm(rows: list[dict], metric: str) -> dict[str, dict[int, float]]:
     return out
 
 
+def learning(rows: list[dict], metric: str = "accuracy") -> list[dict]:
+    """lab.claims.learning: each trained arm against the shared student init (its step 0); no chance level
+    (the answer is a generated number)."""
+    arms = by_arm(rows, metric)
+    init = arms.pop("student (init)")
+    return claims_mod.learning(arms, sum(init.values()) / len(init), f"test {metric}")
+
+
 def summary(rows: list[dict], metrics=("accuracy", "digit_logprob", "other_logprob")) -> list[dict]:
     """One row per arm: each metric's mean and sample SD over seeds."""
     import statistics

@@ -434,6 +434,48 @@ def claims_section(runs: list[dict]) -> list[str]:
     return lines + ([""] if silent else [])
 
 
+def why_not_section(runs: list[dict]) -> list[str]:
+    """Markdown: for each claim that does not hold, the notebook's own reading of why
+    (metrics["claims_not_holding"] = {claim id: text}); claims with no reading are listed as such."""
+    notes = OrderedDict()
+    for r in runs:
+        if r["status"] == "ok" and isinstance(r["metrics"].get("claims_not_holding"), dict):
+            for cid, text in r["metrics"]["claims_not_holding"].items():
+                notes.setdefault((r["notebook"], cid), str(text))
+    failing = [c for c in collect_claims(runs) if not c["holds"]]
+    if not failing:
+        return []
+    lines = ["### Why these claims do not hold", "",
+             "The notebook's reading of each claim that did not hold, as measured (nothing was tuned on the test "
+             "split to turn a claim green).", ""]
+    for c in failing:
+        text = notes.get((c["notebook"], c["id"]))
+        lines += [f"- **{c['notebook']} · {c['id']}**: " + (text or "see the notebook's reading of its claims.")]
+    return lines + [""]
+
+
+def learning_section(runs: list[dict]) -> list[str]:
+    """Markdown: do the trained students learn? metrics["learning"] rows (lab.claims.learning) of every notebook:
+    each arm's metric after training (mean, 95% interval over seeds) beside its step-0 value and chance."""
+    rows = []
+    for r in runs:
+        if r["status"] == "ok" and isinstance(r["metrics"].get("learning"), list):
+            rows += [(r["notebook"], x) for x in r["metrics"]["learning"] if isinstance(x, dict)]
+    if not rows:
+        return []
+    body = [["✓" if x.get("learns") else "✗", nb, x.get("arm", ""), x.get("metric", ""),
+             fmt_number(x.get("chance")) if _is_number(x.get("chance")) else "—", fmt_number(x.get("step0")),
+             fmt_number(x.get("final")), (f"[{fmt_number(x['ci95'][0])}, {fmt_number(x['ci95'][1])}]"
+                                          if isinstance(x.get("ci95"), list) and all(map(_is_number, x["ci95"])) else "—"),
+             fmt_number(x.get("gain_over_step0")), x.get("n", "")] for nb, x in rows]
+    learns = sum(bool(x.get("learns")) for _, x in rows)
+    return ["## Do the students learn?", "",
+            "Each trained arm after training (mean over seeds, 95% Student-t interval) beside its own step 0 (the "
+            "untrained or initial student) and chance; it learns (✓) when the interval's lower end is above both.", "",
+            md_table(["learns", "notebook", "arm", "metric", "chance", "step 0", "trained", "95% CI", "gain over step 0",
+                      "n seeds"], body), "", f"{learns} of {len(rows)} arms learn.", ""]
+
+
 def render_markdown(out, runs: list[dict]) -> str:
     out = Path(out)
     ok = sum(r["status"] == "ok" for r in runs)
@@ -452,7 +494,7 @@ def render_markdown(out, runs: list[dict]) -> str:
         "seeds; one seed shows the value alone. Every run: `results.csv`; each run's executed notebook: "
         "`<notebook>/<run-id>/output.ipynb`.", "",
     ]
-    lines += claims_section(runs)
+    lines += claims_section(runs) + why_not_section(runs) + learning_section(runs)
     if notebooks:
         lines += ["Contents: " + " · ".join(f"[{n}](#{_anchor(n + (' — ' + _paper(n)['title'] if _paper(n) else ''))})"
                                              for n in notebooks), ""]

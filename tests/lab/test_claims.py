@@ -57,3 +57,20 @@ def test_errors(kwargs, match):
     values = kwargs.pop("values")
     with pytest.raises(LabkitError, match=match):
         claim("a", "c", "m", "x", "y", values, **kwargs)
+
+
+def test_learning_rows_against_hand_values():
+    from labkit.lab.claims import learning
+    # arm a: [0.5, 0.6, 0.7] mean 0.6, s 0.1, half-width 4.302653 * 0.1 / sqrt(3) = 0.248414 -> lo 0.351586
+    rows = learning({"a": {2: 0.7, 0: 0.5, 1: 0.6}, "b": {0: 0.3, 1: 0.31}}, {"a": 0.25, "b": 0.3}, "test accuracy",
+                    chance=0.25)
+    a, b = rows
+    assert (a["arm"], a["n"], a["step0"], a["chance"]) == ("a", 3, 0.25, 0.25)
+    assert a["final"] == pytest.approx(0.6) and a["gain_over_step0"] == pytest.approx(0.35)
+    assert a["ci95"] == pytest.approx([0.351586, 0.848414], abs=1e-6) and a["learns"] is True
+    # b: mean 0.305 but the interval (two seeds, t = 12.706) reaches below step 0 and chance
+    assert b["learns"] is False and b["gain_over_step0"] == pytest.approx(0.005)
+    # a shared step 0 (one initial student) and no chance; a lower end above step 0 but below chance fails
+    assert learning({"x": {0: 1.0, 1: 1.1, 2: 1.2}}, 0.0, "loglik")[0]["learns"] is True
+    assert learning({"x": {0: 0.30, 1: 0.31, 2: 0.32}}, 0.1, "acc", chance=0.5)[0]["learns"] is False
+    assert learning({"x": {0: 0.9}}, 0.1, "acc")[0]["learns"] is False          # one seed: no interval

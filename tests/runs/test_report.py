@@ -172,3 +172,25 @@ def test_the_report_opens_with_every_claim_of_every_notebook(tmp_path):
     assert rows[2].startswith("| ✗ | 04_gkd_on_policy | on>off | 2.000 | [-10.706, 14.706] | 2 |")
     assert "1 of 3 claims held." in table
     assert "- 00_kl_mode_seeking: no claims written" in table
+
+
+def test_report_says_why_claims_fail_and_whether_students_learn(tmp_path):
+    from labkit.lab.claims import learning
+    d = tmp_path / "03_minillm_reverse_kl" / "seed=0"
+    d.mkdir(parents=True)
+    write_metrics(d, "03_minillm_reverse_kl", {"profile": "default", "seed": 0},
+                  {"claims": [_claim("minillm>sft", [-0.1, 0.0, 0.05], False), _claim("ok", [0.1, 0.2, 0.3], True),
+                              _claim("silent", [-0.1, -0.2, 0.0], False)],
+                   "claims_not_holding": {"minillm>sft": "the init is already at the SFT optimum"},
+                   "learning": learning({"sft": {0: 0.5, 1: 0.6, 2: 0.7}, "minillm": {0: 0.2, 1: 0.2, 2: 0.21}},
+                                        0.25, "test accuracy", chance=0.0)}, {"total": 1.0})
+    report.write_report(tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    why = md[md.index("### Why these claims do not hold"):md.index("## Do the students learn?")]
+    assert "- **03_minillm_reverse_kl · minillm>sft**: the init is already at the SFT optimum" in why
+    assert "03_minillm_reverse_kl · silent**: see the notebook" in why and "· ok**" not in why
+    learn = md[md.index("## Do the students learn?"):]
+    rows = [line for line in learn.splitlines() if line.startswith(("| ✓", "| ✗"))]
+    assert rows[0].startswith("| ✓ | 03_minillm_reverse_kl | sft | test accuracy | 0 | 0.250 | 0.600 | [0.352, 0.848] | 0.350 | 3 |")
+    assert rows[1].startswith("| ✗ | 03_minillm_reverse_kl | minillm |")
+    assert "1 of 2 arms learn." in learn
