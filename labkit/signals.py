@@ -2,6 +2,7 @@
 
     import labkit as lk
     store = lk.signals.capture(teacher, tok, rollouts, out_dir, k=64, samples=32, teacher_name="smollm2")
+    store, captured = lk.signals.capture_keyed(teacher, tok, rollouts, root, k=64, samples=0)  # root/<content key>
     sig = store.get([3, 7])           # the signals of rollouts 3 and 7, rows in response-token order
     lk.signals.topk_divergence(student_logits, sig, kind="forward_kl", mask=mask)
     lk.signals.sampled_forward_kl(student_logits, sig, mask=mask)
@@ -155,19 +156,54 @@ class SignalStore:
         return total / max(sum(self.lengths), 1)
 
 
+def settings_for(teacher, tokenizer, rollouts: list[dict], *, teacher_name: str = "teacher", k: int = 64,
+                 samples: int = 32, temperature: float = 1.0, seed: int = 0) -> SignalSettings:
+    """The SignalSettings that ``capture`` would record for these arguments (hashes the teacher's weights)."""
+    if k < 1 or samples < 0:
+        raise LabkitError(f"capture: k={k!r} must be >= 1 and samples={samples!r} >= 0")
+    return SignalSettings(teacher=teacher_name, teacher_weights=weights_fingerprint(teacher),
+                          tokenizer=alignment.tokenizer_fingerprint(tokenizer),
+                          sequences=sequences_fingerprint(rollouts), n_sequences=len(rollouts), k=k,
+                          samples=samples, temperature=float(temperature), seed=seed)
+
+
+def content_key(settings: SignalSettings) -> str:
+    """A short SHA-256 of every setting: the folder name of a content-keyed store (``capture_keyed``)."""
+    return hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def capture_keyed(teacher, tokenizer, rollouts: list[dict], root, **kw) -> tuple[SignalStore, bool]:
+    """``capture`` into ``root/<content_key>``: (store, captured), captured False when a complete store with
+    exactly these settings was already there (then the teacher is not run at all).
+
+    Several processes asking for the same key at once (grid points of a batch) take turns on a lock file in
+    `root`: the first captures, the others find it complete.
+    """
+    import fcntl
+    capture_kw = {n: kw.pop(n) for n in ("chunk_size", "batch_size", "autocast") if n in kw}
+    settings = settings_for(teacher, tokenizer, rollouts, **kw)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / content_key(settings)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (path / "signals.json").is_file():
+            store = SignalStore(path, settings)
+            if store.complete():
+                return store, False
+        return capture(teacher, tokenizer, rollouts, path, settings=settings, **kw, **capture_kw), True
+
+
 def capture(teacher, tokenizer, rollouts: list[dict], out_dir, *, teacher_name: str = "teacher", k: int = 64,
             samples: int = 32, temperature: float = 1.0, seed: int = 0, chunk_size: int = 64, batch_size: int = 16,
-            autocast=None) -> SignalStore:
+            autocast=None, settings: SignalSettings | None = None) -> SignalStore:
     """Run `teacher` once over `rollouts` (prompt + response ids) and store its signals in `out_dir`.
 
     Resumable: chunks already on disk are kept; a store captured under other settings is refused.
+    settings: what ``settings_for`` returned for these same arguments (saves hashing the weights twice).
     """
-    if k < 1 or samples < 0:
-        raise LabkitError(f"capture: k={k!r} must be >= 1 and samples={samples!r} >= 0")
-    settings = SignalSettings(teacher=teacher_name, teacher_weights=weights_fingerprint(teacher),
-                              tokenizer=alignment.tokenizer_fingerprint(tokenizer),
-                              sequences=sequences_fingerprint(rollouts), n_sequences=len(rollouts), k=k,
-                              samples=samples, temperature=float(temperature), seed=seed)
+    settings = settings or settings_for(teacher, tokenizer, rollouts, teacher_name=teacher_name, k=k,
+                                        samples=samples, temperature=temperature, seed=seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     doc = {"format": FORMAT, "settings": asdict(settings), "chunk_size": chunk_size,

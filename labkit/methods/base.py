@@ -105,6 +105,9 @@ def stored_divergence(student_logits: torch.Tensor, mask: torch.Tensor, store, i
     estimator "topk": labkit.signals.topk_divergence (any kind; biased low); "sampled": the unbiased sampled
     forward KL (kind must be forward_kl).
     """
+    if float(temperature) != store.settings.temperature:
+        raise LabkitError(f"teacher signals in {store.path} hold the teacher at temperature {store.settings.temperature}, "
+                          f"but the loss asks for temperature {temperature}: capture them again at that temperature")
     sig = store.get(indices).to(student_logits.device)
     if estimator == "sampled":
         if kind != "forward_kl":
