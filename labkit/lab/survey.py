@@ -38,14 +38,14 @@ MAP = [
     ("Standard KD", "", "MiniLLM", "reverse KL on the student's own samples", "03_minillm_reverse_kl"),
     ("Standard KD", "", "GKD", "on-policy data, generalised JSD_β", "04_gkd_on_policy"),
     ("Standard KD", "", "forward vs reverse KL", "mode covering vs mode seeking", "00_kl_mode_seeking"),
-    ("EA-based KD", "In-context learning", "Meta-ICT", "ICL training on source tasks", "05 §4"),
-    ("EA-based KD", "In-context learning", "Multitask-ICT", "ICL training on the target tasks", "05 §4"),
-    ("EA-based KD", "Chain of thought", "MT-CoT", "explanations as a second task", "01 (same loss)"),
-    ("EA-based KD", "Chain of thought", "Fine-tune-CoT", "k sampled reasoning paths", "05 §1"),
+    ("EA-based KD", "In-context learning", "Meta-ICT", "ICL training on source tasks", "05_survey_map §4"),
+    ("EA-based KD", "In-context learning", "Multitask-ICT", "ICL training on the target tasks", "05_survey_map §4"),
+    ("EA-based KD", "Chain of thought", "MT-CoT", "explanations as a second task", "01_distilling_step_by_step (same loss)"),
+    ("EA-based KD", "Chain of thought", "Fine-tune-CoT", "k sampled reasoning paths", "05_survey_map §1"),
     ("EA-based KD", "Chain of thought", "Distilling step-by-step", "rationales as a multi-task signal", "01_distilling_step_by_step"),
     ("EA-based KD", "Chain of thought", "TinyLLM", "many teachers' rationales", "02_tinyllm_multi_teacher"),
-    ("EA-based KD", "Chain of thought", "SCOTT", "consistent rationales, faithful students", "05 §2"),
-    ("EA-based KD", "Chain of thought", "Socratic CoT", "decomposer + sub-question solver", "05 §3"),
+    ("EA-based KD", "Chain of thought", "SCOTT", "consistent rationales, faithful students", "05_survey_map §2"),
+    ("EA-based KD", "Chain of thought", "Socratic CoT", "decomposer + sub-question solver", "05_survey_map §3"),
     ("EA-based KD", "Chain of thought", "Fu et al.", "specialise: trade generality for reasoning", "not run"),
     ("EA-based KD", "Chain of thought", "DISCO", "LLM counterfactual data, teacher-filtered", "not run"),
     ("EA-based KD", "Instruction following", "Lion", "adversarial: mine hard instructions", "not run"),
@@ -56,7 +56,7 @@ def taxonomy_figure():
     """The survey's KD map as a tree: branches -> families -> methods, each method box naming where the lab
     runs it (green: a notebook of this lab; grey: not run here)."""
     import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyBboxPatch
+    from matplotlib.patches import FancyBboxPatch, Patch
 
     fig, ax = plt.subplots(figsize=(12, 8.2))
     ax.set_xlim(0, 12)
@@ -96,6 +96,9 @@ def taxonomy_figure():
                         va="center", color="#2a7a2a" if run else "#888", style="italic")
     ax.set_title("Knowledge distillation of LLMs: the survey's map, and where this lab runs each method",
                  fontsize=11)
+    ax.legend(handles=[Patch(fc="#d9f0d3", ec="#444", label="run in this lab (→ notebook, § section)"),
+                       Patch(fc="#eeeeee", ec="#444", label="in the survey, not run here")],
+              loc="lower left", fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -170,19 +173,25 @@ def cot_setup(*, n_train: int, n_test: int, task_steps: int, teachers, dataset: 
     return Setup(train, test, info={"teachers": list(teachers), "dataset": dataset, "task_steps": task_steps})
 
 
-def icl_setup(*, n_source: int, n_target: int, n_target_train: int, seed: int = 0) -> Setup:
-    """Meta-ICT's source tasks (all items) and the target tasks: n_target_train items per target task for
-    training (Multitask-ICT, fine-tuning), the other items for test. Every target item is in the support
-    set that in-context demonstrations come from, at training and test time."""
+def icl_setup(*, n_source: int, n_target: int, n_target_train: int, n_target_valid: int = 0, seed: int = 0,
+              eval_split: str = "test") -> Setup:
+    """Meta-ICT's source tasks (all items) and the target tasks: per target task, n_target_train items for training
+    (Multitask-ICT, fine-tuning), n_target_valid held-out items to choose settings on (eval_split="valid"), the
+    rest for test. Every target item is in the support set that demonstrations come from."""
     source = lookup_tasks(n_source, seed=seed, prefix="source")
     target = lookup_tasks(n_target, seed=seed, prefix="target")
-    if not 0 < n_target_train < len(ITEMS):
-        raise LabkitError(f"n_target_train={n_target_train}: expected 1..{len(ITEMS) - 1} of {len(ITEMS)} items")
+    if not (0 < n_target_train and n_target_valid >= 0 and n_target_train + n_target_valid < len(ITEMS)):
+        raise LabkitError(f"n_target_train={n_target_train}, n_target_valid={n_target_valid}: expected n_target_train "
+                          f">= 1 and both together < {len(ITEMS)} items, leaving some for test")
     rng = random.Random(f"icl-split|{seed}")
-    seen = {t: set(rng.sample(ITEMS, n_target_train)) for t in {r.meta["task"] for r in target}}
-    train = [r for r in target if r.meta["item"] in seen[r.meta["task"]]]
-    test = [r for r in target if r.meta["item"] not in seen[r.meta["task"]]]
-    return Setup(train, test, support=source + target,
+    order = {t: rng.sample(ITEMS, len(ITEMS)) for t in sorted({r.meta["task"] for r in target})}
+
+    def part(r):
+        i = order[r.meta["task"]].index(r.meta["item"])
+        return "train" if i < n_target_train else "valid" if i < n_target_train + n_target_valid else "test"
+    train = [r for r in target if part(r) == "train"]
+    held = [r for r in target if part(r) == eval_split]
+    return Setup(train, held, support=source + target,
                  info={"source": source, "n_source_tasks": n_source, "n_target_tasks": n_target})
 
 
