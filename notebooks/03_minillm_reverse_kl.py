@@ -39,6 +39,7 @@ length_norm: bool = True  # MiniLLM: divide the long-term reward by the number o
 lm_weight: float = 0.0  # MiniLLM: weight of an extra LM (SFT) loss on the gold solutions
 ablations: bool = True  # also train MiniLLM with each switch flipped (the paper's ablation)
 seed: int = 0  # seed of the one-seed interactive run
+teacher_signals: str = "live"  # live | captured (word-level KD reads the teacher's signals computed once, stored)
 device: str = "auto"  # auto | cpu | cuda
 interactive: bool = True  # show the widget panel (only in a live Jupyter kernel)
 out_dir: str = "runs/03_minillm_reverse_kl"  # where metrics.json and the PNG figures go
@@ -58,7 +59,7 @@ for name in ("teacher", "student"):
 lk.lab.params.check_parameters(dataset=S["dataset"])
 if S["kit"] not in ("", "none", *task_teacher.RECIPES):
     raise lk.errors.LabkitError(f"parameter kit={S['kit']!r}: expected one of {', '.join(task_teacher.RECIPES)}")
-whitebox.check_switches(teacher_mix=teacher_mix, lm_weight=lm_weight)
+whitebox.check_switches(teacher_mix=teacher_mix, lm_weight=lm_weight, teacher_signals=teacher_signals)
 methods = whitebox.check_methods(S["methods"])
 timer = lk.lab.metrics.Timer()
 S
@@ -114,15 +115,22 @@ print(task_teacher.prompt_of(r0) + task_teacher.target_of(r0))
 # with three stabilisers: (1) **single-step decomposition** (the immediate term summed exactly over the
 # vocabulary); (2) **teacher-mixed sampling** from $\tilde p=\alpha p+(1-\alpha)q_\theta$ with weights
 # $w_t=q_\theta(y_t)/\tilde p(y_t)$; (3) **length normalisation** of $R_{t+1}$. The ablation flips each in turn.
+#
+# With `teacher_signals="captured"` the word-level KD arm reads the teacher's top-k log-probabilities on the gold
+# solutions from a store captured once under `$LABKIT_HOME/teacher_signals/` (reused while the teacher and data
+# are the same; top-k is biased low, docs/methods.md §7); MiniLLM still runs the live teacher, because it scores
+# the student's own samples, which are new at every step (SFT and SeqKD never run the teacher while training).
 
 # %%
 arms = {m: (m, {}) for m in methods if m != "minillm"}
 if "minillm" in methods:
     arms.update({label: ("minillm", sw) for label, sw in
                  whitebox.minillm_variants(single_step, teacher_mix, length_norm, lm_weight, ablations).items()})
+with timer("teacher signals"):   # {} when live; else captured once (or found) before any student trains
+    stores = whitebox.signal_stores(K, arms, teacher_signals, max_new_tokens=S["max_new_tokens"])
 with timer("train and score, all arms x seeds"):
     rows = whitebox.run_arms(K, arms, S["seeds"], steps=S["max_steps"], lr=S["lr"], batch_size=S["batch_size"],
-                             max_new_tokens=S["max_new_tokens"])
+                             max_new_tokens=S["max_new_tokens"], signals=stores)
 table = whitebox.summary(rows)
 display(Markdown(whitebox.markdown_table(table)))
 print({k: round(v, 1) for k, v in timer.timings.items()})
@@ -193,7 +201,7 @@ def one_run(ns=None):
         one["minillm"] = ("minillm", dict(single_step=single_step, teacher_mix=teacher_mix, length_norm=length_norm,
                                           lm_weight=lm_weight))
     res = whitebox.run_arms(K, one, [seed], steps=S["max_steps"], lr=S["lr"], batch_size=S["batch_size"],
-                            max_new_tokens=S["max_new_tokens"], split="valid")
+                            max_new_tokens=S["max_new_tokens"], split="valid", signals=stores)
     display(Markdown(whitebox.markdown_table(whitebox.summary(res), ["arm", "accuracy", "rouge_l", "teacher_loglik",
                                                                      "distinct_2", "gen_words"])))
     return res
@@ -210,11 +218,12 @@ if panel is not None:
 params = dict(profile=profile, kit=S["kit"], teacher=S["teacher"], student=S["student"], dataset=S["dataset"],
               seeds=S["seeds"], max_steps=S["max_steps"], lr=S["lr"], batch_size=S["batch_size"],
               max_new_tokens=S["max_new_tokens"], methods=methods, single_step=single_step, teacher_mix=teacher_mix,
-              length_norm=length_norm, lm_weight=lm_weight, ablations=ablations, seed=seed, device=device)
+              length_norm=length_norm, lm_weight=lm_weight, ablations=ablations, seed=seed, device=device,
+              teacher_signals=teacher_signals)
 metrics = {"claims": C, "claims_not_holding": notes, "tables": {"arms": table}, "figures": figures,
            "runs": [{k: r[k] for k in ("arm", "seed", "final", "seconds")} for r in rows],
            "curves": {f"{r['arm']}|{r['seed']}": r["curves"] for r in rows if r["curves"]},
            "kit": {"recipe": K.recipe, **{k: v for k, v in K.manifest.items() if k != "recipe"}},
-           "single_run": whitebox.summary(single),
+           "single_run": whitebox.summary(single), "teacher_signals": stores,
            **{f"{r['arm']}/{k}": r[k] for r in table for k in ("accuracy", "rouge_l", "teacher_loglik", "distinct_2")}}
 lk.lab.metrics.write_metrics(out_dir, "03_minillm_reverse_kl", params, metrics, timer)

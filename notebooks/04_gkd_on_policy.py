@@ -44,6 +44,7 @@ metric: str = "accuracy"  # heat-map metric: accuracy | teacher_loglik | rouge_l
 lmbda: float = 0.5  # λ of the single run that the widgets re-run
 beta: float = 0.5  # β of the single run that the widgets re-run
 seed: int = 0  # seed of the single run
+teacher_signals: str = "live"  # live | captured (the teacher's off-policy signals computed once, stored, reused)
 device: str = "auto"  # auto | cpu | cuda
 interactive: bool = True  # show the widget panel (only in a live Jupyter kernel)
 out_dir: str = "runs/04_gkd_on_policy"  # where metrics.json and the PNG figures go
@@ -67,7 +68,8 @@ for name in ("teacher", "student"):
 lk.lab.params.check_parameters(dataset=S["dataset"])
 if S["kit"] not in ("", "none", *task_teacher.RECIPES):
     raise lk.errors.LabkitError(f"parameter kit={S['kit']!r}: expected one of {', '.join(task_teacher.RECIPES)}")
-whitebox.check_switches(metric=metric, metrics=("accuracy", "teacher_loglik", "rouge_l", "distinct_2"))
+whitebox.check_switches(metric=metric, metrics=("accuracy", "teacher_loglik", "rouge_l", "distinct_2"),
+                        teacher_signals=teacher_signals)
 lmbdas, betas = S["lmbdas"], S["betas"]
 timer = lk.lab.metrics.Timer()
 S
@@ -104,12 +106,20 @@ print(f"{len(K.splits['train'])} train / {len(K.splits['test'])} test prompts; t
 # One student per (λ, β) and seed, all from the same initialisation, with the same steps; scored on the test
 # prompts: task accuracy and ROUGE-L of the greedy answer against the gold solution, teacher log-likelihood per
 # token, distinct-2 and length of its samples.
+#
+# With `teacher_signals="captured"` the teacher's top-k log-probabilities on the off-policy sequences (its greedy
+# outputs) are computed once into a content-keyed store under `$LABKIT_HOME/teacher_signals/`, reused by every
+# grid point, seed and later run with the same teacher and data; the λ = 0 points and the off-policy steps of
+# λ > 0 read it (top-k is biased low, docs/methods.md §7), but on-policy steps still run the live teacher, because
+# the student's own samples are new at every step and no stored signal covers them.
 
 # %%
 arms = {f"λ={lm} β={b}": ("gkd", dict(lmbda=lm, beta=b)) for lm in lmbdas for b in betas}
+with timer("teacher signals"):   # {} when live; else captured once (or found) before any student trains
+    stores = whitebox.signal_stores(K, arms, teacher_signals, max_new_tokens=S["max_new_tokens"])
 with timer("train and score, grid x seeds"):
     rows = whitebox.run_arms(K, arms, S["seeds"], steps=S["max_steps"], lr=S["lr"], batch_size=S["batch_size"],
-                             max_new_tokens=S["max_new_tokens"])
+                             max_new_tokens=S["max_new_tokens"], signals=stores)
 table = whitebox.summary(rows)
 for r in table:
     if r["arm"] in arms:
@@ -161,7 +171,7 @@ display(Markdown("\n".join(f"* {v}" for v in notes.values()) or "Every claim hol
 # %%
 def one_run(ns=None):
     res = whitebox.run_arms(K, {f"λ={lmbda} β={beta}": ("gkd", dict(lmbda=lmbda, beta=beta))}, [seed],
-                            steps=S["max_steps"], lr=S["lr"], batch_size=S["batch_size"],
+                            steps=S["max_steps"], lr=S["lr"], batch_size=S["batch_size"], signals=stores,
                             max_new_tokens=S["max_new_tokens"], split="valid", with_init=False, processes=1)
     r = res[0]
     display(Markdown(whitebox.markdown_table([{"arm": r["arm"], **{k: v for k, v in r["final"].items()
@@ -179,7 +189,7 @@ if panel is not None:
 params = dict(profile=profile, kit=S["kit"], teacher=S["teacher"], student=S["student"], dataset=S["dataset"],
               seeds=S["seeds"], max_steps=S["max_steps"], lr=S["lr"], batch_size=S["batch_size"],
               max_new_tokens=S["max_new_tokens"], lmbdas=lmbdas, betas=betas, metric=metric, lmbda=lmbda, beta=beta,
-              seed=seed, device=device)
+              seed=seed, device=device, teacher_signals=teacher_signals)
 best = max(grid_rows, key=lambda r: r[metric])
 metrics = {"claims": C, "claims_not_holding": notes, "tables": {"gkd_grid": table}, "figures": figures,
            "single_run": single, "grid": {"lmbdas": lmbdas, "betas": betas, "metric": metric, "values": values,
@@ -187,5 +197,6 @@ metrics = {"claims": C, "claims_not_holding": notes, "tables": {"gkd_grid": tabl
            "runs": [{k: r[k] for k in ("arm", "seed", "final", "seconds")} for r in rows],
            "curves": {f"{r['arm']}|{r['seed']}": r["curves"] for r in rows if r["curves"]},
            "kit": {"recipe": K.recipe, **{k: v for k, v in K.manifest.items() if k != "recipe"}},
+           "teacher_signals": stores,
            "best": {"lmbda": best["lmbda"], "beta": best["beta"], metric: best[metric]}}
 lk.lab.metrics.write_metrics(out_dir, "04_gkd_on_policy", params, metrics, timer)

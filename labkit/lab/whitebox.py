@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from labkit import data, evaluate, models
+from labkit import signals as signals_lib
 from labkit import sequences as S
 from labkit.errors import LabkitError
 from labkit.loop import History, TrainConfig
@@ -12,6 +13,7 @@ from labkit.lab import claims
 from labkit.lab.notebook import markdown_table  # noqa: F401  (notebooks 03/04 call whitebox.markdown_table)
 from labkit.lab.params import known_teachers
 from labkit.lab.profiles import WHITEBOX, WHITEBOX_METHODS, resolve
+from labkit.paths import labkit_home
 
 KD_PROFILES = WHITEBOX   # settings per profile (labkit.lab.profiles, where every profile table lives)
 METHODS = WHITEBOX_METHODS
@@ -40,6 +42,18 @@ def check_methods(methods, parameter: str = "methods") -> list[str]:
     if bad or not items:
         raise LabkitError(f"parameter {parameter}={methods!r}: expected a non-empty list from {', '.join(METHODS)}")
     return items
+
+
+TEACHER_SIGNALS = ("live", "captured")
+
+
+def check_teacher_signals(value, parameter: str = "teacher_signals") -> str:
+    """'live' (the teacher runs at every step) or 'captured' (its off-policy signals are read from a store)."""
+    if value not in TEACHER_SIGNALS:
+        raise LabkitError(f"parameter {parameter}={value!r}: expected one of {', '.join(TEACHER_SIGNALS)} (live: run "
+                          f"the teacher at every step; captured: read its signals on the off-policy sequences from a "
+                          f"store captured once)")
+    return value
 
 
 def load_teacher_student(teacher: str, student: str, device: str = "auto"):
@@ -142,8 +156,11 @@ def train_method(method: str, student, teacher, tokenizer, data: dict, *, config
     raise LabkitError(f"method={method!r}: expected one of {', '.join(METHODS + ('gkd',))}")
 
 
-def check_switches(*, teacher_mix=None, lm_weight=None, metric=None, metrics=("teacher_loglik", "rouge_l", "distinct_2")):
+def check_switches(*, teacher_mix=None, lm_weight=None, metric=None, metrics=("teacher_loglik", "rouge_l", "distinct_2"),
+                   teacher_signals=None):
     """Notebook checks of the KD knobs that labkit.lab.params.check_parameters does not know."""
+    if teacher_signals is not None:
+        check_teacher_signals(teacher_signals)
     if teacher_mix is not None and not (isinstance(teacher_mix, (int, float)) and 0 <= teacher_mix < 1):
         raise LabkitError(f"parameter teacher_mix={teacher_mix!r}: expected α in [0, 1) (1 would never sample "
                           f"from the student)")
@@ -198,9 +215,16 @@ def score(model, kit, records, *, teacher=None, max_new_tokens: int = 64, seed: 
             "samples": greedy[:3]}
 
 
+MAX_LEN = 192   # token limit of every training sequence of the miniature (prompt + response)
+
+
 def _run_job(arm: str, method: str, switches: dict, seed: int, steps: int, lr: float, batch_size: int,
-             max_new_tokens: int, split: str = "test") -> dict:
-    """One arm, one seed: train a fresh copy of the student init, score it on `split` (worker side)."""
+             max_new_tokens: int, split: str = "test", signals_path: str | None = None) -> dict:
+    """One arm, one seed: train a fresh copy of the student init, score it on `split` (worker side).
+
+    signals_path: a captured store (``signal_stores``) of this method's off-policy sequences: the method reads it
+    instead of running the teacher (which it is then not even given, unless on-policy steps need it).
+    """
     import time
     from labkit.lab.task_teacher import fresh_student, prompt_of, target_of
     kit = _KIT
@@ -213,13 +237,18 @@ def _run_job(arm: str, method: str, switches: dict, seed: int, steps: int, lr: f
     train = kit.splits["train"]
     data = {"train_prompts": [prompt_of(r) for r in train], "train_gold": [target_of(r) for r in train]}
     config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device="cpu", bf16=False,
-                         max_len=192, progress=False, warmup=0.05, log_every=max(1, steps // 4))
+                         max_len=MAX_LEN, progress=False, warmup=0.05, log_every=max(1, steps // 4))
     student = fresh_student(kit)
     extra = {"grad_var_every": max(1, steps // 4)} if method == "minillm" else {}
     teacher_train = None
     if method in ("seqkd", "gkd") and not (method == "gkd" and switches.get("lmbda") == 1.0):
         teacher_train = kit_teacher_outputs(kit, max_new_tokens)
-    h = train_method(method, student, kit.teacher, kit.tokenizer, data, config=config,
+    teacher = kit.teacher
+    if signals_path is not None:
+        extra["teacher_signals"] = signals_lib.SignalStore(signals_path)
+        if method == "kd" or _lmbda(switches) == 0:
+            teacher = None                                 # no step needs it: proof that none runs it
+    h = train_method(method, student, teacher, kit.tokenizer, data, config=config,
                      max_new_tokens=max_new_tokens, teacher_train=teacher_train, **switches, **extra)
     out = score(student, kit, records, max_new_tokens=max_new_tokens, seed=seed)
     keys = ["loss", "loss/ce", "loss/kd", "loss/jsd", "loss/pg", "loss/single", "reward", "grad_var", "gen_len",
@@ -244,10 +273,80 @@ def kit_teacher_outputs(kit, max_new_tokens: int) -> list[dict]:
     return _TEACHER_OUT[key]
 
 
+def _lmbda(switches: dict) -> float:
+    from labkit.methods.gkd import GKDSettings
+    return switches.get("lmbda", GKDSettings.lmbda)
+
+
+SIGNAL_K = 64   # top-k kept per position by signal_stores (the default task teacher has 384 tokens; k >= V is exact)
+
+
+def signals_root() -> Path:
+    """Where notebooks 03/04 keep captured teacher signals: $LABKIT_HOME/teacher_signals/<content key>/."""
+    return labkit_home() / "teacher_signals"
+
+
+def off_policy_rollouts(kit, kind: str, max_new_tokens: int) -> list[dict]:
+    """The fixed sequences that the off-policy steps of `kind` train on, tokenised exactly as the methods do:
+    "kd" = the gold solutions (word-level KD), "gkd" = the teacher's greedy outputs (GKD's off-policy data)."""
+    from labkit.lab.task_teacher import prompt_of, target_of
+    train = kit.splits["train"]
+    if kind == "kd":
+        targets = [target_of(r) for r in train]
+    elif kind == "gkd":
+        targets = rollout_texts(kit.tokenizer, kit_teacher_outputs(kit, max_new_tokens))
+    else:
+        raise LabkitError(f"off_policy_rollouts: kind={kind!r}, expected 'kd' or 'gkd'")
+    return S.encode_rollouts(kit.tokenizer, [prompt_of(r) for r in train], targets, MAX_LEN)
+
+
+def signal_kinds(arms: dict[str, tuple[str, dict]]) -> list[str]:
+    """Which off-policy data the arms read teacher signals on: "kd" (word-level KD arms), "gkd" (GKD with λ < 1;
+    λ = 1 is only on-policy). The other methods (SFT, SeqKD, MiniLLM) have no such step."""
+    kinds = []
+    for method, switches in arms.values():
+        if method == "kd" and "kd" not in kinds:
+            kinds.append("kd")
+        if method == "gkd" and _lmbda(switches) < 1 and "gkd" not in kinds:
+            kinds.append("gkd")
+    return kinds
+
+
+def signal_stores(kit, arms: dict[str, tuple[str, dict]], teacher_signals: str = "captured", *, max_new_tokens: int,
+                  k: int = SIGNAL_K, root: Path | None = None) -> dict[str, dict]:
+    """The teacher's signals on the off-policy sequences of `arms`, captured once (teacher_signals="captured").
+
+    One content-keyed store per kind of data (``signal_kinds``) under `root` (``signals_root()``): top-k
+    log-probabilities + tail mass at temperature 1 (no samples: the arms read top-k). A store whose key (teacher
+    weights, tokenizer, every sequence's ids, k) matches is reused without running the teacher: a second
+    notebook run, or another grid point of a batch, captures nothing. "live" returns {} (the teacher runs at every
+    step). Returns {kind: {"kind", "captured" (False: reused), "seconds", "sequences", "tokens", "k",
+    "bytes_per_token", "path"}}, what ``run_arms(signals=...)`` takes.
+    """
+    import time
+    check_teacher_signals(teacher_signals)
+    if teacher_signals == "live":
+        return {}
+    out = {}
+    for kind in signal_kinds(arms):
+        rollouts = off_policy_rollouts(kit, kind, max_new_tokens)
+        t0 = time.perf_counter()
+        store, captured = signals_lib.capture_keyed(kit.teacher, kit.tokenizer, rollouts, root or signals_root(),
+                                                teacher_name=str(kit.recipe.get("teacher") or "task-teacher"),
+                                                k=k, samples=0, chunk_size=256, batch_size=64)
+        out[kind] = {"kind": kind, "captured": captured, "seconds": round(time.perf_counter() - t0, 2),
+                     "sequences": len(rollouts), "tokens": sum(store.lengths), "k": k,
+                     "bytes_per_token": round(store.bytes_per_token(), 1), "path": str(store.path)}
+    return out
+
+
 def run_arms(kit, arms: dict[str, tuple[str, dict]], seeds, *, steps: int, lr: float, batch_size: int,
-             max_new_tokens: int, split: str = "test", processes: int | None = None, with_init: bool = True) -> list[dict]:
+             max_new_tokens: int, split: str = "test", processes: int | None = None, with_init: bool = True,
+             signals: dict | None = None) -> list[dict]:
     """Every arm ({label: (method, switches)}) for every seed, on the CPU's cores (lab.parallel.map_runs).
 
+    signals: ``signal_stores(...)``: word-level KD arms and GKD's off-policy steps read those stores instead of
+    running the teacher (on-policy steps still run it); None or {}: the live teacher everywhere.
     Returns one row per (arm, seed): {"arm", "seed", "final": score(...), "curves", "seconds"}; with_init adds
     the arm "student (init)" (the shared SFT initialisation, i.e. every arm's step 0) per seed.
     """
@@ -256,8 +355,14 @@ def run_arms(kit, arms: dict[str, tuple[str, dict]], seeds, *, steps: int, lr: f
     _KIT = kit
     if any(m in ("seqkd", "gkd") for m, _ in arms.values()):
         kit_teacher_outputs(kit, max_new_tokens)          # once, before forking
+    signals = signals or {}
+
+    def store_of(method, switches):
+        kind = "kd" if method == "kd" else "gkd" if method == "gkd" and _lmbda(switches) < 1 else None
+        return signals[kind]["path"] if kind in signals else None
     common = dict(steps=steps, lr=lr, batch_size=batch_size, max_new_tokens=max_new_tokens, split=split)
-    jobs = [dict(arm=label, method=m, switches=sw, seed=s, **common) for label, (m, sw) in arms.items() for s in seeds]
+    jobs = [dict(arm=label, method=m, switches=sw, seed=s, signals_path=store_of(m, sw), **common)
+            for label, (m, sw) in arms.items() for s in seeds]
     if with_init:
         jobs += [dict(arm="student (init)", method="init", switches={}, seed=s, **common) for s in seeds]
     jobs.sort(key=lambda j: (j["method"] not in ("minillm", "gkd"), j["arm"]))    # long jobs first
