@@ -71,3 +71,30 @@ def test_captured_signals_with_k_equal_v_train_like_the_live_teacher(tok, teache
                      teacher_signals=store)
     with pytest.raises(LabkitError, match="needs a live teacher"):
         gkd.train(kd.student(), None, tok, kd.PROMPTS, kd.TARGETS, lmbda=0.5, config=cfg, teacher_signals=store)
+
+
+def test_captured_signals_leave_on_policy_steps_to_the_live_teacher_and_top_k_is_biased_low(tok, teacher, kd, tmp_path):
+    """λ = 1 with a store: every step is on-policy, so the store is never read and the gradient is the live one.
+    λ = 0 from a top-16 store (k < V): the first-step loss is below the live one (coarse-graining, docs/methods.md
+    §7) and close to it. A store read at another temperature is refused."""
+    cfg = kd.cfg(steps=1, batch_size=8, max_grad_norm=0)
+    rollouts = S.encode_rollouts(tok, kd.PROMPTS, kd.TARGETS, cfg.max_len)
+    store = signals.capture(teacher, tok, rollouts, tmp_path / "store", k=16, samples=0)
+    out = {}
+
+    def run(name, **kw):
+        def go(c):
+            out[name] = gkd.train(kd.student(), teacher, tok, kd.PROMPTS, kd.TARGETS, max_new_tokens=6, config=c, **kw)
+        return kd.first_step_gradient(go, tmp_path / name)
+    g_live = run("on-live", lmbda=1.0, beta=0.5)
+    g_store = run("on-store", lmbda=1.0, beta=0.5, teacher_signals=store)
+    assert out["on-store"].series("on_policy") == [1.0]
+    for a, b in zip(g_live, g_store):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
+    run("off-live", lmbda=0.0, beta=0.5)
+    run("off-top16", lmbda=0.0, beta=0.5, teacher_signals=store)
+    live, top16 = out["off-live"].rows[0]["loss"], out["off-top16"].rows[0]["loss"]
+    assert top16 <= live + 1e-7 and top16 >= 0.8 * live, (top16, live)
+    with pytest.raises(LabkitError, match="temperature"):
+        gkd.train(kd.student(), None, tok, kd.PROMPTS, kd.TARGETS, lmbda=0.0, temperature=2.0, config=cfg,
+                  teacher_signals=store)

@@ -97,6 +97,8 @@ def test_04_grid_over_seeds_has_the_right_shape_and_claims(nb04):
     ("03_minillm_reverse_kl.ipynb", {"teacher_mix": -0.1}, "teacher_mix"),
     ("04_gkd_on_policy.ipynb", {"betas": [0.0, 1.5]}, "betas"),
     ("04_gkd_on_policy.ipynb", {"dataset": "synthetic:nope"}, "dataset"),
+    ("03_minillm_reverse_kl.ipynb", {"teacher_signals": "cached"}, "teacher_signals"),
+    ("04_gkd_on_policy.ipynb", {"teacher_signals": "cached"}, "teacher_signals"),
 ])
 def test_a_wrong_parameter_fails_in_the_check_cell(run_notebook, tmp_path, name, params, word):
     from papermill.exceptions import PapermillExecutionError
@@ -131,3 +133,137 @@ def test_widget_panels_write_back_changed_values():
     p.controls["metric"].value = "rouge_l"
     assert ns == {"lmbda": 1.0, "beta": 0.1, "metric": "rouge_l"}
     assert len(reruns) == 3 and reruns[-1]["beta"] == 0.1          # each change re-runs the single-run cell
+
+
+# --------------------------------------------------------------------------- teacher_signals="captured" (issue 16)
+
+SMOKE_NEW_TOKENS = 24   # profile smoke's max_new_tokens (the GKD store holds the teacher's outputs of that length)
+SIGNAL_ARMS = {"kd": ("kd", {}), "λ=0.0 β=0.5": ("gkd", {"lmbda": 0.0, "beta": 0.5}),
+               "λ=1.0 β=0.5": ("gkd", {"lmbda": 1.0, "beta": 0.5})}
+
+
+@pytest.fixture(scope="module")
+def smoke_kit():
+    from labkit.lab import task_teacher
+    return task_teacher.task_kit("smoke")
+
+
+def _first_step(kit, method, switches, tmp_path, *, teacher, store=None):
+    """(loss, gradient) of the first optimiser step of `method` from the kit's student init, as _run_job trains
+    it (AdamW's first exp_avg is 0.1 * gradient; no clipping)."""
+    import torch
+    from labkit.lab import task_teacher, whitebox
+    from labkit.loop import TrainConfig
+    train = kit.splits["train"]
+    data = {"train_prompts": [task_teacher.prompt_of(r) for r in train],
+            "train_gold": [task_teacher.target_of(r) for r in train]}
+    cfg = TrainConfig(steps=1, batch_size=8, lr=1e-3, seed=0, device="cpu", bf16=False, max_len=whitebox.MAX_LEN,
+                      progress=False, warmup=0, max_grad_norm=0, checkpoint_dir=str(tmp_path))
+    extra = {"teacher_signals": store} if store is not None else {}
+    teacher_train = whitebox.kit_teacher_outputs(kit, SMOKE_NEW_TOKENS) if method == "gkd" else None
+    h = whitebox.train_method(method, task_teacher.fresh_student(kit), teacher, kit.tokenizer, data, config=cfg,
+                              max_new_tokens=SMOKE_NEW_TOKENS, teacher_train=teacher_train, **switches, **extra)
+    state = torch.load(next(tmp_path.glob("step-*.pt")), weights_only=False)["optimizer"]["state"]
+    return h.rows[0]["loss"], [s["exp_avg"] / 0.1 for _, s in sorted(state.items())]
+
+
+def test_captured_signals_give_the_live_first_step_when_k_is_v_and_stay_within_the_topk_bias(smoke_kit, tmp_path):
+    """Word-level KD and GKD at λ = 0 from the notebooks' store: with k = V the first step's loss and gradient are
+    the live teacher's (no teacher given at all); with k = 64 < V the top-k loss is lower (coarse-graining shrinks
+    every f-divergence, docs/methods.md §7) but close."""
+    import torch
+    from labkit.lab import whitebox
+    from labkit.signals import SignalStore
+    kit, V = smoke_kit, len(smoke_kit.tokenizer)
+    exact = whitebox.signal_stores(kit, SIGNAL_ARMS, "captured", max_new_tokens=SMOKE_NEW_TOKENS, k=V,
+                                   root=tmp_path / "exact")
+    top64 = whitebox.signal_stores(kit, SIGNAL_ARMS, "captured", max_new_tokens=SMOKE_NEW_TOKENS, k=64,
+                                   root=tmp_path / "top64")
+    assert set(exact) == {"kd", "gkd"} and V > 64                     # λ = 1 needs no store: it is all on-policy
+    for kind, method, switches in (("kd", "kd", {}), ("gkd", "gkd", {"lmbda": 0.0, "beta": 0.5})):
+        live_loss, g_live = _first_step(kit, method, switches, tmp_path / f"{kind}-live", teacher=kit.teacher)
+        loss, g = _first_step(kit, method, switches, tmp_path / f"{kind}-exact", teacher=None,
+                              store=SignalStore(exact[kind]["path"]))
+        assert loss == pytest.approx(live_loss, rel=1e-5, abs=1e-7)
+        assert sum(float(x.abs().sum()) for x in g_live) > 0
+        for a, b in zip(g, g_live):
+            torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
+        loss64, g64 = _first_step(kit, method, switches, tmp_path / f"{kind}-top64", teacher=None,
+                                  store=SignalStore(top64[kind]["path"]))
+        assert loss64 <= live_loss + 1e-6 and loss64 >= 0.9 * live_loss, (kind, loss64, live_loss)
+        cos = torch.nn.functional.cosine_similarity(torch.cat([x.flatten() for x in g64]),
+                                                    torch.cat([x.flatten() for x in g_live]), dim=0)
+        assert cos > 0.95, (kind, float(cos))
+
+
+def test_signal_stores_are_captured_once_and_then_reused_without_running_the_teacher(smoke_kit, tmp_path):
+    from labkit.lab import whitebox
+    kit = smoke_kit
+    first = whitebox.signal_stores(kit, SIGNAL_ARMS, "captured", max_new_tokens=SMOKE_NEW_TOKENS, root=tmp_path)
+    assert all(v["captured"] for v in first.values()) and all(v["bytes_per_token"] > 0 for v in first.values())
+    chunks = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("chunk-*.safetensors")}
+    assert chunks and len(list(tmp_path.iterdir())) == 3              # one store per kind of data, and the lock
+    forwards = []
+    hook = kit.teacher.register_forward_hook(lambda *a: forwards.append(1))
+    try:                                                                # another grid point, another run: same data
+        again = whitebox.signal_stores(kit, {"λ=0.5 β=0.0": ("gkd", {"lmbda": 0.5, "beta": 0.0}), "kd": ("kd", {})},
+                                       "captured", max_new_tokens=SMOKE_NEW_TOKENS, root=tmp_path)
+    finally:
+        hook.remove()
+    assert not forwards and not any(v["captured"] for v in again.values())
+    assert {k: v["path"] for k, v in again.items()} == {k: v["path"] for k, v in first.items()}
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("chunk-*.safetensors")} == chunks
+    assert whitebox.signal_stores(kit, SIGNAL_ARMS, "live", max_new_tokens=SMOKE_NEW_TOKENS, root=tmp_path) == {}
+
+
+def test_captured_arms_run_the_teacher_only_on_policy(smoke_kit, tmp_path, monkeypatch):
+    """run_arms with the stores: word-level KD and GKD λ = 0 never call the teacher while training; λ = 1 (on-policy)
+    still does at every step; live arms call it at every step."""
+    from labkit import sequences as S
+    from labkit.lab import whitebox
+    kit = smoke_kit
+    stores = whitebox.signal_stores(kit, SIGNAL_ARMS, "captured", max_new_tokens=SMOKE_NEW_TOKENS, root=tmp_path)
+    calls, real = [], S.teacher_logits
+    monkeypatch.setattr(S, "teacher_logits", lambda *a, **k: calls.append(1) or real(*a, **k))
+    steps = 2
+    for label, arm in SIGNAL_ARMS.items():
+        for signals in (stores, {}):
+            calls.clear()
+            rows = whitebox.run_arms(kit, {label: arm}, [0], steps=steps, lr=1e-3, batch_size=4,
+                                     max_new_tokens=SMOKE_NEW_TOKENS, split="valid", processes=1, with_init=False,
+                                     signals=signals)
+            assert len(rows) == 1 and 0 <= rows[0]["final"]["accuracy"] <= 1
+            on_policy = arm[1].get("lmbda") == 1.0
+            assert len(calls) == (steps if (on_policy or not signals) else 0), (label, bool(signals), len(calls))
+
+
+def test_teacher_signals_parameter_is_checked_by_name():
+    from labkit.errors import LabkitError
+    from labkit.lab import whitebox
+    assert whitebox.check_teacher_signals("live") == "live" and whitebox.check_teacher_signals("captured")
+    with pytest.raises(LabkitError, match=r"parameter teacher_signals='cached': expected one of live, captured"):
+        whitebox.check_teacher_signals("cached")
+
+
+@pytest.mark.slow
+def test_04_grid_from_captured_signals(tmp_path_factory, run_notebook):
+    """Notebook 04 with teacher_signals="captured" (a fresh $LABKIT_HOME for the store, the cached task kits linked
+    in): the GKD store is captured once before the grid, the grid and its claims come out whole."""
+    from labkit.paths import labkit_home
+    home, out = tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("nb04c")
+    (home / "task_teachers").symlink_to(labkit_home() / "task_teachers", target_is_directory=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LABKIT_HOME", str(home))
+        doc = run_notebook("04_gkd_on_policy.ipynb", out, lmbdas=[0.0, 1.0], betas=[0.0, 1.0],
+                           teacher_signals="captured")
+    assert doc["parameters"]["teacher_signals"] == "captured"
+    m, seeds = doc["metrics"], doc["parameters"]["seeds"]
+    info = m["teacher_signals"]
+    assert set(info) == {"gkd"} and info["gkd"]["captured"] and info["gkd"]["path"].startswith(str(home))
+    assert len(list((home / "teacher_signals").glob("*/signals.json"))) == 1
+    assert len([r for r in m["runs"] if r["arm"] != "student (init)"]) == 4 * len(seeds)
+    assert all(math.isfinite(v) and 0 <= v <= 1 for row in m["grid"]["values"] for v in row)
+    for key, curves in m["curves"].items():
+        if key.startswith("λ="):
+            assert all(_finite(v) and v >= 0 for _, v in curves["loss/jsd"])
+    _check_claims(m["claims"], len(seeds))
