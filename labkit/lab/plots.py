@@ -237,7 +237,7 @@ def arms_over_seeds(rows: list[dict], arms: list[str] | None = None, title: str 
     """
     arms = arms or list(dict.fromkeys(r["arm"] for r in rows))
     scale = 100.0 if percent else 1.0
-    fig, ax = plt.subplots(figsize=(max(6.4, 1.25 * len(arms) + 1.5), 4.0))
+    fig, ax = plt.subplots(figsize=(max(6.4, 1.25 * len(arms) + 1.5) + 2.6, 4.0))   # + 2.6 in: the legend, beside
     for i, name in enumerate(arms):
         rs = sorted((r for r in rows if r["arm"] == name), key=lambda r: r["seed"])
         fin = [r["final"][value] * scale for r in rs]
@@ -261,7 +261,8 @@ def arms_over_seeds(rows: list[dict], arms: list[str] | None = None, title: str 
     ax.set_ylabel(f"{label} (%)" if percent else label)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=7, loc="best")
+    # beside the axes, not inside: "best" still covered an arm's interval
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     return fig
 
