@@ -180,7 +180,7 @@ metrics = {
     "step0_accuracy": {a: by_arm[a]["step0_test"] for a in ARMS},
     "valid_accuracy": {a: by_arm[a]["final_valid"] for a in ARMS},
     "teacher_accuracy": teacher_accuracy, "chance": S.chance, "seeds": seeds,
-    "claims": claims,
+    "claims": claims, "claims_not_holding": lk.lab.students.dss_notes(claims),
     "learning": lk.lab.students.learning(rows, list(ARMS), S.chance),
     "n_train": len(S.train), "n_test": len(S.test),
     "tables": tables, "figures": figures,

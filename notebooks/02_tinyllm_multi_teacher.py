@@ -220,9 +220,9 @@ metrics = {
     "not_applicable": [r for r in tables["arms"] if r.get("status") == "not applicable"],
     "teacher_consistency": {r["teacher"]: r["rate"] for r in teacher_rows},
     "teacher_forcing": tables.get("teacher_forcing"),
-    "rationale_stats": S.rationale_stats, "chance": S.chance, "seeds": seeds,
+    "rationale_stats": S.rationale_stats, "chance": S.chance, "seeds": seeds, "tables": tables, "figures": figures,
     "learning": lk.lab.students.learning(rows, chance=S.chance),
-    "claims": claims, "tables": tables, "figures": figures}
+    "claims": claims, "claims_not_holding": lk.lab.students.tinyllm_notes(claims)}
 params = dict(P, profile=profile, seeds=seeds, dataset=dataset, teachers=teachers, alphas=alpha_of,
               in_context=in_context, template=template, device=device)
 print(lk.lab.metrics.write_metrics(out_dir, "02_tinyllm_multi_teacher", params, metrics, timer))

@@ -105,3 +105,16 @@ def learning(per_seed: Mapping[str, Mapping], step0, metric: str, chance: float 
                     "ci95": [lo, hi], "n": len(xs), "gain_over_step0": mean - s0,
                     "learns": bool(len(xs) > 1 and lo > floor)})
     return out
+
+
+def not_holding(claims: Sequence[Mapping], why: Mapping[str, str], default: str = "") -> dict[str, str]:
+    """{claim id: the measured effect and the notebook's reading} for each claim that does not hold
+    (metrics["claims_not_holding"]; the report lists them under the claims). `why` is looked up by the
+    claim's id, then by the part of the id before ":" (one reading for a claim measured on several metrics)."""
+    out = {}
+    for c in claims:
+        if not c["holds"]:
+            reason = why.get(c["id"]) or why.get(c["id"].split(":")[0]) or default
+            out[c["id"]] = (f"{c['id']}: mean effect {c['mean']:+.3f}, 95% CI [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] "
+                            f"({c['n']} seeds) does not lie above 0" + (f" — {reason}" if reason else "."))
+    return out

@@ -533,9 +533,7 @@ WHY = {
 
 def xtok_notes(C: list[dict]) -> dict[str, str]:
     """{claim id: the measured effect and why it may not hold here} for the claims that do not hold."""
-    return {c["id"]: (f"{c['id']}: mean effect {c['mean']:+.3f}, 95% CI [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] "
-                      f"({c['n']} seeds) does not lie above 0 — " + WHY.get(c["id"].split(":")[0], ""))
-            for c in C if not c["holds"]}
+    return claims_mod.not_holding(C, WHY)
 
 
 def isfinite_rows(rows: list[dict]) -> bool:

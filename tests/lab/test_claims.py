@@ -74,3 +74,13 @@ def test_learning_rows_against_hand_values():
     assert learning({"x": {0: 1.0, 1: 1.1, 2: 1.2}}, 0.0, "loglik")[0]["learns"] is True
     assert learning({"x": {0: 0.30, 1: 0.31, 2: 0.32}}, 0.1, "acc", chance=0.5)[0]["learns"] is False
     assert learning({"x": {0: 0.9}}, 0.1, "acc")[0]["learns"] is False          # one seed: no interval
+
+
+def test_not_holding_names_the_measured_effect_and_the_reading():
+    from labkit.lab.claims import not_holding
+    cs = [claim("a:acc", "c", "acc", "x", "y", [1, 2, 3]), claim("b", "c", "m", "x", "y", [0.1, 0.12, 0.14]),
+          claim("c", "c", "m", "x", "y", [-0.1, -0.2, -0.3])]
+    notes = not_holding(cs, {"a": "too few steps"}, default="spread")
+    assert list(notes) == ["a:acc", "c"]                                    # b holds: no note
+    assert notes["a:acc"] == "a:acc: mean effect +2.000, 95% CI [-0.484, +4.484] (3 seeds) does not lie above 0 — too few steps"
+    assert notes["c"].endswith("— spread") and not_holding(cs[2:], {})["c"].endswith("above 0.")
