@@ -377,6 +377,18 @@ def by_arm(rows: list[dict], metric: str) -> dict[str, dict[int, float]]:
     return out
 
 
+def learning(rows: list[dict], metrics=("teacher_loglik", "rouge_l", "accuracy")) -> list[dict]:
+    """lab.claims.learning per metric: each trained arm against the shared SFT initialisation ("student (init)",
+    every arm's step 0), per seed; no chance level (the answers are generated)."""
+    from labkit.lab import claims
+    out = []
+    for m in metrics:
+        arms = by_arm(rows, m)
+        init = arms.pop("student (init)")
+        out += claims.learning(arms, sum(init.values()) / len(init), f"test {m}")
+    return out
+
+
 def summary(rows: list[dict], metrics=("accuracy", "rouge_l", "teacher_loglik", "distinct_2", "gen_words")) -> list[dict]:
     """One row per arm: each metric's mean and sample SD over seeds."""
     import statistics
