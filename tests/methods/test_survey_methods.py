@@ -1,4 +1,5 @@
 """The survey's methods (notebook 05): data transforms and readings checked against hand-built cases."""
+import dataclasses
 import random
 
 import pytest
@@ -145,3 +146,104 @@ def test_survey_claims_pair_arms_by_seed():
     assert c["05.scott.faithful"]["values"] == pytest.approx([0.3, 0.2, 0.3])
     assert c["05.scott.accuracy"]["values"] == pytest.approx([0.1, 0.0, 0.2])
     assert c["05.scott.faithful"]["holds"] and c["05.scott.faithful"]["n"] == 3
+
+
+# --------------------------------------------------------------------------- hand-computed cases of the rest
+
+def _lookup(task, item, answer, j=0):
+    return Record(id=f"{task}-{item}-{j}", question=f"Where does the {item} go? ({j})", answer=answer,
+                  choices=list(survey.COLORS), meta={"task": task, "item": item})
+
+
+def test_finetune_cot_reasoning_paths_greedy_is_the_teachers_rationale_and_k_samples_k():
+    recs = [dataclasses.replace(r, choices=None) for r in data.load_dataset("synthetic:arithmetic", "train", n=6, steps=1)]
+    greedy = finetune_cot.reasoning_paths(recs, finetune_cot.Settings(teacher="oracle"))
+    assert greedy == [[rationales.ScriptedTeacher("oracle").rationale(r)] for r in recs]
+    assert all(p.endswith(f"So the answer is {r.answer}.") for [p], r in zip(greedy, recs))
+    k3 = finetune_cot.reasoning_paths(recs, finetune_cot.Settings(teacher="oracle", k=3, temperature=1.0))
+    assert [len(ps) for ps in k3] == [3] * 6 and all(finetune_cot.path_is_correct(p, r) for ps, r in zip(k3, recs)
+                                                      for p in ps)
+    p, t, stats = finetune_cot.training_pairs(recs, k3)
+    assert len(t) == 18 and p[0] == "[cot] Q: " + recs[0].question + "\nA:" and t[0] == " " + k3[0][0]
+    assert stats["kept"] == 18 and stats["covered"] == 6
+
+
+def test_icl_training_pairs_prompt_and_target_by_hand():
+    q = _lookup("t0", "cup", "blue")
+    support = [q, _lookup("t0", "cup", "blue", 1), _lookup("t0", "pen", "red"), _lookup("t1", "cup", "green")]
+    p, t = icl.training_pairs([q], support, icl.Settings(k=2, seed=0))
+    # the one other t0 record with the query's item, and the only other t0 record: in some order
+    demo_cup = "Q: Where does the cup go? (1)\nAnswer Choices:\n(a) red\n(b) blue\n(c) green\n(d) yellow\nA: (b) blue\n\n"
+    demo_pen = "Q: Where does the pen go? (0)\nAnswer Choices:\n(a) red\n(b) blue\n(c) green\n(d) yellow\nA: (a) red\n\n"
+    query = "[answer] Q: Where does the cup go? (0)\nAnswer Choices:\n(a) red\n(b) blue\n(c) green\n(d) yellow\nA:"
+    assert t == [" (b) blue"] and p[0] in (demo_cup + demo_pen + query, demo_pen + demo_cup + query)
+    p0, t0 = icl.training_pairs([q], support, icl.Settings(k=0))
+    assert p0 == [query] and t0 == [" (b) blue"]                     # plain fine-tuning: no demonstrations
+    q.teacher_labels = {"T": "yellow"}
+    assert icl.training_pairs([q], support, icl.Settings(k=0, label_source="T"))[1] == [" (d) yellow"]
+
+
+def test_icl_accuracy_takes_the_best_length_normalised_option(monkeypatch):
+    recs = [_lookup("t0", "cup", "blue"), _lookup("t0", "pen", "red")]
+    support = recs + [_lookup("t0", "cup", "blue", 1), _lookup("t0", "pen", "red", 1)]
+    # (sum log p, tokens) per option, in record-major order: record 0 (gold b): per-token -1, -0.5, -0.6, -2 -> b;
+    # record 1 (gold a): -1, -0.25, -3, -3 -> b (the sum -1.0 of a beats b's -1.5, the mean does not)
+    table = [(-3.0, 3), (-1.5, 3), (-1.2, 2), (-4.0, 2), (-1.0, 1), (-1.5, 6), (-3.0, 1), (-6.0, 2)]
+    seen = {}
+
+    def fake(model, tokenizer, prompts, conts, **kw):
+        seen["conts"], seen["prompts"] = conts, prompts
+        return table
+    monkeypatch.setattr(icl.evaluate, "continuation_logprobs", fake)
+    assert icl.accuracy(None, None, recs, support, k=1) == 0.5
+    assert seen["conts"] == [" (a) red", " (b) blue", " (c) green", " (d) yellow"] * 2
+    assert seen["prompts"][0].startswith("Q: Where does the cup go? (1)\n") and seen["prompts"][0].count("\nA: (") == 1
+
+
+def test_icl_setup_train_valid_test_are_disjoint_items_of_each_target_task():
+    kw = dict(n_source=2, n_target=3, n_target_train=6, n_target_valid=4)
+    tr, va, te = (survey.icl_setup(**kw, eval_split=e) for e in ("train", "valid", "test"))
+    items = {n: {(r.meta["task"], r.meta["item"]) for r in s} for n, s in
+             [("train", tr.train), ("valid", va.test), ("test", te.test)]}
+    assert [len(items[n]) for n in ("train", "valid", "test")] == [18, 12, 18]        # 6 / 4 / 6 items x 3 tasks
+    assert len(va.test) == 12 * 3 and len(te.test) == 18 * 3                          # 3 phrasings per item
+    assert not (items["train"] & items["valid"] or items["train"] & items["test"] or items["valid"] & items["test"])
+    assert survey.icl_setup(n_source=2, n_target=3, n_target_train=6).train == tr.train   # same training items
+    with pytest.raises(LabkitError, match="n_target_valid=10"):
+        survey.icl_setup(n_source=2, n_target=3, n_target_train=6, n_target_valid=10)
+
+
+def test_cot_setup_scores_the_valid_split_when_asked():
+    kw = dict(n_train=4, n_test=5, task_steps=1, teachers=["oracle"])
+    v, t = survey.cot_setup(eval_split="valid", **kw), survey.cot_setup(**kw)
+    assert [r.id for r in v.test] == [f"arithmetic-valid-s0-{i:05d}" for i in range(5)]
+    assert [r.id for r in t.test] == [f"arithmetic-test-s0-{i:05d}" for i in range(5)]
+    assert all(r.choices is None for r in v.test) and all(r.rationales["oracle"] for r in v.train)
+
+
+def test_socratic_solve_alternates_until_the_decomposer_asks_for_the_answer(monkeypatch):
+    class Stub:
+        def eval(self):
+            pass
+
+        def train(self):
+            pass
+    dec, sol = Stub(), Stub()
+    script = {"[decompose]": {0: " Gus gets 8 more. What now?", 1: " " + socratic.LAST},
+              "[solve]": {0: " 20 + 8 = 28.", 1: " So the answer is 28."}}
+
+    def fake(model, tokenizer, prompts, **kw):
+        out = []
+        for p in prompts:
+            role = "[decompose]" if model is dec else "[solve]"
+            assert p.startswith(role)
+            out.append(script[role][p.count("\nA") - (role == "[solve]")])
+        return out
+    monkeypatch.setattr(socratic.S, "generate", fake)
+    r = _rec("28")
+    [got] = socratic.solve(dec, sol, None, [r], max_steps=4)
+    assert got == {"pairs": [("Gus gets 8 more. What now?", "20 + 8 = 28."), (socratic.LAST, "So the answer is 28.")],
+                   "answer_text": "So the answer is 28."}
+    assert finetune_cot.accuracy([got["answer_text"]], [r]) == 1.0
+    [cut] = socratic.solve(dec, sol, None, [r], max_steps=1)           # the last round always asks for the answer
+    assert cut["pairs"] == [(socratic.LAST, "20 + 8 = 28.")] and cut["answer_text"] == "20 + 8 = 28."
