@@ -24,12 +24,15 @@ MODESEEK = {"smoke": dict(max_steps=200, n_seeds=3, signal_teacher="tiny", signa
 # notebook 01: distilling step-by-step (teacher = scripted noisy oracle unless the dataset has recorded rationales).
 # smoke/default: a from-scratch tiny student ("scratch@...", labkit.lab.students) on one-step synthetic
 # arithmetic; settings chosen on the validation split from learning curves (benchmarks/RESULTS.md, issue 12).
+# default: 500 steps, the most that fit the 3-minute budget (250 under bf16 autocast; float32, what bf16="auto" now
+# picks for these tiny students, runs a step in about half the time: commit 1916fdb); 167 s wall measured
+# (RESULTS.md "Notebooks 01/02 in float32").
 DSS = {
     "smoke": dict(student="scratch@layers=2,hidden=64", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0],
                   n_train=48, n_valid=32, n_test=32, task_steps=1, max_steps=12, lr=3e-3, batch_size=8, max_len=160,
                   seeds=[0, 1], threads=1, sweep_fine_tuning=True),
     "default": dict(student="scratch@layers=2,hidden=64", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0],
-                    sweep_fine_tuning=False, n_train=1000, n_valid=200, n_test=200, task_steps=1, max_steps=250,
+                    sweep_fine_tuning=False, n_train=1000, n_valid=200, n_test=200, task_steps=1, max_steps=500,
                     lr=3e-3, batch_size=16, max_len=160, seeds=[0, 1, 2], threads=1),
     "paper": dict(student="google-t5/t5-base", teacher="noisy-oracle@p=0.2", fractions=[0.125, 0.25, 0.5, 0.75, 1.0],
                   n_train=2000, n_valid=200, n_test=200, task_steps=3, max_steps=10000, lr=5e-5, batch_size=64,
@@ -38,7 +41,9 @@ DSS = {
 
 # notebook 02: TinyLLM, several teachers (smoke/default: scripted teachers with known noise, the tiny
 # from-scratch student of notebook 01; "live_teacher" is the embedded model whose teacher-forced vs plain
-# CoT rationales are compared on a small sample, n_live questions, 0 = skip). default: 180 steps, the α curve is
+# CoT rationales are compared on a small sample, n_live questions, 0 = skip). default: 360 steps, what fits the
+# 3-minute budget (180 under bf16 autocast; float32, what bf16="auto" now picks for the tiny student, halves a
+# step; 153 s wall measured, RESULTS.md "Notebooks 01/02 in float32"), the α curve is
 # α 0 (label only) and α 1 (the full run) over 3 seeds (alpha_grid=[1.0] adds no run; [0.1, 3.0] adds the curve's
 # ends at ≈ +35 s each on 2 seeds: over the 3-minute budget); threads=2 for the live teacher (students: 1 per worker).
 # paper: the recorded FLAN-T5-xl / LLaMA-2 rationales ship only with the TinyLLM data, so that row names its dataset.
@@ -49,7 +54,7 @@ TINYLLM = {
                   live_teacher="tiny", n_live=4, dataset="synthetic:arithmetic"),
     "default": dict(teachers=["noisy-oracle@p=0.2", "oracle@style=terse"], student="scratch@layers=2,hidden=64",
                     alpha_grid=[1.0], alpha_seeds=[0, 1], n_train=1000, n_valid=200, n_test=200, task_steps=1,
-                    max_steps=180, max_new_tokens=48, lr=3e-3, batch_size=16, max_len=192, seeds=[0, 1, 2],
+                    max_steps=360, max_new_tokens=48, lr=3e-3, batch_size=16, max_len=192, seeds=[0, 1, 2],
                     threads=2, live_teacher="smollm2-135m-instruct", n_live=16, dataset="synthetic:arithmetic"),
     "paper": dict(teachers=["flan-t5-xl", "llama2-7b-chat"], student="google/flan-t5-base",
                   alpha_grid=[0.01, 0.1, 0.5, 1.0, 2.0, 3.0], alpha_seeds=[0, 1, 2], n_train=100000, n_valid=1000,
@@ -95,7 +100,12 @@ XTOK = {
 
 # notebook 05: the survey's miniatures (labkit.lab.survey): from-scratch tiny students on prompt -> target pairs that
 # labkit.methods.{finetune_cot,scott,socratic,icl} build from scripted teachers; float32 (bf16 autocast is ~2x
-# slower for models this small on the CPU); settings chosen on the validation split (benchmarks/RESULTS.md).
+# slower for models this small on the CPU). default: 250 steps, chosen on the validation split (held-out "valid"
+# questions; n_target_valid items per ICL target task, never scored by the notebook) with benchmarks/survey_budget.py
+# (RESULTS.md "Notebook 05 (survey miniatures)", issue 14): at 150 / 300 steps the reasoning students go 0 -> 0.18 /
+# 0.45, and 250 is what fits the 3-minute budget; the ICL miniature is left out of default (methods=[..., "icl"]
+# runs it): at 150-300 steps no arm learns to use the demonstrations (validation accuracy at or below the untrained
+# 0.375), and it alone costs 88 s at 150 steps (long in-context prompts).
 # "paper": a larger scratch student and budget; the papers' own models (GPT-3 teachers, T5/GPT-2 students) are
 # not run by this notebook.
 _SURVEY_METHODS = ["finetune_cot", "scott", "socratic", "icl"]
@@ -104,17 +114,17 @@ SURVEY = {
               "dataset": "synthetic:arithmetic", "task_steps": 1, "socratic_steps": 2, "noisy": "noisy-oracle@p=0.3", "clean": "oracle",
               "n_train": 32, "n_test": 12, "max_steps": 4, "lr": 3e-3, "batch_size": 8, "max_len": 256,
               "k_paths": 4, "temperature": 1.0, "icl_k": 4, "icl_epochs": 1, "n_source_tasks": 2,
-              "n_target_tasks": 1, "n_target_train": 6, "threads": 1},
-    "default": {"student": "scratch@layers=2,hidden=64", "methods": _SURVEY_METHODS, "seeds": [0, 1, 2],
+              "n_target_tasks": 1, "n_target_train": 6, "n_target_valid": 4, "threads": 1},
+    "default": {"student": "scratch@layers=2,hidden=64", "methods": _SURVEY_METHODS[:3], "seeds": [0, 1, 2],
                 "dataset": "synthetic:arithmetic", "task_steps": 1, "socratic_steps": 2, "noisy": "noisy-oracle@p=0.3", "clean": "oracle",
-                "n_train": 1000, "n_test": 200, "max_steps": 400, "lr": 3e-3, "batch_size": 32, "max_len": 256,
+                "n_train": 1000, "n_test": 200, "max_steps": 250, "lr": 3e-3, "batch_size": 32, "max_len": 256,
                 "k_paths": 4, "temperature": 1.0, "icl_k": 4, "icl_epochs": 4, "n_source_tasks": 24,
-                "n_target_tasks": 4, "n_target_train": 6, "threads": 1},
+                "n_target_tasks": 4, "n_target_train": 6, "n_target_valid": 4, "threads": 1},
     "paper": {"student": "scratch@layers=4,hidden=256,vocab=1024", "methods": _SURVEY_METHODS, "seeds": [0, 1, 2],
               "dataset": "synthetic:arithmetic", "task_steps": 2, "socratic_steps": 3, "noisy": "noisy-oracle@p=0.3", "clean": "oracle",
               "n_train": 2000, "n_test": 200, "max_steps": 3000, "lr": 1e-3, "batch_size": 32, "max_len": 384,
               "k_paths": 8, "temperature": 1.0, "icl_k": 4, "icl_epochs": 8, "n_source_tasks": 64,
-              "n_target_tasks": 8, "n_target_train": 6, "threads": 0},
+              "n_target_tasks": 8, "n_target_train": 6, "n_target_valid": 4, "threads": 0},
 }
 
 # the methods notebook 03 compares (notebook 04 adds "gkd")
