@@ -242,7 +242,8 @@ with timer("one run"):
 
 # %%
 metrics = {
-    "claims": claims, "seeds": seeds, "methods": P["methods"],
+    "claims": claims, "claims_not_holding": sv.notes(claims), "learning": sv.learning(rows), "seeds": seeds,
+    "methods": P["methods"],
     "accuracy": {m: {r["arm"]: r["accuracy"] for r in tables[m]} for m in rows},
     "examples": {m: {r["arm"]: r.get("example") for r in rows[m] if r["seed"] == seeds[0]} for m in rows},
     "single_run": single, "n_train": len(cot.train), "n_test": len(cot.test),

@@ -388,3 +388,34 @@ def arms_for(method: str, setup: Setup, *, noisy: str, clean: str, k_paths: int,
     if method == "icl":
         return icl_arms(setup, k=icl_k, epochs=epochs)
     raise LabkitError(f"parameter method={method!r}: expected one of finetune_cot, scott, socratic, icl")
+
+
+# untrained accuracy of the reasoning miniatures' from-scratch students: they write no number yet (measured 0 on
+# every arm and seed: benchmarks/survey_budget.py --untrained, RESULTS.md); the ICL students' is 0.375 there
+UNTRAINED = {"finetune_cot": 0.0, "scott": 0.0, "socratic": 0.0, "icl": 0.375}
+
+
+def learning(rows: dict) -> list[dict]:
+    """lab.claims.learning on test accuracy for every miniature that ran, against its untrained students."""
+    out = []
+    for m, rs in rows.items():
+        arms = {a: by_seed(rs, a) for a in dict.fromkeys(r["arm"] for r in rs)}
+        out += [dict(x, arm=f"{m}: {x['arm']}") for x in _claims.learning(arms, UNTRAINED[m], "test accuracy")]
+    return out
+
+
+WHY = {
+    "05.ftcot.diverse>single": "at equal steps each of the k paths is seen a k-th as often by a student still early in "
+                               "training; the paper trains equal epochs (k times the updates).",
+    "05.scott.faithful": "both 2-layer students already answer what their own rationale says (≈ 96 %): the filter "
+                         "has little to fix at this size.",
+    "05.scott.accuracy": "the mean is in the paper's direction, the interval says nothing either way.",
+    "05.socratic>cot": "each Socratic student has several pairs per question to learn in the same steps, and one wrong "
+                       "round ends wrong.",
+}
+
+
+def notes(claims) -> dict[str, str]:
+    """{claim id: the measured effect and the reading} for notebook 05's claims that do not hold."""
+    return _claims.not_holding(claims, WHY, "the effect is smaller than the seed-to-seed spread at this budget.")
+
