@@ -364,6 +364,17 @@ def plan_runs(profile: str, out, only: list[str] | None = None, plan_dir: Path |
 
 # --------------------------------------------------------------------------- one run
 
+# A kernel that dies before it answers (jupyter_client picks its ports free, then binds them: two kernels started at
+# the same moment can pick the same port, "ZMQError: Address already in use") ran nothing; such a run is started again.
+KERNEL_START_RETRIES = 2
+KERNEL_START_ERRORS = ("Kernel died before replying to kernel_info", "Address already in use")
+
+
+def kernel_start_failed(error: str, tb: str | None) -> bool:
+    """True when a run failed because its kernel never started (nothing of the notebook ran)."""
+    return any(s in f"{error}\n{tb or ''}" for s in KERNEL_START_ERRORS)
+
+
 def execute_run(run: dict, kernel_name: str = "python3") -> dict:
     """Execute one notebook with papermill into run["out_dir"]; never raises for a notebook error.
 
@@ -377,22 +388,27 @@ def execute_run(run: dict, kernel_name: str = "python3") -> dict:
     (out_dir / "metrics.json").unlink(missing_ok=True)  # a stale result must not survive an interrupted redo
     record = {**run, "status": "running", "started": now(), "host": os.uname().nodename}
     write_json(out_dir / "run.json", record)
-    error = error_cell = tb = None
     t0 = time.perf_counter()
-    try:
-        import papermill as pm  # lazy: see notebook_parameters
+    for attempt in range(1 + KERNEL_START_RETRIES):
+        error = error_cell = tb = None
+        try:
+            import papermill as pm  # lazy: see notebook_parameters
 
-        pm.execute_notebook(run["notebook_path"], str(out_dir / "output.ipynb"), parameters=run["parameters"],
-                            kernel_name=kernel_name, progress_bar=False, log_output=False,
-                            cwd=str(Path(run["notebook_path"]).parent), execution_timeout=run.get("timeout"))
-    except Exception as e:  # noqa: BLE001 - every failure is recorded, none stops the batch
-        if type(e).__name__ == "PapermillExecutionError":
-            error = f"{e.ename}: {e.evalue}"
-            error_cell = e.source
-            tb = strip_ansi("\n".join(e.traceback))
-        else:
-            error = f"{type(e).__name__}: {e}"
-            tb = traceback.format_exc()
+            pm.execute_notebook(run["notebook_path"], str(out_dir / "output.ipynb"), parameters=run["parameters"],
+                                kernel_name=kernel_name, progress_bar=False, log_output=False,
+                                cwd=str(Path(run["notebook_path"]).parent), execution_timeout=run.get("timeout"))
+        except Exception as e:  # noqa: BLE001 - every failure is recorded, none stops the batch
+            if type(e).__name__ == "PapermillExecutionError":
+                error = f"{e.ename}: {e.evalue}"
+                error_cell = e.source
+                tb = strip_ansi("\n".join(e.traceback))
+            else:
+                error = f"{type(e).__name__}: {e}"
+                tb = traceback.format_exc()
+        if not (error and error_cell is None and kernel_start_failed(error, tb)):
+            break
+        record["kernel_start_retries"] = attempt + 1   # the kernel never ran a cell: start it again
+        time.sleep(1.0 + attempt)
     wall = time.perf_counter() - t0
     if error is None and not metrics_complete(out_dir):
         error = ("the notebook ran to the end but wrote no complete metrics.json into out_dir "

@@ -233,3 +233,29 @@ def test_reproduce_smoke_on_the_mode_seeking_notebook(tmp_path):
     assert doc["parameters"]["profile"] == "smoke" and (run_dir / "output.ipynb").is_file()
     report = (tmp_path / "report.md").read_text()
     assert "## 00_kl_mode_seeking" in report and "Bishop" in report
+
+
+def test_a_kernel_that_dies_at_start_is_started_again_and_a_notebook_error_is_not(tmp_path, monkeypatch):
+    import papermill
+
+    calls = []
+
+    def flaky(path, output, parameters=None, **kw):
+        calls.append(parameters["value"])
+        if len(calls) == 1:          # jupyter_client's port race: the kernel dies before it answers
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if parameters["value"] == "bad":
+            raise ValueError("a real failure")
+        (Path(output).parent / "metrics.json").write_text(json.dumps(
+            {"notebook": "x", "parameters": parameters, "metrics": {}, "timings": {}, "versions": {}}))
+
+    monkeypatch.setattr(batch.time, "sleep", lambda s: None)
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    run = {"notebook_path": str(tmp_path / "nb.ipynb"), "out_dir": str(tmp_path / "a"), "parameters": {"value": 1}}
+    rec = batch.execute_run(run)
+    assert rec["status"] == "ok" and rec["kernel_start_retries"] == 1 and calls == [1, 1]
+    calls.clear()
+    rec = batch.execute_run({**run, "out_dir": str(tmp_path / "b"), "parameters": {"value": "bad"}})
+    assert rec["status"] == "failed" and rec["error"] == "ValueError: a real failure" and calls == ["bad", "bad"]
+    assert batch.kernel_start_failed("RuntimeError: x", "zmq.error.ZMQError: Address already in use")
+    assert not batch.kernel_start_failed("ValueError: a real failure", "Traceback ...")
