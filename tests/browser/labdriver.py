@@ -282,6 +282,12 @@ class NotebookPage:
     def click(self, description: str):
         self.widget("checkbox", description).locator("input").click()
 
+    def type_text(self, description: str, text: str):
+        """Type into a text box as a user does (its value is sent on Enter: continuous_update=False)."""
+        box = self.widget("text", description).locator("input").first
+        box.fill(text)
+        box.press("Enter")
+
     def choose(self, description: str, option: str):
         self.widget("dropdown", description).locator("select").select_option(label=option)
 

@@ -3,7 +3,7 @@ run all, no errors or library warnings, the panel rendered as widgets with usabl
 then a control moved as a user moves it: the value is written back in the kernel, the figure or re-run
 output changes, nothing goes to the Log Console.
 
-A notebook is checked when SPECS names the controls to move (add 05, 06 ... here as they land).
+A notebook is checked when SPECS names the controls to move (add new notebooks here as they land).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class Move:
     """One user action on a control (by its description as shown) and what the kernel then holds.
 
     how: ("keys", key, times) | ("drag", fraction of the track) | ("choose", option label) | ("click",)
+         | ("type", text): the text typed into a text box, then Enter
     check: a Python expression evaluated in the kernel after the move; expect: its repr (None: just "changed").
     """
     control: str
@@ -39,6 +40,7 @@ class Spec:
     rerun_check: tuple = ()           # (expression, repr expected in the kernel after the re-run)
     dropdowns: dict = field(default_factory=dict)  # dropdown description -> exactly these options (or AVAILABLE)
     run_timeout_s: int = 240
+    needs_models: tuple = ()          # embedded models whose files the panel needs (skipped when not cached)
 
 
 SPECS = {
@@ -74,6 +76,20 @@ SPECS = {
         widgets={"widget-slider": 2, "widget-dropdown": 1},
         moves=[Move("λ (on-policy fraction)", ("keys", "ArrowRight", 1), "round(single['lmbda'], 3), round(lmbda, 3)",
                     "(0.6, 0.6)")]),
+    "05_survey_map": Spec(   # each move re-runs the chosen miniature for one seed, under the panel
+        panel_cell="widgets.survey_panel(globals())",
+        widgets={"widget-slider": 3, "widget-dropdown": 1, "widget-checkbox": 1},
+        changes=None,
+        moves=[Move("method", ("choose", "scott"), "method, sorted(r['arm'] for r in single)",
+                    "('scott', ['consistent only'])"),
+               Move("SCOTT: keep consistent rationales only", ("click",),
+                    "scott_filter, sorted(r['arm'] for r in single)", "(False, ['unfiltered'])")]),
+    "06_cross_tokenizer": Spec(   # the alignment viewer: type a sentence, the coloured HTML below follows
+        panel_cell="xtok.viewer_panel(globals(), pair)",
+        widgets={"widget-text": 1},
+        needs_models=("gemma3-270m", "smollm2-135m-instruct"),
+        moves=[Move("sentence", ("type", "Zoë paid 1234 naïve € for 2 apples"), "sentence",
+                    "'Zoë paid 1234 naïve € for 2 apples'")]),
 }
 
 
@@ -136,6 +152,8 @@ def check_notebook(nb, spec: Spec, shots) -> dict:
             nb.slider_drag(m.control, *args)
         elif kind == "click":
             nb.click(m.control)
+        elif kind == "type":
+            nb.type_text(m.control, *args)
         else:
             nb.choose(m.control, *args)
         nb.wait_idle(spec.run_timeout_s * 1000)
@@ -168,6 +186,11 @@ def check_notebook(nb, spec: Spec, shots) -> dict:
 @pytest.mark.parametrize("name", list(SPECS))
 def test_notebook_in_jupyterlab(name, open_notebook, out_dir):
     import time
+
+    from labkit import models
+    missing = [m for m in SPECS[name].needs_models if not models.is_cached(m)]
+    if missing:
+        pytest.skip(f"{name}: its panel needs {missing} (not cached: `labkit models fetch {' '.join(missing)}`)")
     t = time.monotonic()
     nb = open_notebook(name)
     seconds = {"open": time.monotonic() - t, **check_notebook(nb, SPECS[name], out_dir / "screenshots")}
