@@ -380,7 +380,6 @@ def by_arm(rows: list[dict], metric: str) -> dict[str, dict[int, float]]:
 def learning(rows: list[dict], metrics=("teacher_loglik", "rouge_l", "accuracy")) -> list[dict]:
     """lab.claims.learning per metric: each trained arm against the shared SFT initialisation ("student (init)",
     every arm's step 0), per seed; no chance level (the answers are generated)."""
-    from labkit.lab import claims
     out = []
     for m in metrics:
         arms = by_arm(rows, m)

@@ -33,6 +33,7 @@ from labkit import alignment, data, tiny
 from labkit import sequences as S
 from labkit.errors import LabkitError
 from labkit.lab import claims as claims_mod
+from labkit.lab import whitebox
 from labkit.loop import TrainConfig
 from labkit.paths import labkit_home
 
@@ -455,34 +456,19 @@ def run_arms(kit: XTokKit, arms, seeds, *, steps: int, lr: float, batch_size: in
     return rows
 
 
-def by_arm(rows: list[dict], metric: str) -> dict[str, dict[int, float]]:
-    out: dict = {}
-    for r in rows:
-        out.setdefault(r["arm"], {})[r["seed"]] = r["final"][metric]
-    return out
+# the per-arm tables of notebooks 03/04 (rows {"arm", "seed", "final": {metric: value}}, "student (init)" = step 0)
+by_arm = whitebox.by_arm
 
 
 def learning(rows: list[dict], metric: str = "accuracy") -> list[dict]:
     """lab.claims.learning: each trained arm against the shared student init (its step 0); no chance level
     (the answer is a generated number)."""
-    arms = by_arm(rows, metric)
-    init = arms.pop("student (init)")
-    return claims_mod.learning(arms, sum(init.values()) / len(init), f"test {metric}")
+    return whitebox.learning(rows, (metric,))
 
 
 def summary(rows: list[dict], metrics=("accuracy", "digit_logprob", "other_logprob")) -> list[dict]:
     """One row per arm: each metric's mean and sample SD over seeds."""
-    import statistics
-    out = []
-    for arm in dict.fromkeys(r["arm"] for r in rows):
-        rs = [r for r in rows if r["arm"] == arm]
-        row = {"arm": arm, "seeds": len(rs)}
-        for m in metrics:
-            vals = [r["final"][m] for r in rs]
-            row[m] = sum(vals) / len(vals)
-            row[f"{m} sd"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
-        out.append(row)
-    return out
+    return whitebox.summary(rows, metrics)
 
 
 # --------------------------------------------------------------------------- claims
