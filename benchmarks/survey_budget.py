@@ -33,18 +33,6 @@ def setups(P: dict, n_train: int, n_valid: int):
     return {"finetune_cot": cot, "scott": cot, "socratic": soc, "icl": icl}
 
 
-def untrained(setup, arms, seeds, student):
-    """Rows as sv.run gives them, for fresh students that never trained (one per pair set, seeded)."""
-    spec, rows = sv._spec(student), []
-    for name, arm in arms.items():
-        for s in seeds:
-            t0 = time.perf_counter()
-            scored = sv.SCORES[arm["score"]]([sv._fresh(setup, spec, s) for _ in arm["pairs"]], setup)
-            rows.append({"arm": name, "seed": s, **scored, "train_seconds": 0.0,
-                         "eval_seconds": round(time.perf_counter() - t0, 2)})
-    return rows
-
-
 def main(argv=None) -> int:
     P = profiles.SURVEY["default"]
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -72,7 +60,7 @@ def main(argv=None) -> int:
         for steps in ([0] if args.untrained else []) + args.steps:
             cfg = dict(lr=args.lr, steps=steps, batch_size=args.batch_size, max_len=P["max_len"], bf16=False)
             t0 = time.perf_counter()
-            rows = (untrained(S[m], arms, args.seeds, P["student"]) if steps == 0 else
+            rows = (sv.untrained(S[m], arms, args.seeds, P["student"]) if steps == 0 else
                     sv.run(S[m], arms, args.seeds, student=P["student"], config=cfg))
             wall = time.perf_counter() - t0
             walls.append((m, steps, wall))

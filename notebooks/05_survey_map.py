@@ -51,7 +51,7 @@ seeds = lk.lab.students.check_seeds(P["seeds"])
 unknown = sorted(set(P["methods"]) - {"finetune_cot", "scott", "socratic", "icl"})
 assert not unknown, f"parameter methods: unknown {unknown}; expected some of finetune_cot, scott, socratic, icl"
 config = dict(lr=P["lr"], steps=P["max_steps"], batch_size=P["batch_size"], max_len=P["max_len"], bf16=False)
-sv, timer, figures, tables, rows = lk.lab.survey, lk.lab.metrics.Timer(), [], {}, {}
+sv, timer, figures, tables, rows, step0 = lk.lab.survey, lk.lab.metrics.Timer(), [], {}, {}, {}
 
 # %%
 if lk.lab.notebook.show_widgets(interactive):   # writes method, k_paths, temperature, scott_filter, icl_k back
@@ -110,10 +110,12 @@ print(cot.train[0].question, cot.train[0].rationales[P["noisy"]], sep="\n")
 
 # %%
 def miniature(name):
-    """Train every arm of one miniature over the seeds (both cores); keep its rows and the data stats."""
+    """Train every arm of one miniature over the seeds (both cores), score its untrained students (step 0, first
+    seed); keep its rows and the data stats."""
     if name in ARMS:
         with timer(name):
             rows[name] = sv.run(SETUPS[name], ARMS[name], seeds, student=P["student"], config=config)
+            step0[name] = sv.untrained(SETUPS[name], ARMS[name], seeds[:1], P["student"])
         tables[name] = sv.summary(rows[name], ("accuracy", "faithfulness") if name == "scott" else ("accuracy",))
         tables[f"{name}_data"] = [{"arm": a, **arm.get("stats", {})} for a, arm in ARMS[name].items()]
         return lk.lab.notebook.table(tables[name])
@@ -242,7 +244,7 @@ with timer("one run"):
 
 # %%
 metrics = {
-    "claims": claims, "claims_not_holding": sv.notes(claims), "learning": sv.learning(rows), "seeds": seeds,
+    "claims": claims, "claims_not_holding": sv.notes(claims), "learning": sv.learning(rows, step0), "seeds": seeds,
     "methods": P["methods"],
     "accuracy": {m: {r["arm"]: r["accuracy"] for r in tables[m]} for m in rows},
     "examples": {m: {r["arm"]: r.get("example") for r in rows[m] if r["seed"] == seeds[0]} for m in rows},

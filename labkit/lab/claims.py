@@ -110,11 +110,13 @@ def learning(per_seed: Mapping[str, Mapping], step0, metric: str, chance: float 
 def not_holding(claims: Sequence[Mapping], why: Mapping[str, str], default: str = "") -> dict[str, str]:
     """{claim id: the measured effect and the notebook's reading} for each claim that does not hold
     (metrics["claims_not_holding"]; the report lists them under the claims). `why` is looked up by the
-    claim's id, then by the part of the id before ":" (one reading for a claim measured on several metrics)."""
+    claim's id, else by the longest key the id starts with ("full>w/o" reads for every single-teacher ablation,
+    "minillm>sft" for the claim on each metric, "minillm>sft:rouge_l")."""
     out = {}
     for c in claims:
         if not c["holds"]:
-            reason = why.get(c["id"]) or why.get(c["id"].split(":")[0]) or default
+            keys = [k for k in why if c["id"].startswith(k)]
+            reason = why[max(keys, key=len)] if keys else default
             out[c["id"]] = (f"{c['id']}: mean effect {c['mean']:+.3f}, 95% CI [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] "
                             f"({c['n']} seeds) does not lie above 0" + (f" — {reason}" if reason else "."))
     return out

@@ -315,10 +315,9 @@ DSS_WHY = {
     "student>teacher": "the from-scratch student (2 layers, 64 wide, ~3 minutes of CPU training) reaches about its noisy "
                        "teacher's own label accuracy but not above it; the paper's students that beat the teacher are "
                        "pretrained T5 models trained for thousands of steps.",
-    "dss>ft": "the answer-only arms take off late (≈ 500-800 steps on the learning curves, benchmarks/RESULTS.md): at "
-              "another budget the gap differs.",
+    "dss": "the answer-only arms take off late (≈ 500-800 steps on the learning curves, benchmarks/RESULTS.md): at "
+           "another budget the gap differs.",
 }
-DSS_WHY["dss>kd"] = DSS_WHY["dss@less-data>ft@all"] = DSS_WHY["dss>ft"]
 
 
 def dss_notes(claims) -> dict[str, str]:
@@ -338,8 +337,7 @@ TINYLLM_WHY = {
 
 def tinyllm_notes(claims) -> dict[str, str]:
     """Notebook 02: {claim id: the measured effect and why it may not hold here} for the claims that do not hold."""
-    why = {c["id"]: TINYLLM_WHY[k] for c in claims for k in TINYLLM_WHY if c["id"].startswith(k)}
-    return _claims.not_holding(claims, why, "the effect is smaller than the seed-to-seed spread at this budget.")
+    return _claims.not_holding(claims, TINYLLM_WHY, "the effect is smaller than the seed-to-seed spread at this budget.")
 
 
 def tinyllm_jobs(arms: dict, alpha_of: dict, alpha_grid, alpha_seeds, seeds) -> dict:

@@ -390,17 +390,27 @@ def arms_for(method: str, setup: Setup, *, noisy: str, clean: str, k_paths: int,
     raise LabkitError(f"parameter method={method!r}: expected one of finetune_cot, scott, socratic, icl")
 
 
-# untrained accuracy of the reasoning miniatures' from-scratch students: they write no number yet (measured 0 on
-# every arm and seed: benchmarks/survey_budget.py --untrained, RESULTS.md); the ICL students' is 0.375 there
-UNTRAINED = {"finetune_cot": 0.0, "scott": 0.0, "socratic": 0.0, "icl": 0.375}
+def untrained(setup: Setup, arms: dict, seeds, student: str) -> list[dict]:
+    """Rows as ``run`` gives them, for fresh students that never trained (every arm's step 0; seeded as train_arm)."""
+    spec, rows = _spec(student), []
+    for name, arm in arms.items():
+        for s in seeds:
+            t0 = time.perf_counter()
+            scored = SCORES[arm["score"]]([_fresh(setup, spec, int(s)) for _ in arm["pairs"]], setup)
+            rows.append({"arm": name, "seed": int(s), **scored, "train_seconds": 0.0,
+                         "eval_seconds": round(time.perf_counter() - t0, 2)})
+    return rows
 
 
-def learning(rows: dict) -> list[dict]:
-    """lab.claims.learning on test accuracy for every miniature that ran, against its untrained students."""
+def learning(rows: dict, step0: dict) -> list[dict]:
+    """lab.claims.learning on test accuracy for every miniature that ran: {miniature: run rows} against
+    {miniature: ``untrained`` rows} (each arm's step 0, averaged over the seeds scored)."""
     out = []
     for m, rs in rows.items():
-        arms = {a: by_seed(rs, a) for a in dict.fromkeys(r["arm"] for r in rs)}
-        out += [dict(x, arm=f"{m}: {x['arm']}") for x in _claims.learning(arms, UNTRAINED[m], "test accuracy")]
+        names = list(dict.fromkeys(r["arm"] for r in rs))
+        s0 = {a: statistics.mean(by_seed(step0[m], a).values()) for a in names}
+        out += [dict(x, arm=f"{m}: {x['arm']}")
+                for x in _claims.learning({a: by_seed(rs, a) for a in names}, s0, "test accuracy")]
     return out
 
 

@@ -84,3 +84,11 @@ def test_not_holding_names_the_measured_effect_and_the_reading():
     assert list(notes) == ["a:acc", "c"]                                    # b holds: no note
     assert notes["a:acc"] == "a:acc: mean effect +2.000, 95% CI [-0.484, +4.484] (3 seeds) does not lie above 0 — too few steps"
     assert notes["c"].endswith("— spread") and not_holding(cs[2:], {})["c"].endswith("above 0.")
+
+
+def test_not_holding_takes_the_longest_matching_key():
+    from labkit.lab.claims import not_holding
+    c = [claim("same-tok>hybrid(KD only):digits", "c", "m", "x", "y", [1, 2, 3]),
+         claim("same-tok>hybrid:digits", "c", "m", "x", "y", [1, 2, 3])]
+    notes = not_holding(c, {"same-tok>hybrid": "short", "same-tok>hybrid(KD only)": "long"})
+    assert notes[c[0]["id"]].endswith("— long") and notes[c[1]["id"]].endswith("— short")
