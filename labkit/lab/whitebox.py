@@ -466,8 +466,15 @@ MINILLM_WHY = {
                            "that is itself imperfect, imitating the teacher's distribution can cost ROUGE-L.",
     "minillm>kd:rouge_l": "word-level KD on gold prefixes already transfers the teacher's next-token distribution; "
                           "at this short budget MiniLLM's sampled-sequence gradient is noisier.",
-    "minillm>sft:teacher_loglik": "the budget may be too short for the policy gradient to move the samples.",
-    "minillm>kd:teacher_loglik": "the budget may be too short for the policy gradient to move the samples.",
+    "minillm>sft:teacher_loglik": "every arm raises the teacher log-likelihood of its samples over the init here (SFT and "
+                                  "KD too, by fitting the gold solutions the teacher has memorised), and MiniLLM's "
+                                  "extra gain is smaller than the spread of its sampled-gradient runs over seeds.",
+    "minillm>kd:teacher_loglik": "every arm raises the teacher log-likelihood of its samples over the init here (SFT and "
+                                 "KD too, by fitting the gold solutions the teacher has memorised), and MiniLLM's "
+                                 "extra gain is smaller than the spread of its sampled-gradient runs over seeds.",
+    "minillm~sft:gen_words": "MiniLLM's samples are shorter than SFT's by about the band's edge (the reverse KL on the "
+                             "student's own samples rewards ending where the teacher is confident); the interval "
+                             "reaches past ±20 %.",
 }
 
 
@@ -505,7 +512,7 @@ GKD_WHY = {
                            "differ little from the teacher's outputs at this budget.",
     "onpolicy~supervised": "the on-policy student's samples may differ from supervised KD's by more than the ±20 % band "
                            "in this measure (the interval reaches past it): on its own temperature-1 samples the student "
-                           "drifts in length or diversity within 30 steps.",
+                           "drifts in length or diversity within the notebook's steps.",
 }
 
 
