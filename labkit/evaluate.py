@@ -12,6 +12,7 @@ Option scoring: each choice is written as the student writes answers, " (b) wate
 """
 from __future__ import annotations
 
+import inspect
 from collections import Counter
 from contextlib import nullcontext
 
@@ -76,6 +77,50 @@ def continuation_logprobs(model, tokenizer, prompts: list[str], continuations: l
     return out
 
 
+@torch.no_grad()
+def shared_prompt_logprobs(model, tokenizer, prompt: str, continuations: list[str], *, max_len: int = 512,
+                           device="auto", bf16=False) -> list[tuple[float, int]]:
+    """``continuation_logprobs([prompt] * k, continuations)`` for a decoder-only model, reading the prompt once.
+
+    The prompt runs once with a KV cache; the cache is repeated for the k continuations, which run as one batch
+    (right-padded, positions continuing the prompt's). Option scoring spends most of its time on the question,
+    which every option repeats: this reads it once instead of k times. Falls back to ``continuation_logprobs``
+    for seq2seq models and when a continuation is long enough to cut the prompt (max_len).
+    """
+    dev = _device(model, device)
+    enc = [S.encode_example(tokenizer, prompt, c, max_len, add_eos=False) for c in continuations]
+    n_prompt = [e["labels"].count(S.IGNORE) for e in enc]
+    heads = {tuple(e["input_ids"][:n]) for e, n in zip(enc, n_prompt)}
+    if S.is_seq2seq(model) or len(heads) != 1 or not n_prompt[0]:
+        return continuation_logprobs(model, tokenizer, [prompt] * len(continuations), continuations,
+                                     max_len=max_len, device=dev, bf16=bf16)
+    was_training = model.training
+    model.eval()
+    ids = torch.tensor([next(iter(heads))], device=dev)                                  # (1, P)
+    conts = [e["input_ids"][n:] for e, n in zip(enc, n_prompt)]
+    k, P, L = len(conts), ids.shape[1], max(1, max(map(len, conts)))
+    tail = torch.full((k, L), S.pad_id(tokenizer), dtype=torch.long, device=dev)          # (k, L) right-padded
+    mask = torch.zeros((k, P + L), dtype=torch.long, device=dev)
+    mask[:, :P] = 1
+    for i, c in enumerate(conts):
+        tail[i, : len(c)] = torch.tensor(c, dtype=torch.long)
+        mask[i, P: P + len(c)] = 1
+    cache_kw = S._cache_keyword(model)
+    forward = (model.get_base_model() if hasattr(model, "get_base_model") else model).forward
+    last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(forward).parameters else {}
+    with _autocast(dev, bf16, model)():
+        first = model(input_ids=ids, use_cache=True, **{cache_kw: None}, **last_only)   # (1, 1, V) logits
+        cache = first.cache if "cache" in first else first.past_key_values
+        cache.batch_repeat_interleave(k)
+        rest = model(input_ids=tail, attention_mask=mask, use_cache=True, **{cache_kw: cache},
+                     position_ids=torch.arange(P, P + L, device=dev).expand(k, L))
+    # token j of a continuation is predicted by the prompt's last position (j = 0) or by token j - 1
+    logits = torch.cat([first.logits[:, -1:].expand(k, 1, -1), rest.logits[:, :-1]], 1)   # (k, L, V)
+    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, tail[..., None])[..., 0]    # (k, L)
+    model.train(was_training)
+    return [(float(logp[i, : len(c)].double().sum()), len(c)) for i, c in enumerate(conts)]
+
+
 def teacher_loglik(teacher, tokenizer, prompts: list[str], samples: list[str], *, batch_size: int = 16,
                    device="auto", bf16=False) -> float:
     """Mean per-token log p_teacher(sample | prompt) over all sample tokens (token-weighted).
@@ -97,10 +142,15 @@ def option_scores(model, tokenizer, records, *, batch_size: int = 16, device="au
 
     Returns: one list per record, one score (mean log-prob per token) per choice.
     """
-    prompts, conts, owner = [], [], []
-    for i, r in enumerate(records):
+    for r in records:
         if not r.choices:
             raise LabkitError(f"option_scores: record {r.id!r} has no choices (use gen_accuracy/svamp_accuracy)")
+    if not S.is_seq2seq(model):     # decoder-only: the question is read once for all its options
+        return [[s / max(n, 1) for s, n in shared_prompt_logprobs(
+            model, tokenizer, student_prompt(r, task), [" " + answer_text(r, c) for c in r.choices], device=device,
+            bf16=bf16)] for r in records]
+    prompts, conts, owner = [], [], []
+    for i, r in enumerate(records):
         for c in r.choices:
             prompts.append(student_prompt(r, task))
             conts.append(" " + answer_text(r, c))

@@ -84,9 +84,17 @@ def prepare(dataset: str, teachers: list, *, student: str, n_train: int, n_valid
     kw = dict(data_dir=data_dir or None, seed=seed)
     if dataset.startswith("synthetic:") and task_steps:
         kw["steps"] = int(task_steps)
-    train = data.load_dataset(dataset, "train", n=n_train, **kw)
     splits = data.splits_of(dataset)
-    valid = data.load_dataset(dataset, "valid", n=n_valid, **kw) if "valid" in splits else []
+    if "valid" in splits:
+        train = data.load_dataset(dataset, "train", n=n_train, **kw)
+        valid = data.load_dataset(dataset, "valid", n=n_valid, **kw) if n_valid else []
+    else:   # no valid split (distilling step-by-step's CQA/SVAMP): hold out the n_valid training rows after train
+        rows = data.load_dataset(dataset, "train", n=n_train + n_valid if n_train else None, **kw)
+        n_fit = n_train or len(rows) - n_valid
+        if n_fit <= 0 or len(rows) < n_fit + n_valid:
+            raise LabkitError(f"dataset {dataset!r} has {len(rows)} training rows: too few for n_train={n_train} "
+                              f"plus n_valid={n_valid} held out for validation (it has no valid split)")
+        train, valid = rows[:n_fit], rows[n_fit:n_fit + n_valid]
     test = data.load_dataset(dataset, "test", n=n_test, **kw)
     stats = {}
     if teachers:
@@ -123,15 +131,17 @@ def _score(model, setup: Setup, records, device) -> float | None:
     if not records:
         return None
     model.eval()
-    acc = evaluate.accuracy(model, setup.tokenizer, records, device=device, batch_size=64)
+    acc = evaluate.accuracy(model, setup.tokenizer, records, device=device, batch_size=64, bf16="auto")
     model.train()
     return acc
 
 
 def train_arm(setup: Setup, name: str, spec: dict, seed: int, config: dict, *, eval_every: int = 0,
-              device: str = "cpu") -> dict:
+              device: str = "cpu", step0: dict | None = None) -> dict:
     """Train one fresh student on one arm with one seed; score it at step 0 and at the end.
 
+    step0: the untrained student's {"valid", "test"} scores when already known (a pretrained student starts
+    the same in every arm and seed: run_jobs scores it once); None scores this run's own initialisation.
     Returns {"arm", "seed", "fraction", "n_train", "step0": {"valid" (None unless eval_every), "test"},
     "final": {"valid", "test"}, "accuracy" (final test), "curve" [(step, valid accuracy)] (with eval_every), "final_loss", "train_seconds", "eval_seconds"}.
     """
@@ -147,7 +157,8 @@ def train_arm(setup: Setup, name: str, spec: dict, seed: int, config: dict, *, e
         return acc
 
     # step 0 on validation only for a learning curve; the notebooks show step 0 on test
-    step0 = {"valid": scored(setup.valid) if eval_every else None, "test": scored(setup.test)}
+    if step0 is None:
+        step0 = {"valid": scored(setup.valid) if eval_every else None, "test": scored(setup.test)}
     curve = [(0, step0["valid"])] if setup.valid and eval_every else []
 
     def on_step(step, history):
@@ -161,22 +172,26 @@ def train_arm(setup: Setup, name: str, spec: dict, seed: int, config: dict, *, e
     final = {"valid": scored(setup.valid), "test": scored(setup.test)}
     if setup.valid and eval_every:
         curve.append((cfg.steps, final["valid"]))
-    return {"arm": name, "seed": seed, "fraction": spec["fraction"], "n_train": len(subset), "step0": step0,
+    return {"arm": name, "seed": seed, "fraction": spec["fraction"], "n_train": len(subset), "step0": dict(step0),
             "final": final, "accuracy": final["test"], "curve": curve, "final_loss": history.last("loss"),
             "train_seconds": round(train_s, 2), "eval_seconds": round(t_eval[0], 2)}
 
 
+def untrained(setup: Setup, *, eval_every: int = 0, device: str = "cpu") -> dict | None:
+    """The untrained student's {"valid", "test"} scores when every run starts from the same weights (a pretrained
+    student: scored once here instead of once per run); None for a from-scratch student (its init is the seed's)."""
+    if parse_scratch(setup.student):
+        return None
+    model = _new_student(setup, 0, device)
+    return {"valid": _score(model, setup, setup.valid, device) if eval_every else None,
+            "test": _score(model, setup, setup.test, device)}
+
+
 def run_arms(setup: Setup, arms: dict, seeds, config: dict, *, eval_every: int = 0, device: str = "cpu",
              processes: int | None = None) -> list[dict]:
-    """train_arm for every (arm, seed), longest arms first, on `processes` one-thread workers (lab.parallel)."""
-    jobs = [dict(setup=setup, name=n, spec=s, seed=int(seed), config=config, eval_every=eval_every, device=device)
-            for n, s in arms.items() for seed in seeds]
-    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i]["spec"]["tasks"]))   # rationale arms cost most
-    results = map_runs(train_arm, [jobs[i] for i in order], processes=processes)
-    back = [None] * len(jobs)
-    for i, r in zip(order, results):
-        back[i] = r
-    return back
+    """train_arm for every (arm, seed) (run_jobs with the same seeds for every arm)."""
+    return run_jobs(setup, {n: (a, list(seeds)) for n, a in arms.items()}, config, eval_every=eval_every,
+                    device=device, processes=processes)
 
 
 def by_seed(rows, arm_name: str, split: str = "test", when: str = "final") -> dict:
@@ -320,8 +335,16 @@ DSS_WHY = {
 }
 
 
-def dss_notes(claims) -> dict[str, str]:
+REAL_WHY = ("at profile 'real' the pretrained student (SmolLM2-135M-Instruct) does not learn the papers' questions "
+            "within the steps that fit a CPU (on held-out validation rows its accuracy falls over the first 30 steps, "
+            "benchmarks/RESULTS.md 'The real profile'): every arm stays near its step 0, so the arms differ by noise; "
+            "the papers train 220M-780M T5 students for thousands of steps on GPUs.")
+
+
+def dss_notes(claims, profile: str = "default") -> dict[str, str]:
     """Notebook 01: {claim id: the measured effect and why it may not hold here} for the claims that do not hold."""
+    if profile == "real":
+        return _claims.not_holding(claims, {}, REAL_WHY)
     return _claims.not_holding(claims, DSS_WHY, "the effect is smaller than the seed-to-seed spread at this budget.")
 
 
@@ -335,8 +358,11 @@ TINYLLM_WHY = {
 }
 
 
-def tinyllm_notes(claims) -> dict[str, str]:
+def tinyllm_notes(claims, profile: str = "default") -> dict[str, str]:
     """Notebook 02: {claim id: the measured effect and why it may not hold here} for the claims that do not hold."""
+    if profile == "real":
+        return _claims.not_holding(claims, {k: v for k, v in TINYLLM_WHY.items() if k == "teacher-forced>cot"},
+                                   REAL_WHY)
     return _claims.not_holding(claims, TINYLLM_WHY, "the effect is smaller than the seed-to-seed spread at this budget.")
 
 
@@ -353,12 +379,16 @@ def tinyllm_jobs(arms: dict, alpha_of: dict, alpha_grid, alpha_seeds, seeds) -> 
     return jobs
 
 
-def run_jobs(setup: Setup, jobs: dict, config: dict, *, device: str = "cpu") -> list[dict]:
-    """run_arms for {name: (arm, seeds)}: all (arm, seed) pairs in one pool, so both cores stay busy."""
-    flat = [dict(setup=setup, name=n, spec=a, seed=int(s), config=config, device=device)
-            for n, (a, ss) in jobs.items() for s in ss]
+def run_jobs(setup: Setup, jobs: dict, config: dict, *, eval_every: int = 0, device: str = "cpu",
+             processes: int | None = None) -> list[dict]:
+    """train_arm for {name: (arm, seeds)}: all (arm, seed) pairs in one pool of one-thread workers (lab.parallel),
+    longest arms first (rationale arms cost most), so both cores stay busy; a pretrained student's step 0 is
+    scored once (``untrained``). Rows come back in the order of the jobs."""
+    step0 = untrained(setup, eval_every=eval_every, device=device)
+    flat = [dict(setup=setup, name=n, spec=a, seed=int(s), config=config, eval_every=eval_every, device=device,
+                 step0=step0) for n, (a, ss) in jobs.items() for s in ss]
     order = sorted(range(len(flat)), key=lambda i: -len(flat[i]["spec"]["tasks"]))
-    results = map_runs(train_arm, [flat[i] for i in order])
+    results = map_runs(train_arm, [flat[i] for i in order], processes=processes)
     back = [None] * len(flat)
     for i, r in zip(order, results):
         back[i] = r

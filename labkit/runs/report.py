@@ -276,6 +276,8 @@ def _lab_summary(spec: dict | None, runs: list[dict]) -> str:
     mean ± std over the seeds of the first parameter group."""
     if not spec or not runs:
         return "—"
+    if "claims" in spec:
+        return _lab_claims(spec["claims"], runs)
     head, rows, _ = aggregate_table([r["tables"].get(spec["table"]) for r in runs])
     if not head or spec["label"] not in head:
         return "—"
@@ -285,6 +287,25 @@ def _lab_summary(spec: dict | None, runs: list[dict]) -> str:
         vals = [f"{c} {row[head.index(c)]}" for c in spec["values"] if c in head and row[head.index(c)] != ""]
         if vals:
             parts.append(f"{row[li]}: {', '.join(vals)}")
+    return "; ".join(parts) or "—"
+
+
+def _lab_claims(prefixes: list[str], runs: list[dict]) -> str:
+    """The lab's claims whose id starts with one of ``prefixes``: 'id: mean [lo, hi] ✓/✗ (n seeds)', and where the
+    notebook wrote each arm's accuracy, the better arm's gain relative to the worse one (papers often quote that)."""
+    parts = []
+    for c in collect_claims(runs):
+        if not any(c["id"].startswith(p) for p in prefixes) or c["mean"] is None:
+            continue
+        ci = c["ci95"]
+        text = f"{c['id']}: {fmt_number(c['mean'])}" + (f" [{fmt_number(ci[0])}, {fmt_number(ci[1])}]" if ci else "")
+        text += f" {'✓' if c['holds'] else '✗'} ({c['n']} seeds"
+        acc = [r["metrics"].get("accuracy") for r in runs if r["status"] == "ok"]
+        pairs = [(a[c["better"]], a[c["worse"]]) for a in acc if isinstance(a, dict)
+                 and _is_number(a.get(c["better"])) and _is_number(a.get(c["worse"])) and a[c["worse"]] > 0]
+        if pairs:
+            text += f"; {statistics.fmean(b / w - 1 for b, w in pairs):+.1%} relative"
+        parts.append(text + ")")
     return "; ".join(parts) or "—"
 
 

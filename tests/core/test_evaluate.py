@@ -51,6 +51,23 @@ def test_option_scores_match_slow_loop(tok, records, kind):
     assert acc == pytest.approx(want / len(records))
 
 
+def test_shared_prompt_logprobs_equal_the_batched_pairs_and_the_slow_loop(tok, records):
+    model = tiny.tiny_causal_lm(tok, seed=5)
+    prompt = student_prompt(records[0], "answer")
+    conts = [" a", " the red ball is in the box", " 12", " (b) " + records[0].choices[1]]   # unequal lengths
+    shared = evaluate.shared_prompt_logprobs(model, tok, prompt, conts, device="cpu")
+    pairs = evaluate.continuation_logprobs(model, tok, [prompt] * len(conts), conts, device="cpu")
+    assert [n for _, n in shared] == [n for _, n in pairs] == [len(tok(c)["input_ids"]) for c in conts]
+    for (got, _), (want, _), c in zip(shared, pairs, conts):
+        assert got == pytest.approx(want, abs=1e-4)
+        assert got == pytest.approx(_slow_logprob(model, tok, prompt, c)[0], abs=1e-4)
+    # a continuation long enough to cut the prompt (max_len) reads each pair as continuation_logprobs does
+    cut = evaluate.shared_prompt_logprobs(model, tok, prompt, conts, max_len=12, device="cpu")
+    want = evaluate.continuation_logprobs(model, tok, [prompt] * len(conts), conts, max_len=12, device="cpu")
+    assert [n for _, n in cut] == [n for _, n in want]
+    assert [s for s, _ in cut] == pytest.approx([s for s, _ in want], abs=1e-4)
+
+
 def test_teacher_loglik_is_token_weighted_mean(tok):
     model = tiny.tiny_causal_lm(tok, seed=5)
     prompts, samples = ["Q: one\nA:", "Q: two two two\nA:"], [" 1", " the sun rises in the east"]

@@ -117,9 +117,22 @@ def test_lab_summary_beside_a_paper_claim_averages_the_seeds():
     runs = [{"tables": {"ablations": [{"variant": "full", "accuracy": a}, {"variant": "w/o in-context",
                                                                            "accuracy": a / 2}]}}
             for a in (0.5, 0.6, 0.7)]
-    spec = report.PAPERS["02_tinyllm_multi_teacher"]["claims"][1]["lab"]
+    spec = {"table": "ablations", "label": "variant", "values": ["accuracy"]}
     assert report._lab_summary(spec, runs) == "full: accuracy 0.600 ± 0.100; w/o in-context: accuracy 0.300 ± 0.050"
     assert report._lab_summary(spec, [{"tables": {}}]) == "—"
+
+
+def test_lab_summary_beside_a_paper_number_gives_the_claims_and_the_relative_gain():
+    full, label = "TinyLLM (full)", "label only (fine-tuning)"
+    claims = [dict(_claim("full>label-only", [0.1, 0.2, 0.3], True), better=full, worse=label),
+              _claim("full>w/o llama2-7b-chat", [0.0, 0.02, -0.02], False), _claim("alpha 1>0.1", [0.1, 0.1], True)]
+    run = {"status": "ok", "notebook": "02_tinyllm_multi_teacher",
+           "metrics": {"claims": claims, "accuracy": {full: 0.6, label: 0.4}}}
+    spec = next(c["lab"] for c in report.PAPERS["02_tinyllm_multi_teacher"]["claims"] if "12.57" in c["claim"])
+    assert report._lab_summary(spec, [run]) == "full>label-only: 0.200 [0.190, 0.210] ✓ (3 seeds; +50.0% relative)"
+    spec = next(c["lab"] for c in report.PAPERS["02_tinyllm_multi_teacher"]["claims"] if "Ablations" in c["claim"])
+    assert report._lab_summary(spec, [run]) == ("full>w/o llama2-7b-chat: 0 [-1.000, 1.000] ✗ (3 seeds); "
+                                                "alpha 1>0.1: 0.100 [0.090, 0.110] ✓ (2 seeds)")
 
 
 def _claim(cid, values, holds, **extra):
