@@ -165,3 +165,24 @@ def test_01_on_real_svamp_palm_rationales(run, tmp_path):
     assert m["n_train"] == 16 and m["n_test"] == 8
     assert 0.5 <= m["teacher_accuracy"] < 1.0                 # PaLM's recorded SVAMP labels: right, mostly
     assert {r["n_train"] for r in m["tables"]["runs"]} == {16}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATA / "dss" / "cqa").is_dir() or not (DATA / "tinyllm" / "obqa").is_dir(),
+                    reason="real distilling-step-by-step / TinyLLM data not present")
+def test_profile_real_runs_the_papers_data_with_the_recorded_teachers(run_notebook, tmp_path):
+    """Notebooks 01/02 at profile "real" with the student swapped for a tiny scratch one (the real student is the
+    embedded SmolLM2, not downloaded in tests) and 2 steps: the profile's datasets, teachers and claims."""
+    small = dict(profile="real", data_dir=str(DATA), student="scratch@layers=1,hidden=32", max_steps=2, n_train=16,
+                 n_test=8)
+    doc = run_notebook("01_distilling_step_by_step.ipynb", tmp_path / "01", **small)
+    p, m = doc["parameters"], doc["metrics"]
+    assert (p["dataset"], p["teacher"], p["seeds"]) == ("dss:cqa", "palm-540b", [0, 1, 2])
+    assert m["n_test"] == 8 and m["chance"] == pytest.approx(0.2) and 0.5 < m["teacher_accuracy"] < 1.0
+    assert {c["id"] for c in m["claims"]} == {"dss>ft", "dss>kd", "dss@less-data>ft@all", "student>teacher"}
+    assert all("profile 'real'" in text for text in m["claims_not_holding"].values())
+    doc = run_notebook("02_tinyllm_multi_teacher.ipynb", tmp_path / "02", live_teacher="tiny", **small)
+    p, m = doc["parameters"], doc["metrics"]
+    assert (p["dataset"], p["teachers"]) == ("tinyllm:obqa", ["flan-t5-xl", "llama2-7b-chat"])
+    assert m["chance"] == pytest.approx(0.25) and m["not_applicable"][0]["arm"] == "w/o in-context"
+    assert {"full>label-only", "full>w/o flan-t5-xl", "full>w/o llama2-7b-chat"} <= {c["id"] for c in m["claims"]}

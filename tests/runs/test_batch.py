@@ -259,3 +259,17 @@ def test_a_kernel_that_dies_at_start_is_started_again_and_a_notebook_error_is_no
     assert rec["status"] == "failed" and rec["error"] == "ValueError: a real failure" and calls == ["bad", "bad"]
     assert batch.kernel_start_failed("RuntimeError: x", "zmq.error.ZMQError: Address already in use")
     assert not batch.kernel_start_failed("ValueError: a real failure", "Traceback ...")
+
+
+def test_reproduce_real_plans_notebooks_01_and_02_at_the_real_profile(tmp_path):
+    runs = batch.plan_runs("real", tmp_path)
+    assert [(r.notebook, r.parameters["profile"]) for r in runs] == [
+        ("01_distilling_step_by_step", "real"), ("02_tinyllm_multi_teacher", "real")]
+    assert all(r.timeout == 3600 for r in runs)        # per cell: the students' cell runs ≈ 30 min
+    from labkit.lab import profiles
+    dss, tinyllm = profiles.resolve("real", profiles.DSS), profiles.resolve("real", profiles.TINYLLM)
+    assert (dss["dataset"], dss["teacher"], len(dss["seeds"])) == ("dss:cqa", "palm-540b", 3)
+    assert (tinyllm["dataset"], tinyllm["teachers"]) == ("tinyllm:obqa", ["flan-t5-xl", "llama2-7b-chat"])
+    assert dss["student"] == tinyllm["student"] == "smollm2-135m-instruct"
+    with pytest.raises(LabkitError, match="no 'real' settings"):
+        profiles.resolve("real", profiles.WHITEBOX)
