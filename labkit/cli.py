@@ -16,6 +16,7 @@ import sys
 from importlib import import_module
 
 from labkit.errors import LabkitError
+from labkit.lab.profiles import PROFILES
 
 
 def _dispatch(target: str):
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # --- batch reproduction -----------------------------------------------------
     b = sub.add_parser("reproduce", help="run every notebook and the paper grids, write the report")
-    b.add_argument("--profile", default="default", choices=["smoke", "default", "paper"])
+    b.add_argument("--profile", default="default", choices=list(PROFILES))
     b.add_argument("--out", default=None, help="output folder (default runs/<profile>)")
     b.add_argument("--executor", default="local", choices=["local", "ray"])
     b.add_argument("--jobs", type=int, default=1)
@@ -87,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("batch", help="run one grid file (notebook x parameter sets x seeds)")
     b.add_argument("grid", help="path to a grid YAML file")
     b.add_argument("--out", default=None)
-    b.add_argument("--profile", default=None, choices=["smoke", "default", "paper"])
+    b.add_argument("--profile", default=None, choices=list(PROFILES))
     b.add_argument("--executor", default="local", choices=["local", "ray"])
     b.add_argument("--jobs", type=int, default=1)
     b.add_argument("--dry-run", action="store_true", dest="dry_run",
