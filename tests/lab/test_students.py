@@ -38,7 +38,7 @@ def test_prepare_holds_out_validation_rows_after_the_training_rows(tmp_path):
         students.prepare("dss:cqa", [], n_train=10, n_valid=3, **kw)
 
 
-def test_pretrained_step0_is_scored_once_and_equals_each_runs_own(tmp_path):
+def test_pretrained_step0_is_scored_once_and_equals_each_runs_own(tmp_path, monkeypatch):
     d = _cqa(tmp_path, 16, n_test=6)
     tok = tiny.train_tokenizer(tiny.default_corpus(200), vocab_size=300)
     model = tiny.tiny_causal_lm(tok, n_layers=1, hidden=32, heads=2, seed=3)
@@ -51,10 +51,14 @@ def test_pretrained_step0_is_scored_once_and_equals_each_runs_own(tmp_path):
     config = dict(lr=1e-3, steps=2, batch_size=4, max_len=96)
     own = students.train_arm(S, "ft", students.arm({"answer": 1.0}), 1, config, eval_every=1)  # scores its own step 0
     assert own["step0"] == step0
+    calls = []
+    score = students._score
+    monkeypatch.setattr(students, "_score", lambda *a: calls.append(1) or score(*a))
     rows = students.run_arms(S, {"ft": students.arm({"answer": 1.0}),
                                  "dss": students.arm({"answer": 1.0, "rationale:palm-540b": 1.0})}, [0, 1], config,
                              processes=1)
     assert [(r["arm"], r["seed"]) for r in rows] == [("ft", 0), ("ft", 1), ("dss", 0), ("dss", 1)]
     assert all(r["step0"] == {"valid": None, "test": step0["test"]} for r in rows)
+    assert len(calls) == 1 + 4 * 2            # step 0 once (test), then each run's final valid and test
     assert students.untrained(students.prepare("dss:cqa", [], student="scratch@layers=1,hidden=32", n_train=4,
                                                n_valid=0, n_test=2, data_dir=d)) is None   # a scratch init is the seed's
