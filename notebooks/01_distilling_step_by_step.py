@@ -66,8 +66,7 @@ P = lk.lab.profiles.resolve(profile, lk.lab.profiles.DSS, student=student, teach
                                dataset=dataset)
 lk.lab.notebook.set_threads(P["threads"])
 dataset = P["dataset"]
-if dataset.startswith("dss:") and not teacher:
-    P["teacher"] = "palm-540b"   # the paper's recorded rationales
+P["teacher"] = teacher or ("palm-540b" if dataset.startswith("dss:") else P["teacher"])   # dss:* has PaLM's rationales
 lk.lab.params.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device, dataset=dataset,
                              teacher=P["teacher"], lam=lam, fractions=P["fractions"], n_train=P["n_train"],
                              max_steps=P["max_steps"])
