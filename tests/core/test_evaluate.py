@@ -68,6 +68,18 @@ def test_shared_prompt_logprobs_equal_the_batched_pairs_and_the_slow_loop(tok, r
     assert [s for s, _ in cut] == pytest.approx([s for s, _ in want], abs=1e-4)
 
 
+def test_option_scores_read_the_question_once_for_large_models(tok, records, monkeypatch):
+    model = tiny.tiny_causal_lm(tok, seed=3)
+    pairs = evaluate.option_scores(model, tok, records, device="cpu")        # a tiny model scores pairs
+    calls = []
+    shared = evaluate.shared_prompt_logprobs
+    monkeypatch.setattr(evaluate, "shared_prompt_logprobs", lambda *a, **k: calls.append(1) or shared(*a, **k))
+    monkeypatch.setattr(evaluate, "SHARED_PROMPT_MIN_PARAMS", 0)            # as if it were SmolLM2-sized
+    once = evaluate.option_scores(model, tok, records, device="cpu")
+    assert len(calls) == len(records)
+    assert [x for s in once for x in s] == pytest.approx([x for s in pairs for x in s], abs=1e-5)
+
+
 def test_teacher_loglik_is_token_weighted_mean(tok):
     model = tiny.tiny_causal_lm(tok, seed=5)
     prompts, samples = ["Q: one\nA:", "Q: two two two\nA:"], [" 1", " the sun rises in the east"]
