@@ -12,7 +12,6 @@ Option scoring: each choice is written as the student writes answers, " (b) wate
 """
 from __future__ import annotations
 
-import inspect
 from collections import Counter
 from contextlib import nullcontext
 
@@ -111,11 +110,9 @@ def shared_prompt_logprobs(model, tokenizer, prompt: str, continuations: list[st
     for i, c in enumerate(conts):
         tail[i, : len(c)] = torch.tensor(c, dtype=torch.long)
         mask[i, P: P + len(c)] = 1
-    cache_kw = S._cache_keyword(model)
-    forward = (model.get_base_model() if hasattr(model, "get_base_model") else model).forward
-    last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(forward).parameters else {}
+    cache_kw = S.cache_keyword(model)
     with _autocast(dev, bf16, model)():
-        first = model(input_ids=ids, use_cache=True, **{cache_kw: None}, **last_only)   # (1, 1, V) logits
+        first = model(input_ids=ids, use_cache=True, **{cache_kw: None}, **S.last_logits_only(model))   # (1, 1, V)
         cache = first.cache if "cache" in first else first.past_key_values
         cache.batch_repeat_interleave(k)
         rest = model(input_ids=tail, attention_mask=mask, use_cache=True, **{cache_kw: cache},

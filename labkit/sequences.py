@@ -253,10 +253,17 @@ def mixed_log_probs(student_log_probs: torch.Tensor, teacher_log_probs: torch.Te
     return torch.logaddexp(teacher_log_probs + a[0], student_log_probs + a[1])
 
 
-def _cache_keyword(model) -> str:
+def cache_keyword(model) -> str:
     """The forward() argument that takes the KV cache: "cache" (transformers >= 5.2x) or "past_key_values"."""
     forward = (model.get_base_model() if hasattr(model, "get_base_model") else model).forward
     return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
+
+
+def last_logits_only(model) -> dict:
+    """forward() keywords that build the logits of the last position only ({"logits_to_keep": 1} where the model
+    takes it): a prompt's pass needs (B, 1, V), not (B, P, V)."""
+    forward = (model.get_base_model() if hasattr(model, "get_base_model") else model).forward
+    return {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(forward).parameters else {}
 
 
 class _Decoder:
@@ -264,10 +271,8 @@ class _Decoder:
 
     def __init__(self, model, ids, mask, pos, autocast):
         self.model, self.autocast, self.cache = model, autocast, None
-        self.cache_kw = _cache_keyword(model)
-        forward = (model.get_base_model() if hasattr(model, "get_base_model") else model).forward
-        # the prompt's pass needs the last position's logits only: (B, 1, V), not (B, P, V)
-        self.last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(forward).parameters else {}
+        self.cache_kw = cache_keyword(model)
+        self.last_only = last_logits_only(model)
         self.seq2seq = is_seq2seq(model)
         if self.seq2seq:      # the encoder reads the prompt once; the decoder starts from its start token
             with autocast():
