@@ -2,6 +2,10 @@
 
     flock /tmp/labkit-heavy.lock .venv/bin/python benchmarks/survey_budget.py --untrained --steps 200 400
     flock /tmp/labkit-heavy.lock .venv/bin/python benchmarks/survey_budget.py --methods icl --steps 100 200 --lr 1e-3
+    flock /tmp/labkit-heavy.lock .venv/bin/python benchmarks/survey_budget.py --methods lion --steps 250 --lion-steps 100
+
+For Lion, --steps is the imitation on the pool (the first --lion-pool training questions) and --lion-steps the
+training after the pool grows by --lion-new questions.
 
 Everything not on the command line is the SURVEY "default" profile row (labkit.lab.profiles): student, max_len,
 k paths, temperature, ICL k and epochs, task counts, n_target_valid. Scores the held-out validation questions
@@ -30,7 +34,7 @@ def setups(P: dict, n_train: int, n_valid: int):
     cot, soc = sv.cot_setup(task_steps=P["task_steps"], **kw), sv.cot_setup(task_steps=P["socratic_steps"], **kw)
     icl = sv.icl_setup(n_source=P["n_source_tasks"], n_target=P["n_target_tasks"], n_target_train=P["n_target_train"],
                        n_target_valid=P["n_target_valid"], eval_split="valid")
-    return {"finetune_cot": cot, "scott": cot, "socratic": soc, "icl": icl}
+    return {"finetune_cot": cot, "scott": cot, "socratic": soc, "lion": cot, "icl": icl}
 
 
 def main(argv=None) -> int:
@@ -44,6 +48,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n-train", type=int, default=P["n_train"])
     ap.add_argument("--n-valid", type=int, default=P["n_test"], help="validation questions (the profile's n_test)")
     ap.add_argument("--seeds", nargs="+", type=int, default=list(P["seeds"]))
+    ap.add_argument("--lion-pool", type=int, default=P["lion_pool"])
+    ap.add_argument("--lion-new", type=int, default=P["lion_new"])
+    ap.add_argument("--lion-steps", type=int, default=P["lion_steps"], help="Lion: steps after the pool grows")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     t_data = time.perf_counter()
@@ -54,7 +61,8 @@ def main(argv=None) -> int:
     result, print_rows, walls = {}, [], []
     for m in args.methods:
         arms = sv.arms_for(m, S[m], noisy=P["noisy"], clean=P["clean"], k_paths=P["k_paths"],
-                           temperature=P["temperature"], icl_k=P["icl_k"], epochs=P["icl_epochs"])
+                           temperature=P["temperature"], icl_k=P["icl_k"], epochs=P["icl_epochs"],
+                           lion_settings=dict(n_pool=args.lion_pool, n_new=args.lion_new, steps=args.lion_steps))
         S[m].tokenizer = None                      # each miniature's own tokenizer (scott shares cot's data)
         sv.prepare(S[m], [arms], student=P["student"])
         for steps in ([0] if args.untrained else []) + args.steps:
@@ -64,7 +72,7 @@ def main(argv=None) -> int:
                     sv.run(S[m], arms, args.seeds, student=P["student"], config=cfg))
             wall = time.perf_counter() - t0
             walls.append((m, steps, wall))
-            metrics = ("accuracy", "faithfulness") if m == "scott" else ("accuracy",)
+            metrics = ("accuracy", "faithfulness") if m == "scott" else ("accuracy", "hard") if m == "lion" else ("accuracy",)
             for a in arms:
                 rs = sorted((r for r in rows if r["arm"] == a), key=lambda r: r["seed"])
                 for k in metrics:

@@ -128,6 +128,49 @@ def _gen_arithmetic(rng: random.Random, steps: int):
         k = rng.randint(2, 3) if op == "*" else rng.randint(1, 9) if op == "+" else rng.randint(1, min(9, value - 1))
         ops.append((op, k))
         value = _ARITH_OPS[op](value, k)
+    return _arithmetic_question(rng, name, item, start, ops)
+
+
+def _arithmetic_ops_ok(start: int, ops) -> bool:
+    """The generator's constraints: '*' by 2 or 3 on a value <= 12, '-' leaves at least 1, '+' adds 1-9."""
+    value = start
+    for op, k in ops:
+        if (op == "*" and not (value <= 12 and k in (2, 3))) or (op == "-" and not 1 <= k <= min(9, value - 1)) \
+                or (op == "+" and not 1 <= k <= 9):
+            return False
+        value = _ARITH_OPS[op](value, k)
+    return 2 <= start <= 20
+
+
+def similar_question(record: Record, rng: random.Random, *, max_tries: int = 200) -> Record:
+    """A new training question like `record` (synthetic:arithmetic only): the same operations in the same order,
+    a start and operands within 3 of the original's, another name and item; never the same text, and always of
+    the train split (its text hashes to train, so it can never be a valid or test question). Lion's generator
+    (labkit.methods.lion) makes new instructions from the ones the student fails with it.
+
+    Raises LabkitError for a record that is not a synthetic arithmetic question."""
+    meta = record.meta or {}
+    if meta.get("task") != "arithmetic" or "ops" not in meta or "start" not in meta:
+        raise LabkitError(f"record {record.id}: similar_question needs a synthetic:arithmetic question "
+                          f"(meta with task='arithmetic', start and ops), got meta keys {sorted(meta)}")
+    start, ops = int(meta["start"]), [(op, int(k)) for op, k in meta["ops"]]
+    for _ in range(max_tries):
+        new_start = start + rng.randint(-3, 3)
+        new_ops = [(op, k if op == "*" else k + rng.randint(-3, 3)) for op, k in ops]
+        if not _arithmetic_ops_ok(new_start, new_ops):
+            continue
+        question, answer, options, solution, new_meta = _arithmetic_question(rng, rng.choice(NAMES), rng.choice(ITEMS),
+                                                                             new_start, new_ops)
+        if question != record.question and _split_of(question) == "train":
+            return Record(id=f"{record.id}~{rng.randrange(16 ** 8):08x}", question=question, answer=answer,
+                          choices=list(options) if record.choices else None, solution=solution,
+                          meta={**new_meta, "split": "train", "seed": meta.get("seed"), "similar_to": record.id})
+    raise LabkitError(f"record {record.id}: no similar train question in {max_tries} tries")
+
+
+def _arithmetic_question(rng: random.Random, name: str, item: str, start: int, ops):
+    """(question, answer, options, solution, meta) of an arithmetic question with these operations."""
+    steps, value = len(ops), _apply_ops(start, ops)
     phrases = {"+": "{n} gets {k} more.", "-": "{n} gives {k} away.", "*": "{n} {times} them."}
     times = {2: "doubles", 3: "triples"}
     sentences, lines, v = [f"{name} has {start} {item}."], [], start

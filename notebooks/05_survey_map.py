@@ -19,8 +19,9 @@
 #   Fine-tune-CoT, Fu et al., distilling step-by-step, Socratic CoT, DISCO, SCOTT; TinyLLM extends the line) and
 #   **instruction following** (Lion).
 #
-# Below: the map (each box says where the lab runs the method), then four miniatures of methods notebooks 01–04
-# do not cover, each over seeds with its claim measured. Every student is a small transformer trained from scratch
+# Below: the map (each box says where the lab runs the method), then five miniatures of methods notebooks 01–04
+# do not cover (four at profile default: the ICL one is left out, §4 says why), each over seeds with its claim
+# measured. Every student is a small transformer trained from scratch
 # on the CPU; the teachers are scripted (they write the gold reasoning, with known noise), so the effects below are
 # what the *method* does to the data, at a scale the papers never ran.
 
@@ -33,28 +34,30 @@ seeds: list = []  # seeds of every miniature, at least 3 at default; empty means
 seed: int = 0  # the seed of the one-seed interactive run
 interactive: bool = True  # show the widget panel (only in a live Jupyter kernel)
 out_dir: str = "runs/05_survey_map"  # metrics.json and PNG figures go here
-methods: list = []  # miniatures to run: finetune_cot, scott, socratic, icl; empty means all
+methods: list = []  # miniatures to run: finetune_cot, scott, socratic, lion, icl; empty means the profile's
 method: str = "finetune_cot"  # the miniature of the one-seed interactive run
 k_paths: int = 0  # Fine-tune-CoT: reasoning paths sampled per question; 0 means the profile's
 temperature: float = 0.0  # Fine-tune-CoT: the teacher's sampling temperature; 0 means the profile's
 scott_filter: bool = True  # SCOTT (one-seed run): keep only rationales consistent with the answer
 icl_k: int = 0  # ICL: demonstrations before each query; 0 means the profile's
+lion_new: int = 0  # Lion: new questions generated in the round; 0 means the profile's
 max_steps: int = 0  # optimiser steps per student; 0 means the profile's
 n_train: int = 0  # training questions of the reasoning miniatures; 0 means the profile's
 threads: int = 0  # torch CPU threads of this process; 0 means the profile's
 
 # %%
 P = lk.lab.profiles.resolve(profile, lk.lab.profiles.SURVEY, seeds=seeds, k_paths=k_paths, temperature=temperature,
-                            icl_k=icl_k, max_steps=max_steps, n_train=n_train, threads=threads, methods=methods)
+                            icl_k=icl_k, lion_new=lion_new, max_steps=max_steps, n_train=n_train, threads=threads,
+                            methods=methods)
 lk.lab.notebook.set_threads(P["threads"])
 seeds = lk.lab.students.check_seeds(P["seeds"])
-unknown = sorted(set(P["methods"]) - {"finetune_cot", "scott", "socratic", "icl"})
-assert not unknown, f"parameter methods: unknown {unknown}; expected some of finetune_cot, scott, socratic, icl"
+unknown = sorted(set(P["methods"]) - set(lk.lab.survey.METHODS))
+assert not unknown, f"parameter methods: unknown {unknown}; expected some of {', '.join(lk.lab.survey.METHODS)}"
 config = dict(lr=P["lr"], steps=P["max_steps"], batch_size=P["batch_size"], max_len=P["max_len"], bf16=False)
 sv, timer, figures, tables, rows, step0 = lk.lab.survey, lk.lab.metrics.Timer(), [], {}, {}, {}
 
 # %%
-if lk.lab.notebook.show_widgets(interactive):   # writes method, k_paths, temperature, scott_filter, icl_k back
+if lk.lab.notebook.show_widgets(interactive):   # writes method and its knob back (k_paths, temperature, ...)
     from IPython.display import display
     panel = lk.lab.widgets.survey_panel(globals())
     display(panel.widget)   # then run "One seed, your settings" at the end
@@ -77,8 +80,8 @@ lk.lab.notebook.table(sv.TABLE)
 #
 # Fine-tune-CoT and SCOTT share one task, one-step `synthetic:arithmetic` ("Kim has 20 pens. Kim gives 9 away. How
 # many pens does Kim have now?"), asked without options: the student must *write* its reasoning and the number.
-# Socratic CoT needs several steps, so it gets two-step questions. The ICL miniature has its own family of lookup
-# tasks (§4). Each setup's tokenizer (byte-level BPE, 512 entries) is trained on every prompt and target its
+# Socratic CoT needs several steps, so it gets two-step questions. Lion's pool is the first `lion_pool` of the
+# one-step questions. The ICL miniature has its own family of lookup tasks (§4). Each setup's tokenizer (byte-level BPE, 512 entries) is trained on every prompt and target its
 # students will see; every student is a fresh 2-layer, 64-wide transformer.
 
 # %%
@@ -87,9 +90,10 @@ with timer("data"):
     cot, soc = sv.cot_setup(task_steps=P["task_steps"], **kw), sv.cot_setup(task_steps=P["socratic_steps"], **kw)
     icl = sv.icl_setup(n_source=P["n_source_tasks"], n_target=P["n_target_tasks"], n_target_train=P["n_target_train"],
                        n_target_valid=P["n_target_valid"])   # the valid items chose the settings; never scored here
-    SETUPS = {"finetune_cot": cot, "scott": cot, "socratic": soc, "icl": icl}
+    SETUPS = {"finetune_cot": cot, "scott": cot, "socratic": soc, "lion": cot, "icl": icl}
+    LION = dict(n_pool=P["lion_pool"], n_new=P["lion_new"], steps=P["lion_steps"])
     ARMS = {m: sv.arms_for(m, SETUPS[m], noisy=P["noisy"], clean=P["clean"], k_paths=P["k_paths"], temperature=P["temperature"],
-                           icl_k=P["icl_k"], epochs=P["icl_epochs"]) for m in P["methods"]}
+                           icl_k=P["icl_k"], epochs=P["icl_epochs"], lion_settings=LION) for m in P["methods"]}
     for setup in {id(SETUPS[m]): SETUPS[m] for m in ARMS}.values():
         sv.prepare(setup, [ARMS[m] for m in ARMS if SETUPS[m] is setup], student=P["student"])
 print(f"{len(cot.train)} train / {len(cot.test)} test questions ({P['dataset']}); ICL: {P['n_source_tasks']} source "
@@ -174,15 +178,40 @@ arms_figure("socratic", title="Socratic CoT vs one chain-of-thought student")
 # **fine-tuning** trains on those items without demonstrations. All are scored on the target tasks' *held-out*
 # items, in context (the `n_target_valid` items set aside for choosing settings are never scored here).
 #
-# At profile **default** this section does not run (`methods` leaves it out): on validation no arm learned to use
-# the demonstrations within a budget that fits the 3-minute notebook (benchmarks/RESULTS.md, issue 14). Run it with
-# `-y "methods: [finetune_cot, scott, socratic, icl]"` (≈ 90 s more at 150 steps) or at profile paper.
+# The questions go without their options ("Q: Which box does the cup go in?\nA: blue"; 80 tokens for k = 4
+# instead of 215). At profile **default** this section does not run (`methods` leaves it out): on validation no
+# from-scratch student learned to *read* the demonstrations, not at 600 steps, nor at 4,000 steps on 512 source tasks
+# with 19-token prompts; they learn to guess among the colours the demonstrations show (about 0.5). Finding the
+# matching example is an induction skill that a 2-layer student does not form in minutes (and SmolLM2-135M-Instruct,
+# untrained on the format, scores only 0.26 on these prompts; benchmarks/RESULTS.md, issue 14). Run it with `-y "methods: [finetune_cot, scott, socratic, lion, icl]"`
+# (≈ 70 s more at 300 steps) or at profile paper.
 
 # %%
 miniature("icl")
 
 # %%
 arms_figure("icl", title=f"In-context learning distillation on held-out items of {P['n_target_tasks']} target tasks")
+
+# %% [markdown]
+# ## §5 Lion: adversarial distillation, mining the hard instructions (Jiang, Chan, Chen & Wang, EMNLP 2023)
+#
+# Lion's teacher plays three roles (`labkit.methods.lion`). The student first **imitates** the teacher's responses
+# on a pool of questions; a **referee** then compares the student's answers with the teacher's on the pool, and the
+# questions where they differ are the *hard* ones; a **generator** writes new questions like the hard ones
+# (`labkit.data.similar_question`: the same operations, nearby numbers, other names), the teacher answers them, and
+# the student trains on the grown pool. The control grows the pool by as many new questions made like pool
+# questions drawn at random: the two arms differ only in *which* questions the new ones imitate. Both arms share the
+# imitation student of their seed; the teacher is the clean oracle.
+
+# %%
+miniature("lion")
+if "lion" in rows:
+    hard = {r["seed"]: r["hard"] for r in rows["lion"]}
+    print(f"hard questions (the student disagrees with the teacher) after imitation, per seed: {hard} of "
+          f"{P['lion_pool']}; {P['lion_new']} new questions per arm, then {P['lion_steps']} steps on the grown pool")
+
+# %%
+arms_figure("lion", title=f"Lion: new questions like the failed ones vs like random ones ({len(seeds)} seeds)")
 
 # %% [markdown]
 # ## The survey's methods, measured
@@ -196,23 +225,26 @@ tables["claims"] = lk.lab.students.claim_table(claims)
 lk.lab.notebook.table(tables["claims"])
 
 # %% [markdown]
-# **Reading the claims** (profile default, 250 steps, seeds 0-2, 2026-12-04; benchmarks/RESULTS.md, issue 14). Every
-# student learned (untrained students state the right number on 0 % of the questions; trained, 4-29 %), but **none
-# of the four claims holds** at this scale:
+# **Reading the claims** (profile default, 250 steps, seeds 0-2, 2026-12-06; benchmarks/RESULTS.md, issue 14). Every
+# student learned (untrained students state the right number on 0 % of the questions; trained, 5-39 %), but **none
+# of the five claims holds** at this scale, and one goes the other way:
 #
-# * **Fine-tune-CoT, k = 4 paths vs one**: −0.06 [−0.22, +0.10], the single greedy path ahead in 2 of 3 seeds (0.29
-#   vs 0.23). k paths do give more data (2827 kept paths on 990 questions vs 724 on 724), but at *equal steps* each
-#   path is seen a quarter as often and a 250-step student is still early in training; the paper trains equal
-#   epochs, k times the updates. On validation the gap was the same way (0.45 vs 0.27 at 300 steps).
-# * **SCOTT, faithfulness**: +0.01 [−0.12, +0.14]. Both students already answer what their own rationale says (96 %
-#   and 97 %): a 2-layer student copies the number its rationale ends on, so the 28 % inconsistent targets do not
-#   teach it to contradict itself. The faithfulness problem SCOTT fixes belongs to larger students that can
-#   answer without reading their rationale. **Accuracy**: +0.02 [−0.24, +0.29] ("keeps or improves": the mean is
-#   in that direction, the interval says nothing either way).
-# * **Socratic CoT vs one CoT student**: −0.08 [−0.18, +0.01], the single student ahead in all 3 seeds (0.13 vs
-#   0.04): the opposite of the paper. Each Socratic student has 3 pairs per question to learn in the same 250 steps,
-#   and at test time a wrong sub-question or a wrong partial result in any of the rounds ends wrong; on validation
-#   the pair did not improve from 150 to 300 steps (0.06, 0.05).
+# * **Fine-tune-CoT, k = 4 paths vs one**: −0.05 [−0.23, +0.12] (0.26 vs 0.31). k paths do give more data (about
+#   2800 kept paths on 990 questions vs about 720 on 720), but at *equal steps* each path is seen a quarter as often
+#   and a 250-step student is still early in training; the paper trains equal epochs, k times the updates. On
+#   validation the gap was the same way (0.27 vs 0.45 at 300 steps).
+# * **SCOTT, faithfulness**: +0.02 [−0.05, +0.08]. Both students already answer what their own rationale says (94 %
+#   and 96 %): a 2-layer student copies the number its rationale ends on, so the 28 % inconsistent targets do not
+#   teach it to contradict itself. The faithfulness problem SCOTT fixes belongs to larger students that can answer
+#   without reading their rationale. **Accuracy**: −0.06 [−0.15, +0.02]: the filter also drops 28 % of the data.
+# * **Socratic CoT vs one CoT student**: −0.08 [−0.15, −0.01], the single student ahead in all 3 seeds (0.13 vs
+#   0.05): the opposite of the paper, outside the noise. Each Socratic student has 3 pairs per question to learn in
+#   the same 250 steps, and at test time a wrong sub-question or a wrong partial result in any round ends wrong; on
+#   validation the pair did not improve from 150 to 300 steps (0.06, 0.05).
+# * **Lion, new questions like the failed ones vs like random ones**: −0.03 [−0.17, +0.12] (0.37 vs 0.39; on
+#   validation +0.02). After imitation the student still disagrees with the teacher on about 340 of its 500 pool
+#   questions: "like the failed ones" is then much like "like any", and the referee has little to select. Lion's
+#   hard set is the small part of the pool that a strong student (LLaMA-7B after imitation) still fails.
 # * **ICL** (§4) did not run: on validation no arm learned to use demonstrations within the budget.
 #
 # What the miniatures do show is each method's *data* (the tables above: paths kept, coverage, consistent
@@ -223,17 +255,18 @@ lk.lab.notebook.table(tables["claims"])
 # ## One seed, your settings
 #
 # With the panel above (a live kernel), choose a miniature and its knob (k paths and temperature, the SCOTT
-# filter, the number of demonstrations); this cell trains its arm(s) for one seed and shows the result under the
+# filter, the number of demonstrations, Lion's new questions); this cell trains its arm(s) for one seed and shows the result under the
 # panel and here. Headless it runs once with `method`.
 
 # %%
 def one_run(ns=None):
     setup = SETUPS[method]
     arms = sv.arms_for(method, setup, noisy=P["noisy"], clean=P["clean"], k_paths=k_paths or P["k_paths"],
-                       temperature=temperature or P["temperature"], icl_k=icl_k or P["icl_k"], epochs=P["icl_epochs"])
+                       temperature=temperature or P["temperature"], icl_k=icl_k or P["icl_k"], epochs=P["icl_epochs"],
+                       lion_settings=dict(LION, n_new=lion_new or P["lion_new"]))
     if method == "scott":
         arms = {a: v for a, v in arms.items() if (a == "consistent only") == scott_filter}
-    got = sv.run(setup, arms, [seed], student=P["student"], config=config, processes=1)   # trains a tokenizer if none yet
+    got = sv.run(setup, arms, [seed], student=P["student"], config=config)   # trains a tokenizer if none yet
     out = [{k: v for k, v in r.items() if k not in ("example", "final_loss")} for r in got]
     display(lk.lab.notebook.table(out))
     return out
@@ -253,5 +286,6 @@ metrics = {
 }
 params = dict(profile=profile, seeds=seeds, methods=P["methods"], student=P["student"], dataset=P["dataset"],
               task_steps=P["task_steps"], k_paths=P["k_paths"], temperature=P["temperature"], icl_k=P["icl_k"],
+              lion_pool=P["lion_pool"], lion_new=P["lion_new"], lion_steps=P["lion_steps"],
               max_steps=P["max_steps"], lr=P["lr"], batch_size=P["batch_size"], n_train=P["n_train"])
 print(lk.lab.metrics.write_metrics(out_dir, "05_survey_map", params, metrics, timer))

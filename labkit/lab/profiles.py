@@ -126,23 +126,26 @@ XTOK = {
 # 0.375), and it alone costs 88 s at 150 steps (long in-context prompts).
 # "paper": a larger scratch student and budget; the papers' own models (GPT-3 teachers, T5/GPT-2 students) are
 # not run by this notebook.
-_SURVEY_METHODS = ["finetune_cot", "scott", "socratic", "icl"]
+_SURVEY_METHODS = ["finetune_cot", "scott", "socratic", "lion", "icl"]
 SURVEY = {
     "smoke": {"student": "scratch@layers=1,hidden=32", "methods": _SURVEY_METHODS, "seeds": [0, 1, 2],
               "dataset": "synthetic:arithmetic", "task_steps": 1, "socratic_steps": 2, "noisy": "noisy-oracle@p=0.3", "clean": "oracle",
               "n_train": 32, "n_test": 12, "max_steps": 4, "lr": 3e-3, "batch_size": 8, "max_len": 256,
               "k_paths": 4, "temperature": 1.0, "icl_k": 4, "icl_epochs": 1, "n_source_tasks": 2,
-              "n_target_tasks": 1, "n_target_train": 6, "n_target_valid": 4, "threads": 1},
-    "default": {"student": "scratch@layers=2,hidden=64", "methods": _SURVEY_METHODS[:3], "seeds": [0, 1, 2],
+              "n_target_tasks": 1, "n_target_train": 6, "n_target_valid": 4, "threads": 1,
+              "lion_pool": 16, "lion_new": 8, "lion_steps": 2},
+    "default": {"student": "scratch@layers=2,hidden=64", "methods": _SURVEY_METHODS[:4], "seeds": [0, 1, 2],
                 "dataset": "synthetic:arithmetic", "task_steps": 1, "socratic_steps": 2, "noisy": "noisy-oracle@p=0.3", "clean": "oracle",
                 "n_train": 1000, "n_test": 200, "max_steps": 250, "lr": 3e-3, "batch_size": 32, "max_len": 256,
                 "k_paths": 4, "temperature": 1.0, "icl_k": 4, "icl_epochs": 4, "n_source_tasks": 24,
-                "n_target_tasks": 4, "n_target_train": 6, "n_target_valid": 4, "threads": 1},
+                "n_target_tasks": 4, "n_target_train": 6, "n_target_valid": 4, "threads": 1,
+                "lion_pool": 500, "lion_new": 250, "lion_steps": 100},
     "paper": {"student": "scratch@layers=4,hidden=256,vocab=1024", "methods": _SURVEY_METHODS, "seeds": [0, 1, 2],
               "dataset": "synthetic:arithmetic", "task_steps": 2, "socratic_steps": 3, "noisy": "noisy-oracle@p=0.3", "clean": "oracle",
               "n_train": 2000, "n_test": 200, "max_steps": 3000, "lr": 1e-3, "batch_size": 32, "max_len": 384,
               "k_paths": 8, "temperature": 1.0, "icl_k": 4, "icl_epochs": 8, "n_source_tasks": 64,
-              "n_target_tasks": 8, "n_target_train": 6, "n_target_valid": 4, "threads": 0},
+              "n_target_tasks": 8, "n_target_train": 6, "n_target_valid": 4, "threads": 0,
+              "lion_pool": 1000, "lion_new": 500, "lion_steps": 1000},
 }
 
 # the methods notebook 03 compares (notebook 04 adds "gkd")

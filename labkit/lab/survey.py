@@ -26,7 +26,9 @@ from labkit.lab import claims as _claims
 from labkit.lab.parallel import map_runs
 from labkit.lab.students import parse_scratch
 from labkit.loop import TrainConfig
-from labkit.methods import finetune_cot, icl, scott, sft, socratic
+import copy
+
+from labkit.methods import finetune_cot, icl, lion, scott, sft, socratic
 
 # --------------------------------------------------------------------------- the map
 
@@ -48,7 +50,7 @@ MAP = [
     ("EA-based KD", "Chain of thought", "Socratic CoT", "decomposer + sub-question solver", "05_survey_map §3"),
     ("EA-based KD", "Chain of thought", "Fu et al.", "specialise: trade generality for reasoning", "not run"),
     ("EA-based KD", "Chain of thought", "DISCO", "LLM counterfactual data, teacher-filtered", "not run"),
-    ("EA-based KD", "Instruction following", "Lion", "adversarial: mine hard instructions", "not run"),
+    ("EA-based KD", "Instruction following", "Lion", "adversarial: mine hard instructions", "05_survey_map §5"),
 ]
 
 
@@ -113,6 +115,9 @@ TABLE = [
      "runs in": "05 §3"},
     {"method": "Meta-ICT / Multitask-ICT", "teacher provides": "labels of in-context queries",
      "student learns": "answer from k demonstrations", "loss": "CE on the query's label", "runs in": "05 §4"},
+    {"method": "Lion", "teacher provides": "responses; judges the student's; new questions like the hard ones",
+     "student learns": "the teacher's responses on a pool that grows where it fails", "loss": "CE on the pool",
+     "runs in": "05 §5"},
     {"method": "Distilling step-by-step / MT-CoT", "teacher provides": "rationale + label",
      "student learns": "label and rationale as two tasks", "loss": "L_label + λ L_rationale", "runs in": "01"},
     {"method": "TinyLLM", "teacher provides": "rationales of several teachers",
@@ -200,6 +205,9 @@ def icl_setup(*, n_source: int, n_target: int, n_target_train: int, n_target_val
 # An arm is plain data (it goes to a worker process): {"pairs": [(prompts, targets)] (one fresh student per
 # entry), "score": one of SCORES, "stats": what its data holds}.
 
+METHODS = ("finetune_cot", "scott", "socratic", "lion", "icl")
+
+
 def finetune_cot_arms(setup: Setup, teacher: str, *, k: int, temperature: float) -> dict:
     """Fine-tune-CoT with one greedy path per question vs k sampled paths (the correct ones kept)."""
     def arm(k_, t_):
@@ -229,20 +237,37 @@ def socratic_arms(setup: Setup, teacher: str) -> dict:
                                                              "solver pairs": len(two[1][0])}}}
 
 
-def icl_arms(setup: Setup, *, k: int, epochs: int) -> dict:
+def icl_arms(setup: Setup, *, k: int, epochs: int, choices: bool = False) -> dict:
     """Plain fine-tuning (no demonstrations) vs Meta-ICT (source tasks in context) vs Multitask-ICT (the target
     tasks' training items in context); all scored on the target tasks' held-out items with k demonstrations.
-    In-context arms see each record with `epochs` different draws of demonstrations."""
+    In-context arms see each record with `epochs` different draws of demonstrations. choices=False (the default):
+    questions without their listed options, answered by the colour (65-token prompts at k=4 instead of 215)."""
     def arm(records, k_):
-        s = icl.Settings(k=k_, seed=0)
+        s = icl.Settings(k=k_, seed=0, choices=choices)
         ps, ts = [], []
         for e in range(epochs if k_ else 1):
             p, t = icl.training_pairs(records, setup.support, s, epoch=e)
             ps, ts = ps + p, ts + t
         return {"pairs": [(ps, ts)], "score": "icl", "stats": {"records": len(records), "pairs": len(ps)}}
-    setup.info["k"] = k
+    setup.info["k"], setup.info["choices"] = k, choices
     return {"fine-tuning (no context)": arm(setup.train, 0), "Meta-ICT": arm(setup.info["source"], k),
             "Multitask-ICT": arm(setup.train, k)}
+
+
+def lion_arms(setup: Setup, teacher: str, *, n_pool: int, n_new: int, steps: int) -> dict:
+    """Lion's round vs its control on a pool of the first n_pool training questions (the teacher's responses
+    attached): both arms imitate the pool (the same student per seed), then add n_new questions generated like
+    the ones the student gets wrong (Lion) or like pool questions drawn at random (control), and train `steps`
+    more steps on the grown pool. Trained by ``run`` in one job per seed (the imitation is shared)."""
+    if not 0 < n_pool <= len(setup.train):
+        raise LabkitError(f"lion_pool={n_pool}: expected 1..{len(setup.train)} (the training questions)")
+    pool = setup.train[:n_pool]
+    p, t, _ = lion.training_pairs(pool, teacher)
+
+    def arm(mining):
+        return {"pairs": [(p, t)], "score": "cot", "stats": {"pool": n_pool, "new": n_new},
+                "lion": {"pool": pool, "teacher": teacher, "mining": mining, "n_new": n_new, "steps": steps}}
+    return {"control: like random pool questions": arm("random"), "Lion: like the failed questions": arm("hard")}
 
 
 def _score_cot(models, setup):
@@ -262,7 +287,8 @@ def _score_socratic(models, setup):
 
 
 def _score_icl(models, setup):
-    return {"accuracy": icl.accuracy(models[0], setup.tokenizer, setup.test, setup.support, k=setup.info["k"])}
+    return {"accuracy": icl.accuracy(models[0], setup.tokenizer, setup.test, setup.support, k=setup.info["k"],
+                                     choices=setup.info.get("choices", True))}
 
 
 SCORES = {"cot": _score_cot, "scott": _score_scott, "socratic": _score_socratic, "icl": _score_icl}
@@ -308,13 +334,54 @@ def train_arm(setup: Setup, name: str, arm: dict, seed: int, student: str, confi
             "train_seconds": round(t1 - t0, 2), "eval_seconds": round(time.perf_counter() - t1, 2)}
 
 
+def train_lion(setup: Setup, arms: dict, seed: int, student: str, config: dict) -> list[dict]:
+    """Lion's arms for one seed (arms with a "lion" entry, lion_arms): one student imitates the pool (`config`),
+    the referee finds the pool questions it fails, then each arm grows the pool its own way (new questions, the
+    teacher's responses) and trains a copy of the student `lion.steps` more steps on it; scored on the test
+    questions. One row per arm, with the pool, hard and new counts."""
+    spec, first = _spec(student), next(iter(arms.values()))
+    t0 = time.perf_counter()
+    base = _fresh(setup, spec, seed)
+    cfg = TrainConfig(**{"progress": False, "device": "cpu", **config, "seed": seed})
+    sft.train(base, setup.tokenizer, *first["pairs"][0], config=cfg)
+    pool, teacher = first["lion"]["pool"], first["lion"]["teacher"]
+    hard = lion.hard_questions(pool, finetune_cot.reason(base, setup.tokenizer, pool), teacher)
+    t_shared, rows = time.perf_counter() - t0, []
+    for name, arm in arms.items():
+        t1, L = time.perf_counter(), arm["lion"]
+        s = lion.Settings(teacher=teacher, n_new=L["n_new"], mining=L["mining"], seed=seed)
+        grown = list(pool) + lion.respond(lion.new_questions(pool, hard, s), teacher, device="cpu")
+        model = copy.deepcopy(base)
+        loss = sft.train(model, setup.tokenizer, *lion.training_pairs(grown, teacher)[:2],
+                         config=dataclasses.replace(cfg, steps=L["steps"])).last("loss")
+        t2 = time.perf_counter()
+        scored = SCORES[arm["score"]]([model], setup)
+        rows.append({"arm": name, "seed": seed, **scored, "final_loss": [loss], "pool": len(pool), "hard": len(hard),
+                     "new": len(grown) - len(pool), "train_seconds": round(t_shared + t2 - t1, 2),
+                     "eval_seconds": round(time.perf_counter() - t2, 2)})
+    return rows
+
+
+def _job(kind: str, **job):
+    return train_lion(**job) if kind == "lion" else [train_arm(**job)]
+
+
 def run(setup: Setup, arms: dict, seeds, *, student: str, config: dict, processes: int | None = None) -> list[dict]:
-    """train_arm for every (arm, seed) on the CPU's cores; rows in (arm, seed) order. Call `prepare` first."""
+    """train_arm for every (arm, seed) on the CPU's cores (Lion's arms: train_lion, one job per seed); rows in
+    (arm, seed) order. Call `prepare` first."""
     if setup.tokenizer is None:
         prepare(setup, [arms], student=student)
-    jobs = [{"setup": setup, "name": n, "arm": a, "seed": int(s), "student": student, "config": config}
-            for n, a in arms.items() for s in seeds]
-    return map_runs(train_arm, jobs, processes=processes)
+    common = {"setup": setup, "student": student, "config": config}
+    jobs = [{"kind": "arm", "name": n, "arm": a, "seed": int(s), **common}
+            for n, a in arms.items() if "lion" not in a for s in seeds]
+    lion_arms_ = {n: a for n, a in arms.items() if "lion" in a}
+    if lion_arms_:
+        jobs += [{"kind": "lion", "arms": lion_arms_, "seed": int(s), **common} for s in seeds]
+    # longest first (a Lion seed trains several students, a Socratic arm two), so no core idles at the end
+    jobs.sort(key=lambda j: -(len(j["arms"]) + 1 if j["kind"] == "lion" else len(j["arm"]["pairs"])))
+    rows = [r for got in map_runs(_job, jobs, processes=processes) for r in got]
+    order = {n: i for i, n in enumerate(arms)}
+    return sorted(rows, key=lambda r: (order[r["arm"]], list(seeds).index(r["seed"])))
 
 
 def by_seed(rows, arm: str, metric: str = "accuracy") -> dict:
@@ -366,6 +433,11 @@ def claims_of(rows: dict) -> list[dict]:
         out.append(claim(rows["socratic"], "05.socratic>cot", "A decomposer and a sub-question solver (Socratic CoT) "
                          "beat one student trained on whole chains of thought (Shridhar et al., 2023, §5)",
                          "Socratic CoT (decomposer + solver)", "single CoT student"))
+    if "lion" in rows:
+        out.append(claim(rows["lion"], "05.lion.hard>random", "New instructions made like the ones the student "
+                         "fails (Lion's discrimination and generation) teach it more than as many made like "
+                         "instructions drawn at random (Jiang et al., 2023, Lion)", "Lion: like the failed questions",
+                         "control: like random pool questions"))
     if "icl" in rows:
         r = rows["icl"]
         out.append(claim(r, "05.icl.multitask>meta", "Multitask-ICT beats Meta-ICT on the target tasks, in context "
@@ -377,8 +449,9 @@ def claims_of(rows: dict) -> list[dict]:
 
 
 def arms_for(method: str, setup: Setup, *, noisy: str, clean: str, k_paths: int, temperature: float, icl_k: int,
-             epochs: int) -> dict:
-    """The arms of one miniature by name (finetune_cot, scott, socratic or icl) on its setup."""
+             epochs: int, lion_settings: dict | None = None) -> dict:
+    """The arms of one miniature by name (finetune_cot, scott, socratic, lion or icl) on its setup;
+    lion_settings: {"n_pool", "n_new", "steps"} (lion_arms)."""
     if method == "finetune_cot":
         return finetune_cot_arms(setup, noisy, k=k_paths, temperature=temperature)
     if method == "scott":
@@ -387,7 +460,12 @@ def arms_for(method: str, setup: Setup, *, noisy: str, clean: str, k_paths: int,
         return socratic_arms(setup, clean)
     if method == "icl":
         return icl_arms(setup, k=icl_k, epochs=epochs)
-    raise LabkitError(f"parameter method={method!r}: expected one of finetune_cot, scott, socratic, icl")
+    if method == "lion":
+        if not lion_settings:
+            raise LabkitError("method 'lion' needs lion_settings={'n_pool', 'n_new', 'steps'} (the profile's "
+                              "lion_pool, lion_new, lion_steps)")
+        return lion_arms(setup, clean, **lion_settings)
+    raise LabkitError(f"parameter method={method!r}: expected one of {', '.join(METHODS)}")
 
 
 def untrained(setup: Setup, arms: dict, seeds, student: str) -> list[dict]:
@@ -422,6 +500,13 @@ WHY = {
     "05.scott.accuracy": "the mean is in the paper's direction, the interval says nothing either way.",
     "05.socratic>cot": "each Socratic student has several pairs per question to learn in the same steps, and one wrong "
                        "round ends wrong.",
+    "05.lion.hard>random": "after imitation the 2-layer student still disagrees with the teacher on about two thirds "
+                           "of its pool, so questions like the failed ones are much like questions like any: the "
+                           "referee has little to select. Lion's hard set is the small part a strong student fails.",
+    "05.icl.multitask>meta": "the from-scratch students never learned to read the demonstrations (find the example "
+                             "of the query's item and copy its answer) at this budget; the paper's students were "
+                             "pretrained GPT-2 models.",
+    "05.icl.meta>ft": "no student learned to read the demonstrations at this budget (see 05.icl.multitask>meta).",
 }
 
 

@@ -290,10 +290,11 @@ def gkd_panel(namespace: dict, on_change: Callable | None = None,
 
 def survey_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
     """method (which miniature the one-seed run trains), k_paths and temperature (Fine-tune-CoT), scott_filter
-    (SCOTT's consistency filter), icl_k (demonstrations per query); an Output for Panel.rerun."""
+    (SCOTT's consistency filter), icl_k (demonstrations per query), lion_new (Lion's new questions); an Output
+    for Panel.rerun."""
     w = _w()
     ns = namespace
-    methods = ["finetune_cot", "scott", "socratic", "icl"]
+    methods = ["finetune_cot", "scott", "socratic", "lion", "icl"]
     controls = {
         "method": w.Dropdown(options=methods, value=ns.get("method", methods[0]) if ns.get("method") in methods
                              else methods[0], description="method"),
@@ -301,5 +302,6 @@ def survey_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
         "temperature": _slider(ns.get("temperature") or 1.0, 0.0, 2.0, 0.1, "Fine-tune-CoT: teacher temperature"),
         "scott_filter": w.Checkbox(value=bool(ns.get("scott_filter", True)), description="SCOTT: keep consistent rationales only"),
         "icl_k": _slider(ns.get("icl_k") or 4, 1, 8, 1, "ICL: demonstrations per query (k)", integer=True),
+        "lion_new": _slider(ns.get("lion_new") or 250, 0, 1000, 50, "Lion: new questions in the round", integer=True),
     }
     return panel(namespace, controls, on_change, "Survey miniatures: one seed, your settings", output=True)

@@ -19,6 +19,7 @@ Plain fine-tuning (no examples in the input) is the baseline. See docs/methods.m
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 
@@ -40,11 +41,15 @@ class ICLSettings:
             then hold the answer: the student must find and use it); else k random examples.
         seed: draws the examples.
         label_source: "gold" or a teacher name (record.teacher_labels) for the query's target.
+        choices: list the answer choices under every question and answer "(c) green"; False: the bare question,
+            answered by the option's text ("green"), still scored over the same options. Short prompts: a
+            k-example prompt of the lab's lookup tasks is 215 tokens with choices, 65 without.
     """
     k: int = 4
     include_query: bool = True
     seed: int = 0
     label_source: str = "gold"
+    choices: bool = True
 
     def __post_init__(self):
         need(self, "k", isinstance(self.k, int) and not isinstance(self.k, bool) and self.k >= 0, "an integer >= 0")
@@ -71,12 +76,23 @@ def demonstrations(record, support, k: int, *, include_query: bool = True, rng: 
     return demos
 
 
-def prompt(record, demos, label_source: str = "gold") -> str:
-    """The in-context prompt: each demonstration "Q: ...\\nA: (x) answer", then the query's "[answer] Q: ...\\nA:"."""
+def _bare(record):
+    return dataclasses.replace(record, choices=None)
+
+
+def prompt(record, demos, label_source: str = "gold", *, choices: bool = True) -> str:
+    """The in-context prompt: each demonstration "Q: ...\\nA: (x) answer", then the query's "[answer] Q: ...\\nA:".
+    choices=False: no answer choices under the questions, demonstrations answered "A: answer"."""
     def solved(d):
         label = d.answer if label_source == "gold" else d.teacher_labels.get(label_source, d.answer)
+        d = d if choices else _bare(d)
         return f"{format_question(d)}\nA: {answer_text(d, label)}\n\n"
-    return "".join(solved(d) for d in demos) + student_prompt(record)
+    return "".join(solved(d) for d in demos) + student_prompt(record if choices else _bare(record))
+
+
+def target(record, label: str, *, choices: bool = True) -> str:
+    """The query's target (leading space): " (c) green", or " green" with choices=False."""
+    return " " + answer_text(record if choices else _bare(record), label)
 
 
 def training_pairs(records, support, settings: ICLSettings, *, epoch: int = 0) -> tuple[list, list]:
@@ -88,8 +104,8 @@ def training_pairs(records, support, settings: ICLSettings, *, epoch: int = 0) -
         if label is None:
             raise LabkitError(f"record {r.id}: no label from {settings.label_source!r}")
         demos = demonstrations(r, support, settings.k, include_query=settings.include_query, rng=rng)
-        prompts.append(prompt(r, demos, settings.label_source))
-        targets.append(" " + answer_text(r, label))
+        prompts.append(prompt(r, demos, settings.label_source, choices=settings.choices))
+        targets.append(target(r, label, choices=settings.choices))
     return prompts, targets
 
 
@@ -108,15 +124,16 @@ def train(student, tokenizer, records, *, support=None, epochs: int = 4, config:
 
 
 def accuracy(model, tokenizer, records, support, *, k: int, include_query: bool = True, seed: int = 0,
-             batch_size: int = 64) -> float:
-    """Option-scoring accuracy of answering each record after k demonstrations from `support`."""
+             choices: bool = True, batch_size: int = 64) -> float:
+    """Option-scoring accuracy of answering each record after k demonstrations from `support` (prompts as
+    `prompt(..., choices=choices)`; the options are scored either way)."""
     rng = random.Random(f"icl-eval|{seed}")
     prompts, conts, owner = [], [], []
     for i, r in enumerate(records):
-        p = prompt(r, demonstrations(r, support, k, include_query=include_query, rng=rng))
+        p = prompt(r, demonstrations(r, support, k, include_query=include_query, rng=rng), choices=choices)
         for c in r.choices:
             prompts.append(p)
-            conts.append(" " + answer_text(r, c))
+            conts.append(target(r, c, choices=choices))
             owner.append(i)
     pairs = evaluate.continuation_logprobs(model, tokenizer, prompts, conts, batch_size=batch_size, max_len=1024)
     scores = [[] for _ in records]

@@ -78,7 +78,7 @@ SPECS = {
                     "(0.6, 0.6)")]),
     "05_survey_map": Spec(   # each move re-runs the chosen miniature for one seed, under the panel
         panel_cell="widgets.survey_panel(globals())",
-        widgets={"widget-slider": 3, "widget-dropdown": 1, "widget-checkbox": 1},
+        widgets={"widget-slider": 4, "widget-dropdown": 1, "widget-checkbox": 1},
         changes=None,
         moves=[Move("method", ("choose", "scott"), "method, sorted(r['arm'] for r in single)",
                     "('scott', ['consistent only'])"),

@@ -247,3 +247,91 @@ def test_socratic_solve_alternates_until_the_decomposer_asks_for_the_answer(monk
     assert finetune_cot.accuracy([got["answer_text"]], [r]) == 1.0
     [cut] = socratic.solve(dec, sol, None, [r], max_steps=1)           # the last round always asks for the answer
     assert cut["pairs"] == [(socratic.LAST, "20 + 8 = 28.")] and cut["answer_text"] == "20 + 8 = 28."
+
+
+def test_icl_prompt_without_choices_by_hand():
+    q = _lookup("t0", "cup", "blue")
+    support = [q, _lookup("t0", "cup", "blue", 1), _lookup("t0", "pen", "red")]
+    p, t = icl.training_pairs([q], support, icl.Settings(k=2, seed=0, choices=False))
+    demos = ("Q: Where does the cup go? (1)\nA: blue\n\n", "Q: Where does the pen go? (0)\nA: red\n\n")
+    query = "[answer] Q: Where does the cup go? (0)\nA:"
+    assert t == [" blue"] and p[0] in (demos[0] + demos[1] + query, demos[1] + demos[0] + query)
+    assert q.choices == list(survey.COLORS)                              # the record keeps its options for scoring
+    arms = survey.icl_arms(survey.icl_setup(n_source=2, n_target=1, n_target_train=6), k=2, epochs=1)
+    assert all("Answer Choices" not in p and t[1:] in survey.COLORS
+               for p, t in zip(*arms["Meta-ICT"]["pairs"][0]))            # the survey's default: no choices
+
+
+# --------------------------------------------------------------------------- Lion
+
+def _arith(n=60, steps=1):
+    return [dataclasses.replace(r, choices=None) for r in data.load_dataset("synthetic:arithmetic", "train", n=n,
+                                                                            steps=steps)]
+
+
+def test_similar_question_keeps_the_operations_and_is_a_new_train_question():
+    rng = random.Random(0)
+    for r in _arith(60, steps=1) + _arith(60, steps=3):
+        v = data.similar_question(r, rng)
+        ops, new_ops = r.meta["ops"], v.meta["ops"]
+        assert [o for o, _ in new_ops] == [o for o, _ in ops] and v.meta["steps"] == r.meta["steps"]
+        assert all(abs(k1 - k0) <= 3 for (_, k0), (_, k1) in zip(ops, new_ops)) and abs(v.meta["start"] - r.meta["start"]) <= 3
+        value = v.meta["start"]
+        for op, k in new_ops:                                               # the answer, recomputed by hand
+            value = value + k if op == "+" else value - k if op == "-" else value * k
+            assert value >= 1
+        assert v.answer == str(value) and v.solution.endswith(f"So the answer is {value}.")
+        assert v.question != r.question and data._split_of(v.question) == "train"
+        assert v.meta["similar_to"] == r.id and v.choices is None
+    with pytest.raises(LabkitError, match="needs a synthetic:arithmetic question"):
+        data.similar_question(_rec(), rng)
+
+
+def test_lion_referee_and_hard_questions_by_hand():
+    from labkit.methods import lion
+    recs = _arith(4)
+    for r in recs:
+        r.rationales = {"T": f"1. ...\nSo the answer is {r.answer}."}
+    recs[1].rationales["T"] = "1. ...\nSo the answer is 999."               # the teacher is wrong here
+    student = [f"So the answer is {recs[0].answer}.", f"So the answer is {recs[1].answer}.", "no answer",
+               f"So the answer is {int(recs[3].answer) + 1}."]
+    # 0 agrees; 1 gives the gold answer but the teacher said 999 (the referee follows the teacher); 2 states
+    # nothing; 3 is off by one
+    assert lion.hard_questions(recs, student, "T") == [1, 2, 3]
+    assert lion.referee(recs[0], "So the answer is 7.0", None) is (recs[0].answer == "7")   # gold stands in
+    with pytest.raises(LabkitError, match="4 records but 3 student responses"):
+        lion.hard_questions(recs, student[:3], "T")
+
+
+def test_lion_new_questions_come_from_the_hard_ones_only():
+    from labkit.methods import lion
+    pool = _arith(40)
+    hard = [3, 7, 11]
+    new = lion.new_questions(pool, hard, lion.Settings(n_new=10, mining="hard", seed=1))
+    sources = [v.meta["similar_to"] for v in new]
+    assert len(new) == 10 and set(sources) == {pool[i].id for i in hard}
+    assert sorted(sources.count(pool[i].id) for i in hard) == [3, 3, 4]          # cycled through, evenly
+    rand = lion.new_questions(pool, hard, lion.Settings(n_new=40, mining="random", seed=1))
+    assert len(rand) == 40 and len({v.meta["similar_to"] for v in rand}) > 10      # drawn from the whole pool
+    assert lion.new_questions(pool, [], lion.Settings(n_new=10, mining="hard")) == []
+    again = lion.new_questions(pool, hard, lion.Settings(n_new=10, mining="hard", seed=1))
+    assert [v.question for v in again] == [v.question for v in new]              # seeded
+    with pytest.raises(LabkitError, match="mining"):
+        lion.Settings(mining="adversarial")
+
+
+def test_lion_arms_share_the_imitation_and_grow_the_pool_each_their_way():
+    s = survey.cot_setup(n_train=24, n_test=6, task_steps=1, teachers=["oracle"], eval_split="valid")
+    arms = survey.arms_for("lion", s, noisy="oracle", clean="oracle", k_paths=2, temperature=1.0, icl_k=2, epochs=1,
+                           lion_settings=dict(n_pool=20, n_new=8, steps=2))
+    assert arms["Lion: like the failed questions"]["pairs"] == arms["control: like random pool questions"]["pairs"]
+    assert len(arms["Lion: like the failed questions"]["pairs"][0][0]) == 20
+    cfg = dict(lr=3e-3, steps=2, batch_size=4, max_len=256, bf16=False)
+    rows = survey.run(s, arms, [0, 1], student="scratch@layers=1,hidden=32", config=cfg, processes=1)
+    assert [(r["arm"], r["seed"]) for r in rows] == [(a, sd) for a in arms for sd in (0, 1)]
+    for sd in (0, 1):                      # one imitation and one referee per seed: the same hard count in both arms
+        same = [r for r in rows if r["seed"] == sd]
+        assert same[0]["hard"] == same[1]["hard"] and all(r["pool"] == 20 for r in same)
+        assert all(r["new"] == (8 if r["hard"] or r["arm"].startswith("control") else 0) for r in same)
+    with pytest.raises(LabkitError, match="lion_pool=99"):
+        survey.lion_arms(s, "oracle", n_pool=99, n_new=1, steps=1)
