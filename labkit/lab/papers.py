@@ -104,9 +104,10 @@ PAPERS = {
                  "Models Are Reasoning Teachers* (ACL 2023); Wang et al., *SCOTT: Self-Consistent Chain-of-Thought "
                  "Distillation* (ACL 2023); Shridhar et al., *Distilling Reasoning Capabilities into Smaller "
                  "Language Models* (Findings of ACL 2023); Huang et al., *In-context Learning Distillation* "
-                 "(arXiv:2212.10670, 2022)",
-        "paper_setting": "GPT-3 (175B) teachers; GPT-2 / T5 / OPT students; GSM8K, SVAMP, CommonsenseQA, "
-                         "StrategyQA and others; GPU",
+                 "(arXiv:2212.10670, 2022); Jiang et al., *Lion: Adversarial Distillation of Proprietary Large "
+                 "Language Models* (EMNLP 2023, arXiv:2305.12870)",
+        "paper_setting": "GPT-3 (175B) / ChatGPT teachers; GPT-2 / T5 / OPT / LLaMA-7B students; GSM8K, SVAMP, "
+                         "CommonsenseQA, StrategyQA, instruction following and others; GPU",
         "claims": [
             {"claim": "Fine-tune-CoT: sampling several reasoning paths per question (diverse reasoning) "
                       "substantially improves the student.", "source": "Ho et al. 2023, §5 (qualitative)",
@@ -120,6 +121,10 @@ PAPERS = {
             {"claim": "In-context learning distillation: Multitask-ICT beats Meta-ICT on the target tasks, at a "
                       "higher cost (it needs the target tasks' examples).", "source": "Huang et al. 2022 (qualitative)",
              "lab": {"table": "icl", "label": "arm", "values": ["accuracy"]}},
+            {"claim": "Lion: growing the instruction pool where the student fails (a referee finds the hard "
+                      "instructions, a generator writes more like them) makes a better student.",
+             "source": "Jiang et al. 2023 (qualitative)",
+             "lab": {"table": "lion", "label": "arm", "values": ["accuracy"]}},
         ],
         "key_metrics": ["accuracy.*"],
     },

@@ -169,7 +169,8 @@ BY_NOTEBOOK = {
 # lists (seeds) keep their first DRY_RUN_SEEDS entries (two: a claim needs two seeds for an interval).
 DRY_RUN_STEPS = 2
 DRY_RUN_CAPS = {"max_steps": DRY_RUN_STEPS, "n_train": 16, "n_valid": 8, "n_test": 8, "n_eval": 8, "n_texts": 8,
-                "n_seeds": 2, "max_new_tokens": 16, "signal_sequences": 2, "signal_repeats": 2, "n_live": 2}
+                "n_seeds": 2, "max_new_tokens": 16, "signal_sequences": 2, "signal_repeats": 2, "n_live": 2,
+                "lion_pool": 16, "lion_new": 8, "lion_steps": DRY_RUN_STEPS, "n_source_tasks": 4, "n_target_tasks": 2, "icl_epochs": 2}
 DRY_RUN_SEEDS = 2
 
 

@@ -245,8 +245,9 @@ def icl_arms(setup: Setup, *, k: int, epochs: int, choices: bool = False) -> dic
     def arm(records, k_):
         s = icl.Settings(k=k_, seed=0, choices=choices)
         ps, ts = [], []
+        support = icl.by_task(setup.support)
         for e in range(epochs if k_ else 1):
-            p, t = icl.training_pairs(records, setup.support, s, epoch=e)
+            p, t = icl.training_pairs(records, support, s, epoch=e)
             ps, ts = ps + p, ts + t
         return {"pairs": [(ps, ts)], "score": "icl", "stats": {"records": len(records), "pairs": len(ps)}}
     setup.info["k"], setup.info["choices"] = k, choices

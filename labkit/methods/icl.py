@@ -59,11 +59,21 @@ class ICLSettings:
 Settings = ICLSettings
 
 
+def by_task(support) -> dict:
+    """{task: [records of that task]} of a support set, in order (index it once for many queries)."""
+    out: dict = {}
+    for r in support:
+        out.setdefault(r.meta.get("task"), []).append(r)
+    return out
+
+
 def demonstrations(record, support, k: int, *, include_query: bool = True, rng: random.Random) -> list:
     """k solved examples for `record` from `support` (same task: same record.meta["task"]; never the
-    record itself). With include_query, one of them has the query's item (record.meta["item"])."""
+    record itself). With include_query, one of them has the query's item (record.meta["item"]).
+    `support` is a list of records or its `by_task` index (faster for many queries)."""
     task, item = record.meta.get("task"), record.meta.get("item")
-    same = [r for r in support if r.meta.get("task") == task and r.id != record.id]
+    pool = support.get(task, []) if isinstance(support, dict) else support
+    same = [r for r in pool if r.meta.get("task") == task and r.id != record.id]
     match = [r for r in same if r.meta.get("item") == item] if include_query else []
     rest = [r for r in same if not include_query or r.meta.get("item") != item]
     if include_query and k and not match:
@@ -98,6 +108,7 @@ def target(record, label: str, *, choices: bool = True) -> str:
 def training_pairs(records, support, settings: ICLSettings, *, epoch: int = 0) -> tuple[list, list]:
     """(prompts, targets): each record with its own k demonstrations (drawn per epoch) and its label."""
     rng = random.Random(f"icl|{settings.seed}|{epoch}")
+    support = support if isinstance(support, dict) else by_task(support)
     prompts, targets = [], []
     for r in records:
         label = r.answer if settings.label_source == "gold" else r.teacher_labels.get(settings.label_source)
@@ -114,7 +125,7 @@ def train(student, tokenizer, records, *, support=None, epochs: int = 4, config:
     """In-context training on `records` (Meta-ICT: source tasks; Multitask-ICT: the target tasks' training
     examples), with `epochs` independent draws of demonstrations from `support` (default: the records)."""
     s = settings_of(Settings, settings)
-    support = list(records) if support is None else list(support)
+    support = by_task(records if support is None else support)
     prompts, targets = [], []
     for e in range(max(1, epochs) if s.k else 1):
         p, t = training_pairs(records, support, s, epoch=e)
@@ -128,6 +139,7 @@ def accuracy(model, tokenizer, records, support, *, k: int, include_query: bool 
     """Option-scoring accuracy of answering each record after k demonstrations from `support` (prompts as
     `prompt(..., choices=choices)`; the options are scored either way)."""
     rng = random.Random(f"icl-eval|{seed}")
+    support = support if isinstance(support, dict) else by_task(support)
     prompts, conts, owner = [], [], []
     for i, r in enumerate(records):
         p = prompt(r, demonstrations(r, support, k, include_query=include_query, rng=rng), choices=choices)
