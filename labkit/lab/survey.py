@@ -470,14 +470,18 @@ def arms_for(method: str, setup: Setup, *, noisy: str, clean: str, k_paths: int,
 
 
 def untrained(setup: Setup, arms: dict, seeds, student: str) -> list[dict]:
-    """Rows as ``run`` gives them, for fresh students that never trained (every arm's step 0; seeded as train_arm)."""
-    spec, rows = _spec(student), []
+    """Rows as ``run`` gives them, for fresh students that never trained (every arm's step 0; seeded as train_arm).
+    Arms scored the same way with as many students have the same step-0 students (same tokenizer, spec and seed):
+    they are scored once and the row is repeated."""
+    spec, rows, done = _spec(student), [], {}
     for name, arm in arms.items():
         for s in seeds:
-            t0 = time.perf_counter()
-            scored = SCORES[arm["score"]]([_fresh(setup, spec, int(s)) for _ in arm["pairs"]], setup)
-            rows.append({"arm": name, "seed": int(s), **scored, "train_seconds": 0.0,
-                         "eval_seconds": round(time.perf_counter() - t0, 2)})
+            key = (arm["score"], len(arm["pairs"]), int(s))
+            if key not in done:
+                t0 = time.perf_counter()
+                scored = SCORES[arm["score"]]([_fresh(setup, spec, int(s)) for _ in arm["pairs"]], setup)
+                done[key] = {**scored, "train_seconds": 0.0, "eval_seconds": round(time.perf_counter() - t0, 2)}
+            rows.append({"arm": name, "seed": int(s), **done[key]})
     return rows
 
 

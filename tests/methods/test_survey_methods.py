@@ -335,3 +335,22 @@ def test_lion_arms_share_the_imitation_and_grow_the_pool_each_their_way():
         assert all(r["new"] == (8 if r["hard"] or r["arm"].startswith("control") else 0) for r in same)
     with pytest.raises(LabkitError, match="lion_pool=99"):
         survey.lion_arms(s, "oracle", n_pool=99, n_new=1, steps=1)
+
+
+def test_untrained_scores_identical_step0_students_once(monkeypatch):
+    s = survey.cot_setup(n_train=12, n_test=4, task_steps=1, teachers=["noisy-oracle@p=0.3", "oracle"])
+    arms = survey.finetune_cot_arms(s, "noisy-oracle@p=0.3", k=2, temperature=1.0)
+    survey.prepare(s, [arms], student="scratch@layers=1,hidden=32")
+    calls = []
+
+    def score(models, setup):          # a number that depends on the weights: equal only for equal students
+        calls.append(1)
+        return {"accuracy": float(sum(p.double().sum() for p in models[0].parameters()))}
+    monkeypatch.setitem(survey.SCORES, "cot", score)
+    rows = survey.untrained(s, arms, [0, 1], "scratch@layers=1,hidden=32")
+    assert len(rows) == 4 and len(calls) == 2                               # one scoring per seed, not per arm
+    by = {(r["arm"], r["seed"]): r["accuracy"] for r in rows}
+    for seed in (0, 1):
+        direct = score([survey._fresh(s, survey._spec("scratch@layers=1,hidden=32"), seed)], s)["accuracy"]
+        assert [by[(a, seed)] for a in arms] == [direct, direct]
+    assert by[(next(iter(arms)), 0)] != by[(next(iter(arms)), 1)]
