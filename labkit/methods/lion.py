@@ -17,6 +17,7 @@ See docs/methods.md §11.
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 
@@ -59,13 +60,8 @@ def referee(record, student_text: str | None, teacher_text: str | None) -> bool:
     """True when the student's response states the same answer as the teacher's (a numeric answer compares by
     value). A teacher response that states no answer: the record's gold answer stands in for it."""
     teacher_answer = stated_answer(teacher_text, record) if teacher_text else None
-    target = record if teacher_answer is None else _with_answer(record, teacher_answer)
+    target = record if teacher_answer is None else dataclasses.replace(record, answer=teacher_answer)
     return is_correct(stated_answer(student_text, record), target)
-
-
-def _with_answer(record, answer: str):
-    import dataclasses
-    return dataclasses.replace(record, answer=answer)
 
 
 def hard_questions(records, student_texts, teacher: str) -> list[int]:
@@ -77,11 +73,11 @@ def hard_questions(records, student_texts, teacher: str) -> list[int]:
             if not referee(r, s, (r.rationales or {}).get(teacher))]
 
 
-def new_questions(pool, hard: list[int], settings: LionSettings, *, round: int = 0) -> list:
+def new_questions(pool, hard: list[int], settings: LionSettings, *, round_index: int = 0) -> list:
     """settings.n_new new questions (labkit.data.similar_question), each like a seed question: the hard ones in
     turn (Lion; shuffled, cycled when fewer than n_new) or pool questions drawn uniformly ("random"). No hard
     question: nothing to mine, no new questions (the student already agrees with the teacher everywhere)."""
-    rng = random.Random(f"lion|{settings.seed}|{settings.mining}|{round}")
+    rng = random.Random(f"lion|{settings.seed}|{settings.mining}|{round_index}")
     if settings.mining == "hard":
         if not hard:
             return []
@@ -107,15 +103,15 @@ def training_pairs(records, teacher: str) -> tuple[list, list, dict]:
     return finetune_cot.training_pairs(records, paths, keep_correct=False)
 
 
-def round_(student, tokenizer, pool, settings: LionSettings, *, config: TrainConfig, round: int = 0,
-           imitate: bool = True, device: str = "auto") -> tuple[list, dict]:
+def one_round(student, tokenizer, pool, settings: LionSettings, *, config: TrainConfig, round_index: int = 0,
+              imitate: bool = True, device: str = "auto") -> tuple[list, dict]:
     """One Lion round on `pool` (records with the teacher's responses): imitation (skipped with imitate=False, for
     a student that has just learned the pool), discrimination, generation. Returns (the new pool, stats)."""
     if imitate:
         sft.train(student, tokenizer, *training_pairs(pool, settings.teacher)[:2], config=config)
     texts = finetune_cot.reason(student, tokenizer, pool)
     hard = hard_questions(pool, texts, settings.teacher)
-    new = respond(new_questions(pool, hard, settings, round=round), settings.teacher, device=device)
+    new = respond(new_questions(pool, hard, settings, round_index=round_index), settings.teacher, device=device)
     return list(pool) + new, {"pool": len(pool), "hard": len(hard), "new": len(new)}
 
 
@@ -127,5 +123,5 @@ def train(student, tokenizer, records, *, rounds: int = 1, config: TrainConfig |
     config = config or TrainConfig()
     pool = respond(records, s.teacher, device=device)
     for k in range(rounds):
-        pool, _ = round_(student, tokenizer, pool, s, config=config, round=k, device=device)
+        pool, _ = one_round(student, tokenizer, pool, s, config=config, round_index=k, device=device)
     return sft.train(student, tokenizer, *training_pairs(pool, s.teacher)[:2], config=config)

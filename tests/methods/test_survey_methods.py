@@ -354,3 +354,20 @@ def test_untrained_scores_identical_step0_students_once(monkeypatch):
         direct = score([survey._fresh(s, survey._spec("scratch@layers=1,hidden=32"), seed)], s)["accuracy"]
         assert [by[(a, seed)] for a in arms] == [direct, direct]
     assert by[(next(iter(arms)), 0)] != by[(next(iter(arms)), 1)]
+
+
+def test_lion_train_runs_rounds_and_grows_the_pool(monkeypatch):
+    from labkit import tiny
+    from labkit.loop import TrainConfig
+    from labkit.methods import get, lion
+    recs = _arith(12)
+    tok = tiny.train_tokenizer([r.question + " " + r.solution for r in recs] * 3, vocab_size=300)
+    model = tiny.tiny_causal_lm(tok, n_layers=1, hidden=32, seed=0)
+    sizes = []
+    real = lion.sft.train
+    monkeypatch.setattr(lion.sft, "train", lambda m, t, p, tg, config: sizes.append(len(p)) or real(m, t, p, tg, config=config))
+    cfg = TrainConfig(steps=1, batch_size=4, progress=False, device="cpu", bf16=False)
+    h = get("lion").train(model, tok, recs, rounds=2, n_new=5, config=cfg)
+    assert h.last("loss") > 0
+    # imitation on 12, then 12 + new (5 while the untrained student fails something), then the final imitation
+    assert sizes[0] == 12 and sizes == sorted(sizes) and sizes[-1] == 12 + 5 * (len(sizes) - 1)
