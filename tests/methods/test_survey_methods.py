@@ -146,6 +146,7 @@ def test_survey_claims_pair_arms_by_seed():
     assert c["05.scott.faithful"]["values"] == pytest.approx([0.3, 0.2, 0.3])
     assert c["05.scott.accuracy"]["values"] == pytest.approx([0.1, 0.0, 0.2])
     assert c["05.scott.faithful"]["holds"] and c["05.scott.faithful"]["n"] == 3
+    assert c["05.scott.faithful"]["citation"] == survey.CITATION     # the report cites the survey, not all five papers
 
 
 # --------------------------------------------------------------------------- hand-computed cases of the rest
