@@ -243,7 +243,7 @@ def icl_arms(setup: Setup, *, k: int, epochs: int, choices: bool = False) -> dic
     """Plain fine-tuning (no demonstrations) vs Meta-ICT (source tasks in context) vs Multitask-ICT (the target
     tasks' training items in context); all scored on the target tasks' held-out items with k demonstrations.
     In-context arms see each record with `epochs` different draws of demonstrations. choices=False (the default):
-    questions without their listed options, answered by the colour (65-token prompts at k=4 instead of 215)."""
+    questions without their listed options, answered by the colour (80-token prompts at k=4 instead of 215)."""
     def arm(records, k_):
         s = icl.Settings(k=k_, seed=0, choices=choices)
         ps, ts = [], []

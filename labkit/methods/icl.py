@@ -43,7 +43,7 @@ class ICLSettings:
         label_source: "gold" or a teacher name (record.teacher_labels) for the query's target.
         choices: list the answer choices under every question and answer "(c) green"; False: the bare question,
             answered by the option's text ("green"), still scored over the same options. Short prompts: a
-            k-example prompt of the lab's lookup tasks is 215 tokens with choices, 65 without.
+            k=4 prompt of the lab's lookup tasks is 215 tokens with choices, 80 without.
     """
     k: int = 4
     include_query: bool = True
