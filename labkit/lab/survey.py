@@ -348,12 +348,12 @@ def train_lion(setup: Setup, arms: dict, seed: int, student: str, config: dict) 
     cfg = TrainConfig(**{"progress": False, "device": "cpu", **config, "seed": seed})
     sft.train(base, setup.tokenizer, *first["pairs"][0], config=cfg)
     pool, teacher = first["lion"]["pool"], first["lion"]["teacher"]
-    hard = lion.hard_questions(pool, finetune_cot.reason(base, setup.tokenizer, pool), teacher)
+    hard = lion.discriminate(base, setup.tokenizer, pool, teacher)       # once per seed, for every arm
     t_shared, rows = time.perf_counter() - t0, []
     for name, arm in arms.items():
         t1, L = time.perf_counter(), arm["lion"]
         s = lion.Settings(teacher=teacher, n_new=L["n_new"], mining=L["mining"], seed=seed)
-        grown = list(pool) + lion.respond(lion.new_questions(pool, hard, s), teacher, device="cpu")
+        grown = lion.grow(pool, hard, s, device="cpu")
         model = copy.deepcopy(base)
         loss = sft.train(model, setup.tokenizer, *lion.training_pairs(grown, teacher)[:2],
                          config=dataclasses.replace(cfg, steps=L["steps"])).last("loss")

@@ -89,11 +89,10 @@ def new_questions(pool, hard: list[int], settings: LionSettings, *, round_index:
 
 
 def respond(records, teacher: str, *, device: str = "auto") -> list:
-    """The records with the teacher's greedy response attached (record.rationales[teacher])."""
-    res = rationales.generate_rationales([teacher], records, template="cot" if teacher not in
-                                         rationales.SCRIPTED_TEACHERS else "teacher_forced", device=device,
-                                         progress=False)
-    return res.attach(list(records))
+    """The records with the teacher's greedy response attached (record.rationales[teacher]). A live teacher answers
+    without the gold answer in its prompt (template "cot"); scripted and recorded ones write theirs as they do."""
+    return rationales.generate_rationales([teacher], records, template="cot", device=device,
+                                          progress=False).attach(list(records))
 
 
 def training_pairs(records, teacher: str) -> tuple[list, list, dict]:
@@ -103,16 +102,26 @@ def training_pairs(records, teacher: str) -> tuple[list, list, dict]:
     return finetune_cot.training_pairs(records, paths, keep_correct=False)
 
 
+def discriminate(student, tokenizer, pool, teacher: str) -> list[int]:
+    """The referee's pass: the student answers every pool question (labkit.methods.finetune_cot.reason); the
+    indices where its answer differs from the teacher's (hard_questions)."""
+    return hard_questions(pool, finetune_cot.reason(student, tokenizer, pool), teacher)
+
+
+def grow(pool, hard: list[int], settings: LionSettings, *, round_index: int = 0, device: str = "auto") -> list:
+    """Generation: the pool plus settings.n_new new questions (new_questions), answered by the teacher."""
+    return list(pool) + respond(new_questions(pool, hard, settings, round_index=round_index), settings.teacher,
+                                device=device)
+
+
 def one_round(student, tokenizer, pool, settings: LionSettings, *, config: TrainConfig, round_index: int = 0,
-              imitate: bool = True, device: str = "auto") -> tuple[list, dict]:
-    """One Lion round on `pool` (records with the teacher's responses): imitation (skipped with imitate=False, for
-    a student that has just learned the pool), discrimination, generation. Returns (the new pool, stats)."""
-    if imitate:
-        sft.train(student, tokenizer, *training_pairs(pool, settings.teacher)[:2], config=config)
-    texts = finetune_cot.reason(student, tokenizer, pool)
-    hard = hard_questions(pool, texts, settings.teacher)
-    new = respond(new_questions(pool, hard, settings, round_index=round_index), settings.teacher, device=device)
-    return list(pool) + new, {"pool": len(pool), "hard": len(hard), "new": len(new)}
+              device: str = "auto") -> tuple[list, dict]:
+    """One Lion round on `pool` (records with the teacher's responses): imitation, discrimination, generation.
+    Returns (the grown pool, {"pool", "hard", "new"})."""
+    sft.train(student, tokenizer, *training_pairs(pool, settings.teacher)[:2], config=config)
+    hard = discriminate(student, tokenizer, pool, settings.teacher)
+    grown = grow(pool, hard, settings, round_index=round_index, device=device)
+    return grown, {"pool": len(pool), "hard": len(hard), "new": len(grown) - len(pool)}
 
 
 def train(student, tokenizer, records, *, rounds: int = 1, config: TrainConfig | None = None, device: str = "auto",

@@ -278,9 +278,11 @@ def test_similar_question_keeps_the_operations_and_is_a_new_train_question():
         assert [o for o, _ in new_ops] == [o for o, _ in ops] and v.meta["steps"] == r.meta["steps"]
         assert all(abs(k1 - k0) <= 3 for (_, k0), (_, k1) in zip(ops, new_ops)) and abs(v.meta["start"] - r.meta["start"]) <= 3
         value = v.meta["start"]
-        for op, k in new_ops:                                               # the answer, recomputed by hand
+        assert 2 <= value <= 20
+        for op, k in new_ops:           # the answer recomputed by hand, under the generator's own rules
+            assert (op == "+" and 1 <= k <= 9) or (op == "-" and 1 <= k < value and k <= 9) or \
+                   (op == "*" and k in (2, 3) and value <= 12), (op, k, value)
             value = value + k if op == "+" else value - k if op == "-" else value * k
-            assert value >= 1
         assert v.answer == str(value) and v.solution.endswith(f"So the answer is {value}.")
         assert v.question != r.question and data._split_of(v.question) == "train"
         assert v.meta["similar_to"] == r.id and v.choices is None
@@ -321,16 +323,23 @@ def test_lion_new_questions_come_from_the_hard_ones_only():
         lion.Settings(mining="adversarial")
 
 
-def test_lion_arms_share_the_imitation_and_grow_the_pool_each_their_way():
+def test_lion_arms_share_the_imitation_and_grow_the_pool_each_their_way(monkeypatch):
     s = survey.cot_setup(n_train=24, n_test=6, task_steps=1, teachers=["oracle"], eval_split="valid")
     arms = survey.arms_for("lion", s, noisy="oracle", clean="oracle", k_paths=2, temperature=1.0, icl_k=2, epochs=1,
                            lion_settings=dict(n_pool=20, n_new=8, steps=2))
     assert arms["Lion: like the failed questions"]["pairs"] == arms["control: like random pool questions"]["pairs"]
     assert len(arms["Lion: like the failed questions"]["pairs"][0][0]) == 20
     cfg = dict(lr=3e-3, steps=2, batch_size=4, max_len=256, bf16=False)
+    trained, judged = [], []
+    real_train, real_judge = survey.sft.train, survey.lion.discriminate
+    monkeypatch.setattr(survey.sft, "train", lambda m, t, p, tg, config: trained.append(len(p)) or
+                        real_train(m, t, p, tg, config=config))
+    monkeypatch.setattr(survey.lion, "discriminate", lambda *a: judged.append(1) or real_judge(*a))
     rows = survey.run(s, arms, [0, 1], student="scratch@layers=1,hidden=32", config=cfg, processes=1)
     assert [(r["arm"], r["seed"]) for r in rows] == [(a, sd) for a in arms for sd in (0, 1)]
-    for sd in (0, 1):                      # one imitation and one referee per seed: the same hard count in both arms
+    # per seed: one imitation on the pool and one referee pass, shared; then one training per arm on its grown pool
+    assert len(judged) == 2 and trained == [20, 28, 28] * 2
+    for sd in (0, 1):
         same = [r for r in rows if r["seed"] == sd]
         assert same[0]["hard"] == same[1]["hard"] and all(r["pool"] == 20 for r in same)
         assert all(r["new"] == (8 if r["hard"] or r["arm"].startswith("control") else 0) for r in same)
