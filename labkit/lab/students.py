@@ -210,6 +210,28 @@ def learning(rows, arms=None, chance: float | None = None) -> list[dict]:
                             "test accuracy", chance)
 
 
+LEARNING_WHY = {
+    "01": {"fine-tuning": "the answer-only arms learn late: on validation they cross from chance between steps 500 and "
+                          "1,000 (benchmarks/RESULTS.md, 'when do the answer-only arms learn?'); below 1,000 steps "
+                          "some seeds are still at chance.",
+           "distillation": "the answer-only arms learn late, and on the noisy teacher's labels (≈ 79 % right) later "
+                           "still: on validation 0.40 at 750 steps, 0.63 at 1,000 (benchmarks/RESULTS.md)."},
+    "02": {"label only": "the answer-only student learns late: on validation it is at 0.27 after 360 steps and "
+                         "needs about 1,000 (notebook 01's fine-tuning arm, the same task and labels: 0.80 at 1,000 "
+                         "steps, benchmarks/RESULTS.md); notebook 02's 360 steps are what its three-task arms fit "
+                         "in 3 minutes."},
+}
+
+
+def not_learning(learning_rows: list[dict], notebook: str, profile: str = "default") -> dict[str, str]:
+    """{"<arm> · <metric>": numbers and the reading} for notebook "01" or "02"'s arms that do not learn (at
+    profile "real" the reading of REAL_WHY; at "default" LEARNING_WHY, written for that miniature; elsewhere what
+    the numbers say)."""
+    if profile == "real":
+        return _claims.not_learning(learning_rows, {}, REAL_WHY[notebook])
+    return _claims.not_learning(learning_rows, LEARNING_WHY[notebook] if profile == "default" else {})
+
+
 def summary(rows, arms=None, chance: float | None = None) -> list[dict]:
     """One row per arm: step-0 and final test accuracy (mean, sd over seeds, per seed), final valid mean,
     the gain over step 0 and over chance, seconds per run."""

@@ -519,3 +519,38 @@ GKD_WHY = {
 def gkd_notes(C) -> dict[str, str]:
     """{claim id: why it does not hold} for notebook 04's claims that do not hold."""
     return claims.not_holding(C, GKD_WHY)
+
+
+_ACCURACY_WHY = ("every arm trains 60 steps of 8 prompts after the shared 200-step SFT init (batch 32): about 15 init "
+                 "steps' worth of examples, and this 2-layer, 64-wide student gains about +0.03 task accuracy per "
+                 "few hundred SFT steps (benchmarks/RESULTS.md, 'Notebooks 03/04: a budget where the arms learn'), "
+                 "while the teacher's 0.90 took 2,000 steps of a 4-layer model; so no arm moves task accuracy at this "
+                 "budget. What the white-box objectives move here is the teacher's log-likelihood of the student's "
+                 "samples and ROUGE-L (the rows above).")
+LEARNING_WHY = {
+    "03": {
+        "test accuracy": _ACCURACY_WHY,
+        "minillm|test rouge_l": "MiniLLM moves the student toward what the teacher finds likely (its teacher "
+                                "log-likelihood rises over the init), not toward the gold text: its samples are "
+                                "shorter than the init's and share fewer words with the reference.",
+        "minillm": "this MiniLLM variant moves toward the teacher's likely outputs, not the gold text, and with a "
+                   "switch off it is less stable: without length normalisation it collapses to one-word answers "
+                   "(the paper's reason for the switch), without the single-step term or teacher mixing its "
+                   "sampled gradient varies more over seeds.",
+    },
+    "04": {
+        "test accuracy": _ACCURACY_WHY,
+        "λ=0.0 β=1.0|test teacher_loglik": "the per-token reverse KL on gold prefixes (supervised, β = 1) lowers the "
+                                           "teacher's likelihood of the student's own samples below the init in "
+                                           "every seed; the loss is computed on prefixes the student does not "
+                                           "generate. Measured, not explained further here.",
+        "λ=1.0": "on-policy arms train on the student's own temperature-1 samples, not on the gold text, and their "
+                 "runs spread more over seeds; at this budget the interval reaches below the init.",
+    },
+}
+
+
+def not_learning(learning_rows: list[dict], notebook: str, profile: str = "default") -> dict[str, str]:
+    """{"<arm> · <metric>": numbers and the reading} for notebook "03" or "04"'s arms that do not learn; the
+    readings of LEARNING_WHY are the default miniature's, other profiles get what the numbers say."""
+    return claims.not_learning(learning_rows, LEARNING_WHY[notebook] if profile == "default" else {})

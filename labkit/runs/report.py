@@ -494,7 +494,25 @@ def learning_section(runs: list[dict]) -> list[str]:
             "Each trained arm after training (mean over seeds, 95% Student-t interval) beside its own step 0 (the "
             "untrained or initial student) and chance; it learns (✓) when the interval's lower end is above both.", "",
             md_table(["learns", "notebook", "arm", "metric", "chance", "step 0", "trained", "95% CI", "gain over step 0",
-                      "n seeds"], body), "", f"{learns} of {len(rows)} arms learn.", ""]
+                      "n seeds"], body), "", f"{learns} of {len(rows)} arms learn.", ""] + not_learning_section(runs, rows)
+
+
+def not_learning_section(runs: list[dict], rows: list[tuple[str, dict]]) -> list[str]:
+    """Markdown: for each arm that does not learn, the notebook's reading (metrics["not_learning"] =
+    {"<arm> · <metric>": text}, lab.claims.not_learning); arms with no reading are named as such."""
+    notes = {}
+    for r in runs:
+        if r["status"] == "ok" and isinstance(r["metrics"].get("not_learning"), dict):
+            notes.update({(r["notebook"], k): str(v) for k, v in r["metrics"]["not_learning"].items()})
+    failing = [(nb, x) for nb, x in rows if not x.get("learns")]
+    if not failing:
+        return []
+    lines = ["### Why these arms do not learn", "",
+             "The notebook's reading of each arm whose interval does not clear its step 0 (and chance), as measured.", ""]
+    for nb, x in failing:
+        key = f"{x.get('arm', '')} · {x.get('metric', '')}"
+        lines += [f"- **{nb} · {key}**: " + notes.get((nb, key), "no reading written by the notebook.")]
+    return lines + [""]
 
 
 def render_markdown(out, runs: list[dict]) -> str:
