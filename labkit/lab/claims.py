@@ -134,12 +134,16 @@ def not_holding(claims: Sequence[Mapping], why: Mapping[str, str], default: str 
     """{claim id: the measured effect and the notebook's reading} for each claim that does not hold
     (metrics["claims_not_holding"]; the report lists them under the claims). `why` is looked up by the
     claim's id, else by the longest key the id starts with ("full>w/o" reads for every single-teacher ablation,
-    "minillm>sft" for the claim on each metric, "minillm>sft:rouge_l")."""
+    "minillm>sft" for the claim on each metric, "minillm>sft:rouge_l"). Where every seed's effect is positive
+    and the interval still reaches 0, the text says so, with the effects."""
     out = {}
     for c in claims:
         if not c["holds"]:
             keys = [k for k in why if c["id"].startswith(k)]
             reason = why[max(keys, key=len)] if keys else default
+            values = c.get("values") or []
+            signs = (f"; every seed's effect is positive ({', '.join(f'{v:+.3f}' for v in values)}), but {len(values)} "
+                     f"seeds give a wide interval" if len(values) > 1 and all(v > 0 for v in values) else "")
             out[c["id"]] = (f"{c['id']}: mean effect {c['mean']:+.3f}, 95% CI [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] "
-                            f"({c['n']} seeds) does not lie above 0" + (f" — {reason}" if reason else "."))
+                            f"({c['n']} seeds) does not lie above 0{signs}" + (f" — {reason}" if reason else "."))
     return out

@@ -82,7 +82,9 @@ def test_not_holding_names_the_measured_effect_and_the_reading():
           claim("c", "c", "m", "x", "y", [-0.1, -0.2, -0.3])]
     notes = not_holding(cs, {"a": "too few steps"}, default="spread")
     assert list(notes) == ["a:acc", "c"]                                    # b holds: no note
-    assert notes["a:acc"] == "a:acc: mean effect +2.000, 95% CI [-0.484, +4.484] (3 seeds) does not lie above 0 — too few steps"
+    assert notes["a:acc"] == ("a:acc: mean effect +2.000, 95% CI [-0.484, +4.484] (3 seeds) does not lie above 0; every "
+                              "seed's effect is positive (+1.000, +2.000, +3.000), but 3 seeds give a wide interval "
+                              "— too few steps")
     assert notes["c"].endswith("— spread") and not_holding(cs[2:], {})["c"].endswith("above 0.")
 
 
