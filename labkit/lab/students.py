@@ -217,9 +217,9 @@ LEARNING_WHY = {
            "distillation": "the answer-only arms learn late, and on the noisy teacher's labels (≈ 79 % right) later "
                            "still: on validation 0.40 at 750 steps, 0.63 at 1,000 (benchmarks/RESULTS.md)."},
     "02": {"label only": "the answer-only student learns late: on validation it is at 0.27 after 360 steps and "
-                         "needs about 1,000 (notebook 01's fine-tuning arm, the same task and labels: 0.80 at 1,000 "
-                         "steps, benchmarks/RESULTS.md); notebook 02's 360 steps are what its three-task arms fit "
-                         "in 3 minutes."},
+                         "0.84 after a 1,000-step run (benchmarks/RESULTS.md); notebook 02 keeps 360 steps, what its "
+                         "three-task arms fit in about 3 minutes, because its other comparisons are between "
+                         "rationale arms, which have all learned by then."},
 }
 
 
