@@ -524,15 +524,15 @@ def gkd_notes(C) -> dict[str, str]:
 _ACCURACY_WHY = ("every arm trains 60 steps of 8 prompts after the shared 200-step SFT init (batch 32): about 15 init "
                  "steps' worth of examples, and this 2-layer, 64-wide student gains about +0.03 task accuracy per "
                  "few hundred SFT steps (benchmarks/RESULTS.md, 'Notebooks 03/04: a budget where the arms learn'), "
-                 "while the teacher's 0.90 took 2,000 steps of a 4-layer model; so no arm moves task accuracy at this "
-                 "budget. What the white-box objectives move here is the teacher's log-likelihood of the student's "
-                 "samples and ROUGE-L (the rows above).")
+                 "while the teacher's 0.90 took 2,000 steps of a 4-layer model; so no arm moves task accuracy clearly "
+                 "at this budget. What the white-box objectives move here is the teacher's log-likelihood of the "
+                 "student's samples and ROUGE-L (the rows above).")
 LEARNING_WHY = {
     "03": {
         "test accuracy": _ACCURACY_WHY,
-        "minillm|test rouge_l": "MiniLLM moves the student toward what the teacher finds likely (its teacher "
-                                "log-likelihood rises over the init), not toward the gold text: its samples are "
-                                "shorter than the init's and share fewer words with the reference.",
+        "minillm|test rouge_l": "MiniLLM moves the student toward what the teacher finds likely (see its teacher "
+                                "log-likelihood row), not toward the gold text that ROUGE-L compares against; "
+                                "at 60 steps its sampled-gradient runs also spread more over seeds than SFT's.",
         "minillm": "this MiniLLM variant moves toward the teacher's likely outputs, not the gold text, and with a "
                    "switch off it is less stable: without length normalisation it collapses to one-word answers "
                    "(the paper's reason for the switch), without the single-step term or teacher mixing its "
