@@ -181,14 +181,13 @@ if lk.lab.notebook.show_widgets(interactive):
 
 # %%
 by_arm = {r["arm"]: r for r in tables["arms"]}
-learned = lk.lab.students.learning(rows, list(ARMS), S.chance)
 metrics = {
     "accuracy": {a: by_arm[a]["final_test"] for a in ARMS},
     "step0_accuracy": {a: by_arm[a]["step0_test"] for a in ARMS},
     "valid_accuracy": {a: by_arm[a]["final_valid"] for a in ARMS},
     "teacher_accuracy": teacher_accuracy, "chance": S.chance, "seeds": seeds,
     "claims": claims, "claims_not_holding": lk.lab.students.dss_notes(claims, profile),
-    "learning": learned, "not_learning": lk.lab.students.not_learning(learned, "01", profile),
+    **lk.lab.students.learning_metrics(rows, "01", profile, arms=list(ARMS), chance=S.chance),
     "n_train": len(S.train), "n_test": len(S.test),
     "tables": tables, "figures": figures,
 }

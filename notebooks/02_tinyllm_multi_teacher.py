@@ -219,7 +219,6 @@ if lk.lab.notebook.show_widgets(interactive):
 
 # %%
 trained = [r for r in tables["arms"] if "final_test" in r]
-learned = lk.lab.students.learning(rows, chance=S.chance)
 metrics = {
     "accuracy": {r["arm"]: r["final_test"] for r in trained if not r["arm"].startswith("α=")},
     "step0_accuracy": {r["arm"]: r["step0_test"] for r in trained},
@@ -229,7 +228,7 @@ metrics = {
     "teacher_consistency": {r["teacher"]: r["rate"] for r in teacher_rows},
     "teacher_forcing": tables.get("teacher_forcing"),
     "rationale_stats": S.rationale_stats, "chance": S.chance, "seeds": seeds, "tables": tables, "figures": figures,
-    "learning": learned, "not_learning": lk.lab.students.not_learning(learned, "02", profile),
+    **lk.lab.students.learning_metrics(rows, "02", profile, chance=S.chance),
     "claims": claims, "claims_not_holding": lk.lab.students.tinyllm_notes(claims, profile)}
 params = dict(P, profile=profile, seeds=seeds, dataset=dataset, teachers=teachers, alphas=alpha_of,
               in_context=in_context, template=template, device=device)

@@ -220,9 +220,8 @@ params = dict(profile=profile, kit=S["kit"], teacher=S["teacher"], student=S["st
               max_new_tokens=S["max_new_tokens"], methods=methods, single_step=single_step, teacher_mix=teacher_mix,
               length_norm=length_norm, lm_weight=lm_weight, ablations=ablations, seed=seed, device=device,
               teacher_signals=teacher_signals)
-learned = whitebox.learning(rows)
-metrics = {"claims": C, "claims_not_holding": notes, "learning": learned,
-           "not_learning": whitebox.not_learning(learned, "03", profile), "tables": {"arms": table}, "figures": figures,
+metrics = {"claims": C, "claims_not_holding": notes, **whitebox.learning_metrics(rows, "03", profile),
+           "tables": {"arms": table}, "figures": figures,
            "runs": [{k: r[k] for k in ("arm", "seed", "final", "seconds")} for r in rows],
            "curves": {f"{r['arm']}|{r['seed']}": r["curves"] for r in rows if r["curves"]},
            "kit": {"recipe": K.recipe, **{k: v for k, v in K.manifest.items() if k != "recipe"}},

@@ -191,9 +191,8 @@ params = dict(profile=profile, kit=S["kit"], teacher=S["teacher"], student=S["st
               max_new_tokens=S["max_new_tokens"], lmbdas=lmbdas, betas=betas, metric=metric, lmbda=lmbda, beta=beta,
               seed=seed, device=device, teacher_signals=teacher_signals)
 best = max(grid_rows, key=lambda r: r[metric])
-learned = whitebox.learning(rows)
-metrics = {"claims": C, "claims_not_holding": notes, "learning": learned,
-           "not_learning": whitebox.not_learning(learned, "04", profile), "tables": {"gkd_grid": table}, "figures": figures,
+metrics = {"claims": C, "claims_not_holding": notes, **whitebox.learning_metrics(rows, "04", profile),
+           "tables": {"gkd_grid": table}, "figures": figures,
            "single_run": single, "grid": {"lmbdas": lmbdas, "betas": betas, "metric": metric, "values": values,
                                           "sd": spread},
            "runs": [{k: r[k] for k in ("arm", "seed", "final", "seconds")} for r in rows],

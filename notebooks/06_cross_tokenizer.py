@@ -195,9 +195,8 @@ params = {**{k: S[k] for k in ("kit", "cross_teacher", "same_teacher", "student"
                                  "lr", "batch_size", "n_texts", "max_new_tokens")},
           "profile": profile, "ce_weight": ce_weight, "beta": beta, "sentence": sentence, "seed": seed,
           "device": device}
-learned = xtok.learning(rows)
-metrics = {"claims": C, "claims_not_holding": notes, "learning": learned, "alignment": counts,
-           "not_learning": lk.lab.claims.not_learning(learned, {}),
+metrics = {"claims": C, "claims_not_holding": notes, **lk.lab.claims.learning_metrics(xtok.learning(rows)),
+           "alignment": counts,
            "tables": {"arms": table},
            "figures": figures, "runs": [{k: r[k] for k in ("arm", "seed", "final", "seconds")} for r in rows],
            "curves": {f"{r['arm']}|{r['seed']}": r["curves"] for r in rows if r["curves"]},

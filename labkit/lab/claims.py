@@ -108,11 +108,11 @@ def learning(per_seed: Mapping[str, Mapping], step0, metric: str, chance: float 
 
 
 def not_learning(rows: Sequence[Mapping], why: Mapping[str, str], default: str = "") -> dict[str, str]:
-    """{"<arm> · <metric>": the measured numbers and the notebook's reading} for each `learning` row that does not
-    learn (metrics["not_learning"]; the report lists them under its "Do the students learn?" table). `why` is looked
-    up by "<arm>|<metric>", else by the metric ("test accuracy"), else by the longest key the arm starts with
-    ("minillm" reads for every MiniLLM ablation), else `default`, else what the numbers say (mean above step 0
-    with a wide spread, or not above it)."""
+    """{"<arm> · <metric>": the notebook's reading} for each `learning` row that does not learn (metrics
+    ["not_learning"]; the report groups them under its "Do the students learn?" table, whose rows hold the numbers).
+    `why` is looked up by "<arm>|<metric>", else by the metric ("test accuracy"), else by the longest key the arm
+    starts with ("minillm" reads for every MiniLLM ablation), else `default`, else what the numbers say (mean above
+    step 0 with a wide spread, or not above it)."""
     out = {}
     for r in rows:
         if r["learns"]:
@@ -123,11 +123,13 @@ def not_learning(rows: Sequence[Mapping], why: Mapping[str, str], default: str =
         if not reason:
             reason = ("the mean is above step 0, but the seeds spread more than the gain at this budget"
                       if r["final"] > r["step0"] else "the mean is not above step 0 at this budget") + f" ({r['n']} seeds)."
-        lo, hi = r["ci95"]
-        interval = f"[{lo:.3g}, {hi:.3g}]" if not (math.isnan(lo) or math.isnan(hi)) else "(no interval)"
-        floor = f"step 0 {r['step0']:.3g}" + (f", chance {r['chance']:.3g}" if r.get("chance") is not None else "")
-        out[f"{arm} · {metric}"] = f"{r['final']:.3g} {interval} against {floor}: {reason}".rstrip(": ")
+        out[f"{arm} · {metric}"] = reason
     return out
+
+
+def learning_metrics(rows: Sequence[Mapping], why: Mapping[str, str] | None = None) -> dict:
+    """{"learning": rows, "not_learning": not_learning(rows, why)}: what a notebook writes into metrics.json."""
+    return {"learning": list(rows), "not_learning": not_learning(rows, why or {})}
 
 
 def not_holding(claims: Sequence[Mapping], why: Mapping[str, str], default: str = "") -> dict[str, str]:

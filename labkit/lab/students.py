@@ -223,13 +223,14 @@ LEARNING_WHY = {
 }
 
 
-def not_learning(learning_rows: list[dict], notebook: str, profile: str = "default") -> dict[str, str]:
-    """{"<arm> · <metric>": numbers and the reading} for notebook "01" or "02"'s arms that do not learn (at
-    profile "real" the reading of REAL_WHY; at "default" LEARNING_WHY, written for that miniature; elsewhere what
-    the numbers say)."""
+def learning_metrics(rows, notebook: str, profile: str = "default", arms=None, chance: float | None = None) -> dict:
+    """{"learning", "not_learning"} of notebook "01" or "02" for metrics.json: `learning(rows, arms, chance)` and the
+    reading of each arm that does not learn (at profile "real" REAL_WHY; at "default" LEARNING_WHY, written for that
+    miniature; elsewhere what the numbers say)."""
+    rows = learning(rows, arms, chance)
     if profile == "real":
-        return _claims.not_learning(learning_rows, {}, REAL_WHY[notebook])
-    return _claims.not_learning(learning_rows, LEARNING_WHY[notebook] if profile == "default" else {})
+        return {"learning": rows, "not_learning": _claims.not_learning(rows, {}, REAL_WHY[notebook])}
+    return _claims.learning_metrics(rows, LEARNING_WHY[notebook] if profile == "default" else {})
 
 
 def summary(rows, arms=None, chance: float | None = None) -> list[dict]:

@@ -550,7 +550,7 @@ LEARNING_WHY = {
 }
 
 
-def not_learning(learning_rows: list[dict], notebook: str, profile: str = "default") -> dict[str, str]:
-    """{"<arm> · <metric>": numbers and the reading} for notebook "03" or "04"'s arms that do not learn; the
-    readings of LEARNING_WHY are the default miniature's, other profiles get what the numbers say."""
-    return claims.not_learning(learning_rows, LEARNING_WHY[notebook] if profile == "default" else {})
+def learning_metrics(rows: list[dict], notebook: str, profile: str = "default") -> dict:
+    """{"learning", "not_learning"} of notebook "03" or "04" for metrics.json; the readings of LEARNING_WHY are the
+    default miniature's, other profiles get what the numbers say."""
+    return claims.learning_metrics(learning(rows), LEARNING_WHY[notebook] if profile == "default" else {})

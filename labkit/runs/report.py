@@ -498,20 +498,27 @@ def learning_section(runs: list[dict]) -> list[str]:
 
 
 def not_learning_section(runs: list[dict], rows: list[tuple[str, dict]]) -> list[str]:
-    """Markdown: for each arm that does not learn, the notebook's reading (metrics["not_learning"] =
-    {"<arm> · <metric>": text}, lab.claims.not_learning); arms with no reading are named as such."""
+    """Markdown: the notebook's reading of each arm that does not learn (metrics["not_learning"] =
+    {"<arm> · <metric>": text}, lab.claims.not_learning), one line per notebook and reading, naming its arms by
+    metric (the numbers are in the table above); arms with no reading are named as such."""
     notes = {}
     for r in runs:
         if r["status"] == "ok" and isinstance(r["metrics"].get("not_learning"), dict):
             notes.update({(r["notebook"], k): str(v) for k, v in r["metrics"]["not_learning"].items()})
-    failing = [(nb, x) for nb, x in rows if not x.get("learns")]
-    if not failing:
+    groups: OrderedDict = OrderedDict()          # (notebook, reading) -> {metric: [arms]}
+    for nb, x in rows:
+        if not x.get("learns"):
+            arm, metric = str(x.get("arm", "")), str(x.get("metric", ""))
+            text = notes.get((nb, f"{arm} · {metric}"), "no reading written by the notebook.")
+            groups.setdefault((nb, text), OrderedDict()).setdefault(metric, []).append(arm)
+    if not groups:
         return []
     lines = ["### Why these arms do not learn", "",
-             "The notebook's reading of each arm whose interval does not clear its step 0 (and chance), as measured.", ""]
-    for nb, x in failing:
-        key = f"{x.get('arm', '')} · {x.get('metric', '')}"
-        lines += [f"- **{nb} · {key}**: " + notes.get((nb, key), "no reading written by the notebook.")]
+             "The notebook's reading of the arms whose interval does not clear their step 0 (and chance); their "
+             "numbers are in the table above.", ""]
+    for (nb, text), by_metric in groups.items():
+        who = "; ".join(f"{metric}: {', '.join(arms)}" for metric, arms in by_metric.items())
+        lines += [f"- **{nb}** · {who} — {text}"]
     return lines + [""]
 
 

@@ -96,37 +96,36 @@ def test_not_holding_takes_the_longest_matching_key():
     assert notes[c[0]["id"]].endswith("— long") and notes[c[1]["id"]].endswith("— short")
 
 
-def test_not_learning_names_the_numbers_and_the_reading():
-    from labkit.lab.claims import learning, not_learning
+def test_not_learning_gives_each_arm_that_does_not_learn_its_reading():
+    from labkit.lab.claims import learning, learning_metrics, not_learning
     rows = learning({"sft": {0: 0.5, 1: 0.6, 2: 0.7}, "minillm −len": {0: 0.2, 1: 0.2, 2: 0.21},
                      "kd": {0: 0.1, 1: 0.5, 2: 0.3}, "gkd": {0: 0.3, 1: 0.4, 2: 0.2}}, 0.25, "test accuracy")
     why = {"minillm": "collapses", "kd|test accuracy": "exact", "kd": "prefix only"}
     notes = not_learning(rows, why)
     assert list(notes) == ["minillm −len · test accuracy", "kd · test accuracy", "gkd · test accuracy"]  # sft learns
-    # minillm −len: mean 0.20333, s 0.0057735, half-width 4.302653 * 0.0057735 / sqrt(3) = 0.014342
-    assert notes["minillm −len · test accuracy"] == "0.203 [0.189, 0.218] against step 0 0.25: collapses"
-    assert notes["kd · test accuracy"].endswith(": exact")                  # "arm|metric" before the arm prefix
+    assert notes["minillm −len · test accuracy"] == "collapses"           # the longest arm prefix
+    assert notes["kd · test accuracy"] == "exact"                          # "arm|metric" before the arm prefix
     # no reading: what the numbers say (gkd's mean 0.3 is above step 0 0.25, its interval is not)
-    assert notes["gkd · test accuracy"].endswith("the seeds spread more than the gain at this budget (3 seeds).")
+    assert notes["gkd · test accuracy"] == "the mean is above step 0, but the seeds spread more than the gain at this budget (3 seeds)."
     below = not_learning(learning({"x": {0: 0.1, 1: 0.2}}, 0.25, "acc", chance=0.25), {})
-    assert below == {"x · acc": "0.15 [-0.485, 0.785] against step 0 0.25, chance 0.25: the mean is not above "
-                                "step 0 at this budget (2 seeds)."}
-    # the metric's reading applies to every arm of that metric
-    assert [v.rsplit(": ", 1)[1] for v in not_learning(rows, {"test accuracy": "short budget"}).values()] == [
-        "short budget"] * 3
+    assert below == {"x · acc": "the mean is not above step 0 at this budget (2 seeds)."}
+    assert set(not_learning(rows, {"test accuracy": "short budget"}).values()) == {"short budget"}
+    assert learning_metrics(rows, why) == {"learning": rows, "not_learning": notes}
 
 
 def test_notebook_readings_of_arms_that_do_not_learn_apply_at_their_profile_only():
     from labkit.lab import students, whitebox
-    from labkit.lab.claims import learning
-    rows = (learning({"minillm α=0": {0: 0.5, 1: 0.4, 2: 0.6}}, 0.53, "test rouge_l")
-            + learning({"sft": {0: 0.06, 1: 0.07, 2: 0.08}}, 0.07, "test accuracy"))
-    at_default = whitebox.not_learning(rows, "03", "default")
-    assert at_default["minillm α=0 · test rouge_l"].endswith(whitebox.LEARNING_WHY["03"]["minillm"])
-    assert at_default["sft · test accuracy"].endswith(whitebox.LEARNING_WHY["03"]["test accuracy"])
-    assert all(v.endswith("(3 seeds).") for v in whitebox.not_learning(rows, "03", "smoke").values())
-    label_only = learning({"label only (fine-tuning)": {0: 0.27, 1: 0.25, 2: 0.3}}, 0.25, "test accuracy", chance=0.25)
-    assert students.not_learning(label_only, "02")["label only (fine-tuning) · test accuracy"].endswith(
-        students.LEARNING_WHY["02"]["label only"])
-    assert students.not_learning(label_only, "02", "real")["label only (fine-tuning) · test accuracy"].endswith(
-        students.REAL_WHY["02"])
+    rows = [{"arm": "minillm α=0", "seed": s, "final": {"rouge_l": v, "teacher_loglik": -4.0, "accuracy": 0.07}}
+            for s, v in enumerate([0.5, 0.4, 0.6])]
+    rows += [{"arm": "student (init)", "seed": s, "final": {"rouge_l": 0.53, "teacher_loglik": -4.9, "accuracy": 0.07}}
+             for s in range(3)]
+    at_default = whitebox.learning_metrics(rows, "03", "default")["not_learning"]
+    assert at_default["minillm α=0 · test rouge_l"] == whitebox.LEARNING_WHY["03"]["minillm"]
+    assert at_default["minillm α=0 · test accuracy"] == whitebox.LEARNING_WHY["03"]["test accuracy"]
+    assert "minillm α=0 · test teacher_loglik" not in at_default             # -4.0 every seed, above -4.9: learns
+    assert all(v.endswith("(3 seeds).") for v in whitebox.learning_metrics(rows, "03", "smoke")["not_learning"].values())
+    runs = [{"arm": "label only (fine-tuning)", "seed": s, "final": {"test": v}, "step0": {"test": 0.25}}
+            for s, v in enumerate([0.27, 0.25, 0.3])]
+    key = "label only (fine-tuning) · test accuracy"
+    assert students.learning_metrics(runs, "02", chance=0.25)["not_learning"][key] == students.LEARNING_WHY["02"]["label only"]
+    assert students.learning_metrics(runs, "02", "real", chance=0.25)["not_learning"][key] == students.REAL_WHY["02"]

@@ -196,8 +196,9 @@ def test_report_says_why_claims_fail_and_whether_students_learn(tmp_path):
                               _claim("silent", [-0.1, -0.2, 0.0], False)],
                    "claims_not_holding": {"minillm>sft": "the init is already at the SFT optimum"},
                    "learning": learning({"sft": {0: 0.5, 1: 0.6, 2: 0.7}, "minillm": {0: 0.2, 1: 0.2, 2: 0.21},
-                                         "kd": {0: 0.2, 1: 0.3, 2: 0.25}}, 0.25, "test accuracy", chance=0.0),
-                   "not_learning": {"minillm · test accuracy": "0.203 [0.189, 0.218] against step 0 0.25: collapses"}},
+                                         "kd": {0: 0.2, 1: 0.3, 2: 0.25}}, 0.25, "test accuracy", chance=0.0)
+                               + learning({"x": {0: 0.1, 1: 0.1, 2: 0.12}}, 0.5, "test rouge_l"),
+                   "not_learning": {"minillm · test accuracy": "collapses", "kd · test accuracy": "collapses"}},
                   {"total": 1.0})
     report.write_report(tmp_path)
     md = (tmp_path / "report.md").read_text()
@@ -208,8 +209,9 @@ def test_report_says_why_claims_fail_and_whether_students_learn(tmp_path):
     rows = [line for line in learn.splitlines() if line.startswith(("| ✓", "| ✗"))]
     assert rows[0].startswith("| ✓ | 03_minillm_reverse_kl | sft | test accuracy | 0 | 0.250 | 0.600 | [0.352, 0.848] | 0.350 | 3 |")
     assert rows[1].startswith("| ✗ | 03_minillm_reverse_kl | minillm |")
-    assert "1 of 3 arms learn." in learn
+    assert "1 of 4 arms learn." in learn
     why_not = learn[learn.index("### Why these arms do not learn"):].splitlines()
-    assert "- **03_minillm_reverse_kl · minillm · test accuracy**: 0.203 [0.189, 0.218] against step 0 0.25: collapses" in why_not
-    assert "- **03_minillm_reverse_kl · kd · test accuracy**: no reading written by the notebook." in why_not
-    assert not any("· sft ·" in line for line in why_not)                  # sft learns: no line
+    # one line per reading, naming its arms by metric; sft learns and is not named
+    assert "- **03_minillm_reverse_kl** · test accuracy: minillm, kd — collapses" in why_not
+    assert "- **03_minillm_reverse_kl** · test rouge_l: x — no reading written by the notebook." in why_not
+    assert not any("sft" in line for line in why_not)
