@@ -158,7 +158,7 @@ tables["claims"]
 # the answer-only arms cross it late: on validation, a fine-tuning run of 500 steps ends at 0.32, one of 750 at 0.64,
 # one of 1,000 at 0.80 (`benchmarks/RESULTS.md`, "when do the answer-only arms learn?"). The default budget is therefore
 # **1,000 steps of 16 questions at lr 1e-3** (the best single rate over the four arms on validation), the budget at
-# which every arm learns: about 7 minutes on 2 cores, over the 3 minutes a notebook should take, because a
+# which every arm learns: 6-7 minutes on 2 cores, over the 3 minutes a notebook should take, because a
 # comparison against baselines that have not left chance would overstate the paper's effect (at 500 steps
 # step-by-step led fine-tuning by +0.40; at 1,000 steps its lead is much smaller).
 # Read the claims with that in mind: in the default run recorded in `benchmarks/RESULTS.md`, step-by-step was ahead

@@ -127,9 +127,9 @@ def not_learning(rows: Sequence[Mapping], why: Mapping[str, str], default: str =
     return out
 
 
-def learning_metrics(rows: Sequence[Mapping], why: Mapping[str, str] | None = None) -> dict:
-    """{"learning": rows, "not_learning": not_learning(rows, why)}: what a notebook writes into metrics.json."""
-    return {"learning": list(rows), "not_learning": not_learning(rows, why or {})}
+def learning_metrics(rows: Sequence[Mapping], why: Mapping[str, str] | None = None, default: str = "") -> dict:
+    """{"learning": rows, "not_learning": not_learning(rows, why, default)}: what a notebook writes into metrics.json."""
+    return {"learning": list(rows), "not_learning": not_learning(rows, why or {}, default)}
 
 
 def not_holding(claims: Sequence[Mapping], why: Mapping[str, str], default: str = "") -> dict[str, str]:

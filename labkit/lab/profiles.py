@@ -36,7 +36,7 @@ REAL_STUDENT, REAL_STEPS, REAL_LR, REAL_TEST = "smollm2-135m-instruct", 20, 2e-5
 # when do the answer-only arms learn?", "Notebook 01 at 1000 steps"): at 500 steps the answer-only arms are still
 # crossing from chance (one seed of three at chance), which inflated step-by-step's lead; lr 1e-3 is the best single
 # rate over the four arms at 1000 steps (mean validation accuracy 0.80 against 0.77 at 3e-3). It costs twice the
-# 3-minute target (about 6 min on 2 cores): the lab chooses students that learn over the time bound.
+# 3-minute target (6-7 min on 2 cores): the lab chooses students that learn over the time bound.
 DSS = {
     "smoke": dict(dataset="synthetic:arithmetic", student="scratch@layers=2,hidden=64", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0],
                   n_train=48, n_valid=32, n_test=32, task_steps=1, max_steps=12, lr=3e-3, batch_size=8, max_len=160,

@@ -227,10 +227,8 @@ def learning_metrics(rows, notebook: str, profile: str = "default", arms=None, c
     """{"learning", "not_learning"} of notebook "01" or "02" for metrics.json: `learning(rows, arms, chance)` and the
     reading of each arm that does not learn (at profile "real" REAL_WHY; at "default" LEARNING_WHY, written for that
     miniature; elsewhere what the numbers say)."""
-    rows = learning(rows, arms, chance)
-    if profile == "real":
-        return {"learning": rows, "not_learning": _claims.not_learning(rows, {}, REAL_WHY[notebook])}
-    return _claims.learning_metrics(rows, LEARNING_WHY[notebook] if profile == "default" else {})
+    return _claims.learning_metrics(learning(rows, arms, chance), LEARNING_WHY[notebook] if profile == "default" else {},
+                                    REAL_WHY[notebook] if profile == "real" else "")
 
 
 def summary(rows, arms=None, chance: float | None = None) -> list[dict]:

@@ -9,7 +9,7 @@ from labkit import sequences as S
 from labkit.errors import LabkitError
 from labkit.loop import History, TrainConfig
 from labkit.methods import base, gkd, minillm, seqkd, sft, wordkd
-from labkit.lab import claims
+from labkit.lab import claims, task_teacher
 from labkit.lab.notebook import markdown_table  # noqa: F401  (notebooks 03/04 call whitebox.markdown_table)
 from labkit.lab.params import known_teachers
 from labkit.lab.profiles import WHITEBOX, WHITEBOX_METHODS, resolve
@@ -521,12 +521,20 @@ def gkd_notes(C) -> dict[str, str]:
     return claims.not_holding(C, GKD_WHY)
 
 
-_ACCURACY_WHY = ("every arm trains 60 steps of 8 prompts after the shared 200-step SFT init (batch 32): about 15 init "
-                 "steps' worth of examples, and this 2-layer, 64-wide student gains about +0.03 task accuracy per "
-                 "few hundred SFT steps (benchmarks/RESULTS.md, 'Notebooks 03/04: a budget where the arms learn'), "
-                 "while the teacher's 0.90 took 2,000 steps of a 4-layer model; so no arm moves task accuracy clearly "
-                 "at this budget. What the white-box objectives move here is the teacher's log-likelihood of the "
-                 "student's samples and ROUGE-L (the rows above).")
+def _accuracy_why() -> str:
+    """Why 03/04's arms do not move task accuracy, from the default profile and kit recipe it describes."""
+    P, R = WHITEBOX["default"], task_teacher.RECIPES["default"]
+    return (f"every arm trains {P['max_steps']} steps of {P['batch_size']} prompts after the shared "
+            f"{R['student_steps']}-step SFT init (batch {R['batch_size']}): about "
+            f"{P['max_steps'] * P['batch_size'] // R['batch_size']} init steps' worth of examples, and this "
+            f"{R['student_layers']}-layer, {R['student_hidden']}-wide student gains about +0.03 task accuracy per few "
+            f"hundred SFT steps (benchmarks/RESULTS.md, 'Notebooks 03/04: a budget where the arms learn'), while the "
+            f"{R['teacher_layers']}-layer teacher took {R['teacher_steps']:,} steps; so no arm moves task accuracy "
+            f"clearly at this budget. What the white-box objectives move here is the teacher's log-likelihood of the "
+            f"student's samples and ROUGE-L (the rows above).")
+
+
+_ACCURACY_WHY = _accuracy_why()
 LEARNING_WHY = {
     "03": {
         "test accuracy": _ACCURACY_WHY,

@@ -122,6 +122,10 @@ def test_notebook_readings_of_arms_that_do_not_learn_apply_at_their_profile_only
     at_default = whitebox.learning_metrics(rows, "03", "default")["not_learning"]
     assert at_default["minillm α=0 · test rouge_l"] == whitebox.LEARNING_WHY["03"]["minillm"]
     assert at_default["minillm α=0 · test accuracy"] == whitebox.LEARNING_WHY["03"]["test accuracy"]
+    # that reading is written from the default profile and kit recipe it describes
+    from labkit.lab.profiles import WHITEBOX
+    P = WHITEBOX["default"]
+    assert f"trains {P['max_steps']} steps of {P['batch_size']} prompts" in at_default["minillm α=0 · test accuracy"]
     assert "minillm α=0 · test teacher_loglik" not in at_default             # -4.0 every seed, above -4.9: learns
     assert all(v.endswith("(3 seeds).") for v in whitebox.learning_metrics(rows, "03", "smoke")["not_learning"].values())
     runs = [{"arm": "label only (fine-tuning)", "seed": s, "final": {"test": v}, "step0": {"test": 0.25}}
