@@ -301,6 +301,15 @@ class _Decoder:
             self.pos = self.pos[:, -1:] + 1
 
 
+def _decoder(model, ids, mask, pos, autocast, max_new_tokens: int):
+    """labkit.lean_llama's decoder where it computes the model exactly (plain Llama models: about 5x faster a token
+    for the tiny ones), else the transformers forward with its KV cache."""
+    from labkit import lean_llama
+    if lean_llama.enabled() and lean_llama.supports(model):
+        return lean_llama.LlamaDecoder(model, ids, mask, pos, max_new_tokens=max_new_tokens, autocast=autocast)
+    return _Decoder(model, ids, mask, pos, autocast)
+
+
 def _top_p(log_probs: torch.Tensor, top_p: float) -> torch.Tensor:
     """Nucleus filtering: keep the smallest set of tokens whose probability reaches top_p."""
     if top_p >= 1.0:
@@ -341,7 +350,7 @@ def sample_responses(model, prompts: list[list[int]], *, max_new_tokens: int, eo
             batch = collate_rollouts([{"prompt": p, "response": []} for p in chunk], pad, device)
             P = batch["P"]
             ids, mask, pos = (batch[k][:, :P] for k in ("input_ids", "attention_mask", "position_ids"))
-            decoders = [_Decoder(m, ids, mask, pos, autocast) for m in models]
+            decoders = [_decoder(m, ids, mask, pos, autocast, max_new_tokens) for m in models]
             B = ids.shape[0]
             done = torch.zeros(B, dtype=torch.bool, device=device)
             responses: list[list[int]] = [[] for _ in range(B)]
