@@ -12,6 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 PROFILE    ?= default
 OUT        ?= runs/$(PROFILE)
 JOBS       ?= 1
+TEST_JOBS  ?= 2
 BIN         = $(VENV)/bin
 STAMP       = $(VENV)/.labkit-installed
 
@@ -31,8 +32,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m ipykernel install --sys-prefix --name labkit --display-name "Python (labkit)" > /dev/null
 	touch $@
 
+# pytest-xdist: TEST_JOBS workers, a test file per worker (module fixtures such as the paper dry run are built
+# once); 8.7 min on the 2-core machine against 12 without it (benchmarks/RESULTS.md).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --timeout 900 tests
+	$(BIN)/python -m pytest -q --timeout 900 -n $(TEST_JOBS) --dist loadfile tests
 
 # Browser tests (tests/browser/): JupyterLab started from `make lab`'s command line, headless, driven through
 # Python Playwright by the distribution's Chromium (installed here with apt-get when missing; no browser
