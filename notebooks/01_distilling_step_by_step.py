@@ -81,7 +81,7 @@ timer, figures, tables = lk.lab.metrics.Timer(), [], {}
 if lk.lab.notebook.show_widgets(interactive):   # λ, data fractions, dataset, n_train write back to the same names
     from IPython.display import display
     panel = lk.lab.widgets.dss_panel(globals())
-    display(panel.widget)   # then run "One seed, your settings" at the end (about a minute)
+    display(panel.widget)   # then run "One seed, your settings" at the end (about 70 s)
 
 # %% [markdown]
 # ## Data and teacher
@@ -171,7 +171,8 @@ tables["claims"]
 # ## One seed, your settings
 #
 # With the widget panel above (a live kernel), change λ or the data fractions and run this cell: it trains
-# fine-tuning and step-by-step for one seed (`seed`), one process each, in about a minute at the default profile.
+# fine-tuning and step-by-step for one seed (`seed`), one process each: about 70 s at the default profile (67 s
+# measured on 2 cores; the step-by-step run is the long one), about half that with `max_steps=500`.
 
 # %%
 if lk.lab.notebook.show_widgets(interactive):
