@@ -29,7 +29,7 @@ def enabled() -> bool:
 
 def supports(model) -> bool:
     """True when ``model`` is a LlamaForCausalLM this module computes exactly: plain Linear projections,
-    Llama RMSNorms, SiLU MLPs, no attention or MLP dropout in use (eval mode)."""
+    Llama RMSNorms, SiLU MLPs (sample_responses decodes in eval mode: no dropout)."""
     try:
         from transformers.models.llama import modeling_llama as ml
     except ImportError:       # pragma: no cover - transformers is a dependency
@@ -39,14 +39,14 @@ def supports(model) -> bool:
     inner = model.model
     if type(inner.norm) is not ml.LlamaRMSNorm or type(inner.embed_tokens) is not torch.nn.Embedding:
         return False
+    if getattr(model.config, "hidden_act", "silu") != "silu":
+        return False
     for layer in inner.layers:
         a, m = layer.self_attn, layer.mlp
         linears = (a.q_proj, a.k_proj, a.v_proj, a.o_proj, m.gate_proj, m.up_proj, m.down_proj)
         if any(type(x) is not torch.nn.Linear for x in linears):
             return False
         if type(layer.input_layernorm) is not ml.LlamaRMSNorm or type(layer.post_attention_layernorm) is not ml.LlamaRMSNorm:
-            return False
-        if getattr(model.config, "hidden_act", "silu") != "silu":
             return False
     return True
 
