@@ -1,5 +1,5 @@
 # The lab's commands. Each target sets itself up in $(VENV) first.
-#   make reproduce   set up, fetch the embedded models, run every notebook headless, write the report
+#   make reproduce   set up, fetch the embedded models, build the miniatures' kits, run every notebook, write the report
 #   make test        set up, run the test suite (what CI runs)
 #   make test-browser  the notebooks in JupyterLab in headless Chromium (CI runs it after make test)
 #   make lab         set up, start JupyterLab with the labkit kernel
@@ -55,8 +55,11 @@ $(CHROMIUM):
 	       "or pass CHROMIUM=/path/to/chromium"; exit 1; \
 	fi
 
+# set-up: the embedded models, then the miniatures' cached kits (03/04's task teacher, 06's teachers), each
+# built once; then the notebooks, whose wall times are their own comparisons.
 reproduce: $(STAMP)
 	$(BIN)/labkit models fetch smollm2-135m-instruct gemma3-270m
+	$(BIN)/labkit kits build --profile $(PROFILE)
 	@$(BIN)/labkit reproduce --profile $(PROFILE) --out $(OUT) --jobs $(JOBS); status=$$?; \
 	echo "report: $(OUT)/report.md (also report.html; one row per run in $(OUT)/results.csv)"; exit $$status
 

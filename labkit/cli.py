@@ -2,6 +2,7 @@
 
     labkit models list
     labkit models fetch smollm2-135m-instruct gemma3-270m
+    labkit kits build --profile default
     labkit data show tinyllm:obqa --data-dir ../shared/data [--json]
     labkit rationales generate --teacher smollm2-135m-instruct --dataset synthetic:arithmetic --limit 50
     labkit reproduce --profile default --out runs/default
@@ -41,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("names", nargs="+", metavar="NAME")
     m.add_argument("--force", action="store_true", help="convert again even if cached")
     m.set_defaults(func=_dispatch("models:cli_fetch"))
+
+    # --- kits (the miniatures' cached teachers) ---------------------------------
+    kits = sub.add_parser("kits", help="the miniatures' cached task teachers").add_subparsers(dest="action",
+                                                                                          required=True)
+    k = kits.add_parser("build", help="build (or load) the kits a profile's notebooks read (03/04, 06)")
+    k.add_argument("names", nargs="*", metavar="NAME", help="task (03/04) and/or xtok (06); default both")
+    k.add_argument("--profile", default="default", choices=list(PROFILES))
+    k.set_defaults(func=_dispatch("lab.kits:cli_build"))
 
     # --- data ---------------------------------------------------------------
     data = sub.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
