@@ -54,7 +54,12 @@ def build(profile: str = "default", names=KITS) -> list[dict]:
 
 def cli_build(args) -> int:
     names = args.names or list(KITS)
-    for row in build(args.profile, names):
+    for name in names:
+        recipe_of(name, args.profile)                                    # every name checked before any build
+    for name in names:
+        if recipe_of(name, args.profile):
+            print(f"{name} kit for {_USED_BY[name]}: loading, or building it once (minutes on a CPU)", flush=True)
+        row, = build(args.profile, [name])
         where = row["path"] or "-"
         print(f"{row['kit']:5s} {row['recipe'] or '-':8s} {row['seconds']:7.1f} s  {where}  ({row['used_by']}) "
               f"{row['note']}", flush=True)

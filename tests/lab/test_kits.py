@@ -15,7 +15,8 @@ def test_build_writes_the_kits_the_notebooks_then_load(tmp_path, monkeypatch, ca
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     assert cli(["kits", "build", "--profile", "smoke"]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in printed] == ["task", "xtok"]
+    assert [line.split()[0] for line in printed] == ["task", "task", "xtok", "xtok"]   # what it does, then what it did
+    assert "03_minillm_reverse_kl, 04_gkd_on_policy" in printed[0] and printed[3].split()[1] == "smoke"
     task_dir = tmp_path / "task_teachers" / task_teacher.recipe_hash(task_teacher.RECIPES["smoke"])
     xtok_dir = tmp_path / "xtok_kits" / xtok.recipe_hash(xtok.check_recipe(dict(xtok.RECIPES["smoke"])))
     for d in (task_dir, xtok_dir):
