@@ -34,6 +34,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from labkit import lean_llama
 from labkit.errors import LabkitError
 
 IGNORE = -100  # label value that the loss skips (prompt and padding positions)
@@ -304,7 +305,6 @@ class _Decoder:
 def _decoder(model, ids, mask, pos, autocast, max_new_tokens: int):
     """labkit.lean_llama's decoder where it computes the model exactly (plain Llama models: about 1.5x faster a
     token for the miniatures' tiny students), else the transformers forward with its KV cache."""
-    from labkit import lean_llama
     if lean_llama.enabled() and lean_llama.supports(model):
         return lean_llama.LlamaDecoder(model, ids, mask, pos, max_new_tokens=max_new_tokens, autocast=autocast)
     return _Decoder(model, ids, mask, pos, autocast)

@@ -16,9 +16,13 @@ import time
 from labkit.errors import LabkitError
 from labkit.lab import profiles
 
-KITS = ("task", "xtok")
 _TABLES = {"task": profiles.WHITEBOX, "xtok": profiles.XTOK}
-_USED_BY = {"task": "03_minillm_reverse_kl, 04_gkd_on_policy", "xtok": "06_cross_tokenizer"}
+KITS = tuple(_TABLES)
+
+
+def used_by(name: str) -> list[str]:
+    """The notebooks whose profile table names this kit."""
+    return [nb for nb, table in profiles.BY_NOTEBOOK.items() if table is _TABLES[name]]
 
 
 def recipe_of(name: str, profile: str) -> str:
@@ -31,36 +35,33 @@ def recipe_of(name: str, profile: str) -> str:
 
 
 def build(profile: str = "default", names=KITS) -> list[dict]:
-    """Build (or load) each named kit of ``profile``; one row per kit: name, recipe, path, seconds of this call,
-    and the build's own record (seconds, valid accuracy) from its manifest."""
+    """Build (or load) each named kit of ``profile``: one row per kit {kit, recipe, path (None without a kit),
+    seconds of this call, manifest (the build's own record: seconds, valid accuracy)}. Every name is checked before
+    anything is built."""
     from labkit.lab import task_teacher, xtok
     loaders = {"task": task_teacher.task_kit, "xtok": xtok.xtok_kit}
-    recipes = {name: recipe_of(name, profile) for name in names}       # every name checked before any build
+    recipes = {name: recipe_of(name, profile) for name in names}
     rows = []
     for name, recipe in recipes.items():
-        if not recipe:
-            rows.append({"kit": name, "recipe": "", "used_by": _USED_BY[name], "path": None, "seconds": 0.0,
-                         "note": f"profile {profile!r} runs named models: no kit"})
-            continue
-        t0 = time.perf_counter()
-        kit = loaders[name](recipe)
-        m = kit.manifest
-        rows.append({"kit": name, "recipe": recipe, "used_by": _USED_BY[name], "path": str(kit.path),
-                     "seconds": round(time.perf_counter() - t0, 1),
-                     "note": ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in m.items()
-                                       if k.endswith(("_seconds", "_accuracy")))})
+        row = {"kit": name, "recipe": recipe, "path": None, "seconds": 0.0, "manifest": {}}
+        if recipe:
+            t0 = time.perf_counter()
+            kit = loaders[name](recipe)
+            row.update(path=str(kit.path), seconds=round(time.perf_counter() - t0, 1), manifest=kit.manifest)
+        rows.append(row)
     return rows
 
 
 def cli_build(args) -> int:
-    names = args.names or list(KITS)
-    for name in names:
-        recipe_of(name, args.profile)                                    # every name checked before any build
-    for name in names:
-        if recipe_of(name, args.profile):
-            print(f"{name} kit for {_USED_BY[name]}: loading, or building it once (minutes on a CPU)", flush=True)
+    names = args.names or KITS
+    recipes = {name: recipe_of(name, args.profile) for name in names}   # every name checked before any build
+    for name, recipe in recipes.items():
+        if recipe:
+            print(f"{name} kit ({recipe}) for {', '.join(used_by(name))}: loading, or building it once (minutes on a "
+                  f"CPU)", flush=True)
         row, = build(args.profile, [name])
-        where = row["path"] or "-"
-        print(f"{row['kit']:5s} {row['recipe'] or '-':8s} {row['seconds']:7.1f} s  {where}  ({row['used_by']}) "
-              f"{row['note']}", flush=True)
+        record = ", ".join(f"{k}={v:.3g}" for k, v in row["manifest"].items()
+                           if k.endswith(("_seconds", "_accuracy")) and isinstance(v, (int, float)))
+        print(f"{row['kit']:5s} {row['recipe'] or '-':8s} {row['seconds']:7.1f} s  {row['path'] or '-'}  "
+              f"{record or f'profile {args.profile!r} runs named models: no kit'}", flush=True)
     return 0

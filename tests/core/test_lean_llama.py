@@ -75,6 +75,7 @@ def test_sample_responses_draw_the_same_tokens_with_and_without_it(tok, monkeypa
     prompts = [S.prompt_ids(tok, p) for p in PROMPTS] * 3
     stops = set(range(len(tok) - 30, len(tok)))                      # random models: many "eos" ids end rows early
     kw = dict(max_new_tokens=12, eos_id=stops, pad=tok.pad_token_id, teacher=teacher, teacher_mix=0.3, batch_size=4)
+    assert lean_llama.supports(model) and lean_llama.supports(teacher)    # the lean path is the one compared
     lean = S.sample_responses(model, prompts, generator=torch.Generator().manual_seed(0), **kw)
     monkeypatch.setenv("LABKIT_LEAN_DECODE", "0")
     assert not lean_llama.enabled()

@@ -17,6 +17,7 @@ def test_build_writes_the_kits_the_notebooks_then_load(tmp_path, monkeypatch, ca
     printed = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in printed] == ["task", "task", "xtok", "xtok"]   # what it does, then what it did
     assert "03_minillm_reverse_kl, 04_gkd_on_policy" in printed[0] and printed[3].split()[1] == "smoke"
+    assert kits.used_by("xtok") == ["06_cross_tokenizer"]
     task_dir = tmp_path / "task_teachers" / task_teacher.recipe_hash(task_teacher.RECIPES["smoke"])
     xtok_dir = tmp_path / "xtok_kits" / xtok.recipe_hash(xtok.check_recipe(dict(xtok.RECIPES["smoke"])))
     for d in (task_dir, xtok_dir):
@@ -26,7 +27,8 @@ def test_build_writes_the_kits_the_notebooks_then_load(tmp_path, monkeypatch, ca
     assert task_teacher.task_kit("smoke").path == task_dir
     assert xtok.xtok_kit("smoke").path == xtok_dir
     assert {d: (d / "manifest.json").stat().st_mtime_ns for d in stamps} == stamps
-    assert [r["path"] for r in kits.build("smoke", ["task"])] == [str(task_dir)]
+    row, = kits.build("smoke", ["task"])
+    assert row["path"] == str(task_dir) and row["manifest"]["teacher_valid_accuracy"] >= 0
 
 
 def test_profiles_without_kits_and_bad_names(tmp_path, monkeypatch):
