@@ -7,7 +7,7 @@ object, mask building, output wrappers, some fifty module calls, and eager PyTor
 greedy evaluation, spend most of notebooks 03/04's time there. This module runs the same arithmetic as
 ``transformers.LlamaForCausalLM`` (RMSNorm, rotary embeddings through the model's own ``rotary_emb``, grouped
 query attention, SwiGLU MLP) as plain tensor code with a preallocated (static) KV cache, which drops the first
-four: 1.5x faster decoding of the tiny student, 1.1-1.3x for a whole MiniLLM run (benchmarks/RESULTS.md "Lean
+four: 1.4-1.5x faster decoding of the tiny models, 1.14-1.34x for a whole MiniLLM run (benchmarks/RESULTS.md "Lean
 decoding of Llama models").
 
 It is used by ``labkit.sequences.sample_responses`` for any model ``supports`` accepts: a plain
