@@ -7,6 +7,10 @@ import PROFILES from here; a notebook's derived cell calls ``resolve(profile, TA
 """
 from __future__ import annotations
 
+import dataclasses
+import typing
+from typing import ClassVar
+
 from labkit.errors import LabkitError
 
 PROFILES = ("smoke", "default", "real", "paper")
@@ -219,3 +223,89 @@ def resolve(profile: str, table: dict, **given) -> dict:
         if tiny.dry_run():
             out = dry_run_caps(out)
     return out
+
+
+# --------------------------------------------------------------------------- one typed, frozen profile per notebook
+
+def choices(*allowed, doc: str = ""):
+    """A Profile field's metadata: the values it accepts (checked by Profile.check)."""
+    return {"choices": tuple(allowed), "doc": doc}
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """A notebook's settings, resolved once: the profile's row of ``TABLE`` overridden by the notebook's
+    non-empty parameters, every field checked (type, and ``choices`` where a field's metadata lists them,
+    then the subclass's ``check``), frozen so nothing changes them behind the reader's back.
+
+        @dataclasses.dataclass(frozen=True)
+        class MiniLLMProfile(Profile):
+            TABLE: ClassVar[dict] = WHITEBOX
+            max_steps: int = 0
+            ...
+        P = MiniLLMProfile.resolve(profile, max_steps=max_steps, ...)   # the set-up cell is this one call
+
+    Errors name the parameter, its value and what was expected.
+    """
+    TABLE: ClassVar[dict] = {}
+    profile: str = "default"
+
+    @classmethod
+    def resolve(cls, profile: str, **given):
+        """The profile's row of ``cls.TABLE`` with `given` (non-empty values win), checked; names that are
+        neither fields of the class nor in the table are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(given) - names)
+        if unknown:
+            raise LabkitError(f"{cls.__name__}: unknown parameter(s) {unknown}; expected some of {sorted(names)}")
+        row = resolve(profile, cls.TABLE, **given)
+        obj = cls(**{"profile": profile, **{k: v for k, v in row.items() if k in names}})
+        obj._check_types()
+        obj.check()
+        return obj
+
+    def _check_types(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value, want = getattr(self, f.name), hints.get(f.name)
+            allowed = f.metadata.get("choices")
+            if allowed is not None:
+                items = value if isinstance(value, (list, tuple)) else [value]
+                bad = [v for v in items if v not in allowed]
+                if bad or (isinstance(value, (list, tuple)) and not value):
+                    raise LabkitError(f"parameter {f.name}={value!r}: expected "
+                                      f"{'a non-empty list from ' if isinstance(value, (list, tuple)) else 'one of '}"
+                                      f"{', '.join(map(str, allowed))}")
+            if not _is_a(value, want):
+                raise LabkitError(f"parameter {f.name}={value!r}: expected {_type_name(want)}")
+
+    def check(self) -> None:
+        """Checks beyond types and choices (ranges, consistency); a subclass raises LabkitError naming the field."""
+
+    def fail(self, name: str, expected: str):
+        raise LabkitError(f"parameter {name}={getattr(self, name)!r}: expected {expected}")
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _is_a(value, want) -> bool:
+    if want is None or want is typing.Any:
+        return True
+    origin = typing.get_origin(want)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        return any(_is_a(value, w) for w in typing.get_args(want))
+    if want is type(None):
+        return value is None
+    base = origin or want
+    if base is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if base is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if base in (list, tuple):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, base) if isinstance(base, type) else True
+
+
+def _type_name(want) -> str:
+    return getattr(want, "__name__", str(want))
