@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import math
+import string
 from typing import Mapping, Sequence
 
 from scipy import stats
@@ -107,7 +108,26 @@ def learning(per_seed: Mapping[str, Mapping], step0, metric: str, chance: float 
     return out
 
 
-def not_learning(rows: Sequence[Mapping], why: Mapping[str, str], default: str = "") -> dict[str, str]:
+def fill(template: str, numbers: Mapping | None) -> str:
+    """A reading's template with its {fields} filled from the run's numbers (``{name:+.2f}`` formats work);
+    a field with no number reads "n/a"."""
+    if not numbers or "{" not in template:
+        return template
+    out = []
+    for text, name, spec, conv in string.Formatter().parse(template):
+        out.append(text)
+        if name is None:
+            continue
+        value = numbers.get(name)
+        try:
+            out.append("n/a" if value is None else format(value, spec or ""))
+        except (TypeError, ValueError):
+            out.append(str(value))
+    return "".join(out)
+
+
+def not_learning(rows: Sequence[Mapping], why: Mapping[str, str], default: str = "",
+                 numbers: Mapping | None = None) -> dict[str, str]:
     """{"<arm> · <metric>": the notebook's reading} for each `learning` row that does not learn (metrics
     ["not_learning"]; the report groups them under its "Do the students learn?" table, whose rows hold the numbers).
     `why` is looked up by "<arm>|<metric>", else by the metric ("test accuracy"), else by the longest key the arm
@@ -123,16 +143,19 @@ def not_learning(rows: Sequence[Mapping], why: Mapping[str, str], default: str =
         if not reason:
             reason = ("the mean is above step 0, but the seeds spread more than the gain at this budget"
                       if r["final"] > r["step0"] else "the mean is not above step 0 at this budget") + f" ({r['n']} seeds)."
-        out[f"{arm} · {metric}"] = reason
+        out[f"{arm} · {metric}"] = fill(reason, numbers)
     return out
 
 
-def learning_metrics(rows: Sequence[Mapping], why: Mapping[str, str] | None = None, default: str = "") -> dict:
-    """{"learning": rows, "not_learning": not_learning(rows, why, default)}: what a notebook writes into metrics.json."""
-    return {"learning": list(rows), "not_learning": not_learning(rows, why or {}, default)}
+def learning_metrics(rows: Sequence[Mapping], why: Mapping[str, str] | None = None, default: str = "",
+                     numbers: Mapping | None = None) -> dict:
+    """{"learning": rows, "not_learning": not_learning(rows, why, default, numbers)}: what a notebook writes into
+    metrics.json."""
+    return {"learning": list(rows), "not_learning": not_learning(rows, why or {}, default, numbers)}
 
 
-def not_holding(claims: Sequence[Mapping], why: Mapping[str, str], default: str = "") -> dict[str, str]:
+def not_holding(claims: Sequence[Mapping], why: Mapping[str, str], default: str = "",
+                numbers: Mapping | None = None) -> dict[str, str]:
     """{claim id: the measured effect and the notebook's reading} for each claim that does not hold
     (metrics["claims_not_holding"]; the report lists them under the claims). `why` is looked up by the
     claim's id, else by the longest key the id starts with ("full>w/o" reads for every single-teacher ablation,
@@ -142,7 +165,7 @@ def not_holding(claims: Sequence[Mapping], why: Mapping[str, str], default: str 
     for c in claims:
         if not c["holds"]:
             keys = [k for k in why if c["id"].startswith(k)]
-            reason = why[max(keys, key=len)] if keys else default
+            reason = fill(why[max(keys, key=len)] if keys else default, numbers)
             values = c.get("values") or []
             signs = (f"; every seed's effect is positive ({', '.join(f'{v:+.3f}' for v in values)}), but {len(values)} "
                      f"seeds give a wide interval" if len(values) > 1 and all(v > 0 for v in values) else "")

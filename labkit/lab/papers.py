@@ -163,6 +163,40 @@ SCALE_NOTE = ("**Scale.** Everything below is a CPU miniature of the papers: the
               "Compare directions and trends, not absolute numbers.")
 
 
+# Each claim's statement, written once, keyed by notebook ("03") and claim id. A statement is a template: the code
+# that measures the claim fills in its {fields} (an arm's name, a β), never a measured number.
+STATEMENTS: dict[str, dict[str, str]] = {
+    "01": {},
+    "02": {},
+    "03": {},
+    "04": {},
+    "05": {},
+    "06": {},
+}
+
+# The reading of a claim that does not hold (or of an arm that does not learn), written once per claim id (or
+# id prefix, or "<arm>|<metric>" for learning rows): a template whose {fields} are filled from the run's own
+# metrics (``claims.not_holding(..., numbers=...)``), so a reading never states a number the run did not measure.
+READINGS: dict[str, dict[str, str]] = {
+    "01": {},
+    "02": {},
+    "03": {},
+    "04": {},
+    "05": {},
+    "06": {},
+}
+
+
+def statement(notebook: str, id: str, **fields) -> str:
+    """The statement of claim `id` of `notebook` ("03"), with its fields filled; LabkitError if unknown."""
+    from labkit.errors import LabkitError
+    table = STATEMENTS.get(str(notebook)[:2], {})
+    if id not in table:
+        raise LabkitError(f"notebook {notebook}: no statement for claim {id!r} in labkit.lab.papers.STATEMENTS; "
+                          f"known: {sorted(table)}")
+    return table[id].format(**fields)
+
+
 def paper_of(notebook: str) -> dict | None:
     """The PAPERS entry of a notebook given by file name, stem or two-digit prefix ("03"); None if unknown."""
     stem = Path(str(notebook)).stem

@@ -133,3 +133,17 @@ def test_notebook_readings_of_arms_that_do_not_learn_apply_at_their_profile_only
     key = "label only (fine-tuning) · test accuracy"
     assert students.learning_metrics(runs, "02", chance=0.25)["not_learning"][key] == students.LEARNING_WHY["02"]["label only"]
     assert students.learning_metrics(runs, "02", "real", chance=0.25)["not_learning"][key] == students.REAL_WHY["02"]
+
+
+def test_fill_puts_the_runs_numbers_into_a_reading():
+    from labkit.lab.claims import fill
+    assert fill("gain {gain:+.2f} over {n} seeds", {"gain": 0.1234, "n": 5}) == "gain +0.12 over 5 seeds"
+    assert fill("missing {x:.1f}", {"y": 1}) == "missing n/a"
+    assert fill("no fields", {"y": 1}) == "no fields"
+
+
+def test_not_holding_fills_its_reading_from_numbers():
+    from labkit.lab import claims as C
+    c = C.claim("a>b", "a beats b", "acc", "a", "b", [0.1, -0.2, 0.05])
+    out = C.not_holding([c], {"a>b": "b already at {b_acc:.2f}"}, numbers={"b_acc": 0.91})
+    assert out["a>b"].endswith("b already at 0.91")
