@@ -20,6 +20,13 @@ from labkit.errors import LabkitError
 from labkit.lab.profiles import PROFILES
 
 
+# what reproduce and batch check before their first run (labkit.runs.needs)
+NEEDS_HELP = ("Before the first run, every run that reads the papers' data (profile real; tinyllm:* and dss:* "
+              "datasets of the paper grids) is checked to find its files in --data-dir, else $LABKIT_DATA, else "
+              "$LABKIT_HOME/data. If any does not, nothing runs: one error names the folder, the runs and the "
+              "command that provides the data (labkit data fetch tinyllm dss), and the exit status is 2.")
+
+
 def _dispatch(target: str):
     """'module:function' resolved only when the command runs (keeps `labkit --help` fast)."""
     module, func = target.split(":")
@@ -82,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_dispatch("rationales:cli_generate"))
 
     # --- batch reproduction -----------------------------------------------------
-    b = sub.add_parser("reproduce", help="run every notebook and the paper grids, write the report")
+    b = sub.add_parser("reproduce", help="run every notebook and the paper grids, write the report",
+                       description="Run every notebook of the profile and its grids, then write the report. "
+                       + NEEDS_HELP)
     b.add_argument("--profile", default="default", choices=list(PROFILES))
     b.add_argument("--out", default=None, help="output folder (default runs/<profile>)")
     b.add_argument("--executor", default="local", choices=["local", "ray"])
@@ -94,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(sets $LABKIT_DATA for the runs)")
     b.set_defaults(func=_dispatch("runs.reproduce:cli_reproduce"))
 
-    b = sub.add_parser("batch", help="run one grid file (notebook x parameter sets x seeds)")
+    b = sub.add_parser("batch", help="run one grid file (notebook x parameter sets x seeds)",
+                       description="Run one grid file (notebook x parameter sets x seeds), then write the "
+                       "report. " + NEEDS_HELP)
     b.add_argument("grid", help="path to a grid YAML file")
     b.add_argument("--out", default=None)
     b.add_argument("--profile", default=None, choices=list(PROFILES))

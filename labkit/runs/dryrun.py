@@ -13,9 +13,10 @@ workers inherit ($LABKIT_DRY_RUN=1, read only by labkit.tiny.dry_run):
   requests checked against the grid's `resources:`), then one seed of a covering subset runs (every value
   of every axis and every variant at least once).
 
-Data is the real data when present ($LABKIT_DATA / --data-dir); a dataset that is neither there nor
-loadable fails its run, as it would on a GPU node. Before anything runs, environment.yml's pip list is
-checked against pyproject.toml (the GPU nodes' environment).
+Data is the real data ($LABKIT_DATA / --data-dir). Before anything runs, environment.yml's pip list is
+checked against pyproject.toml (the GPU nodes' environment), and every run that reads the papers' data files
+is checked to find them (labkit.runs.needs): when some do not, the batch stops before its first run with one
+message naming the folder, the runs and `labkit data fetch ...`.
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from labkit.errors import LabkitError
 from labkit.lab.profiles import PROFILES
-from labkit.runs import batch, dryrun, report
+from labkit.runs import batch, dryrun, needs, report
 
 
 def _write_report(out) -> dict:
@@ -44,7 +44,8 @@ def run_grid(grid, out, *, profile: str | None = None, executor: str = "local", 
              redo: bool = False, report: bool = True, progress: bool = True, dry_run: bool = False,
              data_dir=None) -> batch.BatchResult:
     """Run one grid (a Grid, a YAML path or a mapping) into OUT, then (report) write the report.
-    dry_run: see labkit.runs.dryrun (the grid's profile must be "paper"). See batch.execute_runs for the options."""
+    dry_run: see labkit.runs.dryrun (the grid's profile must be "paper"). See batch.execute_runs for the options.
+    Like reproduce, refuses before the first run when a run's data is missing (labkit.runs.needs)."""
     if isinstance(grid, dict):
         grid = batch.parse_grid(grid, profile=profile)
     elif not isinstance(grid, batch.Grid):
@@ -56,6 +57,7 @@ def run_grid(grid, out, *, profile: str | None = None, executor: str = "local", 
         runs = [dryrun.on_cpu(r) for r in dryrun.covering(runs, grid.axes, grid.variants)]
         print(f"dry run: grid {grid.name}: {len(rows and rows[0]['runs'])} runs each ask Ray for "
               f"{rows[0]['request'] if rows else '-'}; running {len(runs)} (every axis value and variant once)")
+    needs.check_data(runs, redo=redo)   # before the first run: say once what is missing, run nothing
     try:
         return batch.execute_runs(runs, out, executor=executor, jobs=jobs, redo=redo, progress=progress)
     finally:
@@ -67,7 +69,11 @@ def reproduce(profile: str = "default", out=None, executor: str = "local", jobs:
               only: list[str] | None = None, *, plan_dir: Path | None = None, progress: bool = True,
               dry_run: bool = False, data_dir=None) -> batch.BatchResult:
     """Every notebook at the profile plus the profile's grids (reproduce_<profile>.yaml), then the report.
-    dry_run: the paper profile on a CPU with tiny stand-in models (labkit.runs.dryrun)."""
+    dry_run: the paper profile on a CPU with tiny stand-in models (labkit.runs.dryrun).
+
+    Raises:
+        LabkitError before any run starts when some run needs the papers' data and its folder lacks it
+        (labkit.runs.needs: the folder, the runs and the command that fetches it, in one message)."""
     if profile not in PROFILES:
         raise LabkitError(f"profile {profile!r}: expected one of {', '.join(PROFILES)}")
     if dry_run:
@@ -76,6 +82,7 @@ def reproduce(profile: str = "default", out=None, executor: str = "local", jobs:
         os.environ["LABKIT_DATA"] = str(Path(data_dir).resolve())
     out = Path(out or (f"runs/{profile}-dry-run" if dry_run else f"runs/{profile}"))
     runs = batch.plan_runs(profile, out, only=only, plan_dir=plan_dir, dry_run=dry_run)
+    needs.check_data(runs)   # before the first run: say once what is missing, run nothing
     try:
         return batch.execute_runs(runs, out, executor=executor, jobs=jobs, progress=progress)
     finally:

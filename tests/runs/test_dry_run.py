@@ -16,7 +16,7 @@ from labkit import data, models, tiny
 from labkit.cli import main
 from labkit.errors import LabkitError
 from labkit.lab import profiles
-from labkit.runs import batch, dryrun
+from labkit.runs import batch, dryrun, needs
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = Path(os.environ.get("LABKIT_DATA") or ROOT.parent / "shared" / "data")
@@ -196,11 +196,6 @@ def test_dry_run_is_the_paper_profiles_and_refuses_a_wrong_environment(tmp_path,
 
 # --------------------------------------------------------------------------- the dry run itself
 
-def _needs_data(run) -> bool:
-    dataset = str(run.parameters.get("dataset") or "")
-    return dataset.startswith(("tinyllm:", "dss:")) or run.notebook == "02_tinyllm_multi_teacher"
-
-
 @pytest.fixture(scope="module")
 def dry_batch(tmp_path_factory):
     """One dry run of the paper plan: the first run of each grid's covering subset and every notebook without a
@@ -217,7 +212,7 @@ def dry_batch(tmp_path_factory):
         # the grid's parameters): one papermill run fewer per grid
         grid_of = {first[g].notebook: g for g in PAPER_GRIDS if g in first}
         todo = {k: r for k, r in first.items() if (k in PAPER_GRIDS or k not in grid_of)
-                and (SHARED_DATA.is_dir() or not _needs_data(r))}
+                and (SHARED_DATA.is_dir() or not needs.reads_paper_data(r))}
         result = batch.execute_runs(list(todo.values()), out, jobs=2, progress=False)
         records = {k: json.loads((Path(r.out_dir) / "run.json").read_text()) for k, r in todo.items()}
         records.update({nb: records[g] for nb, g in grid_of.items() if g in records})
