@@ -10,25 +10,49 @@
 # # 03 · MiniLLM: distilling with the reverse KL
 #
 # A white-box teacher *p* (we see its logits) and a smaller student *q_θ* with the same vocabulary. MiniLLM
-# (Gu et al., ICLR 2024) trains the student on the **reverse** KL, on its own samples, and claims that its answers
-# beat supervised fine-tuning (SFT) and word-level KD on ROUGE-L against the references and on the teacher's
-# log-likelihood of the student's samples, without collapsing in diversity; and that each of its three stabilisers
-# matters. This notebook measures those claims over seeds.
+# (Gu et al., ICLR 2024) trains the student on the **reverse** KL over whole responses, on its own samples:
+#
+# $$\mathcal L(\theta)=\mathrm{KL}(q_\theta\,\|\,p)=\mathbb E_{y\sim q_\theta(\cdot\mid x)}\log\frac{q_\theta(y\mid x)}{p(y\mid x)},\qquad
+# \nabla_\theta\mathcal L = -\,\mathbb E_{y\sim q_\theta}\sum_t (R_t-1)\,\nabla_\theta\log q_\theta(y_t\mid y_{<t},x),$$
+#
+# with the per-token reward $r_t=\log p(y_t\mid y_{<t},x)-\log q_\theta(y_t\mid y_{<t},x)$ and the return
+# $R_t=\sum_{t'\ge t} r_{t'}$. Three stabilisers: (1) **single-step decomposition** — the immediate term
+# $\mathbb E_{y_t\sim q_\theta}[r_t]=-\mathrm{KL}(q_\theta(\cdot\mid y_{<t})\,\|\,p(\cdot\mid y_{<t}))$ is summed exactly over the
+# vocabulary and only $R_{t+1}$ is left to sampling; (2) **teacher-mixed sampling** from $\tilde p=\alpha p+(1-\alpha)q_\theta$,
+# each token weighted by $w_t=q_\theta(y_t)/\tilde p(y_t)$; (3) **length normalisation** of $R_{t+1}$ by the tokens left.
+#
+# The paper's claims, measured here over seeds: MiniLLM's answers beat supervised fine-tuning (SFT) and word-level
+# KD on ROUGE-L and on the teacher's log-likelihood of the student's samples, without collapsing in diversity, and
+# each stabiliser matters. The baselines:
+#
+# | method | objective | data |
+# |---|---|---|
+# | **SFT** | $-\sum_t \log q_\theta(y_t\mid y_{<t},x)$ | gold solutions |
+# | **word-level KD** | $\sum_t \mathrm{KL}\big(p(\cdot\mid y_{<t},x)\,\|\,q_\theta(\cdot\mid y_{<t},x)\big)$ (forward KL) | gold solutions (teacher-forced) |
+# | **SeqKD** | SFT on the teacher's own outputs $\hat y \approx \arg\max p(y\mid x)$ | teacher greedy outputs |
+# | **MiniLLM** | sequence-level reverse KL above | the student's own samples |
+#
+# Forward KL is *mode covering*: a small student must spread mass over everything the teacher can say, including
+# the "void" between modes. Reverse KL is *mode seeking*: the student may drop minor modes but is punished wherever
+# it puts mass the teacher finds unlikely (docs/methods.md §1, §4).
 
 # %%
 import labkit as lk
-from labkit.lab import plots, task_teacher, whitebox, widgets
+from labkit.lab import plots, whitebox, widgets
+from labkit.lab.arms import run as run_arms, summary
+from labkit.lab.notebook import markdown_table
+from labkit.methods import minillm
 from IPython.display import Markdown, display
 
 # %% tags=["parameters"]
-profile: str = "default"  # smoke (< 1 min) | default (task teacher, 3 seeds, CPU minutes) | paper (GPT-2, GPU)
+profile: str = "default"  # smoke (< 1 min) | default (task teacher, CPU minutes) | paper (GPT-2, GPU)
 kit: str = ""  # task-teacher recipe of labkit.lab.task_teacher (empty: profile default; "none": use teacher/student)
 teacher: str = ""  # named teacher model (profile paper; empty: profile default)
 student: str = ""  # named student model (profile paper; empty: profile default)
 dataset: str = ""  # named dataset (profile paper; empty: profile default)
 n_train: int = 0  # training prompts of the named dataset (0: profile default)
 n_eval: int = 0  # held-out prompts of the named dataset (0: profile default)
-seeds: list = []  # seeds of the headline comparison (empty: profile default, 3 at default)
+seeds: list = []  # seeds of the headline comparison (empty: profile default)
 max_steps: int = 0  # optimiser steps per trained student, after the shared SFT init (0: profile default)
 lr: float = 0.0  # learning rate (0: profile default)
 max_new_tokens: int = 0  # response length in tokens (0: profile default)
@@ -38,31 +62,24 @@ teacher_mix: float = 0.2  # MiniLLM: α of teacher-mixed sampling, p~ is α·p +
 length_norm: bool = True  # MiniLLM: divide the long-term reward by the number of remaining tokens
 lm_weight: float = 0.0  # MiniLLM: weight of an extra LM (SFT) loss on the gold solutions
 ablations: bool = True  # also train MiniLLM with each switch flipped (the paper's ablation)
-seed: int = 0  # seed of the one-seed interactive run
+seed: int = 0  # seed of the one-seed live run
 teacher_signals: str = "live"  # live | captured (word-level KD reads the teacher's signals computed once, stored)
 device: str = "auto"  # auto | cpu | cuda
 interactive: bool = True  # show the widget panel (only in a live Jupyter kernel)
 out_dir: str = "runs/03_minillm_reverse_kl"  # where metrics.json and the PNG figures go
 
 # %% [markdown]
-# Derived settings and a check of every parameter, **before** anything heavy runs: a wrong name or range fails here, naming the parameter.
+# Every parameter resolved against the profile and checked **once**, before anything heavy runs: a wrong name or
+# range fails here, naming the parameter and what it accepts.
 
 # %%
-lk.lab.params.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device,
-                               n_train=n_train, n_eval=n_eval, max_steps=max_steps)
-S = whitebox.resolve_settings(profile, kit=kit, teacher=teacher, student=student, dataset=dataset, n_train=n_train,
-                              n_eval=n_eval, max_steps=max_steps, max_new_tokens=max_new_tokens, seeds=seeds,
-                              methods=methods, lr=lr)
-for name in ("teacher", "student"):
-    if S[name] or S["kit"] in ("", "none"):
-        whitebox.check_model_name(S[name], name)
-lk.lab.params.check_parameters(dataset=S["dataset"])
-if S["kit"] not in ("", "none", *task_teacher.RECIPES):
-    raise lk.errors.LabkitError(f"parameter kit={S['kit']!r}: expected one of {', '.join(task_teacher.RECIPES)}")
-whitebox.check_switches(teacher_mix=teacher_mix, lm_weight=lm_weight, teacher_signals=teacher_signals)
-methods = whitebox.check_methods(S["methods"])
+P = whitebox.MiniLLMProfile.resolve(
+    profile, kit=kit, teacher=teacher, student=student, dataset=dataset, n_train=n_train, n_eval=n_eval,
+    seeds=seeds, max_steps=max_steps, lr=lr, max_new_tokens=max_new_tokens, methods=methods, single_step=single_step,
+    teacher_mix=teacher_mix, length_norm=length_norm, lm_weight=lm_weight, ablations=ablations, seed=seed,
+    teacher_signals=teacher_signals, device=device)
 timer = lk.lab.metrics.Timer()
-S
+P
 
 # %%
 panel = None
@@ -73,158 +90,159 @@ if lk.lab.notebook.show_widgets(interactive):
 # %% [markdown]
 # ## Teacher, student, task
 #
-# **The teacher is a 4-layer, 128-wide transformer fine-tuned on the task (step-by-step arithmetic word problems,
-# 1–2 steps) and the student a 2-layer, 64-wide one with the same task-trained tokenizer, briefly SFT-initialised,
-# because the papers fine-tune both on the task first, white-box KD needs one vocabulary, and tiny models sample
-# thousands of tokens a second on a CPU** — so every arm can be trained over several seeds in minutes.
-# Both are built once (`labkit.lab.task_teacher`, cached under `$LABKIT_HOME/task_teachers/`); at
-# `profile="paper"` the same cells run MiniLLM's GPT-2 XL → GPT-2 setting instead.
-# Every arm continues from the same student init, with the same steps, batch and learning rate; only the
-# objective differs. Settings were chosen on the validation prompts (benchmarks/whitebox_runs.py); everything
-# below is reported on the test prompts.
+# A small transformer teacher fine-tuned on step-by-step arithmetic word problems and a smaller student with the
+# same tokenizer, briefly SFT-initialised (the papers fine-tune both on the task first; white-box KD needs one
+# vocabulary; tiny models sample thousands of tokens a second on a CPU). Both are built once and cached
+# (`labkit.lab.task_teacher`); at `profile="paper"` the same cells run MiniLLM's GPT-2 XL → GPT-2 setting. Every
+# arm continues from the same student init with the same steps, batch and learning rate; only the objective
+# differs. Settings were chosen on the validation prompts; everything below is reported on the test prompts.
 
 # %%
 with timer("load"):
-    if S["kit"] not in ("", "none"):
-        K = task_teacher.task_kit(S["kit"])
-    else:
-        K = task_teacher.named_kit(S["teacher"], S["student"], S["dataset"], n_train=S["n_train"],
-                                   n_eval=S["n_eval"], device=device)
-r0 = K.splits["train"][0]
+    K = whitebox.load_kit(P)
 print(f"{len(K.splits['train'])} train / {len(K.splits['valid'])} valid / {len(K.splits['test'])} test prompts; "
-      f"vocabulary {len(K.tokenizer)}; teacher valid accuracy {K.manifest.get('teacher_valid_accuracy')}, "
+      f"vocabulary {len(K.tokenizer)}; teacher {lk.models.n_params(K.teacher):,} parameters, student "
+      f"{lk.models.n_params(K.student_init):,}; validation accuracy: teacher {K.manifest.get('teacher_valid_accuracy')}, "
       f"student init {K.manifest.get('student_init_valid_accuracy')}")
-print(task_teacher.prompt_of(r0) + task_teacher.target_of(r0))
+r0 = K.splits["train"][0]
+print(lk.lab.task_teacher.prompt_of(r0) + lk.lab.task_teacher.target_of(r0))
 
 # %% [markdown]
-# ## Four objectives
+# ## MiniLLM on one batch
 #
-# | method | objective | data |
-# |---|---|---|
-# | **SFT** | $-\sum_t \log q_\theta(y_t\mid y_{<t},x)$ | gold solutions |
-# | **word-level KD** | $\sum_t \mathrm{KL}\big(p(\cdot\mid y_{<t},x)\,\|\,q_\theta(\cdot\mid y_{<t},x)\big)$ (forward KL) | gold solutions (teacher-forced) |
-# | **SeqKD** | SFT on the teacher's own outputs $\hat y \approx \arg\max p(y\mid x)$ | teacher greedy outputs |
-# | **MiniLLM** | sequence-level **reverse** KL $\mathrm{KL}(q_\theta\,\|\,p)=\mathbb E_{y\sim q_\theta}\log\frac{q_\theta(y\mid x)}{p(y\mid x)}$ | the student's own samples |
-#
-# Forward KL is *mode covering*: a small student must spread mass over everything the teacher can say,
-# including the "void" between modes. Reverse KL is *mode seeking*: the student may drop minor modes but
-# is punished wherever it puts mass the teacher finds unlikely (docs/methods.md §1, §4).
-#
-# MiniLLM's policy gradient, with $r_t=\log p(y_t\mid y_{<t},x)-\log q_\theta(y_t\mid y_{<t},x)$ and $R_t=\sum_{t'\ge t} r_{t'}$:
-# $$\nabla_\theta\,\mathrm{KL}(q_\theta\|p) = -\,\mathbb E_{y\sim q_\theta}\sum_t (R_t-1)\,\nabla_\theta\log q_\theta(y_t\mid y_{<t},x),$$
-# with three stabilisers: (1) **single-step decomposition** (the immediate term summed exactly over the
-# vocabulary); (2) **teacher-mixed sampling** from $\tilde p=\alpha p+(1-\alpha)q_\theta$ with weights
-# $w_t=q_\theta(y_t)/\tilde p(y_t)$; (3) **length normalisation** of $R_{t+1}$. The ablation flips each in turn.
-#
-# With `teacher_signals="captured"` the word-level KD arm reads the teacher's top-k log-probabilities on the gold
-# solutions from a store captured once under `$LABKIT_HOME/teacher_signals/` (reused while the teacher and data
-# are the same; top-k is biased low, docs/methods.md §7); MiniLLM still runs the live teacher, because it scores
-# the student's own samples, which are new at every step (SFT and SeqKD never run the teacher while training).
+# Two training prompts; the student samples a response to each from $\tilde p=\alpha p+(1-\alpha)q_\theta$, both
+# models score every token, and `labkit.methods.minillm.surrogate` computes the pieces of one step's gradient.
+# **What to look at:** $r_t$ is negative where the student's token surprises the teacher; $R_{t+1}$ (what is left to
+# the policy gradient) sums the rewards still to come, divided by the tokens left when `length_norm`; the
+# single-step term $\mathrm{KL}_t$ is the exact per-token reverse KL; $w_t$ stays at most $1/(1-\alpha)$.
 
 # %%
-arms = {m: (m, {}) for m in methods if m != "minillm"}
-if "minillm" in methods:
-    arms.update({label: ("minillm", sw) for label, sw in
-                 whitebox.minillm_variants(single_step, teacher_mix, length_norm, lm_weight, ablations).items()})
-with timer("teacher signals"):   # {} when live; else captured once (or found) before any student trains
-    stores = whitebox.signal_stores(K, arms, teacher_signals, max_new_tokens=S["max_new_tokens"])
-with timer("train and score, all arms x seeds"):
-    rows = whitebox.run_arms(K, arms, S["seeds"], steps=S["max_steps"], lr=S["lr"], batch_size=S["batch_size"],
-                             max_new_tokens=S["max_new_tokens"], signals=stores)
-table = whitebox.summary(rows)
-display(Markdown(whitebox.markdown_table(table)))
-print({k: round(v, 1) for k, v in timer.timings.items()})
+b = whitebox.sample_batch(K, n=2, teacher_mix=P.teacher_mix, max_new_tokens=min(P.max_new_tokens, 24), seed=P.seed)
+out = minillm.surrogate(b["student_logits"], b["teacher_logits"], b["tokens"], b["mask"], single_step=P.single_step,
+                        teacher_mix=P.teacher_mix, length_norm=P.length_norm)
+print(b["prompts"][0][-80:], "→", repr(b["texts"][0]))
+cols = {"r_t": out["reward"], "R_{t+1}": out["returns"], "KL_t (single step)": out["single"], "w_t": out["weight"],
+        "surrogate_t": out["surrogate"]}
+display(Markdown(markdown_table(whitebox.token_table(K.tokenizer, b["tokens"], b["mask"], cols))))
+loss = out["surrogate"].sum() / b["mask"].sum()
+loss.backward()
+print(f"step loss {loss.item():+.4f}; gradient norm over the student's parameters "
+      f"{sum(p.grad.norm() ** 2 for p in b['student'].parameters() if p.grad is not None) ** 0.5:.3f}")
 
 # %% [markdown]
-# ### Each arm per seed (dots joined by seed), mean and 95% t-interval (black)
+# ### The estimator against the exact gradient
 #
-# "student (init)" is every arm's step 0: the shared SFT-initialised student.
+# On a toy student and teacher over every 2-token sequence of a 3-token alphabet, the sequence-level reverse KL and
+# its gradient are sums over all 9 sequences. Each batch of samples gives one estimate of that gradient through the
+# same `minillm.surrogate`. **What to look at:** without length normalisation and teacher mixing both estimators are
+# unbiased (their mean over many batches meets the exact gradient; cosine ≈ 1) — the single-step decomposition only
+# shrinks the spread of one batch's estimate.
 
 # %%
-order = ["student (init)"] + list(arms)
-short = {"student (init)": "init", "minillm −single-step": "−single", "minillm α=0": "α=0",
-         "minillm −length-norm": "−len", "minillm +single-step": "+single", "minillm α=0.2": "α=.2",
-         "minillm +length-norm": "+len"}
-panels = {title: {short.get(a, a): [by[a][s] for s in sorted(by[a])] for a in order}
-          for title, by in (("ROUGE-L vs gold ↑", whitebox.by_arm(rows, "rouge_l")),
-                            ("teacher log-lik / token ↑", whitebox.by_arm(rows, "teacher_loglik")),
-                            ("task accuracy ↑", whitebox.by_arm(rows, "accuracy")),
-                            ("distinct-2 of samples", whitebox.by_arm(rows, "distinct_2")),
-                            ("sample length (words)", whitebox.by_arm(rows, "gen_words")))}
-fig = plots.paired_seeds(panels, title=f"MiniLLM vs baselines, test prompts, seeds {S['seeds']}")
-figures = [plots.save(fig, out_dir, "metrics.png")]
+q_table, p_table, logits_of = whitebox.enumerable_case(vocab=3, length=2, seed=0)
+exact = whitebox.exact_reverse_kl_grad(q_table, p_table, logits_of, 3, 2)
+grads = {f"single_step={ss}": whitebox.estimator_spread(q_table, p_table, logits_of, n_batches=200, batch=16, seed=1,
+                                                        single_step=ss, teacher_mix=0.0, length_norm=False)
+         for ss in (True, False)}
+estimator = whitebox.estimator_rows(grads, exact)
+display(Markdown(markdown_table(estimator)))
 
 # %% [markdown]
-# ### Training curves of MiniLLM and its ablations (first seed)
-
-# %%
-first = min(S["seeds"])
-mini = {r["arm"]: r["curves"] for r in rows if r["arm"].startswith("minillm") and r["seed"] == first}
-if mini:
-    fig = plots.training_curves(mini, ["reward", "loss/single", "grad_var"], title="MiniLLM and its switches")
-    figures.append(plots.save(fig, out_dir, "minillm_curves.png"))
-base = {r["arm"]: r["curves"] for r in rows if r["arm"] in ("sft", "kd", "seqkd") and r["seed"] == first}
-if base:
-    fig = plots.training_curves(base, ["loss"], title="Baselines: each method's own training loss")
-    figures.append(plots.save(fig, out_dir, "baseline_losses.png"))
-
-# %% [markdown]
-# ## The paper's claims, measured
+# ## One seed, live
 #
-# One effect per seed, metric(better) − metric(worse); the claim holds when the lower end of the 95%
-# Student-t interval over seeds is above 0 (docs/methods.md §9). "No collapse" is measured as
-# 0.2 − |metric(MiniLLM)/metric(SFT) − 1|: positive when distinct-2 (or the sample length) is within ±20% of SFT's.
-
-# %%
-C = whitebox.minillm_claims(rows, arms, single_step)
-lk.lab.claims.markdown(C)
-
-# %% [markdown]
-# ### What holds, what does not, and why
-#
-# The cell below writes one sentence per claim that does not hold (also stored in `metrics.json`).
-
-# %%
-notes = whitebox.minillm_notes(C)
-display(Markdown("\n".join(f"* {v}" for v in notes.values()) or "Every claim holds."))
-
-# %% [markdown]
-# ## One seed, interactively
-#
-# The panel's switches re-run this cell: MiniLLM as configured (and the methods chosen) for one seed, scored on
-# the validation prompts (a minute at most).
+# The configured methods and MiniLLM for one seed, scored on the validation prompts; the panel's switches re-run
+# this cell. The curves are MiniLLM's reward (mean $r_t$, rising as the student moves toward what the teacher finds
+# likely) and its per-token reverse KL on its own samples.
 
 # %%
 def one_run(ns=None):
-    one = {m: (m, {}) for m in methods if m != "minillm"}
-    if "minillm" in methods:
-        one["minillm"] = ("minillm", dict(single_step=single_step, teacher_mix=teacher_mix, length_norm=length_norm,
-                                          lm_weight=lm_weight))
-    res = whitebox.run_arms(K, one, [seed], steps=S["max_steps"], lr=S["lr"], batch_size=S["batch_size"],
-                            max_new_tokens=S["max_new_tokens"], split="valid", signals=stores)
-    display(Markdown(whitebox.markdown_table(whitebox.summary(res), ["arm", "accuracy", "rouge_l", "teacher_loglik",
-                                                                     "distinct_2", "gen_words"])))
+    Q = P.replace(methods=list(methods) or P.methods, single_step=single_step, teacher_mix=teacher_mix, length_norm=length_norm,
+                  lm_weight=lm_weight, ablations=False, max_steps=max_steps or P.max_steps)
+    exp = whitebox.Experiment(K, Q, split="valid").prepare(arms_one := whitebox.minillm_arms(Q))
+    res = run_arms(exp, arms_one, [seed])
+    display(Markdown(markdown_table(summary(res, whitebox.METRICS, "valid"), ["arm", *whitebox.METRICS])))
+    curves = {r.arm: r.curves for r in res if r.arm == "minillm"}
+    if curves:
+        plots.show(plots.training_curves(curves, ["reward", "loss/single"], title=f"MiniLLM, seed {seed}"))
     return res
 
-with timer("one seed, interactive"):   # live: runs in the panel's output now and after every change -> `single`
+with timer("one seed, live"):   # runs in the panel's output now and after every change -> `single`
     single = one_run() if panel is None else panel.rerun(one_run, store="single")
 if panel is not None:
     display(panel.output)   # the same output, shown here too
 
 # %% [markdown]
+# ## Every arm over seeds
+#
+# MiniLLM as configured, each stabiliser flipped in turn, the baselines, and the initial student ("student (init)",
+# every arm's step 0), each over the profile's seeds on both cores (`lk.lab.arms.run`). With
+# `teacher_signals="captured"` word-level KD reads the teacher's top-k log-probabilities on the gold solutions from a
+# store captured once under `$LABKIT_HOME/teacher_signals/` (top-k is biased low, docs/methods.md §7); MiniLLM still
+# runs the live teacher, because it scores the student's own samples, new at every step.
+
+# %%
+arms = whitebox.minillm_arms(P)
+experiment = whitebox.Experiment(K, P).prepare(arms)
+with timer("teacher signals"):   # {} when live; else captured once (or found) before any student trains
+    experiment.signals = stores = whitebox.signal_stores(experiment, arms, P.teacher_signals)
+with timer("train and score, all arms x seeds"):
+    runs = run_arms(experiment, arms, P.seeds)
+table = summary(runs, whitebox.METRICS)
+display(Markdown(markdown_table(table, ["arm", "seeds", *whitebox.METRICS])))
+
+# %%
+short = {"student (init)": "init", "minillm −single-step": "−single", "minillm α=0": "α=0",
+         "minillm −length-norm": "−len", "minillm +single-step": "+single", "minillm α=0.2": "α=.2",
+         "minillm +length-norm": "+len"}
+titles = {"rouge_l": "ROUGE-L vs gold ↑", "teacher_loglik": "teacher log-lik / token ↑", "accuracy": "task accuracy ↑",
+          "distinct_2": "distinct-2 of samples", "gen_words": "sample length (words)"}
+fig = plots.paired_seeds({t: {short.get(a.label, a.label): list(lk.lab.arms.values(runs, a.label, m).values())
+                              for a in [arms[-1], *arms[:-1]]} for m, t in titles.items()},
+                         title=f"MiniLLM vs baselines, test prompts, seeds {P.seeds}")
+figures = [plots.save(fig, out_dir, "metrics.png")]
+first = min(P.seeds)
+mini = {r.arm: r.curves for r in runs if r.arm.startswith("minillm") and r.seed == first}
+if mini:
+    fig = plots.training_curves(mini, ["reward", "loss/single", "grad_var"], title="MiniLLM and its switches")
+    figures.append(plots.save(fig, out_dir, "minillm_curves.png"))
+
+# %% [markdown]
+# ## The paper's claims, measured
+#
+# One effect per seed, metric(better) − metric(worse); a claim holds when the lower end of the 95 % Student-t
+# interval over seeds is above 0 (docs/methods.md §9). "No collapse" is 0.2 − |metric(MiniLLM)/metric(SFT) − 1|:
+# positive when distinct-2 (or the sample length) is within ±20 % of SFT's. Below the table, one reading per claim
+# that does not hold, its numbers filled in from this run.
+
+# %%
+C = whitebox.minillm_claims(runs, arms, P)
+numbers = whitebox.reading_numbers(runs, K, P)
+notes = whitebox.notes("03", C, numbers)
+display(lk.lab.claims.markdown(C))
+display(Markdown("\n".join(f"* {v}" for v in notes.values()) or "Every claim holds."))
+
+# %% [markdown]
+# ## Try this
+#
+# 1. **Switch off teacher mixing** (`teacher_mix = 0`, or the panel's slider) and re-run the one-batch cell: every
+#    $w_t$ becomes 1. Raise it to 0.8: the samples read more like the teacher's and the weights fall below 1 where
+#    the teacher, not the student, chose the token.
+# 2. **Let the length bonus back in**: `length_norm = False` in the one-seed cell. Watch `gen_words` and the reward
+#    curve: without normalisation a long negative return pushes the student to stop early (the `−length-norm` arm
+#    over seeds shows the same).
+# 3. **Measure the variance yourself**: in the estimator cell change `batch=16` to `batch=4` and to `batch=64`. The
+#    spread of one batch shrinks like $1/\sqrt{\text{batch}}$; the bias stays at the level of the Monte Carlo error.
+# 4. **More steps**: `max_steps` in the panel (or `-p max_steps 200` with papermill). Which metric moves first —
+#    teacher log-likelihood or ROUGE-L — and does task accuracy move at all?
+
+# %% [markdown]
 # ## Results file
 
 # %%
-params = dict(profile=profile, kit=S["kit"], teacher=S["teacher"], student=S["student"], dataset=S["dataset"],
-              seeds=S["seeds"], max_steps=S["max_steps"], lr=S["lr"], batch_size=S["batch_size"],
-              max_new_tokens=S["max_new_tokens"], methods=methods, single_step=single_step, teacher_mix=teacher_mix,
-              length_norm=length_norm, lm_weight=lm_weight, ablations=ablations, seed=seed, device=device,
-              teacher_signals=teacher_signals)
-metrics = {"claims": C, "claims_not_holding": notes, **whitebox.learning_metrics(rows, "03", profile),
-           "tables": {"arms": table}, "figures": figures,
-           "runs": [{k: r[k] for k in ("arm", "seed", "final", "seconds")} for r in rows],
-           "curves": {f"{r['arm']}|{r['seed']}": r["curves"] for r in rows if r["curves"]},
+metrics = {"claims": C, "claims_not_holding": notes, **whitebox.learning_metrics(runs, "03", numbers, profile),
+           "tables": {"arms": table, "estimator": estimator}, "figures": figures,
+           "runs": lk.lab.arms.to_json(runs), "single_run": summary(single, whitebox.METRICS, "valid"),
            "kit": {"recipe": K.recipe, **{k: v for k, v in K.manifest.items() if k != "recipe"}},
-           "single_run": whitebox.summary(single), "teacher_signals": stores,
+           "teacher_signals": stores,
            **{f"{r['arm']}/{k}": r[k] for r in table for k in ("accuracy", "rouge_l", "teacher_loglik", "distinct_2")}}
-lk.lab.metrics.write_metrics(out_dir, "03_minillm_reverse_kl", params, metrics, timer)
+lk.lab.metrics.write_metrics(out_dir, "03_minillm_reverse_kl", {**P.as_dict(), "out_dir": out_dir}, metrics, timer)

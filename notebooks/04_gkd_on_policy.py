@@ -23,18 +23,21 @@
 
 # %%
 import labkit as lk
-from labkit.lab import plots, task_teacher, whitebox, widgets
+from labkit.lab import plots, whitebox, widgets
+from labkit.lab.arms import run as run_arms, summary
+from labkit.lab.notebook import markdown_table
+from labkit.methods import gkd
 from IPython.display import Markdown, display
 
 # %% tags=["parameters"]
-profile: str = "default"  # smoke (< 1 min) | default (task teacher, 3 seeds, CPU minutes) | paper (GPU)
+profile: str = "default"  # smoke (< 1 min) | default (task teacher, CPU minutes) | paper (GPU)
 kit: str = ""  # task-teacher recipe of labkit.lab.task_teacher (empty: profile default; "none": use teacher/student)
 teacher: str = ""  # named teacher model (profile paper; empty: profile default)
 student: str = ""  # named student model (profile paper; empty: profile default)
 dataset: str = ""  # named dataset (profile paper; empty: profile default)
 n_train: int = 0  # training prompts of the named dataset (0: profile default)
 n_eval: int = 0  # held-out prompts of the named dataset (0: profile default)
-seeds: list = []  # seeds of every grid cell (empty: profile default, 3 at default)
+seeds: list = []  # seeds of every grid cell (empty: profile default)
 max_steps: int = 0  # optimiser steps per trained student, after the shared SFT init (0: profile default)
 lr: float = 0.0  # learning rate (0: profile default)
 max_new_tokens: int = 0  # response length in tokens (0: profile default)
@@ -50,154 +53,170 @@ interactive: bool = True  # show the widget panel (only in a live Jupyter kernel
 out_dir: str = "runs/04_gkd_on_policy"  # where metrics.json and the PNG figures go
 
 # %% [markdown]
-# Derived settings and a check of every parameter before anything heavy runs.
+# Every parameter resolved against the profile and checked **once**, before anything heavy runs.
 
 # %%
-lk.lab.params.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device,
-                               n_train=n_train, n_eval=n_eval, max_steps=max_steps,
-                               lmbda=lmbda, beta=beta)
-S = whitebox.resolve_settings(profile, kit=kit, teacher=teacher, student=student, dataset=dataset, n_train=n_train,
-                              n_eval=n_eval, max_steps=max_steps, max_new_tokens=max_new_tokens, seeds=seeds,
-                              lmbdas=lmbdas, betas=betas, lr=lr)
-lk.lab.params.check_parameters(lmbdas=S["lmbdas"], betas=S["betas"])
-
-# %%
-for name in ("teacher", "student"):
-    if S[name] or S["kit"] in ("", "none"):
-        whitebox.check_model_name(S[name], name)
-lk.lab.params.check_parameters(dataset=S["dataset"])
-if S["kit"] not in ("", "none", *task_teacher.RECIPES):
-    raise lk.errors.LabkitError(f"parameter kit={S['kit']!r}: expected one of {', '.join(task_teacher.RECIPES)}")
-whitebox.check_switches(metric=metric, metrics=("accuracy", "teacher_loglik", "rouge_l", "distinct_2"),
-                        teacher_signals=teacher_signals)
-lmbdas, betas = S["lmbdas"], S["betas"]
+P = whitebox.GKDProfile.resolve(
+    profile, kit=kit, teacher=teacher, student=student, dataset=dataset, n_train=n_train, n_eval=n_eval, seeds=seeds,
+    max_steps=max_steps, lr=lr, max_new_tokens=max_new_tokens, lmbdas=lmbdas, betas=betas, metric=metric,
+    lmbda=lmbda, beta=beta, seed=seed, teacher_signals=teacher_signals, device=device)
 timer = lk.lab.metrics.Timer()
-S
+P
 
 # %%
 panel = None
 if lk.lab.notebook.show_widgets(interactive):
-    panel = widgets.gkd_panel(globals())   # writes lmbda, beta, metric back and re-runs "one run" below
+    panel = widgets.gkd_panel(globals())   # writes lmbda, beta, metric back and re-runs "one seed, live" below
     display(panel.widget)
 
 # %% [markdown]
 # ## Teacher, student, task
 #
-# **The teacher is a 4-layer, 128-wide transformer fine-tuned on the task (step-by-step arithmetic word problems,
-# 1–2 steps) and the student a 2-layer, 64-wide one with the same task-trained tokenizer, SFT-initialised, because
-# GKD fine-tunes both on the task first, white-box KD needs one vocabulary, and tiny models sample thousands of
-# tokens a second on a CPU** — enough for the whole grid over several seeds in minutes
-# (`labkit.lab.task_teacher`; `profile="paper"` switches to named models). Off-policy data = the teacher's
-# greedy outputs on the training prompts. Reported on the test prompts; settings chosen on the validation prompts.
+# A small transformer teacher fine-tuned on step-by-step arithmetic word problems and a smaller SFT-initialised
+# student with the same tokenizer (GKD fine-tunes both on the task first; white-box KD needs one vocabulary), built
+# once and cached (`labkit.lab.task_teacher`; `profile="paper"` switches to named models). Off-policy data = the
+# teacher's greedy outputs on the training prompts. Reported on the test prompts; settings chosen on the validation
+# prompts.
 
 # %%
 with timer("load"):
-    if S["kit"] not in ("", "none"):
-        K = task_teacher.task_kit(S["kit"])
-    else:
-        K = task_teacher.named_kit(S["teacher"], S["student"], S["dataset"], n_train=S["n_train"],
-                                   n_eval=S["n_eval"], device=device)
-print(f"{len(K.splits['train'])} train / {len(K.splits['test'])} test prompts; teacher valid accuracy "
-      f"{K.manifest.get('teacher_valid_accuracy')}, student init {K.manifest.get('student_init_valid_accuracy')}")
+    K = whitebox.load_kit(P)
+print(f"{len(K.splits['train'])} train / {len(K.splits['test'])} test prompts; teacher "
+      f"{lk.models.n_params(K.teacher):,} parameters, student {lk.models.n_params(K.student_init):,}; validation "
+      f"accuracy: teacher {K.manifest.get('teacher_valid_accuracy')}, student init "
+      f"{K.manifest.get('student_init_valid_accuracy')}")
+
+# %% [markdown]
+# ## GKD on one prompt: on-policy against off-policy
+#
+# One training prompt. The divergence $\mathrm{JSD}_\beta$ between teacher and student is measured token by token
+# (`whitebox.per_token_divergence`, `labkit.losses.divergence`) on two texts: the teacher's own answer (what
+# supervised KD trains on) and the student's own greedy answer (what it will write at test time). Then two copies of
+# the student train on this prompt alone with `labkit.methods.gkd.train`, one at λ = 0 (the teacher's text), one at
+# λ = 1 (its own samples). **What to look at:** the init's divergence is larger on its own text than on the
+# teacher's — the train/inference mismatch; after training, the λ = 1 student's divergence on *its own* answer is
+# what has fallen, because that is the text its loss saw.
+
+# %%
+prompt = lk.lab.task_teacher.prompt_of(K.splits["train"][0])
+new = min(P.max_new_tokens, 32)
+teacher_text = whitebox.greedy_ids(K.teacher, K.tokenizer, prompt, new)
+rows = {"init · teacher's answer": whitebox.per_token_divergence(K.student_init, K.teacher, K.tokenizer, prompt,
+                                                                  teacher_text, beta=P.beta),
+        "init · own answer": whitebox.per_token_divergence(K.student_init, K.teacher, K.tokenizer, prompt,
+                                                            whitebox.greedy_ids(K.student_init, K.tokenizer, prompt, new),
+                                                            beta=P.beta)}
+for lm in (0.0, 1.0):
+    s = lk.lab.task_teacher.fresh_student(K)
+    gkd.train(s, K.teacher, K.tokenizer, [prompt], [K.tokenizer.decode(teacher_text)], lmbda=lm, beta=P.beta,
+              max_new_tokens=new, config=lk.loop.TrainConfig(steps=20, batch_size=1, lr=P.lr, seed=P.seed,
+                                                             device="cpu", progress=False, max_len=whitebox.MAX_LEN))
+    rows[f"λ={lm:g}, 20 steps · own answer"] = whitebox.per_token_divergence(
+        s.eval(), K.teacher, K.tokenizer, prompt, whitebox.greedy_ids(s, K.tokenizer, prompt, new), beta=P.beta)
+fig = plots.token_heatmap(rows, title=f"JSD_β={P.beta} per token, teacher vs student (one prompt)")
+figures = [plots.save(fig, out_dir, "one_prompt.png")]
+display(Markdown(markdown_table([{"text": k, "tokens": len(v), "mean JSD per token": sum(x for _, x in v) / len(v)}
+                                 for k, v in rows.items()])))
+
+# %% [markdown]
+# ## One seed, live
+#
+# One student at the panel's (λ, β) for one seed, scored on the validation prompts; moving a slider re-runs it
+# (the stored `single` follows). The curve is its training divergence and the share of on-policy steps.
+
+# %%
+def one_run(ns=None):
+    Q = P.replace(lmbda=lmbda, beta=beta)
+    arm = whitebox.gkd_arm(Q.lmbda, Q.beta)
+    r = run_arms(whitebox.Experiment(K, Q, split="valid", signals=stores).prepare([arm]), [arm], [seed],
+                 processes=1)[0]
+    display(Markdown(markdown_table([{"arm": r.arm, **r.metrics["valid"]}]) + "\n\n"
+                     + "\n\n".join(f"> {t[:240]}" for t in r.extra["samples"][:2])))
+    plots.show(plots.training_curves({r.arm: r.curves}, ["loss/jsd", "on_policy"], title=f"{r.arm}, seed {seed}"))
+    return {"lmbda": Q.lmbda, "beta": Q.beta, **r.metrics["valid"], "jsd_last": r.curves["loss/jsd"][-1][1]}
+
+arms = whitebox.gkd_arms(P)
+experiment = whitebox.Experiment(K, P).prepare(arms)
+with timer("teacher signals"):   # {} when live; else captured once (or found) before any student trains
+    experiment.signals = stores = whitebox.signal_stores(experiment, arms, P.teacher_signals)
+with timer("one seed, live"):   # runs in the panel's output now and after every move -> `single`
+    single = one_run() if panel is None else panel.rerun(one_run, store="single")
+if panel is not None:
+    display(panel.output)   # the same output, shown here too
 
 # %% [markdown]
 # ## The grid, over seeds
 #
-# One student per (λ, β) and seed, all from the same initialisation, with the same steps; scored on the test
-# prompts: task accuracy and ROUGE-L of the greedy answer against the gold solution, teacher log-likelihood per
-# token, distinct-2 and length of its samples.
-#
-# With `teacher_signals="captured"` the teacher's top-k log-probabilities on the off-policy sequences (its greedy
-# outputs) are computed once into a content-keyed store under `$LABKIT_HOME/teacher_signals/`, reused by every
-# grid point, seed and later run with the same teacher and data; the λ = 0 points and the off-policy steps of
-# λ > 0 read it (top-k is biased low, docs/methods.md §7), but on-policy steps still run the live teacher, because
-# the student's own samples are new at every step and no stored signal covers them.
+# One student per (λ, β) and seed, all from the same initialisation, with the same steps, plus the initial student
+# (every cell's step 0); scored on the test prompts: task accuracy and ROUGE-L of the greedy answer against the gold
+# solution, teacher log-likelihood per token, distinct-2 and length of its samples. With
+# `teacher_signals="captured"` the teacher's top-k log-probabilities on the off-policy sequences are read from a
+# content-keyed store under `$LABKIT_HOME/teacher_signals/` (top-k is biased low, docs/methods.md §7); on-policy
+# steps still run the live teacher, because the student's own samples are new at every step.
 
 # %%
-arms = {f"λ={lm} β={b}": ("gkd", dict(lmbda=lm, beta=b)) for lm in lmbdas for b in betas}
-with timer("teacher signals"):   # {} when live; else captured once (or found) before any student trains
-    stores = whitebox.signal_stores(K, arms, teacher_signals, max_new_tokens=S["max_new_tokens"])
 with timer("train and score, grid x seeds"):
-    rows = whitebox.run_arms(K, arms, S["seeds"], steps=S["max_steps"], lr=S["lr"], batch_size=S["batch_size"],
-                             max_new_tokens=S["max_new_tokens"], signals=stores)
-table = whitebox.summary(rows)
-for r in table:
-    if r["arm"] in arms:
-        r["lmbda"], r["beta"] = arms[r["arm"]][1]["lmbda"], arms[r["arm"]][1]["beta"]
-display(Markdown(whitebox.markdown_table(table)))
-print({k: round(v, 1) for k, v in timer.timings.items()})
+    runs = run_arms(experiment, arms, P.seeds)
+table = summary(runs, whitebox.METRICS)
+for r, a in zip(table, arms):
+    r.update(lmbda=a.settings.get("lmbda"), beta=a.settings.get("beta"))
+display(Markdown(markdown_table(table, ["arm", "seeds", *whitebox.METRICS])))
 
 # %%
 names = {"accuracy": "task accuracy ↑", "teacher_loglik": "teacher log-likelihood / token of samples ↑",
          "rouge_l": "ROUGE-L vs gold ↑", "distinct_2": "distinct-2 of samples"}
-grid_rows = [r for r in table if r["arm"] in arms]
-values = whitebox.grid_matrix(grid_rows, lmbdas, betas, metric)
-spread = whitebox.grid_matrix([{**r, "sd": r[f"{metric} sd"]} for r in grid_rows], lmbdas, betas, "sd")
-fig = plots.heatmap(values, lmbdas, betas, title=f"GKD grid: {names[metric]} (mean ± sd over {len(S['seeds'])} seeds)",
-                    cbar=metric, sd=spread)
-figures = [plots.save(fig, out_dir, "gkd_heatmap.png")]
+grid_rows = [r for r in table if r["lmbda"] is not None]
+values = whitebox.grid_matrix(grid_rows, P.lmbdas, P.betas, P.metric)
+spread = whitebox.grid_matrix([{**r, "sd": r[f"{P.metric} sd"]} for r in grid_rows], P.lmbdas, P.betas, "sd")
+fig = plots.heatmap(values, P.lmbdas, P.betas, cbar=P.metric, sd=spread,
+                    title=f"GKD grid: {names[P.metric]} (mean ± sd over {len(P.seeds)} seeds)")
+figures.append(plots.save(fig, out_dir, "gkd_heatmap.png"))
 
 # %%
-init = "student (init)"
-panels = {names[m]: {a: [v for _, v in sorted(whitebox.by_arm(rows, m)[a].items())] for a in [init, *arms]}
-          for m in ("accuracy", "teacher_loglik", "distinct_2")}
-fig = plots.paired_seeds(panels, title="Every cell per seed (dots joined by seed), mean and 95% t-interval")
+order = [arms[-1], *arms[:-1]]
+fig = plots.paired_seeds({names[m]: {a.label: list(lk.lab.arms.values(runs, a.label, m).values()) for a in order}
+                          for m in ("accuracy", "teacher_loglik", "distinct_2")},
+                         title="Every cell per seed (dots joined by seed), mean and 95% t-interval")
 figures.append(plots.save(fig, out_dir, "gkd_seeds.png"))
-first = min(S["seeds"])
-fig = plots.training_curves({r["arm"]: r["curves"] for r in rows if r["seed"] == first and r["arm"] in arms},
-                            ["loss/jsd"], title="JSD_β on the training sequences (first seed)")
+first = min(P.seeds)
+fig = plots.training_curves({r.arm: r.curves for r in runs if r.seed == first and r.curves}, ["loss/jsd"],
+                            title="JSD_β on the training sequences (first seed)")
 figures.append(plots.save(fig, out_dir, "gkd_losses.png"))
 
 # %% [markdown]
 # ## The paper's claim, measured
 #
-# For every β: on-policy (the largest λ) against supervised KD (λ = 0), one effect per seed, 95% Student-t
+# For every β: on-policy (the largest λ) against supervised KD (λ = 0), one effect per seed, 95 % Student-t
 # interval (docs/methods.md §9); "no collapse": 0.2 − |length(on-policy)/length(λ=0) − 1| and the same for
-# distinct-2, positive when within ±20%.
+# distinct-2, positive when within ±20 %. Below, one reading per claim that does not hold, filled in from this run.
 
 # %%
-C = whitebox.gkd_claims(rows, lmbdas, betas)
+C = whitebox.gkd_claims(runs, P)
+numbers = whitebox.reading_numbers(runs, K, P)
+notes = whitebox.notes("04", C, numbers)
 display(lk.lab.claims.markdown(C))
-notes = whitebox.gkd_notes(C)
 display(Markdown("\n".join(f"* {v}" for v in notes.values()) or "Every claim holds."))
 
 # %% [markdown]
-# ## One run, re-run from the widgets
+# ## Try this
 #
-# The cell below trains one student at the panel's (λ, β) for one seed and scores it on the validation prompts
-# (well under a minute). In JupyterLab, moving a slider re-runs it and shows the result under the panel and here
-# (the stored `single` follows); headless it runs once with `lmbda`, `beta`.
+# 1. **Pure reverse KL on the student's own text** — GKD's λ = 1, β = 1, which is also what "on-policy
+#    distillation" means in recent work: set the panel's sliders there and compare the run's `teacher_loglik` and
+#    `distinct_2` with λ = 0, β = 0 (classic supervised KD).
+# 2. **Where the mismatch lives**: in the one-prompt cell, replace `P.beta` by 0 (forward KL) and then 1 (reverse
+#    KL). Which texts' per-token divergence falls most in each case?
+# 3. **Heat map metric**: `metric = "teacher_loglik"` (the panel's dropdown) redraws the grid on the quantity
+#    on-policy training optimises; compare its best corner with task accuracy's.
+# 4. **A longer budget**: `-p max_steps 200` with papermill. Does the on-policy gain at β = 1 grow with steps, as the
+#    paper's curves do?
 
 # %%
-def one_run(ns=None):
-    res = whitebox.run_arms(K, {f"λ={lmbda} β={beta}": ("gkd", dict(lmbda=lmbda, beta=beta))}, [seed],
-                            steps=S["max_steps"], lr=S["lr"], batch_size=S["batch_size"], signals=stores,
-                            max_new_tokens=S["max_new_tokens"], split="valid", with_init=False, processes=1)
-    r = res[0]
-    display(Markdown(whitebox.markdown_table([{"arm": r["arm"], **{k: v for k, v in r["final"].items()
-                                                                   if k != "samples"}}])
-                     + "\n\n" + "\n\n".join(f"> {t[:240]}" for t in r["final"]["samples"][:2])))
-    return {"lmbda": lmbda, "beta": beta, **{k: v for k, v in r["final"].items() if k != "samples"},
-            "jsd_last": r["curves"]["loss/jsd"][-1][1]}
-
-with timer("one run"):   # live: runs in the panel's output now and after every move, result -> `single`
-    single = one_run() if panel is None else panel.rerun(one_run, store="single")
-if panel is not None:
-    display(panel.output)   # the same output, shown here too
-
-# %%
-params = dict(profile=profile, kit=S["kit"], teacher=S["teacher"], student=S["student"], dataset=S["dataset"],
-              seeds=S["seeds"], max_steps=S["max_steps"], lr=S["lr"], batch_size=S["batch_size"],
-              max_new_tokens=S["max_new_tokens"], lmbdas=lmbdas, betas=betas, metric=metric, lmbda=lmbda, beta=beta,
-              seed=seed, device=device, teacher_signals=teacher_signals)
-best = max(grid_rows, key=lambda r: r[metric])
-metrics = {"claims": C, "claims_not_holding": notes, **whitebox.learning_metrics(rows, "04", profile),
-           "tables": {"gkd_grid": table}, "figures": figures,
-           "single_run": single, "grid": {"lmbdas": lmbdas, "betas": betas, "metric": metric, "values": values,
-                                          "sd": spread},
-           "runs": [{k: r[k] for k in ("arm", "seed", "final", "seconds")} for r in rows],
-           "curves": {f"{r['arm']}|{r['seed']}": r["curves"] for r in rows if r["curves"]},
+best = max(grid_rows, key=lambda r: r[P.metric])
+metrics = {"claims": C, "claims_not_holding": notes, **whitebox.learning_metrics(runs, "04", numbers, profile),
+           "tables": {"gkd_grid": table}, "figures": figures, "single_run": single,
+           "one_prompt": {k: [x for _, x in v] for k, v in rows.items()},
+           "grid": {"lmbdas": P.lmbdas, "betas": P.betas, "metric": P.metric, "values": values, "sd": spread},
+           "runs": lk.lab.arms.to_json(runs),
            "kit": {"recipe": K.recipe, **{k: v for k, v in K.manifest.items() if k != "recipe"}},
-           "teacher_signals": stores,
-           "best": {"lmbda": best["lmbda"], "beta": best["beta"], metric: best[metric]}}
-lk.lab.metrics.write_metrics(out_dir, "04_gkd_on_policy", params, metrics, timer)
+           "teacher_signals": stores, "best": {"lmbda": best["lmbda"], "beta": best["beta"], P.metric: best[P.metric]}}
+lk.lab.metrics.write_metrics(out_dir, "04_gkd_on_policy", {**P.as_dict(), "out_dir": out_dir}, metrics, timer)

@@ -19,8 +19,11 @@ state): small models train faster as two one-thread processes than as one two-th
 """
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 import multiprocessing
+import re
 import os
 import statistics
 import traceback
@@ -112,6 +115,24 @@ class Run:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# --------------------------------------------------------------------------- training through the registry
+
+def train(arm: Arm, **inputs):
+    """Train with the arm's registered method, ``labkit.methods.get(arm.method).train``: it receives the
+    `inputs` its signature names (student, teacher, tokenizer, prompts, targets, records, config, ...), the
+    inputs that are fields of its ``Settings`` and that the arm leaves unset (max_new_tokens), and the arm's
+    settings. Returns the method's History."""
+    from labkit import methods
+    if arm.method is None:
+        raise LabkitError(f"arm {arm.label!r} has no method: it is the initial student, nothing trains it")
+    module = methods.get(arm.method)
+    params = inspect.signature(module.train).parameters
+    fields_ = {f.name for f in dataclasses.fields(module.Settings)} if hasattr(module, "Settings") else set()
+    given = {k: v for k, v in inputs.items() if k in params}
+    given.update({k: v for k, v in inputs.items() if k not in params and k in fields_ and k not in arm.settings})
+    return module.train(**given, **arm.settings)
 
 
 # --------------------------------------------------------------------------- the runner
@@ -338,6 +359,21 @@ def curve_mean(runs: Sequence[Run], arm: str, name: str) -> dict[int, float]:
         pts = [v for _, v in r.curves.get(name, []) if v is not None and math.isfinite(v)]
         if r.arm == arm and pts:
             out[r.seed] = statistics.mean(pts)
+    return out
+
+
+def slug(text: str) -> str:
+    """A name usable as a reading's {field}: "minillm α=0" -> "minillm_α_0"."""
+    return re.sub(r"\W+", "_", str(text)).strip("_")
+
+
+def numbers(runs: Sequence[Run], metrics: Sequence[str], split: str = "test") -> dict[str, float]:
+    """{"<arm>_<metric>": mean over seeds} (arm names through ``slug``): what a reading's template fills in."""
+    out = {}
+    for row in summary(runs, metrics, split):
+        for m in metrics:
+            if m in row:
+                out[f"{slug(row['arm'])}_{m}"] = row[m]
     return out
 
 

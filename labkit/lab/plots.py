@@ -50,6 +50,35 @@ def save(fig, out_dir, name: str, dpi: int = 110) -> str:
     return name
 
 
+def show(fig) -> None:
+    """Display `fig` now (from inside a function, or in a widget's output) and close it, so it is drawn once."""
+    from IPython.display import display
+    display(fig)
+    plt.close(fig)
+
+
+def token_heatmap(rows: dict, title: str = "", cmap: str = "magma_r", max_tokens: int = 40):
+    """One row of coloured cells per text: {label: [(token, value)]}, each cell a token with its value's colour
+    (one colour scale for all rows), so per-token divergences of different texts can be compared at a glance."""
+    vmax = max((v for seq in rows.values() for _, v in seq), default=1.0) or 1.0
+    width = min(max((len(seq) for seq in rows.values()), default=1), max_tokens)
+    fig, ax = plt.subplots(figsize=(min(2.0 + 0.55 * width, 22), 0.6 + 0.55 * len(rows)))
+    colours = plt.get_cmap(cmap)
+    for i, (label, seq) in enumerate(rows.items()):
+        for j, (tok, v) in enumerate(seq[:max_tokens]):
+            ax.add_patch(plt.Rectangle((j, i), 1, 1, color=colours(v / vmax)))
+            ax.text(j + 0.5, i + 0.5, tok.strip() or repr(tok)[1:-1], ha="center", va="center", fontsize=7,
+                    color="white" if v / vmax > 0.55 else "black")
+    ax.set_xlim(0, width)
+    ax.set_ylim(len(rows), 0)
+    ax.set_yticks([i + 0.5 for i in range(len(rows))], list(rows))
+    ax.set_xticks([])
+    ax.set_title(title)
+    mappable = matplotlib.cm.ScalarMappable(norm=matplotlib.colors.Normalize(0, vmax), cmap=colours)
+    fig.colorbar(mappable, ax=ax, fraction=0.02, pad=0.01)
+    return fig
+
+
 # --------------------------------------------------------------------------- notebook 00
 
 def gaussian_fits(x, p_density, fits: dict, title: str = "One Gaussian fitted to two modes"):

@@ -285,6 +285,13 @@ class Profile:
     def fail(self, name: str, expected: str):
         raise LabkitError(f"parameter {name}={getattr(self, name)!r}: expected {expected}")
 
+    def replace(self, **changes):
+        """A copy with `changes` (e.g. the panel's current values), checked like ``resolve``."""
+        obj = dataclasses.replace(self, **changes)
+        obj._check_types()
+        obj.check()
+        return obj
+
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 

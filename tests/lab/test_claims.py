@@ -114,20 +114,23 @@ def test_not_learning_gives_each_arm_that_does_not_learn_its_reading():
 
 
 def test_notebook_readings_of_arms_that_do_not_learn_apply_at_their_profile_only():
-    from labkit.lab import students, whitebox
-    rows = [{"arm": "minillm α=0", "seed": s, "final": {"rouge_l": v, "teacher_loglik": -4.0, "accuracy": 0.07}}
+    from labkit.lab import arms as A
+    from labkit.lab import papers, students, whitebox
+    runs = [A.Run("minillm α=0", s, {"test": {"rouge_l": v, "teacher_loglik": -4.0, "accuracy": 0.07}})
             for s, v in enumerate([0.5, 0.4, 0.6])]
-    rows += [{"arm": "student (init)", "seed": s, "final": {"rouge_l": 0.53, "teacher_loglik": -4.9, "accuracy": 0.07}}
+    runs += [A.Run("student (init)", s, {"test": {"rouge_l": 0.53, "teacher_loglik": -4.9, "accuracy": 0.07}})
              for s in range(3)]
-    at_default = whitebox.learning_metrics(rows, "03", "default")["not_learning"]
-    assert at_default["minillm α=0 · test rouge_l"] == whitebox.LEARNING_WHY["03"]["minillm"]
-    assert at_default["minillm α=0 · test accuracy"] == whitebox.LEARNING_WHY["03"]["test accuracy"]
-    # that reading is written from the default profile and kit recipe it describes
-    from labkit.lab.profiles import WHITEBOX
-    P = WHITEBOX["default"]
-    assert f"trains {P['max_steps']} steps of {P['batch_size']} prompts" in at_default["minillm α=0 · test accuracy"]
+    numbers = {**A.numbers(runs, whitebox.METRICS), "steps": 60, "batch_size": 8, "init_steps": 300,
+               "teacher_steps": 3000, "teacher_layers": 4}
+    at_default = whitebox.learning_metrics(runs, "03", numbers, "default")["not_learning"]
+    assert at_default["minillm α=0 · test rouge_l"] == papers.READINGS["03"]["learn:minillm"]
+    # the accuracy reading fills its numbers in from the run: the init's accuracy and the budget
+    assert at_default["minillm α=0 · test accuracy"].startswith("every arm trains 60 steps of 8 prompts after the "
+                                                                 "shared 300-step SFT init")
+    assert "answers 0.07 of the test questions" in at_default["minillm α=0 · test accuracy"]
     assert "minillm α=0 · test teacher_loglik" not in at_default             # -4.0 every seed, above -4.9: learns
-    assert all(v.endswith("(3 seeds).") for v in whitebox.learning_metrics(rows, "03", "smoke")["not_learning"].values())
+    at_smoke = whitebox.learning_metrics(runs, "03", numbers, "smoke")["not_learning"]
+    assert all(v.endswith("(3 seeds).") for v in at_smoke.values())
     runs = [{"arm": "label only (fine-tuning)", "seed": s, "final": {"test": v}, "step0": {"test": 0.25}}
             for s, v in enumerate([0.27, 0.25, 0.3])]
     key = "label only (fine-tuning) · test accuracy"

@@ -48,7 +48,7 @@ def test_03_runs_every_arm_over_seeds_and_writes_claims(nb03):
                 "minillm −length-norm"}
     assert set(arms) == expected and all(r["seeds"] == len(seeds) for r in arms.values())
     for r in m["runs"]:
-        f = r["final"]
+        f = r["metrics"]["test"]
         assert 0.0 <= f["rouge_l"] <= 1.0 and 0.0 <= f["distinct_2"] <= 1.0 and 0.0 <= f["accuracy"] <= 1.0
         assert _finite(f["teacher_loglik"]) and f["teacher_loglik"] < 0
     _check_claims(m["claims"], len(seeds))
@@ -56,15 +56,20 @@ def test_03_runs_every_arm_over_seeds_and_writes_claims(nb03):
     assert {"minillm>sft:rouge_l", "minillm>kd:teacher_loglik", "minillm~sft:distinct_2", "minillm>α=0",
             "minillm>−single-step", "minillm>−length-norm", "single-step<var"} <= ids
     assert set(m["claims_not_holding"]) == {c["id"] for c in m["claims"] if not c["holds"]}
-    mini = m["curves"][f"minillm|{seeds[0]}"]
+    curves = {f"{r['arm']}|{r['seed']}": r["curves"] for r in m["runs"]}
+    mini = curves[f"minillm|{seeds[0]}"]
     assert all(_finite(v) and v >= 0 for _, v in mini["grad_var"]) and len(mini["grad_var"]) >= 2
     assert all(0 < v <= 1 / 0.8 + 1e-6 for _, v in mini["weight_mean"])   # α = 0.2 importance weights
-    sft_loss = [v for _, v in m["curves"][f"sft|{seeds[0]}"]["loss"]]
+    sft_loss = [v for _, v in curves[f"sft|{seeds[0]}"]["loss"]]
     assert len(sft_loss) == doc["parameters"]["max_steps"]
     for png in m["figures"]:
         assert (out / png).stat().st_size > 5000
-    assert set(m["figures"]) == {"minillm_curves.png", "baseline_losses.png", "metrics.png"}
+    assert set(m["figures"]) == {"minillm_curves.png", "metrics.png"}
     assert m["single_run"] and doc["timings"]["total"] > 0
+    # the estimator cell: both estimators are unbiased (cosine with the exact gradient), single-step spreads less
+    est = {r["estimator"]: r for r in m["tables"]["estimator"]}
+    assert all(r["cosine(mean, exact)"] > 0.99 for r in est.values())
+    assert est["single_step=True"]["spread of one batch (/ |exact|)"] < est["single_step=False"]["spread of one batch (/ |exact|)"]
 
 
 @pytest.mark.slow
@@ -79,7 +84,8 @@ def test_04_grid_over_seeds_has_the_right_shape_and_claims(nb04):
     runs = [r for r in m["runs"] if r["arm"] != "student (init)"]
     assert len(runs) == 6 * len(seeds)
     steps = doc["parameters"]["max_steps"]
-    for key, curves in m["curves"].items():
+    for r in m["runs"]:
+        key, curves = r["arm"], r["curves"]
         if key.startswith("λ="):
             on = sum(v for _, v in curves["on_policy"])
             assert on == (0 if key.startswith("λ=0.0 ") else steps)        # λ = 0 never samples, λ = 1 always
@@ -87,7 +93,10 @@ def test_04_grid_over_seeds_has_the_right_shape_and_claims(nb04):
     _check_claims(m["claims"], len(seeds))
     assert any(c["id"].startswith("onpolicy>supervised:accuracy") for c in m["claims"])
     assert m["single_run"]["lmbda"] == 0.5 and _finite(m["single_run"]["teacher_loglik"])
-    for png in ("gkd_heatmap.png", "gkd_seeds.png", "gkd_losses.png"):
+    assert set(m["one_prompt"]) == {"init · teacher's answer", "init · own answer", "λ=0, 20 steps · own answer",
+                                    "λ=1, 20 steps · own answer"}
+    assert all(v and all(_finite(x) and x >= 0 for x in v) for v in m["one_prompt"].values())
+    for png in ("gkd_heatmap.png", "gkd_seeds.png", "gkd_losses.png", "one_prompt.png"):
         assert (out / png).stat().st_size > 5000
 
 
@@ -106,7 +115,7 @@ def test_a_wrong_parameter_fails_in_the_check_cell(run_notebook, tmp_path, name,
         run_notebook(name, tmp_path, **params)
     e = err.value
     assert e.ename == "LabkitError" and f"parameter {word}" in e.evalue
-    assert "check_parameters" in e.source and "load_teacher_student" not in e.source   # before heavy work
+    assert "Profile.resolve" in e.source and "load_kit" not in e.source   # before heavy work
     assert not (tmp_path / "metrics.json").exists()
 
 
@@ -135,11 +144,11 @@ def test_widget_panels_write_back_changed_values():
     assert len(reruns) == 3 and reruns[-1]["beta"] == 0.1          # each change re-runs the single-run cell
 
 
-# --------------------------------------------------------------------------- teacher_signals="captured" (issue 16)
+# --------------------------------------------------------------------------- teacher_signals="captured"
 
-SMOKE_NEW_TOKENS = 24   # profile smoke's max_new_tokens (the GKD store holds the teacher's outputs of that length)
-SIGNAL_ARMS = {"kd": ("kd", {}), "λ=0.0 β=0.5": ("gkd", {"lmbda": 0.0, "beta": 0.5}),
-               "λ=1.0 β=0.5": ("gkd", {"lmbda": 1.0, "beta": 0.5})}
+def signal_arms():
+    from labkit.lab import whitebox
+    return [whitebox.baseline_arm("kd"), whitebox.gkd_arm(0.0, 0.5), whitebox.gkd_arm(1.0, 0.5)]
 
 
 @pytest.fixture(scope="module")
@@ -148,47 +157,53 @@ def smoke_kit():
     return task_teacher.task_kit("smoke")
 
 
-def _first_step(kit, method, switches, tmp_path, *, teacher, store=None):
-    """(loss, gradient) of the first optimiser step of `method` from the kit's student init, as _run_job trains
+@pytest.fixture(scope="module")
+def smoke_exp(smoke_kit):
+    """Notebook 04's experiment at profile smoke (the teacher's outputs made once, on the fixture)."""
+    from labkit.lab import whitebox
+    return whitebox.Experiment(smoke_kit, whitebox.GKDProfile.resolve("smoke"))
+
+
+def _first_step(exp, arm, tmp_path, *, teacher, store=None):
+    """(loss, gradient) of the first optimiser step of `arm` from the kit's student init, as Experiment.run trains
     it (AdamW's first exp_avg is 0.1 * gradient; no clipping)."""
     import torch
-    from labkit.lab import task_teacher, whitebox
+    from labkit.lab import arms as A
+    from labkit.lab import whitebox
     from labkit.loop import TrainConfig
-    train = kit.splits["train"]
-    data = {"train_prompts": [task_teacher.prompt_of(r) for r in train],
-            "train_gold": [task_teacher.target_of(r) for r in train]}
-    cfg = TrainConfig(steps=1, batch_size=8, lr=1e-3, seed=0, device="cpu", bf16=False, max_len=whitebox.MAX_LEN,
-                      progress=False, warmup=0, max_grad_norm=0, checkpoint_dir=str(tmp_path))
-    extra = {"teacher_signals": store} if store is not None else {}
-    teacher_train = whitebox.kit_teacher_outputs(kit, SMOKE_NEW_TOKENS) if method == "gkd" else None
-    h = whitebox.train_method(method, task_teacher.fresh_student(kit), teacher, kit.tokenizer, data, config=cfg,
-                              max_new_tokens=SMOKE_NEW_TOKENS, teacher_train=teacher_train, **switches, **extra)
+    inputs = exp.inputs(arm, 0)
+    inputs["config"] = TrainConfig(steps=1, batch_size=8, lr=1e-3, seed=0, device="cpu", bf16=False,
+                                   max_len=whitebox.MAX_LEN, progress=False, warmup=0, max_grad_norm=0,
+                                   checkpoint_dir=str(tmp_path))
+    inputs["teacher"] = teacher
+    inputs.pop("teacher_signals", None)
+    if store is not None:
+        inputs["teacher_signals"] = store
+    h = A.train(arm, **inputs)
     state = torch.load(next(tmp_path.glob("step-*.pt")), weights_only=False)["optimizer"]["state"]
     return h.rows[0]["loss"], [s["exp_avg"] / 0.1 for _, s in sorted(state.items())]
 
 
-def test_captured_signals_give_the_live_first_step_when_k_is_v_and_stay_within_the_topk_bias(smoke_kit, tmp_path):
+def test_captured_signals_give_the_live_first_step_when_k_is_v_and_stay_within_the_topk_bias(smoke_exp, tmp_path):
     """Word-level KD and GKD at λ = 0 from the notebooks' store: with k = V the first step's loss and gradient are
     the live teacher's (no teacher given at all); with k = 64 < V the top-k loss is lower (coarse-graining shrinks
     every f-divergence, docs/methods.md §7) but close."""
     import torch
     from labkit.lab import whitebox
     from labkit.signals import SignalStore
-    kit, V = smoke_kit, len(smoke_kit.tokenizer)
-    exact = whitebox.signal_stores(kit, SIGNAL_ARMS, "captured", max_new_tokens=SMOKE_NEW_TOKENS, k=V,
-                                   root=tmp_path / "exact")
-    top64 = whitebox.signal_stores(kit, SIGNAL_ARMS, "captured", max_new_tokens=SMOKE_NEW_TOKENS, k=64,
-                                   root=tmp_path / "top64")
+    exp, V = smoke_exp, len(smoke_exp.kit.tokenizer)
+    exact = whitebox.signal_stores(exp, signal_arms(), "captured", k=V, root=tmp_path / "exact")
+    top64 = whitebox.signal_stores(exp, signal_arms(), "captured", k=64, root=tmp_path / "top64")
     assert set(exact) == {"kd", "gkd"} and V > 64                     # λ = 1 needs no store: it is all on-policy
-    for kind, method, switches in (("kd", "kd", {}), ("gkd", "gkd", {"lmbda": 0.0, "beta": 0.5})):
-        live_loss, g_live = _first_step(kit, method, switches, tmp_path / f"{kind}-live", teacher=kit.teacher)
-        loss, g = _first_step(kit, method, switches, tmp_path / f"{kind}-exact", teacher=None,
+    for kind, arm in (("kd", signal_arms()[0]), ("gkd", signal_arms()[1])):
+        live_loss, g_live = _first_step(exp, arm, tmp_path / f"{kind}-live", teacher=exp.kit.teacher)
+        loss, g = _first_step(exp, arm, tmp_path / f"{kind}-exact", teacher=None,
                               store=SignalStore(exact[kind]["path"]))
         assert loss == pytest.approx(live_loss, rel=1e-5, abs=1e-7)
         assert sum(float(x.abs().sum()) for x in g_live) > 0
         for a, b in zip(g, g_live):
             torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
-        loss64, g64 = _first_step(kit, method, switches, tmp_path / f"{kind}-top64", teacher=None,
+        loss64, g64 = _first_step(exp, arm, tmp_path / f"{kind}-top64", teacher=None,
                                   store=SignalStore(top64[kind]["path"]))
         assert loss64 <= live_loss + 1e-6 and loss64 >= 0.9 * live_loss, (kind, loss64, live_loss)
         cos = torch.nn.functional.cosine_similarity(torch.cat([x.flatten() for x in g64]),
@@ -196,53 +211,52 @@ def test_captured_signals_give_the_live_first_step_when_k_is_v_and_stay_within_t
         assert cos > 0.95, (kind, float(cos))
 
 
-def test_signal_stores_are_captured_once_and_then_reused_without_running_the_teacher(smoke_kit, tmp_path):
+def test_signal_stores_are_captured_once_and_then_reused_without_running_the_teacher(smoke_exp, tmp_path):
     from labkit.lab import whitebox
-    kit = smoke_kit
-    first = whitebox.signal_stores(kit, SIGNAL_ARMS, "captured", max_new_tokens=SMOKE_NEW_TOKENS, root=tmp_path)
+    exp, kit = smoke_exp, smoke_exp.kit
+    first = whitebox.signal_stores(exp, signal_arms(), "captured", root=tmp_path)
     assert all(v["captured"] for v in first.values()) and all(v["bytes_per_token"] > 0 for v in first.values())
     chunks = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("chunk-*.safetensors")}
     assert chunks and len(list(tmp_path.iterdir())) == 3              # one store per kind of data, and the lock
     forwards = []
     hook = kit.teacher.register_forward_hook(lambda *a: forwards.append(1))
     try:                                                                # another grid point, another run: same data
-        again = whitebox.signal_stores(kit, {"λ=0.5 β=0.0": ("gkd", {"lmbda": 0.5, "beta": 0.0}), "kd": ("kd", {})},
-                                       "captured", max_new_tokens=SMOKE_NEW_TOKENS, root=tmp_path)
+        again = whitebox.signal_stores(exp, [whitebox.gkd_arm(0.5, 0.0), whitebox.baseline_arm("kd")], "captured",
+                                       root=tmp_path)
     finally:
         hook.remove()
     assert not forwards and not any(v["captured"] for v in again.values())
     assert {k: v["path"] for k, v in again.items()} == {k: v["path"] for k, v in first.items()}
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("chunk-*.safetensors")} == chunks
-    assert whitebox.signal_stores(kit, SIGNAL_ARMS, "live", max_new_tokens=SMOKE_NEW_TOKENS, root=tmp_path) == {}
+    assert whitebox.signal_stores(exp, signal_arms(), "live", root=tmp_path) == {}
 
 
 def test_captured_arms_run_the_teacher_only_on_policy(smoke_kit, tmp_path, monkeypatch):
-    """run_arms with the stores: word-level KD and GKD λ = 0 never call the teacher while training; λ = 1 (on-policy)
-    still does at every step; live arms call it at every step."""
+    """The experiment with the stores: word-level KD and GKD λ = 0 never call the teacher while training; λ = 1
+    (on-policy) still does at every step; live arms call it at every step."""
     from labkit import sequences as S
+    from labkit.lab import arms as A
     from labkit.lab import whitebox
-    kit = smoke_kit
-    stores = whitebox.signal_stores(kit, SIGNAL_ARMS, "captured", max_new_tokens=SMOKE_NEW_TOKENS, root=tmp_path)
+    P = whitebox.GKDProfile.resolve("smoke").replace(max_steps=2, batch_size=4, lr=1e-3)
+    stores = whitebox.signal_stores(whitebox.Experiment(smoke_kit, P), signal_arms(), "captured", root=tmp_path)
     calls, real = [], S.teacher_logits
     monkeypatch.setattr(S, "teacher_logits", lambda *a, **k: calls.append(1) or real(*a, **k))
-    steps = 2
-    for label, arm in SIGNAL_ARMS.items():
+    for arm in signal_arms():
         for signals in (stores, {}):
+            exp = whitebox.Experiment(smoke_kit, P, split="valid", signals=signals).prepare([arm])
             calls.clear()
-            rows = whitebox.run_arms(kit, {label: arm}, [0], steps=steps, lr=1e-3, batch_size=4,
-                                     max_new_tokens=SMOKE_NEW_TOKENS, split="valid", processes=1, with_init=False,
-                                     signals=signals)
-            assert len(rows) == 1 and 0 <= rows[0]["final"]["accuracy"] <= 1
-            on_policy = arm[1].get("lmbda") == 1.0
-            assert len(calls) == (steps if (on_policy or not signals) else 0), (label, bool(signals), len(calls))
+            runs = A.run(exp, [arm], [0], processes=1)
+            assert len(runs) == 1 and 0 <= runs[0].metrics["valid"]["accuracy"] <= 1
+            on_policy = arm.settings.get("lmbda") == 1.0
+            assert len(calls) == (P.max_steps if (on_policy or not signals) else 0), (arm.label, bool(signals))
 
 
 def test_teacher_signals_parameter_is_checked_by_name():
     from labkit.errors import LabkitError
     from labkit.lab import whitebox
-    assert whitebox.check_teacher_signals("live") == "live" and whitebox.check_teacher_signals("captured")
+    assert whitebox.GKDProfile.resolve("smoke", teacher_signals="captured").teacher_signals == "captured"
     with pytest.raises(LabkitError, match=r"parameter teacher_signals='cached': expected one of live, captured"):
-        whitebox.check_teacher_signals("cached")
+        whitebox.GKDProfile.resolve("smoke", teacher_signals="cached")
 
 
 @pytest.mark.slow
@@ -263,7 +277,7 @@ def test_04_grid_from_captured_signals(tmp_path_factory, run_notebook):
     assert len(list((home / "teacher_signals").glob("*/signals.json"))) == 1
     assert len([r for r in m["runs"] if r["arm"] != "student (init)"]) == 4 * len(seeds)
     assert all(math.isfinite(v) and 0 <= v <= 1 for row in m["grid"]["values"] for v in row)
-    for key, curves in m["curves"].items():
-        if key.startswith("λ="):
-            assert all(_finite(v) and v >= 0 for _, v in curves["loss/jsd"])
+    for r in m["runs"]:
+        if r["arm"].startswith("λ="):
+            assert all(_finite(v) and v >= 0 for _, v in r["curves"]["loss/jsd"])
     _check_claims(m["claims"], len(seeds))
