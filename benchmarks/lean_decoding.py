@@ -68,7 +68,8 @@ def main() -> None:
     ap.add_argument("--smollm", action="store_true")
     ap.add_argument("--profile-arm", action="store_true", help="also the share of the MiniLLM arm's time in sampling")
     a = ap.parse_args()
-    from labkit.lab import profiles, task_teacher, whitebox
+    from labkit.lab import task_teacher, whitebox
+    from labkit.lab.arms import run
     torch.set_num_threads(1)
     kit = task_teacher.task_kit("default")
     prompts = [S.prompt_ids(kit.tokenizer, task_teacher.prompt_of(r)) for r in kit.splits["valid"][:64]]
@@ -77,13 +78,11 @@ def main() -> None:
     def sampler(model, **extra):
         return lambda: S.sample_responses(model, prompts, generator=torch.Generator().manual_seed(0), **kw, **extra)
 
-    P = profiles.WHITEBOX["default"]
-    arm = {"minillm": ("minillm", dict(single_step=True, teacher_mix=0.2, length_norm=True, lm_weight=0.0))}
+    P = whitebox.MiniLLMProfile.resolve("default", methods=["minillm"], ablations=False)
+    arm = whitebox.minillm_arms(P)[0]
 
     def run_arm():
-        rows = whitebox.run_arms(kit, arm, [0], steps=P["max_steps"], lr=P["lr"], batch_size=P["batch_size"],
-                                 max_new_tokens=P["max_new_tokens"], split="valid", processes=1, with_init=False)
-        return rows[0]["final"]
+        return run(whitebox.Experiment(kit, P, split="valid"), [arm], [0], processes=1)[0].metrics["valid"]
 
     cases = [("kit_student", "kit student, 64 prompts", sampler(kit.student_init), 2),
              ("kit_teacher", "kit teacher, 64 prompts", sampler(kit.teacher), 2),

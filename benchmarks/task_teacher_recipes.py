@@ -17,7 +17,8 @@ import argparse
 import statistics
 import time
 
-from labkit.lab import profiles, task_teacher, whitebox
+from labkit.lab import arms as A
+from labkit.lab import task_teacher, whitebox
 
 
 def variant(spec: str) -> dict:
@@ -32,9 +33,8 @@ def main() -> None:
     ap.add_argument("--root", default=None, help="kit cache (default $LABKIT_HOME/task_teachers)")
     ap.add_argument("--time-arms", action="store_true")
     a = ap.parse_args()
-    P = profiles.WHITEBOX["default"]
-    arms = {"sft": ("sft", {}), "minillm": ("minillm", dict(single_step=True, teacher_mix=0.2, length_norm=True,
-                                                            lm_weight=0.0))}
+    P = whitebox.MiniLLMProfile.resolve("default", methods=["sft", "minillm"], ablations=False)
+    arms = {a.label: a for a in whitebox.minillm_arms(P) if a.trains}
     result = {}
     print(f"{'variant':18s} {'valid acc':>9s} {'build s':>8s} {'last loss':>10s} {'tok/question':>12s} "
           f"{'sft s':>6s} {'minillm s':>9s}")
@@ -47,8 +47,7 @@ def main() -> None:
         if a.time_arms:
             for name, arm in arms.items():
                 t = time.perf_counter()
-                whitebox.run_arms(kit, {name: arm}, [0], steps=P["max_steps"], lr=P["lr"], batch_size=P["batch_size"],
-                                  max_new_tokens=P["max_new_tokens"], split="valid", processes=1, with_init=False)
+                A.run(whitebox.Experiment(kit, P, split="valid"), [arm], [0], processes=1)
                 secs[name] = time.perf_counter() - t
         print(f"{spec:18s} {m['teacher_valid_accuracy']:9.3f} {m['teacher_seconds']:8.1f} {m['teacher_loss_last']:10.2g} "
               f"{tokens:12.1f} {secs.get('sft', float('nan')):6.1f} {secs.get('minillm', float('nan')):9.1f}", flush=True)

@@ -11,7 +11,7 @@ layers (labkit's derived student). The store is written to a temporary folder. D
 4 * V bytes per response token (V = 49,152: 196,608 bytes).
 
 Grid: what notebook 04's grid cell runs at profile default (the task teacher kit, λ ∈ {0, 1} × β ∈ {0, 0.5, 1},
-3 seeds, 30 steps, plus the "student (init)" scores; labkit.lab.whitebox.run_arms on every core), once with
+3 seeds, 30 steps, plus the "student (init)" scores; labkit.lab.arms.run on every core), once with
 teacher_signals="live" and once "captured" into a fresh store (capture and the teacher's greedy outputs, which
 both need, included in both times). Also: one off-policy step's parts (teacher forward, student
 forward + backward, store read + top-k loss) and one scoring pass, on one thread, to show where the time goes.
@@ -125,8 +125,8 @@ def step_parts(K, rollouts, store, batch_size: int, beta: float = 0.5) -> dict:
             stored_divergence(z, b["response_mask"], store, idx, kind="jsd", beta=beta, temperature=1.0,
                               estimator="topk").backward()
         t0 = time.perf_counter()
-        whitebox.score(K.student_init, K, K.splits["test"], max_new_tokens=whitebox.resolve_settings("default")
-                       ["max_new_tokens"], seed=0)
+        whitebox.score(K.student_init, K, K.splits["test"],
+                       max_new_tokens=whitebox.GKDProfile.resolve("default").max_new_tokens, seed=0)
         score_s = time.perf_counter() - t0
         return {"teacher": _mean_seconds(lambda: S.teacher_logits(K.teacher, b)), "student": _mean_seconds(student_step),
                 "stored": _mean_seconds(stored_step), "score": score_s}
@@ -137,37 +137,37 @@ def step_parts(K, rollouts, store, batch_size: int, beta: float = 0.5) -> dict:
 def grid_timing(seeds=None) -> dict:
     """Notebook 04's default grid, live vs captured (see the module docstring); prints a table, returns numbers."""
     from pathlib import Path
+    from labkit.lab import arms as A
     from labkit.lab import task_teacher, whitebox
-    P = whitebox.resolve_settings("default")
-    K = task_teacher.task_kit(P["kit"])
-    seeds = seeds or P["seeds"]
-    lmbdas, betas = P["lmbdas"], P["betas"]
-    arms = {f"λ={lm} β={b}": ("gkd", dict(lmbda=lm, beta=b)) for lm in lmbdas for b in betas}
-    common = dict(steps=P["max_steps"], lr=P["lr"], batch_size=P["batch_size"], max_new_tokens=P["max_new_tokens"])
+    P = whitebox.GKDProfile.resolve("default")
+    K = task_teacher.task_kit(P.kit)
+    seeds = seeds or P.seeds
+    lmbdas, betas = P.lmbdas, P.betas
+    arms = whitebox.gkd_arms(P)
     out = {}
     with tempfile.TemporaryDirectory() as root:
         for mode in ("live", "captured"):
-            whitebox._TEACHER_OUT.clear()                 # each mode makes the teacher's outputs itself
+            exp = whitebox.Experiment(K, P)               # each mode makes the teacher's outputs itself
             t0 = time.perf_counter()
-            whitebox.kit_teacher_outputs(K, P["max_new_tokens"])   # GKD's off-policy data, made by run_arms anyway
+            exp.prepare(arms)                             # GKD's off-policy data, made before the workers fork
             t_outputs = time.perf_counter() - t0
-            stores = whitebox.signal_stores(K, arms, mode, max_new_tokens=P["max_new_tokens"], root=Path(root))
+            exp.signals = stores = whitebox.signal_stores(exp, arms, mode, root=Path(root))
             t_signals = time.perf_counter() - t0 - t_outputs
-            rows = whitebox.run_arms(K, arms, seeds, signals=stores, **common)
+            rows = A.run(exp, arms, seeds)
             total = time.perf_counter() - t0
-            per = {lm: sum(r["seconds"] for r in rows if r["arm"].startswith(f"λ={lm} ")) for lm in lmbdas}
+            per = {lm: sum(r.seconds for r in rows if r.arm.startswith(f"λ={lm} ")) for lm in lmbdas}
             out[mode] = {"total": total, "signals": t_signals, "outputs": t_outputs, "per_lmbda": per, "stores": stores,
-                         "init": sum(r["seconds"] for r in rows if r["arm"] == "student (init)")}
+                         "init": sum(r.seconds for r in rows if r.arm == whitebox.INIT)}
         t0 = time.perf_counter()
-        found = whitebox.signal_stores(K, arms, "captured", max_new_tokens=P["max_new_tokens"], root=Path(root))
+        found = whitebox.signal_stores(exp, arms, "captured", root=Path(root))
         t_found = time.perf_counter() - t0
         assert not any(v["captured"] for v in found.values())    # the same key: nothing captured again
         cap = out["captured"]
         out["reused"] = {**cap, "signals": t_found, "total": cap["total"] - cap["signals"] + t_found}
         store_info = out["captured"]["stores"]["gkd"]
-        rollouts = whitebox.off_policy_rollouts(K, "gkd", P["max_new_tokens"])
+        rollouts = whitebox.off_policy_rollouts(exp, "gkd")
         store = signals.SignalStore(store_info["path"])
-        parts = step_parts(K, rollouts, store, P["batch_size"])
+        parts = step_parts(K, rollouts, store, P.batch_size)
         b = S.collate_rollouts(rollouts[:64], S.pad_id(K.tokenizer))
         with torch.no_grad():
             t_rows = S.response_logits(K.teacher, b)[b["response_mask"]].float()
@@ -175,8 +175,8 @@ def grid_timing(seeds=None) -> dict:
         err = signals.estimator_errors(s_rows, t_rows, ks=(whitebox.SIGNAL_K,), sample_counts=(), repeats=1)[0]
     live, cap, reused = out["live"], out["captured"], out["reused"]
     print()
-    print(f"Notebook 04 grid at profile default: λ {lmbdas} × β {betas}, seeds {seeds}, {P['max_steps']} steps, batch "
-          f"{P['batch_size']}, {len(K.splits['train'])} off-policy sequences, {whitebox.resolve_settings('default')['kit']} kit "
+    print(f"Notebook 04 grid at profile default: λ {lmbdas} × β {betas}, seeds {seeds}, {P.max_steps} steps, batch "
+          f"{P.batch_size}, {len(K.splits['train'])} off-policy sequences, {P.kit} kit "
           f"(vocabulary {len(K.tokenizer)})")
     print()
     print("| teacher | wall time (s) | teacher's greedy outputs (s) | capture (s) | λ=0 jobs (s, summed) "

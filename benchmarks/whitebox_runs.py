@@ -15,15 +15,14 @@ import argparse
 import statistics
 import time
 
+from labkit.lab import arms as A
 from labkit.lab import task_teacher, whitebox
 
 
-def arms_of(kind: str) -> dict:
+def arms_of(kind: str) -> list:
     if kind == "gkd":
-        return {f"λ={lm} β={b}": ("gkd", dict(lmbda=lm, beta=b)) for lm in (0.0, 1.0) for b in (0.0, 0.5, 1.0)}
-    arms = {"sft": ("sft", {}), "kd": ("kd", {})}
-    arms.update({k: ("minillm", v) for k, v in whitebox.minillm_variants(True, 0.2, True).items()})
-    return arms
+        return [whitebox.gkd_arm(lm, b) for lm in (0.0, 1.0) for b in (0.0, 0.5, 1.0)] + [whitebox.init_arm()]
+    return whitebox.minillm_arms(whitebox.MiniLLMProfile.resolve("default", methods=["sft", "kd", "minillm"]))
 
 
 def main() -> None:
@@ -47,19 +46,21 @@ def main() -> None:
     for steps in a.steps:
         for lr in a.lr:
             t = time.perf_counter()
-            rows = whitebox.run_arms(kit, arms_of(a.arms), a.seeds, steps=steps, lr=lr, batch_size=a.batch_size,
-                                     max_new_tokens=a.max_new_tokens, split="valid")
+            P = whitebox.MiniLLMProfile.resolve("default", max_steps=steps, lr=lr, batch_size=a.batch_size,
+                                                max_new_tokens=a.max_new_tokens)
+            arms = arms_of(a.arms)
+            rows = A.run(whitebox.Experiment(kit, P, split="valid").prepare(arms), arms, a.seeds)
             wall = time.perf_counter() - t
             print(f"\n## steps={steps} lr={lr} batch={a.batch_size} seeds={a.seeds}: {wall:.0f} s wall")
             print(f"{'arm':24s} {'acc':>12s} {'rougeL':>12s} {'t-loglik':>12s} {'dist-2':>12s} {'words':>8s} {'s/run':>6s}")
-            for arm in dict.fromkeys(r["arm"] for r in rows):
-                rs = [r for r in rows if r["arm"] == arm]
+            for arm in A.arm_labels(rows):
+                rs = [r for r in rows if r.arm == arm]
 
                 def ms(k):
-                    v = [r["final"][k] for r in rs]
+                    v = [r.metrics["valid"][k] for r in rs]
                     return statistics.mean(v), (statistics.stdev(v) if len(v) > 1 else 0.0)
                 cells = {k: ms(k) for k in ("accuracy", "rouge_l", "teacher_loglik", "distinct_2", "gen_words")}
-                secs = statistics.mean(r["seconds"] for r in rs)
+                secs = statistics.mean(r.seconds for r in rs)
                 print(f"{arm:24s} " + " ".join(f"{m:6.3f}±{s:5.3f}" for k, (m, s) in cells.items() if k != "gen_words")
                       + f" {cells['gen_words'][0]:8.1f} {secs:6.1f}")
                 result[f"{steps}/{lr}/{arm}/acc"] = round(cells["accuracy"][0], 3)
