@@ -60,15 +60,16 @@ def main(argv=None) -> int:
     use_format(args.format)
     s = sv.icl_setup(n_source=args.source_tasks, n_target=args.target_tasks, n_target_train=6, n_target_valid=4,
                      eval_split="valid")
-    arms = sv.icl_arms(s, k=4, epochs=4)
+    arms = {a.label: a for a in sv.icl_arms(k=4, epochs=4)}
+    x = sv.SurveyExperiment(s, f"scratch@layers={args.layers},hidden={args.hidden}", {})
     t0, loss = time.perf_counter(), float("nan")
     if args.pretrained:
         tok, model = models.load_tokenizer(args.pretrained.split("@")[0]), models.load_model(args.pretrained, device="cpu")
     else:
-        sv.prepare(s, [arms], student=f"scratch@layers={args.layers},hidden={args.hidden}")
+        x.prepare([list(arms.values())])
         tok = s.tokenizer
         model = tiny.tiny_causal_lm(tok, n_layers=args.layers, hidden=args.hidden, heads=4, seed=args.seed)
-        p, t = arms[args.arm]["pairs"][0]
+        p, t = x.data(arms[args.arm])[0][0]
         cfg = TrainConfig(lr=args.lr, steps=args.steps, batch_size=args.batch_size, max_len=256, seed=args.seed,
                           progress=False, device="cpu", bf16=False)
         loss = sft.train(model, tok, p, t, config=cfg).last("loss")

@@ -11,9 +11,9 @@ Everything not on the command line is the SURVEY "default" profile row (labkit.l
 k paths, temperature, ICL k and epochs, task counts, n_target_valid. Scores the held-out validation questions
 (synthetic:arithmetic "valid" split; for ICL, the n_target_valid held-out items of each target task, which are
 neither its training nor its test items), never the test split. Runs every (arm, seed) as notebook 05 does
-(labkit.lab.survey.run, forked workers on the CPU's cores). --untrained first scores fresh, untrained students
-(steps = 0), the floor a trained student must clear. Prints one row per (miniature, steps, arm, metric): mean and
-per-seed values, seconds per run; then each miniature's wall time per step count; the last line is
+(labkit.lab.survey.SurveyExperiment through labkit.lab.arms.run, forked workers on the CPU's cores). --untrained
+first scores fresh, untrained students (steps = 0), the floor a trained student must clear. Prints one row per
+(miniature, steps, arm, metric): mean and per-seed values, seconds per run; then each miniature's wall time per step count; the last line is
 `RESULT key=value ...` with each arm's mean validation accuracy and the wall time of each miniature.
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ import time
 
 import torch
 
+from labkit.lab import arms as A
 from labkit.lab import profiles
 from labkit.lab import survey as sv
 
@@ -60,27 +61,28 @@ def main(argv=None) -> int:
           f"seeds={args.seeds} student={P['student']} max_len={P['max_len']}", flush=True)
     result, print_rows, walls = {}, [], []
     for m in args.methods:
-        arms = sv.arms_for(m, S[m], noisy=P["noisy"], clean=P["clean"], k_paths=P["k_paths"],
-                           temperature=P["temperature"], icl_k=P["icl_k"], epochs=P["icl_epochs"],
-                           lion_settings=dict(n_pool=args.lion_pool, n_new=args.lion_new, steps=args.lion_steps))
+        Q = sv.SurveyProfile.resolve("default", lion_pool=args.lion_pool, lion_new=args.lion_new,
+                                     lion_steps=args.lion_steps, n_train=args.n_train)
+        arms = sv.arms_for(m, Q)
         S[m].tokenizer = None                      # each miniature's own tokenizer (scott shares cot's data)
-        sv.prepare(S[m], [arms], student=P["student"])
+        sv.SurveyExperiment(S[m], P["student"], {}).prepare([arms])
         for steps in ([0] if args.untrained else []) + args.steps:
             cfg = dict(lr=args.lr, steps=steps, batch_size=args.batch_size, max_len=P["max_len"], bf16=False)
+            x = sv.SurveyExperiment(S[m], P["student"], cfg, step0_seeds=args.seeds)
             t0 = time.perf_counter()
-            rows = (sv.untrained(S[m], arms, args.seeds, P["student"]) if steps == 0 else
-                    sv.run(S[m], arms, args.seeds, student=P["student"], config=cfg))
+            rows = ([A.Run(a.label, s, {"test": x.untrained(a, s)}) for a in arms for s in args.seeds] if steps == 0
+                    else A.run(x, arms, args.seeds))
             wall = time.perf_counter() - t0
             walls.append((m, steps, wall))
-            metrics = ("accuracy", "faithfulness") if m == "scott" else ("accuracy", "hard") if m == "lion" else ("accuracy",)
+            metrics = ("accuracy", "faithfulness") if m == "scott" else ("accuracy",)
             for a in arms:
-                rs = sorted((r for r in rows if r["arm"] == a), key=lambda r: r["seed"])
-                for k in metrics:
-                    vals = [r[k] for r in rs]
-                    print_rows.append((m, steps, a, k, statistics.mean(vals), vals,
-                                       statistics.mean(r["train_seconds"] + r["eval_seconds"] for r in rs)))
-                key = a.split(' (')[0].replace(' ', '_')
-                result[f"{m}/{steps}/{key}"] = round(statistics.mean(r["accuracy"] for r in rs), 3)
+                rs = sorted((r for r in rows if r.arm == a.label), key=lambda r: r.seed)
+                for k in metrics + (("hard",) if m == "lion" and steps else ()):
+                    vals = [r.extra[k] if k == "hard" else r.value(k) for r in rs]
+                    print_rows.append((m, steps, a.label, k, statistics.mean(vals), vals,
+                                       statistics.mean(r.seconds + r.extra.get("eval_seconds", 0) for r in rs)))
+                key = a.label.split(' (')[0].replace(' ', '_')
+                result[f"{m}/{steps}/{key}"] = round(statistics.mean(r.value("accuracy") for r in rs), 3)
             result[f"{m}/{steps}/wall_s"] = round(wall, 1)
             print(f"# {m} steps={steps}: {wall:.1f}s", flush=True)
     print(f"{'miniature':<13} {'steps':>5}  {'arm':<36} {'metric':<12} {'mean':>6}  {'per seed':<22} s/run")

@@ -14,6 +14,7 @@ import time
 
 def main(argv=None) -> int:
     from labkit.lab import xtok
+    from labkit.lab.arms import run, summary
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kit", default="default")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -29,10 +30,10 @@ def main(argv=None) -> int:
     for cell in args.grid:
         steps, lr, bs = cell.split(":")
         t0 = time.perf_counter()
-        rows = xtok.run_arms(kit, list(xtok.ARMS), args.seeds, steps=int(steps), lr=float(lr), batch_size=int(bs),
-                             ce_weight=args.ce_weight, split="valid")
+        X = xtok.XTokExperiment(kit, steps=int(steps), lr=float(lr), batch_size=int(bs), split="valid")
+        runs = run(X, xtok.xtok_arms(xtok.ARM_NAMES, ce_weight=args.ce_weight), args.seeds)
         wall = time.perf_counter() - t0
-        for r in xtok.summary(rows):
+        for r in summary(runs, ["accuracy", "digit_logprob", "other_logprob"], split="valid"):
             print(f"| {steps} | {lr} | {bs} | {r['arm']} | {r['accuracy']:.3f} ± {r['accuracy sd']:.3f} | "
                   f"{r['digit_logprob']:.3f} | {r['other_logprob']:.3f} | {wall:.0f} |", flush=True)
     return 0

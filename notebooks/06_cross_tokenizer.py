@@ -29,9 +29,11 @@
 #   the notebook uses as same-tokenizer KD.
 #
 # Every KD arm trains on $w\,\mathrm{CE}+(1-w)\,\mathrm{KD}$ with the same $w$ (`ce_weight`); SFT is CE alone.
-# X-Token (NVIDIA; its numbers reach the lab second-hand, through issue 15) reports that multi-digit numbers —
-# one token for one model, several for the other — fall into GOLD's unmatched set and ruin GSM8K
-# (GOLD 2.56 vs same-tokenizer KD 12.89). The miniature below builds exactly that situation and measures it.
+# X-Token (NVIDIA; its numbers reach the lab second-hand, not checked against the X-Token paper) reports that
+# multi-digit numbers — one token for one model, several for the other — fall into GOLD's unmatched set and ruin
+# GSM8K (GOLD 2.56 vs same-tokenizer KD 12.89). The miniature below builds exactly that situation and measures it:
+# first the alignment, then the two losses on one solution chunk by chunk, one seed trained live, then the seeds
+# and the claims.
 
 # %%
 from IPython.display import HTML, Markdown, display
@@ -61,16 +63,14 @@ interactive: bool = True  # show the alignment viewer's text box (only in a live
 out_dir: str = "runs/06_cross_tokenizer"  # where metrics.json and the PNG figures go
 
 # %% [markdown]
-# Derived settings and a check of every parameter before anything heavy runs.
+# Every parameter, resolved against the profile and checked once, before anything heavy runs.
 
 # %%
-lk.lab.params.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device, beta=beta,
-                               max_steps=max_steps, batch_size=batch_size or 1)
-S = xtok.resolve_settings(profile, kit=kit, cross_teacher=cross_teacher, same_teacher=same_teacher, student=student,
-                          arms=arms, seeds=seeds, max_steps=max_steps, lr=lr, batch_size=batch_size, n_texts=n_texts)
-xtok.check_weight(ce_weight)
+P = xtok.XTokProfile.resolve(profile, kit=kit, cross_teacher=cross_teacher, same_teacher=same_teacher,
+                             student=student, arms=arms, seeds=seeds, seed=seed, max_steps=max_steps, lr=lr,
+                             batch_size=batch_size, ce_weight=ce_weight, beta=beta, n_texts=n_texts, device=device)
 timer = lk.lab.metrics.Timer()
-display(S)
+display(P)
 
 # %% [markdown]
 # ## One text, two tokenizations
@@ -84,7 +84,7 @@ display(S)
 
 # %%
 with timer("load kit (first use: builds it)"):
-    K = xtok.load_kit(S, device)
+    K = xtok.load_kit(P)
 with timer("alignment"):
     pair = xtok.real_pair(profile)
     fig = xtok.alignment_figure(xtok.viewer_panels(sentence, K, pair))
@@ -110,7 +110,7 @@ elif pair is not None:
 
 # %%
 with timer("alignment counts"):
-    counts = xtok.count_sources(profile, data_dir, S["n_texts"], pair, K)
+    counts = xtok.count_sources(profile, data_dir, P.n_texts, pair, K)
 display(lk.lab.notebook.table(xtok.counts_rows(counts), digits=1))
 
 # %% [markdown]
@@ -135,48 +135,79 @@ print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in m.items() if 
 print(f"{len(K.splits['train'])} train / {len(K.splits['valid'])} valid / {len(K.splits['test'])} test problems")
 
 # %% [markdown]
+# ## The two losses on one solution, chunk by chunk
+#
+# One test solution, both tokenizations aligned by bytes, and the KD term each chunk adds for the student init
+# against the whole-number teacher (`labkit.methods.xtok.xtok_loss` on a plan holding that chunk alone, as training
+# computes it). Look at the number chunks (merged): ULD compares only sorted probabilities at their first tokens,
+# the hybrid adds the Bernoulli term on the whole number's probability; the exact chunks (words, operators) are
+# where the hybrid's identity terms can say *which* token.
+
+# %%
+rows = xtok.chunk_terms(K, K.splits["test"][0], beta=P.beta)
+display(lk.lab.notebook.table(rows, digits=3))
+
+# %% [markdown]
+# ## One seed, live
+#
+# The hybrid arm (or the first KD arm of `arms`) for the seed `seed`, from the student init: its KD term per chunk
+# and its CE per token over the steps, then its test scores. Every arm continues from the same student init for
+# the same steps, so every arm's difference is its loss. The seeds below reuse this run.
+
+# %%
+arm_list = xtok.xtok_arms(P.arms, ce_weight=P.ce_weight, beta=P.beta)
+X = xtok.XTokExperiment(K, steps=P.max_steps, lr=P.lr, batch_size=P.batch_size, max_new_tokens=P.max_new_tokens,
+                        device=P.train_device)
+shown = P.seed if P.seed in P.seeds else P.seeds[0]
+kd_arms = [a for a in arm_list if a.method == "xtok"] or arm_list[-1:]
+live_arm = next((a for a in kd_arms if a.label == "hybrid"), kd_arms[0])
+with timer("one seed, live"):
+    live = lk.lab.arms.run(X, [live_arm], [shown], processes=1)[0]
+fig = plots.training_curves({live.arm: live.curves}, [k for k in ("loss/kd", "loss/ce") if k in live.curves],
+                            title=f"{live.arm}, seed {shown}: KD term (per chunk) and CE (per token)")
+figures.append(plots.save(fig, out_dir, "xtok_live.png"))
+print(live.arm, {k: round(v, 3) for k, v in live.metrics["test"].items()}, f"{live.seconds:.1f} s")
+
+# %% [markdown]
 # ## SFT vs ULD vs hybrid vs same-tokenizer KD, over seeds
 #
-# Every arm continues from the same student init for the same steps; scored on the test problems: task accuracy
-# of the greedy answer, and — teacher-forced on the gold solutions — the student's mean log-probability per
-# digit token (where the numbers live) and per other token. Settings were chosen on the validation problems
-# (benchmarks/RESULTS.md). Add `"hybrid (KD only)"` and `"same-tok KD (KD only)"` to `arms` to train the same two
-# losses without the cross-entropy on the gold text (six more runs, about a minute): the CE term teaches every arm
-# the gold digits directly, and hides how little the hybrid says about numbers.
+# Scored on the test problems: task accuracy of the greedy answer, and — teacher-forced on the gold solutions — the
+# student's mean log-probability per digit token (where the numbers live) and per other token. Settings were chosen
+# on the validation problems (benchmarks/RESULTS.md). Add `"hybrid (KD only)"` and `"same-tok KD (KD only)"` to
+# `arms` to train the same two losses without the cross-entropy on the gold text: the CE term teaches every arm the
+# gold digits directly, and hides how little the hybrid says about numbers.
 
 # %%
 with timer("train and score, arms x seeds"):
-    rows = xtok.run_arms(K, S["arms"], S["seeds"], steps=S["max_steps"], lr=S["lr"], batch_size=S["batch_size"],
-                         ce_weight=ce_weight, beta=beta, max_new_tokens=S["max_new_tokens"],
-                         device=xtok.train_device(S, device))
-table = xtok.summary(rows)
+    runs = lk.lab.arms.run(X, arm_list, P.seeds, processes=X.processes)
+table = lk.lab.arms.summary(runs, ["accuracy", "digit_logprob", "other_logprob"])
 display(lk.lab.notebook.table(table))
 print({k: round(v, 1) for k, v in timer.timings.items()})
 
 # %%
 names = {"accuracy": "task accuracy ↑", "digit_logprob": "log-prob per gold digit token ↑",
          "other_logprob": "log-prob per other gold token ↑"}
-order = ["student (init)", *S["arms"]]
-panels = {label: {xtok.SHORT.get(a, a): [v for _, v in sorted(xtok.by_arm(rows, m_)[a].items())] for a in order}
-          for m_, label in names.items()}
+per_seed = lambda arm, metric: [v for _, v in sorted(lk.lab.arms.values(runs, arm, metric).items())]  # noqa: E731
+panels = {label: {xtok.SHORT.get(a.label, a.label): per_seed(a.label, m) for a in arm_list} for m, label in names.items()}
 fig = plots.paired_seeds(panels, title=f"Each arm per seed (dots joined by seed), mean and 95% t-interval "
-                                       f"({len(S['seeds'])} seeds)")
+                                       f"({len(P.seeds)} seeds)")
 figures.append(plots.save(fig, out_dir, "xtok_arms.png"))
-shown = seed if seed in S["seeds"] else S["seeds"][0]
-fig = plots.training_curves({r["arm"]: r["curves"] for r in rows if r["seed"] == shown and "loss/kd" in r["curves"]},
-                            ["loss/kd", "loss/ce"], title=f"KD term (per chunk) and CE on the training batches, seed {shown}")
+fig = plots.training_curves({r.arm: r.curves for r in runs if r.seed == shown and "loss/kd" in r.curves},
+                            ["loss/kd", "loss/ce"], title=f"KD term (per chunk) and CE on the training batches, "
+                                                          f"seed {shown}")
 figures.append(plots.save(fig, out_dir, "xtok_losses.png"))
 
 # %% [markdown]
 # ## The papers' claims, measured
 #
 # One effect per seed (metric of the better arm − metric of the worse arm), 95% Student-t interval over seeds
-# (docs/methods.md §9); a claim holds when the interval's lower end is above 0.
+# (docs/methods.md §9); a claim holds when the interval's lower end is above 0. Under the table: the reading of each
+# claim that does not hold, with this run's numbers.
 
 # %%
-C = xtok.xtok_claims(rows)
+C = xtok.xtok_claims(runs)
 display(lk.lab.claims.markdown(C))
-notes = xtok.xtok_notes(C)
+notes = xtok.xtok_notes(C, xtok.numbers(runs, steps=P.max_steps, ce_weight=P.ce_weight), profile)
 display(Markdown("\n".join(f"* {v}" for v in notes.values()) or "Every claim holds."))
 
 # %% [markdown]
@@ -184,21 +215,27 @@ display(Markdown("\n".join(f"* {v}" for v in notes.values()) or "Every claim hol
 #
 # The alignment counts say how much of a text the identity terms of the hybrid can see; the arms say what the
 # loss does with it. In the miniature the hybrid's student learns about each number only through the chunk
-# probability $P$ (a single probability per number) and the sorted ULD tail, while same-tokenizer KD gives it the teacher's
-# distribution over every digit — X-Token's point. At the default budget the CE term on the gold solutions teaches
-# all arms the digits and the gaps stay inside the seed spread (benchmarks/RESULTS.md: 0 of 6 claims held); with the
-# KD term alone the hybrid falls far behind on the digits. Where a claim does not hold, its line above gives the
-# measured effect; nothing is tuned on the test problems.
+# probability $P$ (a single probability per number) and the sorted ULD tail, while same-tokenizer KD gives it the
+# teacher's distribution over every digit — X-Token's point. With the CE term on the gold solutions every arm also
+# learns the digits directly, which can hide the difference; the KD-only arms take that term away. Where a claim
+# does not hold, its line above gives the measured effect; nothing is tuned on the test problems.
+
+# %% [markdown]
+# ## Try this
+#
+# 1. **Take the CE term away.** Add `"hybrid (KD only)"` and `"same-tok KD (KD only)"` to `arms`: the claim
+#    `same-tok>hybrid(KD only):digit_logprob` compares the two losses on the digits alone; look at the
+#    log-prob-per-digit panel of the arms figure.
+# 2. **Your own sentence.** Change `sentence` (or type in the viewer's box) to a text with numbers, accents or emoji,
+#    and look at which chunks turn orange or red: those are where the hybrid falls back to the chunk probability.
+# 3. **Forward or reverse.** Set `beta = 0.0` (forward KL) or `1.0` (reverse KL): the chunk table above shows how the
+#    hybrid term of each chunk changes before any training, and the claims table how the arms move.
+# 4. **Weight the CE.** Set `ce_weight = 0.9`: every KD arm moves toward SFT; watch `uld>sft` and the training CE in
+#    the live curve.
 
 # %%
-params = {**{k: S[k] for k in ("kit", "cross_teacher", "same_teacher", "student", "arms", "seeds", "max_steps",
-                                 "lr", "batch_size", "n_texts", "max_new_tokens")},
-          "profile": profile, "ce_weight": ce_weight, "beta": beta, "sentence": sentence, "seed": seed,
-          "device": device}
-metrics = {"claims": C, "claims_not_holding": notes, **lk.lab.claims.learning_metrics(xtok.learning(rows)),
-           "alignment": counts,
-           "tables": {"arms": table},
-           "figures": figures, "runs": [{k: r[k] for k in ("arm", "seed", "final", "seconds")} for r in rows],
-           "curves": {f"{r['arm']}|{r['seed']}": r["curves"] for r in rows if r["curves"]},
-           "kit": dict(K.manifest), "real_pair": pair is not None}
+params = {**P.as_dict(), "profile": profile, "sentence": sentence}
+metrics = {"claims": C, "claims_not_holding": notes, **lk.lab.claims.learning_metrics(xtok.learning(runs)),
+           "alignment": counts, "chunk_terms": rows, "tables": {"arms": table}, "figures": figures,
+           "runs": lk.lab.arms.to_json(runs), "kit": dict(K.manifest), "real_pair": pair is not None}
 lk.lab.metrics.write_metrics(out_dir, "06_cross_tokenizer", params, metrics, timer)

@@ -1,33 +1,39 @@
 """Notebook 05: the survey's map of LLM distillation, and miniatures of the methods notebooks 01-04 do not run.
 
     lk.lab.survey.taxonomy_figure()                       # the map, each box naming where the lab teaches it
-    S = lk.lab.survey.cot_setup(n_train=600, n_test=200, task_steps=2, teacher="noisy-oracle@p=0.3")
-    rows = lk.lab.survey.run(S, lk.lab.survey.finetune_cot_arms(k=4, temperature=1.0), seeds=[0, 1, 2],
-                             student="scratch@layers=2,hidden=64", config=dict(lr=3e-3, steps=300, batch_size=16))
+    setup = lk.lab.survey.cot_setup(n_train=600, n_test=200, task_steps=1, teachers=["noisy-oracle@p=0.3"])
+    X = lk.lab.survey.SurveyExperiment(setup, "scratch@layers=2,hidden=64", dict(lr=3e-3, steps=300, batch_size=16))
+    arms = lk.lab.survey.finetune_cot_arms("noisy-oracle@p=0.3", k=4, temperature=1.0)
+    X.prepare([arms])                                     # the tokenizer, trained on every pair the arms will see
+    runs = lk.lab.arms.run(X, arms, seeds=[0, 1, 2])      # one Run per (arm, seed)
 
-Each miniature trains from-scratch tiny students (labkit.lab.students.parse_scratch) on prompt -> target
-pairs that a method module of labkit.methods builds (finetune_cot, scott, socratic, icl), one process per
-(arm, seed) on the CPU's cores (labkit.lab.parallel), and scores them on the test split with the method's
-own reading of the student's output. An arm is {"pairs": fn(seed) -> (prompts, targets) per student,
-"score": fn(models) -> {metric: value}}; the runner trains one fresh student per entry of "pairs".
+Each miniature trains from-scratch tiny students (labkit.lab.students.parse_scratch) on the prompt -> target
+pairs that the arm's method (``labkit.methods.get(arm.method)``: finetune_cot, scott, socratic, icl, lion) builds
+from a scripted teacher, and scores them on the test split with that method's own reading of the student's
+output. Every one of these methods is supervised fine-tuning on the pairs it builds (``labkit.methods.sft``);
+what differs is the data, and Socratic CoT's two students and Lion's round (``SurveyExperiment.run_group``).
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import random
 import statistics
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-from labkit import data, rationales, tiny
+from labkit import data, methods, rationales, tiny
 from labkit.data import Record
 from labkit.errors import LabkitError
+from labkit.lab import papers
+from labkit.lab import arms as _arms
 from labkit.lab import claims as _claims
-from labkit.lab.parallel import map_runs
+from labkit.lab.arms import Arm, Run
+from labkit.lab.profiles import SURVEY as _TABLE
+from labkit.lab.profiles import Profile, choices
 from labkit.lab.students import parse_scratch
 from labkit.loop import TrainConfig
-import copy
-
 from labkit.methods import finetune_cot, icl, lion, scott, sft, socratic
 
 # --------------------------------------------------------------------------- the map
@@ -143,6 +149,20 @@ class Setup:
     info: dict = field(default_factory=dict)
     support: list = field(default_factory=list)
 
+    def records(self, name: str) -> list:
+        """The records an arm trains on: "train", or "source" (the ICL setup's source tasks)."""
+        if name == "train":
+            return self.train
+        if name in self.info:
+            return self.info[name]
+        raise LabkitError(f"Setup has no records {name!r}; expected 'train' or one of {sorted(self.info)}")
+
+    def lion_pool(self, n_pool: int) -> list:
+        """Lion's first pool: the first n_pool training questions (their teachers' responses attached)."""
+        if not 0 < n_pool <= len(self.train):
+            raise LabkitError(f"lion_pool={n_pool}: expected 1..{len(self.train)} (the training questions)")
+        return self.train[:n_pool]
+
 
 COLORS = ["red", "blue", "green", "yellow"]
 ITEMS = ["apple", "ball", "book", "chair", "clock", "coin", "cup", "drum", "fork", "hat", "kite", "lamp",
@@ -202,111 +222,137 @@ def icl_setup(*, n_source: int, n_target: int, n_target_train: int, n_target_val
                  info={"source": source, "n_source_tasks": n_source, "n_target_tasks": n_target})
 
 
+
 # --------------------------------------------------------------------------- arms
 #
-# An arm is plain data (it goes to a worker process): {"pairs": [(prompts, targets)] (one fresh student per
-# entry), "score": one of SCORES, "stats": what its data holds}.
+# An Arm names its registered method and that method's settings; `reads` says what else the run reads: which
+# records it trains on ("records": "train" or "source"), Socratic CoT's two students ("roles"), the ICL epochs
+# and the demonstrations at test time ("epochs", "eval_k"), Lion's pool and steps ("pool", "steps").
 
 METHODS = ("finetune_cot", "scott", "socratic", "lion", "icl")
 
 
-def finetune_cot_arms(setup: Setup, teacher: str, *, k: int, temperature: float) -> dict:
+def finetune_cot_arms(teacher: str, *, k: int, temperature: float) -> list[Arm]:
     """Fine-tune-CoT with one greedy path per question vs k sampled paths (the correct ones kept)."""
-    def arm(k_, t_):
-        s = finetune_cot.Settings(teacher=teacher, k=k_, temperature=t_, seed=0)
-        p, t, stats = finetune_cot.training_pairs(setup.train, finetune_cot.reasoning_paths(setup.train, s))
-        return {"pairs": [(p, t)], "score": "cot", "stats": stats}
-    return {"k=1 (greedy)": arm(1, 0.0), f"k={k} (T={temperature:g})": arm(k, temperature)}
+    return [Arm("k=1 (greedy)", "finetune_cot", {"teacher": teacher, "k": 1, "temperature": 0.0, "seed": 0}),
+            Arm(f"k={k} (T={temperature:g})", "finetune_cot",
+                {"teacher": teacher, "k": k, "temperature": temperature, "seed": 0})]
 
 
-def scott_arms(setup: Setup, teacher: str) -> dict:
+def scott_arms(teacher: str) -> list[Arm]:
     """Rationale ⊕ answer students on all of a noisy teacher's rationales vs only the consistent ones."""
-    def arm(filt):
-        p, t, stats = scott.training_pairs(setup.train, teacher, filter=filt)
-        return {"pairs": [(p, t)], "score": "scott", "stats": stats}
-    return {"unfiltered": arm(False), "consistent only": arm(True)}
+    return [Arm("unfiltered", "scott", {"teacher": teacher, "filter": False}),
+            Arm("consistent only", "scott", {"teacher": teacher, "filter": True})]
 
 
-def socratic_arms(setup: Setup, teacher: str) -> dict:
-    """One CoT student vs a decomposer and a solver, on the same teacher's reasoning."""
-    s = finetune_cot.Settings(teacher=teacher, keep_correct=False)
-    p, t, stats = finetune_cot.training_pairs(setup.train, finetune_cot.reasoning_paths(setup.train, s),
-                                              keep_correct=False)
-    two = [socratic.training_pairs(setup.train, teacher, role) for role in ("decomposer", "solver")]
-    return {"single CoT student": {"pairs": [(p, t)], "score": "cot", "stats": stats},
-            "Socratic CoT (decomposer + solver)": {"pairs": two, "score": "socratic",
-                                                   "stats": {"decomposer pairs": len(two[0][0]),
-                                                             "solver pairs": len(two[1][0])}}}
+def socratic_arms(teacher: str) -> list[Arm]:
+    """One CoT student vs a decomposer and a solver, on the same teacher's reasoning (every path kept)."""
+    return [Arm("single CoT student", "finetune_cot", {"teacher": teacher, "keep_correct": False}),
+            Arm("Socratic CoT (decomposer + solver)", "socratic", {"teacher": teacher},
+                reads={"roles": ["decomposer", "solver"]}, cost=2.0)]
 
 
-def icl_arms(setup: Setup, *, k: int, epochs: int, choices: bool = False) -> dict:
+def icl_arms(*, k: int, epochs: int, choices: bool = False) -> list[Arm]:
     """Plain fine-tuning (no demonstrations) vs Meta-ICT (source tasks in context) vs Multitask-ICT (the target
     tasks' training items in context); all scored on the target tasks' held-out items with k demonstrations.
     In-context arms see each record with `epochs` different draws of demonstrations. choices=False (the default):
     questions without their listed options, answered by the colour (80-token prompts at k=4 instead of 215)."""
-    def arm(records, k_):
-        s = icl.Settings(k=k_, seed=0, choices=choices)
-        ps, ts = [], []
-        support = icl.by_task(setup.support)
-        for e in range(epochs if k_ else 1):
-            p, t = icl.training_pairs(records, support, s, epoch=e)
-            ps, ts = ps + p, ts + t
-        return {"pairs": [(ps, ts)], "score": "icl", "stats": {"records": len(records), "pairs": len(ps)}}
-    setup.info["k"], setup.info["choices"] = k, choices
-    return {"fine-tuning (no context)": arm(setup.train, 0), "Meta-ICT": arm(setup.info["source"], k),
-            "Multitask-ICT": arm(setup.train, k)}
+    def arm(label, records, k_):
+        return Arm(label, "icl", {"k": k_, "seed": 0, "choices": choices},
+                   reads={"records": records, "epochs": epochs if k_ else 1, "eval_k": k})
+    return [arm("fine-tuning (no context)", "train", 0), arm("Meta-ICT", "source", k), arm("Multitask-ICT", "train", k)]
 
 
-def lion_arms(setup: Setup, teacher: str, *, n_pool: int, n_new: int, steps: int) -> dict:
-    """Lion's round vs its control on a pool of the first n_pool training questions (the teacher's responses
-    attached): both arms imitate the pool (the same student per seed), then add n_new questions generated like
-    the ones the student gets wrong (Lion) or like pool questions drawn at random (control), and train `steps`
-    more steps on the grown pool. Trained by ``run`` in one job per seed (the imitation is shared)."""
-    if not 0 < n_pool <= len(setup.train):
-        raise LabkitError(f"lion_pool={n_pool}: expected 1..{len(setup.train)} (the training questions)")
-    pool = setup.train[:n_pool]
-    p, t, _ = lion.training_pairs(pool, teacher)
-
-    def arm(mining):
-        return {"pairs": [(p, t)], "score": "cot", "stats": {"pool": n_pool, "new": n_new},
-                "lion": {"pool": pool, "teacher": teacher, "mining": mining, "n_new": n_new, "steps": steps}}
-    return {"control: like random pool questions": arm("random"), "Lion: like the failed questions": arm("hard")}
+def lion_arms(teacher: str, *, n_pool: int, n_new: int, steps: int) -> list[Arm]:
+    """Lion's round vs its control on a pool of the first n_pool training questions: both arms imitate the pool
+    (the same student per seed: one group), then add n_new questions generated like the ones the student gets
+    wrong (Lion) or like pool questions drawn at random (control), and train `steps` more steps on the grown
+    pool."""
+    def arm(label, mining):
+        return Arm(label, "lion", {"teacher": teacher, "n_new": n_new, "mining": mining},
+                   reads={"pool": n_pool, "steps": steps}, group="lion", cost=1.5)
+    return [arm("control: like random pool questions", "random"), arm("Lion: like the failed questions", "hard")]
 
 
-def _score_cot(models, setup):
+def arms_for(method: str, P, **knobs) -> list[Arm]:
+    """The arms of one miniature (a registered method of METHODS) with the profile's settings; `knobs` (k_paths,
+    temperature, icl_k, lion_new) override them where non-empty (the one-seed run's panel)."""
+    if method not in METHODS:
+        raise LabkitError(f"parameter method={method!r}: expected one of {', '.join(METHODS)}")
+    get = lambda name: knobs.get(name) or getattr(P, name)          # noqa: E731
+    build = {"finetune_cot": lambda: finetune_cot_arms(P.noisy, k=get("k_paths"), temperature=get("temperature")),
+             "scott": lambda: scott_arms(P.noisy), "socratic": lambda: socratic_arms(P.clean),
+             "icl": lambda: icl_arms(k=get("icl_k"), epochs=P.icl_epochs),
+             "lion": lambda: lion_arms(P.clean, n_pool=P.lion_pool, n_new=get("lion_new"), steps=P.lion_steps)}
+    return build[method]()
+
+
+# --------------------------------------------------------------------------- each method's data and reading
+
+def _ftcot_data(setup, arm):
+    s = finetune_cot.Settings(**arm.settings)
+    p, t, stats = finetune_cot.training_pairs(setup.train, finetune_cot.reasoning_paths(setup.train, s),
+                                              keep_correct=s.keep_correct)
+    return [(p, t)], stats
+
+
+def _scott_data(setup, arm):
+    s = scott.Settings(**arm.settings)
+    p, t, stats = scott.training_pairs(setup.train, s.teacher, filter=s.filter)
+    return [(p, t)], stats
+
+
+def _socratic_data(setup, arm):
+    two = [socratic.training_pairs(setup.train, arm.settings["teacher"], role) for role in arm.reads["roles"]]
+    return two, {f"{role} pairs": len(p) for role, (p, _) in zip(arm.reads["roles"], two)}
+
+
+def _icl_data(setup, arm):
+    s, records = icl.Settings(**arm.settings), setup.records(arm.reads.get("records", "train"))
+    support, ps, ts = icl.by_task(setup.support), [], []
+    for e in range(arm.reads.get("epochs", 1)):
+        p, t = icl.training_pairs(records, support, s, epoch=e)
+        ps, ts = ps + p, ts + t
+    return [(ps, ts)], {"records": len(records), "pairs": len(ps)}
+
+
+def _lion_data(setup, arm):
+    pool = setup.lion_pool(arm.reads["pool"])
+    p, t, _ = lion.training_pairs(pool, arm.settings["teacher"])
+    return [(p, t)], {"pool": len(pool), "new": arm.settings["n_new"]}
+
+
+def _score_cot(models, setup, arm):
     texts = finetune_cot.reason(models[0], setup.tokenizer, setup.test)
-    return {"accuracy": finetune_cot.accuracy(texts, setup.test), "example": texts[0]}
+    return {"accuracy": finetune_cot.accuracy(texts, setup.test)}, texts[0]
 
 
-def _score_scott(models, setup):
+def _score_scott(models, setup, arm):
     texts = finetune_cot.reason(models[0], setup.tokenizer, setup.test, task=scott.TASK, max_new_tokens=112)
-    return {**scott.scores(texts, setup.test), "example": texts[0]}
+    return scott.scores(texts, setup.test), texts[0]
 
 
-def _score_socratic(models, setup):
+def _score_socratic(models, setup, arm):
     runs = socratic.solve(models[0], models[1], setup.tokenizer, setup.test, max_steps=setup.info["task_steps"] + 2)
     texts = [r["answer_text"] for r in runs]
-    return {"accuracy": finetune_cot.accuracy(texts, setup.test), "example": socratic.dialogue(runs[0]["pairs"])}
+    return {"accuracy": finetune_cot.accuracy(texts, setup.test)}, socratic.dialogue(runs[0]["pairs"])
 
 
-def _score_icl(models, setup):
-    return {"accuracy": icl.accuracy(models[0], setup.tokenizer, setup.test, setup.support, k=setup.info["k"],
-                                     choices=setup.info.get("choices", True))}
+def _score_icl(models, setup, arm):
+    acc = icl.accuracy(models[0], setup.tokenizer, setup.test, setup.support, k=arm.reads["eval_k"],
+                       choices=arm.settings.get("choices", True))
+    return {"accuracy": acc}, None
 
 
-SCORES = {"cot": _score_cot, "scott": _score_scott, "socratic": _score_socratic, "icl": _score_icl}
+# registered method -> (its training pairs for an arm: [(prompts, targets)] per student + stats, its reading of the
+# students' output on the test questions: ({metric: value}, one example))
+DATA = {finetune_cot.NAME: _ftcot_data, scott.NAME: _scott_data, socratic.NAME: _socratic_data, icl.NAME: _icl_data,
+        lion.NAME: _lion_data}
+SCORE = {finetune_cot.NAME: _score_cot, scott.NAME: _score_scott, socratic.NAME: _score_socratic,
+         icl.NAME: _score_icl, lion.NAME: _score_cot}
 
 
-# --------------------------------------------------------------------------- running
-
-def prepare(setup: Setup, arms_list, *, student: str, vocab: int | None = None) -> float:
-    """Train the setup's tokenizer on every prompt and target of the arms (byte-level BPE, labkit.tiny); seconds."""
-    t0 = time.perf_counter()
-    corpus = [p + t for arms in arms_list for a in arms.values() for prompts, targets in a["pairs"]
-              for p, t in list(zip(prompts, targets))[:3000]]
-    setup.tokenizer = tiny.train_tokenizer(corpus, vocab_size=vocab or _spec(student)["vocab"])
-    return round(time.perf_counter() - t0, 2)
-
+# --------------------------------------------------------------------------- the experiment
 
 def _spec(student: str) -> dict:
     spec = parse_scratch(student)
@@ -316,209 +362,232 @@ def _spec(student: str) -> dict:
     return spec
 
 
-def _fresh(setup: Setup, spec: dict, seed: int):
-    return tiny.tiny_causal_lm(setup.tokenizer, n_layers=spec["layers"], hidden=spec["hidden"], heads=spec["heads"],
-                               seed=seed)
+def _curve(history, key: str = "loss") -> list:
+    return [(r["step"], r[key]) for r in history.rows if r.get(key) is not None]
 
 
-def train_arm(setup: Setup, name: str, arm: dict, seed: int, student: str, config: dict) -> dict:
-    """Train the arm's students (one fresh from-scratch model per pair set) with one seed (initialisation and
-    data order), score them on the test questions."""
-    spec = _spec(student)
-    t0, models_, losses = time.perf_counter(), [], []
-    for prompts, targets in arm["pairs"]:
-        model = _fresh(setup, spec, seed)
-        cfg = TrainConfig(**{"progress": False, "device": "cpu", **config, "seed": seed})
-        losses.append(sft.train(model, setup.tokenizer, prompts, targets, config=cfg).last("loss"))
-        models_.append(model)
-    t1 = time.perf_counter()
-    scored = SCORES[arm["score"]](models_, setup)
-    return {"arm": name, "seed": seed, **scored, "final_loss": losses,
-            "train_seconds": round(t1 - t0, 2), "eval_seconds": round(time.perf_counter() - t1, 2)}
+class SurveyExperiment:
+    """One miniature's students: every arm on one Setup, trained from scratch (`student` =
+    "scratch@layers=L,hidden=H") with the optimiser settings `config` (labkit.loop.TrainConfig fields) and the
+    run's seed (initialisation and data order).
+
+    What it caches (computed in the parent, inherited by the forked workers of ``labkit.lab.arms.run``):
+    each arm's training pairs (``data``), the scores of untrained students (``untrained``) and finished runs
+    (``run`` on an arm and seed it ran before returns that Run: the one-seed run is not trained twice).
+    step0_seeds: the seeds whose runs also score their untrained students (Run.step0).
+    """
+
+    def __init__(self, setup: Setup, student: str, config: dict, *, step0_seeds=(0,)):
+        self.setup, self.student, self.spec = setup, student, _spec(student)
+        self.config, self.step0_seeds = dict(config), tuple(int(s) for s in step0_seeds)
+        self._data, self._step0, self._done = {}, {}, {}
+
+    def prepare(self, arm_lists, vocab: int | None = None) -> float:
+        """Train the setup's tokenizer on every prompt and target of the arms (the first 3000 pairs of each
+        student; byte-level BPE, labkit.tiny); seconds."""
+        t0 = time.perf_counter()
+        corpus = [p + t for arms in arm_lists for a in arms for prompts, targets in self.data(a)[0]
+                  for p, t in list(zip(prompts, targets))[:3000]]
+        self.setup.tokenizer = tiny.train_tokenizer(corpus, vocab_size=vocab or self.spec["vocab"])
+        return round(time.perf_counter() - t0, 2)
+
+    def data(self, arm: Arm) -> tuple[list, dict]:
+        """([(prompts, targets)] per student, stats): the pairs the arm's method builds (cached)."""
+        if arm not in self._data:
+            self._data[arm] = DATA[methods.get(arm.method).NAME](self.setup, arm)
+        return self._data[arm]
+
+    def fresh(self, seed: int):
+        return tiny.tiny_causal_lm(self.setup.tokenizer, n_layers=self.spec["layers"], hidden=self.spec["hidden"],
+                                   heads=self.spec["heads"], seed=seed)
+
+    def train_config(self, seed: int, **over) -> TrainConfig:
+        return TrainConfig(**{"progress": False, "device": "cpu", **self.config, "seed": seed, **over})
+
+    def _scored(self, arm, models, seed, t0, t1, loss_curves, extra=None) -> Run:
+        metrics, example = SCORE[arm.method](models, self.setup, arm)
+        step0 = {"test": self.untrained(arm, seed)} if seed in self.step0_seeds else {}
+        final = [c[-1][1] for k, c in loss_curves.items() if c and k != "loss/imitation"]   # the arm's own training
+        return Run(arm.label, seed, {"test": metrics}, step0, loss_curves, round(t1 - t0, 2),
+                   {"example": example, "final_loss": final, "eval_seconds": round(time.perf_counter() - t1, 2),
+                    **(extra or {})})
+
+    def run(self, arm: Arm, seed: int) -> Run:
+        """The arm's students (one fresh model per pair set, all with this seed), trained by SFT on the method's
+        pairs and scored on the test questions."""
+        if (arm, seed) in self._done:
+            return self._done[(arm, seed)]
+        if self.setup.tokenizer is None:
+            raise LabkitError("SurveyExperiment.run: no tokenizer yet; call prepare(arm lists) first")
+        t0, models_, curves = time.perf_counter(), [], {}
+        pair_sets = self.data(arm)[0]
+        roles = arm.reads.get("roles") or [None] * len(pair_sets)
+        for role, (prompts, targets) in zip(roles, pair_sets):
+            model = self.fresh(seed)
+            h = sft.train(model, self.setup.tokenizer, prompts, targets, config=self.train_config(seed))
+            curves["loss" if role is None else f"loss/{role}"] = _curve(h)
+            models_.append(model)
+        out = self._scored(arm, models_, seed, t0, time.perf_counter(), curves)
+        self._done[(arm, seed)] = out
+        return out
+
+    def run_group(self, arms: list[Arm], seed: int) -> list[Run]:
+        """Lion's arms for one seed: one student imitates the pool, the referee finds the pool questions it fails
+        (once, for every arm), then each arm grows the pool its own way (new questions, the teacher's responses)
+        and trains a copy of the student reads["steps"] more steps on it."""
+        if all((a, seed) in self._done for a in arms):
+            return [self._done[(a, seed)] for a in arms]
+        t0, first = time.perf_counter(), arms[0]
+        pool, teacher = self.setup.lion_pool(first.reads["pool"]), first.settings["teacher"]
+        base = self.fresh(seed)
+        h = sft.train(base, self.setup.tokenizer, *self.data(first)[0][0], config=self.train_config(seed))
+        hard = lion.discriminate(base, self.setup.tokenizer, pool, teacher)       # once per seed, for every arm
+        shared, out = time.perf_counter() - t0, []
+        for arm in arms:
+            t1 = time.perf_counter()
+            grown = lion.grow(pool, hard, lion.Settings(**{**arm.settings, "seed": seed}), device="cpu")
+            model = copy.deepcopy(base)
+            h2 = sft.train(model, self.setup.tokenizer, *lion.training_pairs(grown, teacher)[:2],
+                           config=self.train_config(seed, steps=arm.reads["steps"]))
+            run = self._scored(arm, [model], seed, t1 - shared, time.perf_counter(),
+                               {"loss/imitation": _curve(h), "loss": _curve(h2)},
+                               {"pool": len(pool), "hard": len(hard), "new": len(grown) - len(pool)})
+            self._done[(arm, seed)] = run
+            out.append(run)
+        return out
+
+    def untrained(self, arm: Arm, seed: int) -> dict:
+        """The test metrics of the arm's students before training (fresh models, seeded as the run's): scored once
+        per way of scoring, number of students and seed."""
+        key = (SCORE[arm.method].__name__, len(self.data(arm)[0]), arm.reads.get("eval_k"), int(seed))
+        if key not in self._step0:
+            self._step0[key] = SCORE[arm.method]([self.fresh(seed) for _ in self.data(arm)[0]], self.setup, arm)[0]
+        return self._step0[key]
 
 
-def train_lion(setup: Setup, arms: dict, seed: int, student: str, config: dict) -> list[dict]:
-    """Lion's arms for one seed (arms with a "lion" entry, lion_arms): one student imitates the pool (`config`),
-    the referee finds the pool questions it fails, then each arm grows the pool its own way (new questions, the
-    teacher's responses) and trains a copy of the student `lion.steps` more steps on it; scored on the test
-    questions. One row per arm, with the pool, hard and new counts."""
-    spec, first = _spec(student), next(iter(arms.values()))
-    t0 = time.perf_counter()
-    base = _fresh(setup, spec, seed)
-    cfg = TrainConfig(**{"progress": False, "device": "cpu", **config, "seed": seed})
-    sft.train(base, setup.tokenizer, *first["pairs"][0], config=cfg)
-    pool, teacher = first["lion"]["pool"], first["lion"]["teacher"]
-    hard = lion.discriminate(base, setup.tokenizer, pool, teacher)       # once per seed, for every arm
-    t_shared, rows = time.perf_counter() - t0, []
-    for name, arm in arms.items():
-        t1, L = time.perf_counter(), arm["lion"]
-        s = lion.Settings(teacher=teacher, n_new=L["n_new"], mining=L["mining"], seed=seed)
-        grown = lion.grow(pool, hard, s, device="cpu")
-        model = copy.deepcopy(base)
-        loss = sft.train(model, setup.tokenizer, *lion.training_pairs(grown, teacher)[:2],
-                         config=dataclasses.replace(cfg, steps=L["steps"])).last("loss")
-        t2 = time.perf_counter()
-        scored = SCORES[arm["score"]]([model], setup)
-        rows.append({"arm": name, "seed": seed, **scored, "final_loss": [loss], "pool": len(pool), "hard": len(hard),
-                     "new": len(grown) - len(pool), "train_seconds": round(t_shared + t2 - t1, 2),
-                     "eval_seconds": round(time.perf_counter() - t2, 2)})
-    return rows
+# --------------------------------------------------------------------------- claims and readings
 
-
-def _job(kind: str, **job):
-    return train_lion(**job) if kind == "lion" else [train_arm(**job)]
-
-
-def run(setup: Setup, arms: dict, seeds, *, student: str, config: dict, processes: int | None = None) -> list[dict]:
-    """train_arm for every (arm, seed) on the CPU's cores (Lion's arms: train_lion, one job per seed); rows in
-    (arm, seed) order. Call `prepare` first."""
-    if setup.tokenizer is None:
-        prepare(setup, [arms], student=student)
-    common = {"setup": setup, "student": student, "config": config}
-    jobs = [{"kind": "arm", "name": n, "arm": a, "seed": int(s), **common}
-            for n, a in arms.items() if "lion" not in a for s in seeds]
-    lion_arms_ = {n: a for n, a in arms.items() if "lion" in a}
-    if lion_arms_:
-        jobs += [{"kind": "lion", "arms": lion_arms_, "seed": int(s), **common} for s in seeds]
-    # longest first (a Lion seed trains several students, a Socratic arm two), so no core idles at the end
-    jobs.sort(key=lambda j: -(len(j["arms"]) + 1 if j["kind"] == "lion" else len(j["arm"]["pairs"])))
-    rows = [r for got in map_runs(_job, jobs, processes=processes) for r in got]
-    order = {n: i for i, n in enumerate(arms)}
-    return sorted(rows, key=lambda r: (order[r["arm"]], list(seeds).index(r["seed"])))
-
-
-def by_seed(rows, arm: str, metric: str = "accuracy") -> dict:
-    got = {r["seed"]: r[metric] for r in rows if r["arm"] == arm}
-    if not got:
-        raise LabkitError(f"no runs of arm {arm!r}; arms: {sorted({r['arm'] for r in rows})}")
-    return got
-
-
-def claim(rows, id: str, text: str, better: str, worse: str, metric: str = "accuracy") -> dict:
-    """lab.claims.claim on two arms' test `metric`, paired by seed. Its "citation" (what the report prints after
-    the claim) is the survey alone: the claim's text already names the method's own paper."""
-    return {**_claims.claim(id, text, f"test {metric}", better, worse, better_values=by_seed(rows, better, metric),
-                            worse_values=by_seed(rows, worse, metric)), "citation": CITATION}
-
-
-def summary(rows, metrics=("accuracy",)) -> list[dict]:
-    """One row per arm: mean and per-seed values of each metric, seconds per run."""
-    out = []
-    for name in dict.fromkeys(r["arm"] for r in rows):
-        rs = sorted((r for r in rows if r["arm"] == name), key=lambda r: r["seed"])
-        row = {"arm": name, "n_seeds": len(rs)}
-        for m in metrics:
-            row[m] = statistics.mean(r[m] for r in rs)
-            row[f"{m} per seed"] = [round(r[m], 3) for r in rs]
-        row["train_seconds"] = statistics.mean(r["train_seconds"] for r in rs)
-        out.append(row)
-    return out
-
-
-# --------------------------------------------------------------------------- claims and the one-seed run
-
-def claims_of(rows: dict) -> list[dict]:
-    """The claims of the miniatures that ran ({miniature: rows}), paired by seed on the test questions."""
-    out = []
-    if "finetune_cot" in rows:
-        r = rows["finetune_cot"]
-        diverse = next(a for a in dict.fromkeys(x["arm"] for x in r) if not a.startswith("k=1 "))
-        out.append(claim(r, "05.ftcot.diverse>single", "Diverse reasoning (k sampled teacher paths per question, the "
-                         "correct ones kept) improves Fine-tune-CoT students over one greedy path (Ho et al., 2023, "
-                         "§5, diverse reasoning); here at equal optimiser steps", diverse, "k=1 (greedy)"))
-    if "scott" in rows:
-        r = rows["scott"]
-        out.append(claim(r, "05.scott.faithful", "Training on rationales consistent with the answer makes the "
-                         "student's answers follow its own rationales (Wang et al., 2023, SCOTT, faithfulness)",
-                         "consistent only", "unfiltered", metric="faithfulness"))
-        out.append(claim(r, "05.scott.accuracy", "Consistent rationales keep or improve the student's accuracy "
-                         "(Wang et al., 2023, SCOTT)", "consistent only", "unfiltered"))
-    if "socratic" in rows:
-        out.append(claim(rows["socratic"], "05.socratic>cot", "A decomposer and a sub-question solver (Socratic CoT) "
-                         "beat one student trained on whole chains of thought (Shridhar et al., 2023, §5)",
-                         "Socratic CoT (decomposer + solver)", "single CoT student"))
-    if "lion" in rows:
-        out.append(claim(rows["lion"], "05.lion.hard>random", "New instructions made like the ones the student "
-                         "fails (Lion's discrimination and generation) teach it more than as many made like "
-                         "instructions drawn at random (Jiang et al., 2023, Lion)", "Lion: like the failed questions",
-                         "control: like random pool questions"))
-    if "icl" in rows:
-        r = rows["icl"]
-        out.append(claim(r, "05.icl.multitask>meta", "Multitask-ICT beats Meta-ICT on the target tasks, in context "
-                         "(Huang et al., 2022, §5)", "Multitask-ICT", "Meta-ICT"))
-        out.append(claim(r, "05.icl.meta>ft", "In-context training on other tasks (Meta-ICT) lets the student use "
-                         "demonstrations of unseen tasks, which plain fine-tuning on the target tasks does not "
-                         "(Huang et al., 2022)", "Meta-ICT", "fine-tuning (no context)"))
-    return out
-
-
-def arms_for(method: str, setup: Setup, *, noisy: str, clean: str, k_paths: int, temperature: float, icl_k: int,
-             epochs: int, lion_settings: dict | None = None) -> dict:
-    """The arms of one miniature by name (finetune_cot, scott, socratic, lion or icl) on its setup;
-    lion_settings: {"n_pool", "n_new", "steps"} (lion_arms)."""
-    if method == "finetune_cot":
-        return finetune_cot_arms(setup, noisy, k=k_paths, temperature=temperature)
-    if method == "scott":
-        return scott_arms(setup, noisy)
-    if method == "socratic":
-        return socratic_arms(setup, clean)
-    if method == "icl":
-        return icl_arms(setup, k=icl_k, epochs=epochs)
-    if method == "lion":
-        if not lion_settings:
-            raise LabkitError("method 'lion' needs lion_settings={'n_pool', 'n_new', 'steps'} (the profile's "
-                              "lion_pool, lion_new, lion_steps)")
-        return lion_arms(setup, clean, **lion_settings)
-    raise LabkitError(f"parameter method={method!r}: expected one of {', '.join(METHODS)}")
-
-
-def untrained(setup: Setup, arms: dict, seeds, student: str) -> list[dict]:
-    """Rows as ``run`` gives them, for fresh students that never trained (every arm's step 0; seeded as train_arm).
-    Arms scored the same way with as many students have the same step-0 students (same tokenizer, spec and seed):
-    they are scored once and the row is repeated."""
-    spec, rows, done = _spec(student), [], {}
-    for name, arm in arms.items():
-        for s in seeds:
-            key = (arm["score"], len(arm["pairs"]), int(s))
-            if key not in done:
-                t0 = time.perf_counter()
-                scored = SCORES[arm["score"]]([_fresh(setup, spec, int(s)) for _ in arm["pairs"]], setup)
-                done[key] = {**scored, "train_seconds": 0.0, "eval_seconds": round(time.perf_counter() - t0, 2)}
-            rows.append({"arm": name, "seed": int(s), **done[key]})
-    return rows
-
-
-def learning(rows: dict, step0: dict) -> list[dict]:
-    """lab.claims.learning on test accuracy for every miniature that ran: {miniature: run rows} against
-    {miniature: ``untrained`` rows} (each arm's step 0, averaged over the seeds scored)."""
-    out = []
-    for m, rs in rows.items():
-        names = list(dict.fromkeys(r["arm"] for r in rs))
-        s0 = {a: statistics.mean(by_seed(step0[m], a).values()) for a in names}
-        out += [dict(x, arm=f"{m}: {x['arm']}")
-                for x in _claims.learning({a: by_seed(rs, a) for a in names}, s0, "test accuracy")]
-    return out
-
-
-WHY = {
-    "05.ftcot.diverse>single": "at equal steps each of the k paths is seen a k-th as often by a student still early in "
-                               "training; the paper trains equal epochs (k times the updates).",
-    "05.scott.faithful": "both 2-layer students already answer what their own rationale says (≈ 96 %): the filter "
-                         "has little to fix at this size.",
-    "05.scott.accuracy": "the mean is in the paper's direction, the interval says nothing either way.",
-    "05.socratic>cot": "each Socratic student has several pairs per question to learn in the same steps, and one wrong "
-                       "round ends wrong.",
-    "05.lion.hard>random": "after imitation the 2-layer student still disagrees with the teacher on about two thirds "
-                           "of its pool, so questions like the failed ones are much like questions like any: the "
-                           "referee has little to select. Lion's hard set is the small part a strong student fails.",
-    "05.icl.multitask>meta": "the from-scratch students never learned to read the demonstrations (find the example "
-                             "of the query's item and copy its answer) at this budget; the paper's students were "
-                             "pretrained GPT-2 models.",
-    "05.icl.meta>ft": "no student learned to read the demonstrations at this budget (see 05.icl.multitask>meta).",
+# (claim id, metric, better arm, worse arm): the arms as the builders above name them (the Fine-tune-CoT arm of k
+# paths is named by its k and T: filled in by ``claims_of``)
+CLAIMS = {
+    "finetune_cot": [("05.ftcot.diverse>single", "accuracy", "{diverse}", "k=1 (greedy)")],
+    "scott": [("05.scott.faithful", "faithfulness", "consistent only", "unfiltered"),
+              ("05.scott.accuracy", "accuracy", "consistent only", "unfiltered")],
+    "socratic": [("05.socratic>cot", "accuracy", "Socratic CoT (decomposer + solver)", "single CoT student")],
+    "lion": [("05.lion.hard>random", "accuracy", "Lion: like the failed questions",
+              "control: like random pool questions")],
+    "icl": [("05.icl.multitask>meta", "accuracy", "Multitask-ICT", "Meta-ICT"),
+            ("05.icl.meta>ft", "accuracy", "Meta-ICT", "fine-tuning (no context)")],
 }
 
 
-def notes(claims) -> dict[str, str]:
-    """{claim id: the measured effect and the reading} for notebook 05's claims that do not hold."""
-    return _claims.not_holding(claims, WHY, "the effect is smaller than the seed-to-seed spread at this budget.")
+def claims_of(runs: dict) -> list[dict]:
+    """The claims of the miniatures that ran ({miniature: runs}), paired by seed on the test questions. Their
+    "citation" (what the report prints after a claim) is the survey: the statement names the method's paper."""
+    out = []
+    for m, specs in CLAIMS.items():
+        if m not in runs:
+            continue
+        diverse = next((a for a in _arms.arm_labels(runs[m]) if a != "k=1 (greedy)"), "")
+        for cid, metric, better, worse in specs:
+            better = better.format(diverse=diverse)
+            out.append(_arms.claim(runs[m], cid, papers.statement("05", cid), metric, better, worse,
+                                   citation=CITATION))
+    return out
 
+
+def learning(runs: dict) -> list[dict]:
+    """lab.claims.learning on test accuracy for every miniature that ran ({miniature: runs}), each arm against its
+    own untrained students (Run.step0); no chance level (the students write their answer)."""
+    return [dict(x, arm=f"{m}: {x['arm']}") for m, rs in runs.items() for x in _arms.learning(rs, "accuracy")]
+
+
+def numbers(runs: dict, data_tables: dict) -> dict:
+    """The measured numbers the readings (papers.READINGS["05"]) quote: per-arm means over seeds, the data."""
+    out = {}
+    mean = lambda m, arm, metric: statistics.mean(_arms.values(runs[m], arm, metric).values())   # noqa: E731
+    if "scott" in runs:
+        out["faithful_unfiltered"] = mean("scott", "unfiltered", "faithfulness")
+        out["faithful_consistent"] = mean("scott", "consistent only", "faithfulness")
+        stats = {r["arm"]: r for r in data_tables.get("scott", [])}
+        if "unfiltered" in stats:
+            out["inconsistent_share"] = 1 - stats["unfiltered"]["consistent"] / max(stats["unfiltered"]["kept"], 1)
+    if "finetune_cot" in runs:
+        rows = data_tables.get("finetune_cot", [])
+        out.update({f"kept_{i}": r.get("kept") for i, r in enumerate(rows)})
+    if "lion" in runs:
+        rs = [r for r in runs["lion"] if "hard" in r.extra]
+        out["lion_hard"] = statistics.mean(r.extra["hard"] for r in rs) if rs else None
+        out["lion_pool"] = rs[0].extra["pool"] if rs else None
+    if "socratic" in runs:
+        rows = {r["arm"]: r for r in data_tables.get("socratic", [])}
+        two = rows.get("Socratic CoT (decomposer + solver)", {})
+        single = rows.get("single CoT student", {})
+        if two.get("decomposer pairs") and single.get("kept"):
+            out["pairs_per_question"] = two["decomposer pairs"] / single["kept"]
+    return out
+
+
+def notes(claims: list[dict], numbers: dict | None = None, profile: str = "default") -> dict[str, str]:
+    """{claim id: the measured effect and its reading} for notebook 05's claims that do not hold: the readings of
+    papers.READINGS["05"] filled with `numbers`; they explain the default miniature, so other profiles get the
+    general one ("*")."""
+    R = papers.READINGS["05"]
+    return _claims.not_holding(claims, R if profile == "default" else {}, R["*"], numbers)
+
+
+# --------------------------------------------------------------------------- the profile
+
+@dataclass(frozen=True)
+class SurveyProfile(Profile):
+    """Notebook 05's settings (labkit.lab.profiles.SURVEY): the student, the data, each miniature's knobs, the
+    optimiser; checked once."""
+    TABLE: ClassVar[dict] = _TABLE
+    student: str = ""
+    methods: list = field(default_factory=list, metadata=choices(*METHODS))
+    method: str = field(default="finetune_cot", metadata=choices(*METHODS))
+    seeds: list = field(default_factory=list)
+    seed: int = 0
+    dataset: str = ""
+    task_steps: int = 1
+    socratic_steps: int = 2
+    noisy: str = ""
+    clean: str = ""
+    n_train: int = 0
+    n_test: int = 0
+    max_steps: int = 0
+    lr: float = 0.0
+    batch_size: int = 0
+    max_len: int = 0
+    k_paths: int = 0
+    temperature: float = 0.0
+    scott_filter: bool = True
+    icl_k: int = 0
+    icl_epochs: int = 0
+    n_source_tasks: int = 0
+    n_target_tasks: int = 0
+    n_target_train: int = 0
+    n_target_valid: int = 0
+    threads: int = 0
+    lion_pool: int = 0
+    lion_new: int = 0
+    lion_steps: int = 0
+
+    def check(self) -> None:
+        if len(self.seeds) < 2 or len(set(self.seeds)) != len(self.seeds) or not all(
+                isinstance(s, int) and not isinstance(s, bool) for s in self.seeds):
+            self.fail("seeds", "at least 2 distinct integers (claims need an interval)")
+        _spec(self.student)
+        for name in ("n_train", "n_test", "max_steps", "batch_size", "k_paths", "icl_k", "icl_epochs",
+                     "lion_pool", "lion_steps"):
+            if getattr(self, name) < 1:
+                self.fail(name, "an integer >= 1")
+        if self.lr <= 0 or self.temperature < 0:
+            self.fail("lr" if self.lr <= 0 else "temperature", "a positive number")
+        if not 0 < self.lion_pool <= self.n_train:
+            self.fail("lion_pool", f"1..n_train={self.n_train} (the pool is the first training questions)")
+
+    @property
+    def config(self) -> dict:
+        """The optimiser settings of every student (labkit.loop.TrainConfig fields)."""
+        return dict(lr=self.lr, steps=self.max_steps, batch_size=self.batch_size, max_len=self.max_len, bf16=False)

@@ -19,21 +19,27 @@ Two parts:
 """
 from __future__ import annotations
 
+import copy
 import html
 import json
-import math
 import re
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
-from labkit import alignment, data, tiny
+from labkit import alignment, data, methods, tiny
 from labkit import sequences as S
 from labkit.errors import LabkitError
-from labkit.lab import claims as claims_mod
-from labkit.lab import whitebox
+from labkit.lab import arms as _arms
+from labkit.lab import claims as _claims
+from labkit.lab import papers
+from labkit.lab.arms import INIT, Arm, Run
+from labkit.lab.profiles import XTOK as _TABLE
+from labkit.lab.profiles import Profile, choices
 from labkit.loop import TrainConfig
 from labkit.paths import labkit_home
 
@@ -354,22 +360,31 @@ def xtok_kit(recipe: dict | str = "default", *, root: Path | None = None, proces
 
 # --------------------------------------------------------------------------- arms over seeds
 
-# label: (loss, teacher role, ce_weight of this arm: None = the notebook's); loss "sft" = the student's own
-# cross-entropy on the gold solutions only. The "(KD only)" arms drop the CE term, which otherwise teaches every
-# arm the gold digits directly (not in the default list: 6 more runs would not fit the 3-minute budget).
-ARMS = {"sft": ("sft", None, None), "uld": ("uld", "cross", None), "hybrid": ("hybrid", "cross", None),
-        "same-tok KD": ("hybrid", "same", None), "hybrid (KD only)": ("hybrid", "cross", 0.0),
-        "same-tok KD (KD only)": ("hybrid", "same", 0.0)}
-SHORT = {"student (init)": "init", "same-tok KD": "same-tok\nKD", "hybrid (KD only)": "hybrid\nKD only",
+# Every arm notebook 06 knows: SFT (the student's own cross-entropy on the gold solutions), and cross-tokenizer KD
+# (labkit.methods.xtok) from the teacher it reads ("cross": another tokenizer; "same": the student's, where the
+# hybrid is plain JSD_β). The "(KD only)" arms drop the CE term (ce_weight 0), which otherwise teaches every arm the
+# gold digits directly (not in the default list: 6 more runs would not fit the 3-minute budget).
+ARM_NAMES = ("sft", "uld", "hybrid", "same-tok KD", "hybrid (KD only)", "same-tok KD (KD only)")
+SHORT = {INIT: "init", "same-tok KD": "same-tok\nKD", "hybrid (KD only)": "hybrid\nKD only",
          "same-tok KD (KD only)": "same-tok\nKD only"}       # tick labels that fit side by side
-_KIT: XTokKit | None = None     # the notebook's kit, inherited by forked workers (lab.parallel.map_runs)
+
+
+def xtok_arms(names=ARM_NAMES, *, ce_weight: float = 0.5, beta: float = 0.5, init: bool = True) -> list[Arm]:
+    """The arms `names` (from ARM_NAMES, in that order), with the initial student first when `init`."""
+    def kd(label, loss, teacher, w):
+        return Arm(label, "xtok", {"loss": loss, "beta": beta, "ce_weight": w}, reads={"teacher": teacher}, cost=2.0)
+    every = [Arm("sft", "sft"), kd("uld", "uld", "cross", ce_weight), kd("hybrid", "hybrid", "cross", ce_weight),
+             kd("same-tok KD", "hybrid", "same", ce_weight), kd("hybrid (KD only)", "hybrid", "cross", 0.0),
+             kd("same-tok KD (KD only)", "hybrid", "same", 0.0)]
+    names = check_arms(names)
+    return ([Arm(INIT, None, cost=0.5)] if init else []) + [a for a in every if a.label in names]
 
 
 def check_arms(arms) -> list[str]:
     items = [arms] if isinstance(arms, str) else list(arms)
-    bad = [a for a in items if a not in ARMS]
+    bad = [a for a in items if a not in ARM_NAMES]
     if bad or not items:
-        raise LabkitError(f"parameter arms={arms!r}: expected a non-empty list from {', '.join(ARMS)}")
+        raise LabkitError(f"parameter arms={arms!r}: expected a non-empty list from {', '.join(ARM_NAMES)}")
     return items
 
 
@@ -405,140 +420,186 @@ def score(model, kit: XTokKit, records, max_new_tokens: int = 48) -> dict:
             **number_logprobs(model, tok, records), "samples": greedy[:3]}
 
 
-def _run_job(arm: str, seed: int, steps: int, lr: float, batch_size: int, ce_weight: float, beta: float,
-             split: str, max_new_tokens: int = 48, device: str = "cpu") -> dict:
-    """One arm, one seed: a fresh copy of the student init trained by the arm's loss, scored on `split`."""
-    import copy
+class XTokExperiment:
+    """Notebook 06's students: every arm continues from a fresh copy of the kit's student init, trained `steps`
+    steps by its method (``labkit.methods.get(arm.method)``: sft, or xtok from the teacher ``arm.reads["teacher"]``),
+    scored on the kit's `split`. The initial student (``Arm(INIT, None)``) is scored once per process and
+    the same for every seed. Finished runs are kept: ``run`` on an (arm, seed) it ran before returns that Run.
+    """
 
-    from labkit.lab import task_teacher as tt
-    from labkit.methods import sft, xtok
-    kit = _KIT
-    t0 = time.perf_counter()
-    student = copy.deepcopy(kit.student_init)
-    loss, side, own_weight = ARMS.get(arm, ("init", None, None))
-    ce_weight = ce_weight if own_weight is None else own_weight
-    curves = {}
-    if loss != "init":
+    def __init__(self, kit: XTokKit, *, steps: int, lr: float, batch_size: int, split: str = "test",
+                 max_new_tokens: int = 48, device: str = "cpu"):
+        self.kit, self.steps, self.lr, self.batch_size = kit, steps, lr, batch_size
+        self.split, self.max_new_tokens, self.device = split, max_new_tokens, device
+        self._init, self._done = None, {}
+
+    @property
+    def processes(self) -> int | None:
+        """Forked workers for ``lab.arms.run``: one per core on the CPU, one process on an accelerator."""
+        return None if self.device in ("cpu", "auto") else 1
+
+    def train_config(self, seed: int) -> TrainConfig:
+        return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr, seed=seed, device=self.device,
+                           bf16=False, max_len=192, progress=False, warmup=0.05, log_every=max(1, self.steps // 4))
+
+    def score(self, model) -> tuple[dict, list]:
+        """({metric: value} on the split, three greedy answers)."""
+        got = score(model.eval(), self.kit, self.kit.splits[self.split], self.max_new_tokens)
+        return {k: v for k, v in got.items() if k != "samples"}, got["samples"]
+
+    def run(self, arm: Arm, seed: int) -> Run:
+        if (arm, seed) in self._done:
+            return self._done[(arm, seed)]
+        t0 = time.perf_counter()
+        if not arm.trains:                                  # the shared init: seed-independent, scored once
+            if self._init is None:
+                self._init = (*self.score(copy.deepcopy(self.kit.student_init)), time.perf_counter() - t0)
+            metrics, samples, seconds = self._init
+            return Run(arm.label, seed, {self.split: metrics}, seconds=seconds, extra={"samples": samples})
+        from labkit.lab import task_teacher as tt
+        kit, student = self.kit, copy.deepcopy(self.kit.student_init)
         train = kit.splits["train"]
         prompts, targets = [tt.prompt_of(r) for r in train], [tt.target_of(r) for r in train]
-        config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, bf16=False,
-                             max_len=192, progress=False, warmup=0.05, log_every=max(1, steps // 4))
         student.train()
-        if loss == "sft":
-            h = sft.train(student, kit.student_tok, prompts, targets, config=config)
+        method, config = methods.get(arm.method), self.train_config(seed)
+        if "teacher" in arm.reads:                          # KD from a teacher, through its own tokenizer
+            role = arm.reads["teacher"]
+            h = method.train(student, kit.teachers[role], kit.student_tok, kit.tokenizers[role], prompts, targets,
+                             config=config, **arm.settings)
         else:
-            h = xtok.train(student, kit.teachers[side], kit.student_tok, kit.tokenizers[side], prompts, targets,
-                           config=config, loss=loss, beta=beta, ce_weight=ce_weight)
-        curves = {k: [(r["step"], r[k]) for r in h.rows if r.get(k) is not None] for k in ("loss", "loss/kd", "loss/ce")}
-    final = score(student.eval(), kit, kit.splits[split], max_new_tokens)
-    return {"arm": arm, "seed": seed, "final": final, "curves": {k: v for k, v in curves.items() if v},
-            "seconds": time.perf_counter() - t0}
+            h = method.train(student, kit.student_tok, prompts, targets, config=config, **arm.settings)
+        curves = {k: [(r["step"], r[k]) for r in h.rows if r.get(k) is not None]
+                  for k in ("loss", "loss/kd", "loss/ce")}
+        metrics, samples = self.score(student)
+        out = Run(arm.label, seed, {self.split: metrics}, curves={k: v for k, v in curves.items() if v},
+                  seconds=time.perf_counter() - t0, extra={"samples": samples})
+        self._done[(arm, seed)] = out
+        return out
 
 
-def run_arms(kit: XTokKit, arms, seeds, *, steps: int, lr: float, batch_size: int, ce_weight: float = 0.5,
-             beta: float = 0.5, split: str = "test", max_new_tokens: int = 48, device: str = "cpu",
-             with_init: bool = True, processes: int | None = None) -> list[dict]:
-    """Every arm for every seed on the CPU's cores; one row per (arm, seed): {"arm", "seed", "final", "curves",
-    "seconds"}. with_init adds "student (init)" (every arm's step 0; seed-independent, scored once per seed)."""
-    from labkit.lab.parallel import map_runs
-    global _KIT
-    _KIT = kit
-    common = {"steps": steps, "lr": lr, "batch_size": batch_size, "ce_weight": ce_weight, "beta": beta, "split": split,
-              "max_new_tokens": max_new_tokens, "device": device}
-    if device not in ("cpu", "auto") and processes is None:
-        processes = 1                                   # one accelerator: no forked workers
-    jobs = [dict(arm=a, seed=s, **common) for a in check_arms(arms) for s in seeds]
-    jobs.sort(key=lambda j: ARMS[j["arm"]][0] == "sft")         # the slower KD jobs first
-    rows = map_runs(_run_job, jobs, processes=processes)
-    if with_init:
-        init = _run_job("student (init)", seeds[0], **common)
-        rows += [{**init, "seed": s} for s in seeds]
-    return rows
-
-
-# the per-arm tables of notebooks 03/04 (rows {"arm", "seed", "final": {metric: value}}, "student (init)" = step 0)
-by_arm = whitebox.by_arm
-
-
-def learning(rows: list[dict], metric: str = "accuracy") -> list[dict]:
-    """lab.claims.learning: each trained arm against the shared student init (its step 0); no chance level
-    (the answer is a generated number)."""
-    return whitebox.learning(rows, (metric,))
-
-
-def summary(rows: list[dict], metrics=("accuracy", "digit_logprob", "other_logprob")) -> list[dict]:
-    """One row per arm: each metric's mean and sample SD over seeds."""
-    return whitebox.summary(rows, metrics)
+def numbers(runs: list[Run], **settings) -> dict:
+    """The measured numbers papers.READINGS["06"] quotes: each arm's training CE over the last quarter of its
+    steps (mean over seeds: "ce_<arm>"), with `settings` (steps, ce_weight)."""
+    out = dict(settings)
+    for arm in _arms.arm_labels(runs):
+        tails = []
+        for r in runs:
+            pts = [v for _, v in r.curves.get("loss/ce", [])] if r.arm == arm else []
+            if pts:
+                tails.append(statistics.mean(pts[-max(1, len(pts) // 4):]))
+        if tails:
+            out[f"ce_{arm.replace(' ', '_')}"] = statistics.mean(tails)
+    return out
 
 
 # --------------------------------------------------------------------------- claims
 
-ULD_CITE = "Boizard et al. 2024, ULD, arXiv:2402.12030"
-GOLD_CITE = "TRL docs, GOLD trainer"
-XTOKEN_CITE = "X-Token, second-hand via issue 15: GSM8K GOLD 2.56 vs same-tokenizer KD 12.89"
-CLAIMS = [
-    ("uld>sft", "uld", "sft", (f"ULD distillation from a teacher with another tokenizer beats training on the "
-                              f"text alone ({ULD_CITE}, main results).")),
-    ("hybrid>uld", "hybrid", "uld", (f"The GOLD-style hybrid (identities where the vocabularies agree, ULD on the "
-                                    f"rest) beats ULD alone ({GOLD_CITE}).")),
-    ("same-tok>hybrid", "same-tok KD", "hybrid", (f"When numbers are one token for the teacher and several for the "
-                                                 f"student, same-tokenizer KD beats the GOLD-style hybrid "
-                                                 f"({XTOKEN_CITE}).")),
-    ("same-tok>hybrid(KD only)", "same-tok KD (KD only)", "hybrid (KD only)",
-     (f"The same, with the KD term alone (no cross-entropy on the gold text) ({XTOKEN_CITE}).")),
-]
+# (claim id, better arm, worse arm): each is measured on every metric of `xtok_claims` whose two arms ran; the
+# statements are papers.STATEMENTS["06"][claim id]
+CLAIMS = [("uld>sft", "uld", "sft"), ("hybrid>uld", "hybrid", "uld"), ("same-tok>hybrid", "same-tok KD", "hybrid"),
+          ("same-tok>hybrid(KD only)", "same-tok KD (KD only)", "hybrid (KD only)")]
 
 
-def xtok_claims(rows: list[dict], metrics=("accuracy", "digit_logprob")) -> list[dict]:
+def xtok_claims(runs: list[Run], metrics=("accuracy", "digit_logprob"), split: str = "test") -> list[dict]:
     """Notebook 06's claims, one per (paper claim, metric) whose two arms were run: effects per seed, 95% t-CI."""
     C = []
     for metric in metrics:
-        by = by_arm(rows, metric)
-        for cid, better, worse, text in CLAIMS:
+        by = _arms.by_arm(runs, metric, split)
+        for cid, better, worse in CLAIMS:
             if better in by and worse in by and len(by[better]) >= 2:
-                C.append(claims_mod.claim(f"{cid}:{metric}", text, metric, better, worse,
-                                          better_values=by[better], worse_values=by[worse]))
+                C.append(_arms.claim(runs, f"{cid}:{metric}", papers.statement("06", cid), metric, better, worse,
+                                     split, label=metric))
     return C
 
 
-WHY = {
-    "uld>sft": "ULD compares sorted probabilities, not tokens: it tells the student how peaked its next-token "
-               "distribution should be, not which digit comes next, and on a task whose answer is a number that "
-               "competes with the cross-entropy on the gold digits (the ULD arm's training CE stays highest).",
-    "hybrid>uld": "the hybrid's identity terms reach the exact chunks (words, operators), but every number only as "
-                  "one Bernoulli(P) vs Bernoulli(Q) term plus the sorted tail, so on the numbers it adds little "
-                  "over ULD; the gap is within the seed spread at this budget.",
-    "same-tok>hybrid(KD only)": "without the CE term the digits reach the hybrid's student only through the "
-                                "teacher: one probability per number against a full distribution per digit.",
-    "same-tok>hybrid": "same-tokenizer KD hands the student the teacher's whole distribution over each digit, the "
-                       "hybrid one probability per number; but every arm also trains on the gold solutions (CE "
-                       "weight w), which teach the digits directly and mask the difference at this budget "
-                       "(benchmarks/RESULTS.md measures w = 0, KD alone).",
-}
+def xtok_notes(C: list[dict], numbers: dict | None = None, profile: str = "default") -> dict[str, str]:
+    """{claim id: the measured effect and its reading} for the claims that do not hold: papers.READINGS["06"]
+    filled from `numbers` (they explain the default miniature; other profiles get the measured effect alone)."""
+    return _claims.not_holding(C, papers.READINGS["06"] if profile == "default" else {}, numbers=numbers)
 
 
-def xtok_notes(C: list[dict]) -> dict[str, str]:
-    """{claim id: the measured effect and why it may not hold here} for the claims that do not hold."""
-    return claims_mod.not_holding(C, WHY)
+def learning(runs: list[Run], metric: str = "accuracy") -> list[dict]:
+    """lab.claims.learning: each trained arm against the shared student init (its step 0); no chance level (the
+    answer is a generated number)."""
+    return _arms.learning(runs, metric)
 
 
-def isfinite_rows(rows: list[dict]) -> bool:
-    return all(math.isfinite(r["final"][m]) for r in rows for m in ("accuracy", "digit_logprob", "other_logprob"))
+# --------------------------------------------------------------------------- the method on one batch
+
+def chunk_terms(kit: XTokKit, record, *, beta: float = 0.5, student=None) -> list[dict]:
+    """One solution of the task, both tokenizations aligned by bytes, and the KD term each chunk contributes under
+    ULD and under the hybrid (labkit.methods.xtok.xtok_loss on a plan of that chunk alone, as training computes
+    it), for `student` (default: the kit's student init) against the "cross" teacher."""
+    from labkit.lab import task_teacher as tt
+    from labkit.methods import xtok as X
+    tok_s, tok_t, teacher = kit.student_tok, kit.tokenizers["cross"], kit.teachers["cross"]
+    student = student if student is not None else kit.student_init
+    prompt, text = tt.prompt_of(record), tt.target_of(record)
+    s_resp, t_resp = alignment.encode_plain(tok_s, text), alignment.encode_plain(tok_t, text)
+    al = alignment.align_ids(tok_t, tok_s, t_resp, s_resp)
+    sb = S.collate_rollouts([S.make_rollout(S.prompt_ids(tok_s, prompt), s_resp, 10**9)], S.pad_id(tok_s), "cpu")
+    tb = S.collate_rollouts([S.make_rollout(S.prompt_ids(tok_t, prompt), t_resp, 10**9)], S.pad_id(tok_t), "cpu")
+    with torch.no_grad():
+        s_logits, t_logits = S.response_logits(student.eval(), sb)[0], S.teacher_logits(teacher, tb)[0]
+    s_tok, t_tok, vmap = sb["response"][0], tb["response"][0], alignment.vocab_map(tok_t, tok_s)
+    t_label = dict(zip(("teacher", "student"), (tok_t, tok_s)))
+    rows = []
+    for c in al.chunks:
+        plan = X.make_plan([alignment.Alignment(al.teacher_ids, al.student_ids, [c])], len(s_tok), len(t_tok))
+        terms = {loss: float(X.xtok_loss(s_logits, t_logits, s_tok, t_tok, plan, vmap if loss == "hybrid" else None,
+                                         X.Settings(loss=loss, beta=beta))) for loss in ("uld", "hybrid")}
+        ids = {"teacher": al.teacher_ids[slice(*c.teacher)], "student": al.student_ids[slice(*c.student)]}
+        rows.append({"chunk": c.text.decode("utf-8", "replace"), "kind": c.kind,
+                     **{f"{side} tokens": " ".join(t_label[side].convert_ids_to_tokens(v)) for side, v in ids.items()},
+                     "ULD term": terms["uld"], "hybrid term": terms["hybrid"]})
+    return rows
+
+
+# --------------------------------------------------------------------------- the profile
+
+@dataclass(frozen=True)
+class XTokProfile(Profile):
+    """Notebook 06's settings (labkit.lab.profiles.XTOK and the notebook's own), checked once."""
+    TABLE: ClassVar[dict] = _TABLE
+    kit: str = ""
+    cross_teacher: str = ""
+    same_teacher: str = ""
+    student: str = ""
+    arms: list = field(default_factory=list, metadata=choices(*ARM_NAMES))
+    seeds: list = field(default_factory=list)
+    seed: int = 0
+    max_steps: int = 0
+    lr: float = 0.0
+    batch_size: int = 0
+    ce_weight: float = 0.5
+    beta: float = 0.5
+    n_train: int = 0
+    n_eval: int = 0
+    n_texts: int = 0
+    max_new_tokens: int = 0
+    device: str = field(default="auto", metadata=choices("auto", "cpu", "cuda"))
+
+    def check(self) -> None:
+        if len(self.seeds) < 2 or len(set(self.seeds)) != len(self.seeds):
+            self.fail("seeds", "at least 2 distinct seeds (claims need an interval)")
+        if self.kit not in ("none", *RECIPES):
+            self.fail("kit", f"one of {', '.join(RECIPES)} or 'none'")
+        for name in ("max_steps", "batch_size", "n_texts", "max_new_tokens"):
+            if getattr(self, name) < 1:
+                self.fail(name, "an integer >= 1")
+        for name in ("ce_weight", "beta"):
+            if not 0 <= getattr(self, name) <= 1:
+                self.fail(name, "a number in [0, 1]")
+        if self.lr <= 0:
+            self.fail("lr", "a number > 0")
+
+    @property
+    def train_device(self) -> str:
+        """The CPU for the miniature (tiny models run fastest as one process per core), `device` for named models."""
+        return "cpu" if self.kit != "none" else self.device
 
 
 # --------------------------------------------------------------------------- notebook plumbing
-
-def resolve_settings(profile: str, **given) -> dict:
-    """Profile defaults (labkit.lab.profiles.XTOK) overridden by every given value that is not empty."""
-    from labkit.lab.profiles import XTOK, resolve
-    S_ = resolve(profile, XTOK, **given)
-    check_arms(S_["arms"])
-    if len(S_["seeds"]) < 2:
-        raise LabkitError(f"parameter seeds={S_['seeds']!r}: expected at least 2 seeds (claims need an interval)")
-    if S_["kit"] not in ("none", *RECIPES):
-        raise LabkitError(f"parameter kit={S_['kit']!r}: expected one of {', '.join(RECIPES)} or 'none'")
-    return S_
-
 
 def named_kit(cross_teacher: str, same_teacher: str, student: str, *, n_train: int, n_eval: int,
               device: str = "auto") -> XTokKit:
@@ -557,12 +618,11 @@ def named_kit(cross_teacher: str, same_teacher: str, student: str, *, n_train: i
                    {"cross": cross_teacher, "same": same_teacher})
 
 
-def load_kit(S_: dict, device: str = "auto") -> XTokKit:
-    """The notebook's kit: the miniature of recipe S_["kit"], or (kit "none") the named models."""
-    if S_["kit"] != "none":
-        return xtok_kit(S_["kit"])
-    return named_kit(S_["cross_teacher"], S_["same_teacher"], S_["student"], n_train=S_["n_train"],
-                     n_eval=S_["n_eval"], device=device)
+def load_kit(P: XTokProfile) -> XTokKit:
+    """The notebook's kit: the miniature of recipe P.kit, or (kit "none") the named models."""
+    if P.kit != "none":
+        return xtok_kit(P.kit)
+    return named_kit(P.cross_teacher, P.same_teacher, P.student, n_train=P.n_train, n_eval=P.n_eval, device=P.device)
 
 
 def real_pair(profile: str):
@@ -635,12 +695,3 @@ def count_sources(profile: str, data_dir: str, n_texts: int, pair, kit: XTokKit)
     return out
 
 
-def check_weight(ce_weight) -> float:
-    if isinstance(ce_weight, bool) or not isinstance(ce_weight, (int, float)) or not 0 <= ce_weight <= 1:
-        raise LabkitError(f"parameter ce_weight={ce_weight!r}: expected a number in [0, 1]")
-    return float(ce_weight)
-
-
-def train_device(S_: dict, device: str) -> str:
-    """The CPU for the miniature (tiny models run fastest as one process per core), `device` for named models."""
-    return "cpu" if S_["kit"] != "none" else device

@@ -12,7 +12,9 @@ from transformers import PreTrainedTokenizerFast
 
 from labkit import alignment, tiny
 from labkit.errors import LabkitError
+from labkit.lab import arms as A
 from labkit.lab import xtok
+from labkit.lab.arms import INIT, Run
 
 CORPUS = [f"Q: {a} + {b} = ?\nA: {a} + {b} = {a + b}." for a in range(10, 60) for b in range(3, 9)]
 TEXT = "A: 19 + 7 = 26."
@@ -109,17 +111,18 @@ def test_digit_logprobs_of_a_uniform_model_are_minus_log_v(pair):
 
 
 def test_claims_pair_arms_by_seed():
-    def row(arm, seed, acc, dig):
-        return {"arm": arm, "seed": seed, "final": {"accuracy": acc, "digit_logprob": dig}}
-    rows = [row("sft", s, 0.5, -2.0) for s in (0, 1, 2)] + [row("uld", s, 0.6 + 0.02 * s, -1.5) for s in (0, 1, 2)]
-    C = {c["id"]: c for c in xtok.xtok_claims(rows)}
+    def run(arm, seed, acc, dig):
+        return Run(arm, seed, {"test": {"accuracy": acc, "digit_logprob": dig}})
+    runs = [run("sft", s, 0.5, -2.0) for s in (0, 1, 2)] + [run("uld", s, 0.6 + 0.02 * s, -1.5) for s in (0, 1, 2)]
+    C = {c["id"]: c for c in xtok.xtok_claims(runs)}
     assert set(C) == {"uld>sft:accuracy", "uld>sft:digit_logprob"}           # the other arms were not run
     assert C["uld>sft:accuracy"]["values"] == pytest.approx([0.1, 0.12, 0.14]) and C["uld>sft:accuracy"]["holds"]
     assert C["uld>sft:digit_logprob"]["values"] == pytest.approx([0.5, 0.5, 0.5]) and C["uld>sft:digit_logprob"]["n"] == 3
+    assert "2402.12030" in C["uld>sft:accuracy"]["claim"] and "issue" not in C["uld>sft:accuracy"]["claim"]
     assert xtok.xtok_notes(list(C.values())) == {}
-    rows = [row("hybrid (KD only)", s, 0.2, -2.0 - 0.1 * s) for s in (0, 1, 2)]
-    rows += [row("same-tok KD (KD only)", s, 0.2, -1.0) for s in (0, 1, 2)]
-    C = {c["id"]: c for c in xtok.xtok_claims(rows)}
+    runs = [run("hybrid (KD only)", s, 0.2, -2.0 - 0.1 * s) for s in (0, 1, 2)]
+    runs += [run("same-tok KD (KD only)", s, 0.2, -1.0) for s in (0, 1, 2)]
+    C = {c["id"]: c for c in xtok.xtok_claims(runs)}
     assert C["same-tok>hybrid(KD only):digit_logprob"]["values"] == pytest.approx([1.0, 1.1, 1.2])
     assert C["same-tok>hybrid(KD only):accuracy"]["values"] == [0.0, 0.0, 0.0]
     notes = xtok.xtok_notes(list(C.values()))
@@ -127,33 +130,96 @@ def test_claims_pair_arms_by_seed():
         "same-tok>hybrid(KD only):accuracy"]
 
 
+def test_readings_quote_the_runs_training_ce():
+    runs = [Run("uld", s, {}, curves={"loss/ce": [(i, 2.0 - 0.1 * i + s) for i in range(8)]}) for s in (0, 1)]
+    runs += [Run("sft", s, {}, curves={"loss/ce": [(i, 1.0) for i in range(8)]}) for s in (0, 1)]
+    nums = xtok.numbers(runs, steps=8, ce_weight=0.5)
+    assert nums["ce_uld"] == pytest.approx((1.35 + 2.35) / 2)   # last quarter: steps 6, 7 and nums["ce_sft"] == 1.0
+    c = {"id": "uld>sft:accuracy", "holds": False, "mean": -0.1, "ci95": [-0.3, 0.1], "n": 2, "values": [-0.1, -0.1]}
+    assert "ULD 1.850, SFT 1.000" in xtok.xtok_notes([c], nums)["uld>sft:accuracy"]
+
+
 def test_bad_settings_are_named():
     with pytest.raises(LabkitError, match="arms"):
         xtok.check_arms(["sft", "kd"])
+    with pytest.raises(LabkitError, match="arms"):
+        xtok.XTokProfile.resolve("smoke", arms=["sft", "kd"])
     with pytest.raises(LabkitError, match="ce_weight"):
-        xtok.check_weight(1.5)
+        xtok.XTokProfile.resolve("smoke", ce_weight=1.5)
     with pytest.raises(LabkitError, match="seeds"):
-        xtok.resolve_settings("smoke", seeds=[0])
+        xtok.XTokProfile.resolve("smoke", seeds=[0])
     with pytest.raises(LabkitError, match="kit"):
-        xtok.resolve_settings("smoke", kit="huge")
+        xtok.XTokProfile.resolve("smoke", kit="huge")
     with pytest.raises(LabkitError, match="xtok recipe"):
         xtok.xtok_kit("huge")
     with pytest.raises(LabkitError, match="lacks"):
         xtok.check_recipe({"task": "arithmetic"})
+    P = xtok.XTokProfile.resolve("smoke", kit="none", device="cuda")
+    assert P.train_device == "cuda" and xtok.XTokProfile.resolve("smoke", device="cuda").train_device == "cpu"
+
+
+@pytest.fixture(scope="module")
+def number_kit(pair):
+    """The miniature's roles on tiny untrained models: a whole-number teacher, a digit teacher and student."""
+    whole, digits = pair
+    from labkit.data import generate_synthetic
+    recs = generate_synthetic("arithmetic", "test", n=8, steps=1)
+    models_ = {"cross": tiny.tiny_causal_lm(whole, n_layers=1, hidden=32, seed=1),
+               "same": tiny.tiny_causal_lm(digits, n_layers=1, hidden=32, seed=2)}
+    return xtok.XTokKit({"cross": whole, "same": digits}, models_, tiny.tiny_causal_lm(digits, n_layers=1, hidden=32),
+                        {"train": recs[:6], "test": recs[6:]}, {})
+
+
+def test_chunk_terms_add_up_to_the_training_loss_of_the_solution(number_kit):
+    """Per-chunk terms of one solution sum to labkit.methods.xtok.xtok_loss over all its chunks (the training KD)."""
+    from labkit import sequences as S
+    from labkit.lab import task_teacher as tt
+    from labkit.methods import xtok as X
+    kit, rec = number_kit, number_kit.splits["test"][0]
+    rows = xtok.chunk_terms(kit, rec, beta=0.5)
+    text = tt.target_of(rec)
+    assert "".join(r["chunk"] for r in rows) == text
+    assert {r["kind"] for r in rows if any(ch.isdigit() for ch in r["chunk"])} == {"merged"}
+    ts, tt_ = kit.student_tok, kit.tokenizers["cross"]
+    s_resp, t_resp = alignment.encode_plain(ts, text), alignment.encode_plain(tt_, text)
+    al = alignment.align_ids(tt_, ts, t_resp, s_resp)
+    sb = S.collate_rollouts([S.make_rollout(S.prompt_ids(ts, tt.prompt_of(rec)), s_resp, 10**9)], S.pad_id(ts), "cpu")
+    tb = S.collate_rollouts([S.make_rollout(S.prompt_ids(tt_, tt.prompt_of(rec)), t_resp, 10**9)], S.pad_id(tt_), "cpu")
+    with torch.no_grad():
+        sl, tl = S.response_logits(kit.student_init, sb)[0], S.teacher_logits(kit.teachers["cross"], tb)[0]
+    plan = X.make_plan([al], len(s_resp), len(t_resp))
+    vmap = alignment.vocab_map(tt_, ts)
+    for loss, key in (("uld", "ULD term"), ("hybrid", "hybrid term")):
+        whole = float(X.xtok_loss(sl, tl, sb["response"][0], tb["response"][0], plan, vmap, X.Settings(loss=loss)))
+        assert sum(r[key] for r in rows) == pytest.approx(whole, rel=1e-4) and whole > 0
+
+
+def test_experiment_trains_each_arm_from_the_init_and_scores_the_init_once(number_kit):
+    X = xtok.XTokExperiment(number_kit, steps=2, lr=1e-3, batch_size=4, max_new_tokens=4)
+    arms = xtok.xtok_arms(["sft", "hybrid"], ce_weight=0.5, beta=0.5)
+    assert [a.label for a in arms] == [INIT, "sft", "hybrid"] and arms[2].reads == {"teacher": "cross"}
+    runs = A.run(X, arms, [0, 1], processes=1)
+    assert [(r.arm, r.seed) for r in runs] == [(INIT, 0), (INIT, 1), ("sft", 0), ("sft", 1), ("hybrid", 0),
+                                               ("hybrid", 1)]
+    assert runs[0].metrics == runs[1].metrics and set(runs[0].metrics["test"]) == {"accuracy", "digit_logprob",
+                                                                                   "other_logprob"}
+    assert all(len(r.curves["loss"]) == 2 for r in runs[2:]) and "loss/kd" in runs[4].curves
+    assert runs[2].metrics != runs[0].metrics                           # trained: no longer the init
+    fresh = xtok.XTokExperiment(number_kit, steps=2, lr=1e-3, batch_size=4, max_new_tokens=4).run(arms[2], 1)
+    assert fresh.curves == runs[5].curves and fresh.metrics == runs[5].metrics      # same seed, same numbers
+    assert runs[4].curves != runs[5].curves
+    assert [r["arm"] for r in A.learning(runs, "accuracy")] == ["sft", "hybrid"]
 
 
 def test_named_models_take_the_same_path(tmp_path, monkeypatch):
-    """Profile paper's path (named models) on the built-in tiny model: every arm trains, init is scored once."""
+    """Profile paper's path (named models) on the built-in tiny model: the kit's roles are filled, a KD arm trains."""
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     kit = xtok.named_kit("tiny", "tiny", "tiny@layers=1", n_train=8, n_eval=4, device="cpu")
     assert len(kit.splits["train"]) == 8 and len(kit.splits["test"]) == 4
     assert kit.tokenizers["cross"].get_vocab() == kit.student_tok.get_vocab()
-    rows = xtok.run_arms(kit, ["sft", "hybrid"], [0, 1], steps=2, lr=1e-3, batch_size=4, max_new_tokens=4,
-                         device="cpu", processes=1)
-    assert sorted((r["arm"], r["seed"]) for r in rows) == [("hybrid", 0), ("hybrid", 1), ("sft", 0), ("sft", 1),
-                                                          ("student (init)", 0), ("student (init)", 1)]
-    assert all(len(r["curves"]["loss"]) == 2 for r in rows if r["arm"] != "student (init)")
-    assert xtok.train_device({"kit": "none"}, "cuda") == "cuda" and xtok.train_device({"kit": "default"}, "cuda") == "cpu"
+    X = xtok.XTokExperiment(kit, steps=2, lr=1e-3, batch_size=4, max_new_tokens=4)
+    r = X.run(xtok.xtok_arms(["uld"], init=False)[0], 0)
+    assert len(r.curves["loss/kd"]) == 2 and 0.0 <= r.metrics["test"]["accuracy"] <= 1.0
 
 
 def test_real_texts_skip_cleanly_and_fall_back_to_synthetic(tmp_path):

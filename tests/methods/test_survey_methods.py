@@ -128,17 +128,19 @@ def test_icl_setup_holds_out_items_of_the_target_tasks():
     train_items = {(r.meta["task"], r.meta["item"]) for r in s.train}
     test_items = {(r.meta["task"], r.meta["item"]) for r in s.test}
     assert len(train_items) == 12 and len(test_items) == 20 and not train_items & test_items
-    arms = survey.icl_arms(s, k=4, epochs=2)
-    assert arms["fine-tuning (no context)"]["stats"] == {"records": 36, "pairs": 36}
-    assert arms["Multitask-ICT"]["stats"] == {"records": 36, "pairs": 72}
-    assert arms["Meta-ICT"]["stats"] == {"records": 96, "pairs": 192}
-    assert all(p.startswith("[answer]") for p in arms["fine-tuning (no context)"]["pairs"][0][0])
+    x = survey.SurveyExperiment(s, "scratch@layers=1,hidden=32", {})
+    data = {a.label: x.data(a) for a in survey.icl_arms(k=4, epochs=2)}
+    assert data["fine-tuning (no context)"][1] == {"records": 36, "pairs": 36}
+    assert data["Multitask-ICT"][1] == {"records": 36, "pairs": 72}
+    assert data["Meta-ICT"][1] == {"records": 96, "pairs": 192}
+    assert all(p.startswith("[answer]") for p in data["fine-tuning (no context)"][0][0][0])
 
 
 # --------------------------------------------------------------------------- claims
 
 def test_survey_claims_pair_arms_by_seed():
-    rows = {"scott": [{"arm": a, "seed": s, "accuracy": acc, "faithfulness": f}
+    from labkit.lab.arms import Run
+    rows = {"scott": [Run(a, s, {"test": {"accuracy": acc, "faithfulness": f}})
                       for a, vals in {"unfiltered": [(0.5, 0.6), (0.4, 0.7), (0.5, 0.5)],
                                       "consistent only": [(0.6, 0.9), (0.4, 0.9), (0.7, 0.8)]}.items()
                       for s, (acc, f) in enumerate(vals)]}
@@ -258,9 +260,11 @@ def test_icl_prompt_without_choices_by_hand():
     query = "[answer] Q: Where does the cup go? (0)\nA:"
     assert t == [" blue"] and p[0] in (demos[0] + demos[1] + query, demos[1] + demos[0] + query)
     assert q.choices == list(survey.COLORS)                              # the record keeps its options for scoring
-    arms = survey.icl_arms(survey.icl_setup(n_source=2, n_target=1, n_target_train=6), k=2, epochs=1)
+    s = survey.icl_setup(n_source=2, n_target=1, n_target_train=6)
+    x = survey.SurveyExperiment(s, "scratch@layers=1,hidden=32", {})
+    meta = next(a for a in survey.icl_arms(k=2, epochs=1) if a.label == "Meta-ICT")
     assert all("Answer Choices" not in p and t[1:] in survey.COLORS
-               for p, t in zip(*arms["Meta-ICT"]["pairs"][0]))            # the survey's default: no choices
+               for p, t in zip(*x.data(meta)[0][0]))                     # the survey's default: no choices
 
 
 # --------------------------------------------------------------------------- Lion
@@ -325,45 +329,46 @@ def test_lion_new_questions_come_from_the_hard_ones_only():
 
 def test_lion_arms_share_the_imitation_and_grow_the_pool_each_their_way(monkeypatch):
     s = survey.cot_setup(n_train=24, n_test=6, task_steps=1, teachers=["oracle"], eval_split="valid")
-    arms = survey.arms_for("lion", s, noisy="oracle", clean="oracle", k_paths=2, temperature=1.0, icl_k=2, epochs=1,
-                           lion_settings=dict(n_pool=20, n_new=8, steps=2))
-    assert arms["Lion: like the failed questions"]["pairs"] == arms["control: like random pool questions"]["pairs"]
-    assert len(arms["Lion: like the failed questions"]["pairs"][0][0]) == 20
+    from labkit.lab import arms as A
+    arms = survey.lion_arms("oracle", n_pool=20, n_new=8, steps=2)
     cfg = dict(lr=3e-3, steps=2, batch_size=4, max_len=256, bf16=False)
+    x = survey.SurveyExperiment(s, "scratch@layers=1,hidden=32", cfg, step0_seeds=[])
+    x.prepare([arms])
+    assert x.data(arms[0])[0] == x.data(arms[1])[0] and len(x.data(arms[0])[0][0][0]) == 20
     trained, judged = [], []
     real_train, real_judge = survey.sft.train, survey.lion.discriminate
     monkeypatch.setattr(survey.sft, "train", lambda m, t, p, tg, config: trained.append(len(p)) or
                         real_train(m, t, p, tg, config=config))
     monkeypatch.setattr(survey.lion, "discriminate", lambda *a: judged.append(1) or real_judge(*a))
-    rows = survey.run(s, arms, [0, 1], student="scratch@layers=1,hidden=32", config=cfg, processes=1)
-    assert [(r["arm"], r["seed"]) for r in rows] == [(a, sd) for a in arms for sd in (0, 1)]
+    rows = A.run(x, arms, [0, 1], processes=1)
+    assert [(r.arm, r.seed) for r in rows] == [(a.label, sd) for a in arms for sd in (0, 1)]
     # per seed: one imitation on the pool and one referee pass, shared; then one training per arm on its grown pool
     assert len(judged) == 2 and trained == [20, 28, 28] * 2
     for sd in (0, 1):
-        same = [r for r in rows if r["seed"] == sd]
+        same = [r.extra for r in rows if r.seed == sd]
         assert same[0]["hard"] == same[1]["hard"] and all(r["pool"] == 20 for r in same)
-        assert all(r["new"] == (8 if r["hard"] or r["arm"].startswith("control") else 0) for r in same)
+        assert all(r["new"] == (8 if r["hard"] or a.label.startswith("control") else 0) for r, a in zip(same, arms))
     with pytest.raises(LabkitError, match="lion_pool=99"):
-        survey.lion_arms(s, "oracle", n_pool=99, n_new=1, steps=1)
+        x.data(survey.lion_arms("oracle", n_pool=99, n_new=1, steps=1)[0])
 
 
 def test_untrained_scores_identical_step0_students_once(monkeypatch):
     s = survey.cot_setup(n_train=12, n_test=4, task_steps=1, teachers=["noisy-oracle@p=0.3", "oracle"])
-    arms = survey.finetune_cot_arms(s, "noisy-oracle@p=0.3", k=2, temperature=1.0)
-    survey.prepare(s, [arms], student="scratch@layers=1,hidden=32")
+    arms = survey.finetune_cot_arms("noisy-oracle@p=0.3", k=2, temperature=1.0)
+    x = survey.SurveyExperiment(s, "scratch@layers=1,hidden=32", {})
+    x.prepare([arms])
     calls = []
 
-    def score(models, setup):          # a number that depends on the weights: equal only for equal students
+    def score(models, setup, arm):     # a number that depends on the weights: equal only for equal students
         calls.append(1)
-        return {"accuracy": float(sum(p.double().sum() for p in models[0].parameters()))}
-    monkeypatch.setitem(survey.SCORES, "cot", score)
-    rows = survey.untrained(s, arms, [0, 1], "scratch@layers=1,hidden=32")
-    assert len(rows) == 4 and len(calls) == 2                               # one scoring per seed, not per arm
-    by = {(r["arm"], r["seed"]): r["accuracy"] for r in rows}
+        return {"accuracy": float(sum(p.double().sum() for p in models[0].parameters()))}, None
+    monkeypatch.setitem(survey.SCORE, "finetune_cot", score)
+    by = {(a.label, seed): x.untrained(a, seed)["accuracy"] for a in arms for seed in (0, 1)}
+    assert len(by) == 4 and len(calls) == 2                                 # one scoring per seed, not per arm
     for seed in (0, 1):
-        direct = score([survey._fresh(s, survey._spec("scratch@layers=1,hidden=32"), seed)], s)["accuracy"]
-        assert [by[(a, seed)] for a in arms] == [direct, direct]
-    assert by[(next(iter(arms)), 0)] != by[(next(iter(arms)), 1)]
+        direct = score([x.fresh(seed)], s, None)[0]["accuracy"]
+        assert [by[(a.label, seed)] for a in arms] == [direct, direct]
+    assert by[(arms[0].label, 0)] != by[(arms[0].label, 1)]
 
 
 def test_lion_train_runs_rounds_and_grows_the_pool(monkeypatch):

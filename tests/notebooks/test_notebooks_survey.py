@@ -34,9 +34,17 @@ def test_05_survey_map(run_notebook, tmp_path):
     lion = m["tables"]["lion_data"]                 # both arms grow the same pool by the same number of questions
     assert [r["pool"] for r in lion] == [16, 16] and [r["new"] for r in lion] == [8, 8]
     assert m["single_run"] and m["single_run"][0]["arm"] in ("k=1 (greedy)", "k=4 (T=1)")
+    # every run of the experiment layer: its curve over the steps; step 0 measured on the first seed only
+    for mini, runs in m["runs"].items():
+        for r in runs:
+            assert all(len(c) == doc["parameters"]["max_steps"] for k, c in r["curves"].items()
+                       if k != "loss" or mini != "lion"), (mini, r["arm"])
+            assert bool(r["step0"]) == (r["seed"] == m["seeds"][0])
+    assert {r["arm"] for r in m["learning"]} == {f"{t}: {a}" for t, rs in m["runs"].items() for a in
+                                                 {r["arm"] for r in rs}}
 
 
 def test_05_rejects_an_unknown_method(run_notebook, tmp_path):
     pm = pytest.importorskip("papermill")
-    with pytest.raises(pm.PapermillExecutionError, match="unknown \\['distil'\\]"):
+    with pytest.raises(pm.PapermillExecutionError, match="methods=\\['distil'\\]"):
         run_notebook("05_survey_map.ipynb", tmp_path, methods=["distil"])
