@@ -20,7 +20,7 @@ from pathlib import Path
 from labkit import data
 from labkit.errors import LabkitError
 from labkit.lab.profiles import BY_NOTEBOOK
-from labkit.paths import data_home
+from labkit.paths import data_home, labkit_home
 from labkit.runs.layout import metrics_complete
 
 
@@ -59,7 +59,9 @@ class MissingData:
     runs: list = field(default_factory=list)
 
     def fetch_command(self) -> str:
-        dest = "" if self.folder == data_home() else f" --dest {self.folder}"
+        """`labkit data fetch ...`, with --dest unless the folder is $LABKIT_HOME/data (where --data-dir sets
+        $LABKIT_DATA for the runs only, a bare fetch in the user's shell would land elsewhere)."""
+        dest = "" if self.folder == labkit_home() / "data" else f" --dest {self.folder}"
         return f"labkit data fetch {' '.join(self.families)}{dest}"
 
 

@@ -70,6 +70,13 @@ def test_plan_with_the_data_passes_the_check(no_data, tmp_path, monkeypatch):
     needs.check_data(runs)
 
 
+def test_data_dir_given_but_empty_is_named_with_its_fetch_destination(no_data, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["reproduce", "--profile", "real", "--out", str(tmp_path / "out"), "--data-dir", str(empty)]) == 2
+    assert f"`labkit data fetch tinyllm dss --dest {empty}`" in capsys.readouterr().err
+
+
 def test_only_the_missing_release_is_named_with_the_folder_given(no_data, tmp_path):
     data_dir = write_data(tmp_path / "mine", "tinyllm:obqa")      # TinyLLM's files, not step-by-step's
     runs = batch.plan_runs("real", tmp_path / "out")
