@@ -165,8 +165,27 @@ SCALE_NOTE = ("**Scale.** Everything below is a CPU miniature of the papers: the
 # Each claim's statement, written once, keyed by notebook ("03") and claim id. A statement is a template: the code
 # that measures the claim fills in its {fields} (an arm's name, a β), never a measured number.
 STATEMENTS: dict[str, dict[str, str]] = {
-    "01": {},
-    "02": {},
+    "01": {
+        "dss>ft": "Distilling step-by-step (gold labels + rationales) beats standard fine-tuning at equal data "
+                  "(Hsieh et al., 2023, §4.1, Fig. 4)",
+        "dss>kd": "Distilling step-by-step (teacher labels + rationales) beats standard task distillation (teacher "
+                  "labels) at equal data (Hsieh et al., 2023, §4.1, Fig. 5)",
+        "dss@less-data>ft@all": "Distilling step-by-step on {fraction} of the data beats standard fine-tuning on 100 % "
+                                "(Hsieh et al., 2023, abstract and §4.1)",
+        "student>teacher": "The step-by-step student (trained on the teacher's labels) outperforms its teacher (Hsieh "
+                           "et al., 2023, abstract: a 770M T5 beats few-shot PaLM-540B)",
+    },
+    "02": {
+        "teacher-forced>cot": "Teacher-forced rationales (gold answer in the prompt) agree with the gold answer more "
+                              "often than plain CoT (Tian et al., 2024, §3.2; live teacher {teacher}, effect per "
+                              "question, n={n})",
+        "full>label-only": "TinyLLM (answer + rationales of all teachers) beats label-only fine-tuning (Tian et al., "
+                           "2024, Table 2)",
+        "full>w/o": "TinyLLM beats its ablation without teacher {teacher} (Tian et al., 2024, ablation study, Table 3)",
+        "full>w/o in-context": "TinyLLM beats its ablation without in-context examples (Tian et al., 2024, Table 3)",
+        "alpha": "α-sensitivity: α={full} beats α={other} (the best α is interior and data-dependent; Tian et al., "
+                 "2024, Fig. 4)",
+    },
     "03": {
         "minillm>base:rouge_l": "MiniLLM's responses beat {base}'s on ROUGE-L against the references (Gu et al., "
                                 "MiniLLM, ICLR 2024, Table 1 / §3.3).",
@@ -218,8 +237,49 @@ STATEMENTS: dict[str, dict[str, str]] = {
 # id prefix, or "<arm>|<metric>" for learning rows): a template whose {fields} are filled from the run's own
 # metrics (``claims.not_holding(..., numbers=...)``), so a reading never states a number the run did not measure.
 READINGS: dict[str, dict[str, str]] = {
-    "01": {},
-    "02": {},
+    "01": {
+        "*": "the effect is smaller than the seed-to-seed spread at this budget.",
+        "student>teacher": "the student trained on the noisy teacher's labels (right on {teacher_accuracy:.0%} of the "
+                           "training questions) ends at {step_by_step_accuracy:.2f}: about its teacher's level, not "
+                           "clearly above it; the paper's students that beat the teacher are pretrained T5 models "
+                           "trained for thousands of steps.",
+        "dss": "the arms end at: fine-tuning {fine_tuning_accuracy:.2f}, distillation {distillation_accuracy:.2f}, "
+               "step-by-step {step_by_step_accuracy:.2f}, with gold labels {step_by_step_gold_labels_accuracy:.2f} "
+               "(the learning table says which left their step 0); step-by-step's lead is what remains once the "
+               "answer-only arms have learned, and {n_seeds} seeds give a Student-t interval that is wide next to the "
+               "answer-only arms' seed-to-seed spread.",
+        "learn:fine-tuning": "the answer-only arms learn late: their learning curves cross from chance later than the "
+                             "rationale arms' (benchmarks/RESULTS.md, 'when do the answer-only arms learn?'), and at "
+                             "{steps} steps not every seed has.",
+        "learn:distillation": "the answer-only arms learn late, and on the noisy teacher's labels (right on "
+                              "{teacher_accuracy:.0%} of the training questions) later still.",
+        "real:*": "at profile 'real' the pretrained student does not learn CQA within the steps that fit a CPU "
+                  "notebook (the learning table: every arm against its step 0), so the arms differ by how much they "
+                  "lose, within the seed spread; the paper trains 220M-11B T5 students for thousands of steps.",
+    },
+    "02": {
+        "*": "the effect is smaller than the seed-to-seed spread at this budget.",
+        "teacher-forced>cot": "the live teacher ({live_teacher}) agrees with the gold answer on {live_cot:.0%} of the "
+                              "{n_live} questions with plain CoT and {live_teacher_forced:.0%} when shown the answer: "
+                              "a small model often does not restate the answer it is given; TinyLLM's teachers are "
+                              "3B-7B models.",
+        "full>w/o": "the scripted teachers write rationales from the same gold steps (one with noise), so a teacher "
+                    "removed takes little information with it.",
+        "full>label-only": "the label-only student ends at {label_only_fine_tuning_accuracy:.2f} against the full "
+                           "run's {tinyllm_full_accuracy:.2f}; the difference is within the seed spread at this "
+                           "budget.",
+        "alpha": "the α curve is flat within the seed spread at this budget.",
+        "learn:label only": "the answer-only student learns late: at {steps} steps it has not left chance in every "
+                            "seed (notebook 02's other comparisons are between rationale arms, which learn sooner).",
+        "real:teacher-forced>cot": "the live teacher ({live_teacher}) agrees with the gold answer on {live_cot:.0%} of "
+                                   "the {n_live} questions with plain CoT and {live_teacher_forced:.0%} when shown the "
+                                   "answer.",
+        "real:*": "at profile 'real' the rationale losses (α per teacher, sequences several times longer than the "
+                  "answer) share the few updates that fit a CPU with the answer loss and add nothing measurable yet; "
+                  "the seed-to-seed spread (from the data order) is larger than the arms' differences, and the "
+                  "recorded rationales often state no answer or another one (the teachers table). The paper trains "
+                  "FLAN-T5 students for an epoch on GPUs.",
+    },
     "03": {
         "*": "the effect of this switch is smaller than the seed-to-seed spread at {steps} steps.",
         "minillm>sft:rouge_l": "SFT trains on the gold solutions that ROUGE-L compares against (SFT {sft_rouge_l:.3f}, "

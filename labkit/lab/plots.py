@@ -255,22 +255,37 @@ def _mean_ci(vals):
     return float(vals[0]), 0.0, 0.0
 
 
-def arms_over_seeds(rows: list[dict], arms: list[str] | None = None, title: str = "", hlines: dict | None = None,
-                    value: str = "test", percent: bool = True, ylabel: str | None = None):
+def _get(r, key: str):
+    """A field of a run: a labkit.lab.arms.Run's attribute or a row dict's key."""
+    return getattr(r, key) if hasattr(r, "metrics") else r[key]
+
+
+def _at(r, when: str, split: str, metric: str):
+    """A run's `metric` on `split` at step 0 or at the end (None if it has none): Runs ({split: {metric: v}})
+    and row dicts ({split: v}) alike."""
+    if hasattr(r, "metrics"):
+        got = (r.metrics if when == "final" else r.step0).get(split, {})
+        return got.get(metric)
+    return (r.get(when) or {}).get(split)
+
+
+def arms_over_seeds(rows: list, arms: list[str] | None = None, title: str = "", hlines: dict | None = None,
+                    value: str = "test", percent: bool = True, ylabel: str | None = None, metric: str = "accuracy"):
     """Notebooks 01/02: each arm's final accuracy per seed (dots), its mean with the 95% Student-t interval
     over seeds (black error bar) and its step-0 accuracy (grey open marker, the untrained student),
     with reference lines {label: value} (chance, the teacher).
 
-    rows: lab.students.train_arm results ({"arm", "seed", "step0": {split: acc}, "final": {split: acc}});
-    without "step0" no step-0 marker is drawn. ylabel: the axis label (default "<value> accuracy").
+    rows: labkit.lab.arms.Run objects (their `metric` on split `value`), or row dicts ({"arm", "seed",
+    "step0": {split: acc}, "final": {split: acc}}); without a step 0 no step-0 marker is drawn. ylabel: the axis
+    label (default "<value> accuracy").
     """
-    arms = arms or list(dict.fromkeys(r["arm"] for r in rows))
+    arms = arms or list(dict.fromkeys(_get(r, "arm") for r in rows))
     scale = 100.0 if percent else 1.0
     fig, ax = plt.subplots(figsize=(max(6.4, 1.25 * len(arms) + 1.5) + 2.6, 4.0))   # + 2.6 in: the legend, beside
     for i, name in enumerate(arms):
-        rs = sorted((r for r in rows if r["arm"] == name), key=lambda r: r["seed"])
-        fin = [r["final"][value] * scale for r in rs]
-        s0 = [r["step0"][value] * scale for r in rs if "step0" in r]
+        rs = sorted((r for r in rows if _get(r, "arm") == name), key=lambda r: _get(r, "seed"))
+        fin = [_at(r, "final", value, metric) * scale for r in rs]
+        s0 = [v * scale for v in (_at(r, "step0", value, metric) for r in rs) if v is not None]
         jitter = np.linspace(-0.12, 0.12, len(fin)) if len(fin) > 1 else [0.0]
         ax.scatter(i + np.asarray(jitter), fin, color=_color(name, i), s=22, zorder=2,
                    label="per seed (final)" if i == 0 else None)
@@ -297,15 +312,18 @@ def arms_over_seeds(rows: list[dict], arms: list[str] | None = None, title: str 
 
 
 def sweep_seeds(rows: list[dict], x: str, hue: str, title: str = "", xlabel: str | None = None, logx: bool = False,
-                hlines: dict | None = None, value: str = "test", percent: bool = True, ticklabels: dict | None = None):
+                hlines: dict | None = None, value: str = "test", percent: bool = True, ticklabels: dict | None = None,
+                metric: str = "accuracy"):
     """Notebooks 01/02: final accuracy against a setting `x` (data fraction, α) per `hue` group: mean with the
-    95% Student-t interval over seeds (error bars) and each seed's value (small dots). ticklabels {x: label}
-    renames ticks (with logx), e.g. α = 0 drawn at a small positive x and labelled "0"."""
+    95% Student-t interval over seeds (error bars) and each seed's value (small dots). rows: dicts with `x`, `hue`
+    and "final" {split: value}, or with `x`, `hue` and "run" (a labkit.lab.arms.Run: its `metric` on `value`).
+    ticklabels {x: label} renames ticks (with logx), e.g. α = 0 drawn at a small positive x and labelled "0"."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     scale = 100.0 if percent else 1.0
     groups: dict = {}
     for r in rows:
-        groups.setdefault(r[hue], {}).setdefault(r[x], []).append(r["final"][value] * scale)
+        v = _at(r["run"], "final", value, metric) if "run" in r else r["final"][value]
+        groups.setdefault(r[hue], {}).setdefault(r[x], []).append(v * scale)
     for i, (name, by_x) in enumerate(groups.items()):
         xs = sorted(by_x)
         stats_ = [_mean_ci(by_x[v]) for v in xs]

@@ -1,17 +1,17 @@
-"""Notebooks 01/02: named arms (which tasks, whose labels, how much data) trained over seeds, in parallel.
+"""Notebooks 01/02: rationale-distilled students (distilling step-by-step, TinyLLM) trained over seeds.
 
-    S = students.prepare("synthetic:arithmetic", ["noisy-oracle@p=0.2"], student="scratch@layers=2,hidden=64",
-                         n_train=1000, n_valid=200, n_test=200, task_steps=1)
-    arms = {"fine-tuning": students.arm({"answer": 1.0}), "step-by-step": students.arm(
-            {"answer": 1.0, "rationale:noisy-oracle@p=0.2": 1.0})}
-    rows = students.run_arms(S, arms, seeds=[0, 1, 2], config=dict(lr=3e-3, steps=400, batch_size=32))
-    students.by_seed(rows, "step-by-step")          # {seed: test accuracy}
+    P = students.DSSProfile.resolve("default")
+    S = students.prepare(P.dataset, [P.teacher], student=P.student, n_train=P.n_train, n_valid=P.n_valid,
+                         n_test=P.n_test, task_steps=P.task_steps)
+    arms = students.dss_arms(P.teacher, P.lam, P.fractions)          # Arms of methods "dss" / "tinyllm"
+    runs = lk.lab.arms.run(students.Experiment(S, P.config()), arms, P.seeds)
+    lk.lab.arms.values(runs, "step-by-step", "accuracy")             # {seed: test accuracy}
 
 Students:
     "scratch@layers=L,hidden=H[,heads=A,vocab=V]"  a labkit.tiny Llama built from scratch (seeded by the run
         seed) on a byte-level BPE tokenizer trained once on the task's own text (prompts, answers,
         rationales). The CPU budget of the default profile is too small for a pretrained student to
-        learn the task (issue 12), a from-scratch tiny student learns it in a few hundred steps.
+        learn the task; a from-scratch tiny student learns it in a few hundred steps.
     anything else: labkit.models.load_model / load_tokenizer (pretrained students: "real", "paper").
 
 Every run scores the answer task (option scoring / parsed answers, labkit.evaluate.accuracy) on the
@@ -21,17 +21,20 @@ chosen on validation; notebooks report test.
 """
 from __future__ import annotations
 
-import math
+import dataclasses
 import statistics
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from labkit import data, evaluate, models, prompts, rationales, tiny
 from labkit.errors import LabkitError
+from labkit.lab import arms as A
 from labkit.lab import claims as _claims
-from labkit.lab.parallel import map_runs
+from labkit.lab import papers
+from labkit.lab.params import check_parameters
+from labkit.lab.profiles import DSS, TINYLLM, Profile
 from labkit.loop import TrainConfig
-from labkit.methods.base import train_multitask
 
 SCRATCH_DEFAULTS = {"layers": 2, "hidden": 64, "heads": 4, "vocab": 512}
 
@@ -109,17 +112,148 @@ def prepare(dataset: str, teachers: list, *, student: str, n_train: int, n_valid
     return Setup(list(train), list(valid), list(test), student, tok, list(teachers), chance, acc, stats)
 
 
-def arm(tasks: dict, labels: str = "gold", fraction: float = 1.0) -> dict:
-    """An arm: tasks {"answer": 1.0, "rationale:<teacher>": weight, ...}, labels ("gold" or a teacher name),
-    and the fraction of the training records it sees (the first fraction * n_train)."""
-    if "answer" not in tasks:
-        raise LabkitError(f"arm tasks {tasks}: the answer task is what is scored; include 'answer'")
-    if not 0 < fraction <= 1:
-        raise LabkitError(f"arm fraction={fraction!r}: expected 0 < fraction <= 1")
-    return {"tasks": dict(tasks), "labels": labels, "fraction": float(fraction)}
+# --------------------------------------------------------------------------- the profiles
+
+@dataclasses.dataclass(frozen=True)
+class StudentsProfile(Profile):
+    """What notebooks 01 and 02 share: data, student, budget, seeds."""
+    dataset: str = ""
+    data_dir: str = ""
+    student: str = ""
+    n_train: int = 0
+    n_valid: int = 0
+    n_test: int = 0
+    task_steps: int = 0
+    max_steps: int = 0
+    lr: float = 0.0
+    batch_size: int = 0
+    max_len: int = 0
+    seeds: list = field(default_factory=list)
+    seed: int = 0
+    threads: int = 0
+    device: str = "auto"
+
+    def check(self):
+        check_parameters(dataset=self.dataset, device=self.device, n_train=self.n_train, max_steps=self.max_steps,
+                         batch_size=self.batch_size, seed=self.seed)
+        if (not self.seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds)
+                or len(set(self.seeds)) != len(self.seeds)):
+            self.fail("seeds", "a non-empty list of distinct integers, e.g. [0, 1, 2]")
+        parse_scratch(self.student)                                  # names a bad scratch@ option
+        if not self.lr > 0:
+            self.fail("lr", "a learning rate > 0")
+
+    @property
+    def train_device(self) -> str:
+        """A from-scratch tiny student trains on the CPU (one process per core) unless a device is named."""
+        return "cpu" if self.device == "auto" and parse_scratch(self.student) else self.device
+
+    def config(self) -> dict:
+        """The training settings every arm shares (labkit.loop.TrainConfig fields)."""
+        return dict(lr=self.lr, steps=self.max_steps, batch_size=self.batch_size, max_len=self.max_len)
 
 
-def _new_student(setup: Setup, seed: int, device: str):
+@dataclasses.dataclass(frozen=True)
+class DSSProfile(StudentsProfile):
+    """Notebook 01: the teacher, λ, the data fractions of the less-data claim."""
+    TABLE: ClassVar[dict] = DSS
+    teacher: str = ""
+    lam: float = 1.0
+    fractions: list = field(default_factory=list)
+    sweep_fine_tuning: bool = False
+
+    @classmethod
+    def resolve(cls, profile: str, **given):
+        # distilling step-by-step's own datasets carry PaLM-540B's rationales: their teacher, unless one is named
+        ds = given.get("dataset") or cls.TABLE.get(profile, {}).get("dataset", "")
+        if not given.get("teacher") and str(ds).startswith("dss:"):
+            given["teacher"] = "palm-540b"
+        return super().resolve(profile, **given)
+
+    def check(self):
+        super().check()
+        check_parameters(teacher=self.teacher, lam=self.lam, fractions=self.fractions)
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyLLMProfile(StudentsProfile):
+    """Notebook 02: the teachers and their α, the teachers' prompts, the α curve, the live teacher-forcing check."""
+    TABLE: ClassVar[dict] = TINYLLM
+    teachers: list = field(default_factory=list)
+    alphas: float | dict = 1.0
+    in_context: int = 2
+    template: str = field(default="teacher_forced", metadata={"choices": ("teacher_forced", "cot")})
+    alpha_grid: list = field(default_factory=list)
+    alpha_seeds: list = field(default_factory=list)
+    live_teacher: str = ""
+    n_live: int = 0
+    max_new_tokens: int = 0
+
+    def check(self):
+        super().check()
+        check_parameters(teachers=self.teachers, alphas=self.alphas, alpha_grid=self.alpha_grid,
+                         in_context=self.in_context)
+        check_parameters(teachers=self.teachers, alphas=self.alpha_of)
+
+    @property
+    def alpha_of(self) -> dict:
+        """{teacher: α}: one α for every teacher, or the dict given."""
+        return dict(self.alphas) if isinstance(self.alphas, dict) else {t: float(self.alphas) for t in self.teachers}
+
+
+# --------------------------------------------------------------------------- the arms
+
+def dss_arms(teacher: str, lam: float, fractions=(1.0,), sweep_fine_tuning: bool = True) -> list[A.Arm]:
+    """Notebook 01's arms (Hsieh et al., 2023), all of method "dss": fine-tuning (gold labels), distillation
+    (teacher labels), step-by-step with the teacher's labels (the paper's distillation setting) and with gold labels
+    (its fine-tuning setting), and, for each fraction < 1, step-by-step (gold) and (sweep_fine_tuning) fine-tuning on
+    that fraction (``reads["fraction"]``: the first fraction of the training records)."""
+    sbs = {"teacher": teacher, "lam": lam}
+    arms = [A.Arm("fine-tuning", "dss", {}), A.Arm("distillation", "dss", {"label_source": teacher}),
+            A.Arm("step-by-step", "dss", {**sbs, "label_source": teacher}, cost=2),
+            A.Arm("step-by-step (gold labels)", "dss", sbs, cost=2)]
+    for f in sorted(set(fractions)):
+        if f < 1:
+            if sweep_fine_tuning:
+                arms.append(A.Arm(f"fine-tuning @{f:g}", "dss", {}, {"fraction": f, "sweep": "fine-tuning"}))
+            arms.append(A.Arm(f"step-by-step (gold labels) @{f:g}", "dss", sbs,
+                              {"fraction": f, "sweep": "step-by-step (gold labels)"}, cost=2))
+    return arms
+
+
+FULL, LABEL_ONLY = "TinyLLM (full)", "label only (fine-tuning)"
+
+
+def tinyllm_arms(alpha_of: dict, ablate: bool = True) -> list[A.Arm]:
+    """Notebook 02's arms (Tian et al., 2024), all of method "tinyllm": the full method (gold answer + Σ α_m ·
+    rationale of T_m), label-only fine-tuning (no rationale), and (ablate=True, two or more teachers) w/o each
+    teacher (``reads["without"]`` names it)."""
+    n = len(alpha_of) + 1
+    arms = [A.Arm(FULL, "tinyllm", {"alphas": dict(alpha_of)}, {"alpha": _uniform(alpha_of)}, cost=n),
+            A.Arm(LABEL_ONLY, "tinyllm", {"alphas": {}}, {"alpha": 0.0})]
+    if ablate and len(alpha_of) > 1:
+        arms += [A.Arm(f"w/o {t}", "tinyllm", {"alphas": {u: a for u, a in alpha_of.items() if u != t}},
+                       {"without": t}, cost=n - 1) for t in alpha_of]
+    return arms
+
+
+def _uniform(alpha_of: dict):
+    """The α every teacher shares, None when they differ."""
+    return next(iter(alpha_of.values())) if len(set(alpha_of.values())) == 1 else None
+
+
+def alpha_arms(alpha_of: dict, alpha_grid, alpha_seeds) -> list[A.Arm]:
+    """Notebook 02's α curve: one arm "α=a" (every teacher at α = a) per α of the grid, over `alpha_seeds`; an α
+    equal to the full run's uniform α is the full run itself (no arm)."""
+    full = _uniform(alpha_of)
+    return [A.Arm(f"α={a:g}", "tinyllm", {"alphas": {t: a for t in alpha_of}}, {"alpha": a}, seeds=tuple(alpha_seeds),
+                  cost=len(alpha_of) + 1) for a in alpha_grid if a != full]
+
+
+# --------------------------------------------------------------------------- the experiment
+
+def new_student(setup: Setup, seed: int, device: str = "cpu"):
+    """A fresh student: from scratch (seeded) on the setup's tokenizer, or the named pretrained model."""
     spec = parse_scratch(setup.student)
     if spec:
         return tiny.tiny_causal_lm(setup.tokenizer, n_layers=spec["layers"], hidden=spec["hidden"],
@@ -127,7 +261,9 @@ def _new_student(setup: Setup, seed: int, device: str):
     return models.load_model(setup.student, device=device)
 
 
-def _score(model, setup: Setup, records, device) -> float | None:
+def score(model, setup: Setup, records, device: str = "cpu") -> float | None:
+    """Test accuracy of the answer task (option scoring / parsed answers, labkit.evaluate.accuracy); None without
+    records."""
     if not records:
         return None
     model.eval()
@@ -136,133 +272,90 @@ def _score(model, setup: Setup, records, device) -> float | None:
     return acc
 
 
-def train_arm(setup: Setup, name: str, spec: dict, seed: int, config: dict, *, eval_every: int = 0,
-              device: str = "cpu", step0: dict | None = None) -> dict:
-    """Train one fresh student on one arm with one seed; score it at step 0 and at the end.
+class Experiment:
+    """The arms of notebooks 01/02 on one Setup: ``run(arm, seed)`` trains a fresh student (from scratch, seeded
+    by the run seed, or the named pretrained model) with the arm's method on the first ``reads["fraction"]`` of
+    the training records and scores the answer task at step 0 and at the end, on validation and test (validation
+    also every `eval_every` steps, a learning curve). A pretrained student starts the same in every run: its step 0
+    is scored once (``prepare``, before the workers fork) and kept here."""
 
-    step0: the untrained student's {"valid", "test"} scores when already known (a pretrained student starts
-    the same in every arm and seed: run_jobs scores it once); None scores this run's own initialisation.
-    Returns {"arm", "seed", "fraction", "n_train", "step0": {"valid" (None unless eval_every), "test"},
-    "final": {"valid", "test"}, "accuracy" (final test), "curve" [(step, valid accuracy)] (with eval_every), "final_loss", "train_seconds", "eval_seconds"}.
-    """
-    subset = setup.train[: max(1, round(spec["fraction"] * len(setup.train)))]
-    cfg = TrainConfig(**{"progress": False, "device": device, **config, "seed": seed})
-    model = _new_student(setup, seed, device)
-    t_eval = [0.0]
+    def __init__(self, setup: Setup, config: dict, *, eval_every: int = 0, device: str = "cpu"):
+        self.setup, self.config, self.eval_every, self.device = setup, dict(config), eval_every, device
+        self.step0: dict | None = None
 
-    def scored(records):
-        t = time.perf_counter()
-        acc = _score(model, setup, records, device)
-        t_eval[0] += time.perf_counter() - t
-        return acc
+    def prepare(self, arms=()) -> "Experiment":
+        if self.step0 is None and not parse_scratch(self.setup.student):
+            model = new_student(self.setup, 0, self.device)
+            self.step0 = {"valid": score(model, self.setup, self.setup.valid, self.device) if self.eval_every else None,
+                          "test": score(model, self.setup, self.setup.test, self.device)}
+        return self
 
-    # step 0 on validation only for a learning curve; the notebooks show step 0 on test
-    if step0 is None:
-        step0 = {"valid": scored(setup.valid) if eval_every else None, "test": scored(setup.test)}
-    curve = [(0, step0["valid"])] if setup.valid and eval_every else []
+    def run(self, arm: A.Arm, seed: int) -> A.Run:
+        setup, device = self.setup, self.device
+        subset = setup.train[: max(1, round(arm.reads.get("fraction", 1.0) * len(setup.train)))]
+        cfg = TrainConfig(**{"progress": False, "device": device, **self.config, "seed": seed})
+        model = new_student(setup, seed, device)
+        t_eval = [0.0]
 
-    def on_step(step, history):
-        if eval_every and setup.valid and step % eval_every == 0 and step < cfg.steps:
-            curve.append((step, scored(setup.valid)))
+        def scored(records):
+            t = time.perf_counter()
+            acc = score(model, setup, records, device)
+            t_eval[0] += time.perf_counter() - t
+            return acc
 
-    t0, e0 = time.perf_counter(), t_eval[0]
-    history = train_multitask(model, setup.tokenizer, subset, spec["tasks"], label_source=spec["labels"],
-                              config=cfg, on_step=on_step)
-    train_s = time.perf_counter() - t0 - (t_eval[0] - e0)        # the curve's evaluations are not training
-    final = {"valid": scored(setup.valid), "test": scored(setup.test)}
-    if setup.valid and eval_every:
-        curve.append((cfg.steps, final["valid"]))
-    return {"arm": name, "seed": seed, "fraction": spec["fraction"], "n_train": len(subset), "step0": dict(step0),
-            "final": final, "accuracy": final["test"], "curve": curve, "final_loss": history.last("loss"),
-            "train_seconds": round(train_s, 2), "eval_seconds": round(t_eval[0], 2)}
+        # step 0 on validation only for a learning curve; the notebooks show step 0 on test
+        step0 = self.step0 or {"valid": scored(setup.valid) if self.eval_every else None, "test": scored(setup.test)}
+        curve = [(0, step0["valid"])] if setup.valid and self.eval_every else []
 
+        def on_step(step, history):
+            if self.eval_every and setup.valid and step % self.eval_every == 0 and step < cfg.steps:
+                curve.append((step, scored(setup.valid)))
 
-def untrained(setup: Setup, *, eval_every: int = 0, device: str = "cpu") -> dict | None:
-    """The untrained student's {"valid", "test"} scores when every run starts from the same weights (a pretrained
-    student: scored once here instead of once per run); None for a from-scratch student (its init is the seed's)."""
-    if parse_scratch(setup.student):
-        return None
-    model = _new_student(setup, 0, device)
-    return {"valid": _score(model, setup, setup.valid, device) if eval_every else None,
-            "test": _score(model, setup, setup.test, device)}
+        t0, e0 = time.perf_counter(), t_eval[0]
+        history = A.train(arm, student=model, tokenizer=setup.tokenizer, records=subset, config=cfg, on_step=on_step)
+        train_s = time.perf_counter() - t0 - (t_eval[0] - e0)        # the curve's evaluations are not training
+        final = {"valid": scored(setup.valid), "test": scored(setup.test)}
+        if curve:
+            curve.append((cfg.steps, final["valid"]))
 
-
-def run_arms(setup: Setup, arms: dict, seeds, config: dict, *, eval_every: int = 0, device: str = "cpu",
-             processes: int | None = None) -> list[dict]:
-    """train_arm for every (arm, seed) (run_jobs with the same seeds for every arm)."""
-    return run_jobs(setup, {n: (a, list(seeds)) for n, a in arms.items()}, config, eval_every=eval_every,
-                    device=device, processes=processes)
+        def split_metrics(d):
+            return {k: {"accuracy": v} for k, v in d.items() if v is not None}
+        loss = [(r["step"], r["loss"]) for r in history.rows if r.get("loss") is not None]
+        return A.Run(arm.label, seed, split_metrics(final), step0=split_metrics(step0),
+                     curves={"loss": loss, **({"valid accuracy": curve} if curve else {})}, seconds=round(train_s, 2),
+                     extra={"n_train": len(subset), "fraction": arm.reads.get("fraction", 1.0),
+                            "final_loss": history.last("loss"), "eval_seconds": round(t_eval[0], 2)})
 
 
-def by_seed(rows, arm_name: str, split: str = "test", when: str = "final") -> dict:
-    """{seed: accuracy} of one arm."""
-    got = {r["seed"]: r[when][split] for r in rows if r["arm"] == arm_name}
-    if not got:
-        raise LabkitError(f"no runs of arm {arm_name!r}; arms: {sorted({r['arm'] for r in rows})}")
-    return got
+# --------------------------------------------------------------------------- tables and learning
 
-
-def learning(rows, arms=None, chance: float | None = None) -> list[dict]:
-    """lab.claims.learning on test accuracy: each arm (≥ 2 seeds) after training vs its untrained step 0 and chance."""
-    names = [a for a in (arms or dict.fromkeys(r["arm"] for r in rows)) if len({r["seed"] for r in rows if r["arm"] == a}) > 1]
-    return _claims.learning({a: by_seed(rows, a) for a in names},
-                            {a: statistics.mean(by_seed(rows, a, when="step0").values()) for a in names},
-                            "test accuracy", chance)
-
-
-LEARNING_WHY = {
-    "01": {"fine-tuning": "the answer-only arms learn late: on validation they cross from chance between steps 500 and "
-                          "1,000 (benchmarks/RESULTS.md, 'when do the answer-only arms learn?'); below 1,000 steps "
-                          "some seeds are still at chance.",
-           "distillation": "the answer-only arms learn late, and on the noisy teacher's labels (≈ 79 % right) later "
-                           "still: on validation 0.40 at 750 steps, 0.63 at 1,000 (benchmarks/RESULTS.md)."},
-    "02": {"label only": "the answer-only student learns late: on validation it is at 0.27 after 360 steps and "
-                         "0.84 after a 1,000-step run (benchmarks/RESULTS.md); notebook 02 keeps 360 steps, what its "
-                         "three-task arms fit in about 3 minutes, because its other comparisons are between "
-                         "rationale arms, which have all learned by then."},
-}
-
-
-def learning_metrics(rows, notebook: str, profile: str = "default", arms=None, chance: float | None = None) -> dict:
-    """{"learning", "not_learning"} of notebook "01" or "02" for metrics.json: `learning(rows, arms, chance)` and the
-    reading of each arm that does not learn (at profile "real" REAL_WHY; at "default" LEARNING_WHY, written for that
-    miniature; elsewhere what the numbers say)."""
-    return _claims.learning_metrics(learning(rows, arms, chance), LEARNING_WHY[notebook] if profile == "default" else {},
-                                    REAL_WHY[notebook] if profile == "real" else "")
-
-
-def summary(rows, arms=None, chance: float | None = None) -> list[dict]:
-    """One row per arm: step-0 and final test accuracy (mean, sd over seeds, per seed), final valid mean,
-    the gain over step 0 and over chance, seconds per run."""
+def summary(runs, arms=None, chance: float | None = None) -> list[dict]:
+    """One row per arm: step-0 and final test accuracy (mean, sd over seeds, per seed), final validation mean,
+    the gain over step 0 and over chance, training seconds per run."""
     out = []
-    for name in arms or list(dict.fromkeys(r["arm"] for r in rows)):
-        rs = sorted((r for r in rows if r["arm"] == name), key=lambda r: r["seed"])
-        fin = [r["final"]["test"] for r in rs]
-        s0 = [r["step0"]["test"] for r in rs]
-        val = [r["final"]["valid"] for r in rs if r["final"]["valid"] is not None]
-        sd = statistics.stdev(fin) if len(fin) > 1 else 0.0
-        out.append({"arm": name, "n_seeds": len(rs), "n_train": rs[0]["n_train"],
-                    "step0_test": statistics.mean(s0), "final_test": statistics.mean(fin), "final_test_sd": sd,
-                    "final_valid": statistics.mean(val) if val else math.nan,
-                    "per_seed_test": [round(v, 3) for v in fin],
-                    "gain_over_step0": statistics.mean(fin) - statistics.mean(s0),
-                    "gain_over_chance": statistics.mean(fin) - chance if chance is not None else math.nan,
-                    "train_seconds": statistics.mean(r["train_seconds"] for r in rs)})
+    for row in A.summary(runs, ["accuracy"], "test", arms):
+        s0 = statistics.mean(A.values(runs, row["arm"], "accuracy", when="step0").values())
+        valid = A.by_arm(runs, "accuracy", "valid").get(row["arm"])
+        first = next(r for r in runs if r.arm == row["arm"])
+        out.append({"arm": row["arm"], "n_seeds": row["seeds"], "n_train": first.extra.get("n_train"),
+                    "step0_test": s0, "final_test": row["accuracy"], "final_test_sd": row["accuracy sd"],
+                    "final_valid": statistics.mean(valid.values()) if valid else None,
+                    "per_seed_test": row["accuracy per seed"], "gain_over_step0": row["accuracy"] - s0,
+                    "gain_over_chance": row["accuracy"] - chance if chance is not None else None,
+                    "train_seconds": row["seconds"]})
     return out
 
 
-def paired_claim(rows, id: str, text: str, better: str, worse: str, split: str = "test") -> dict:
-    """lab.claims.claim on the arms' final accuracies, paired by seed."""
-    return _claims.claim(id, text, f"{split} accuracy", better, worse,
-                         better_values=by_seed(rows, better, split), worse_values=by_seed(rows, worse, split))
-
-
-def against_constant(rows, id: str, text: str, better: str, value: float, worse_label: str,
-                     split: str = "test") -> dict:
-    """A claim that an arm beats a fixed number (e.g. its teacher's label accuracy): effect per seed = arm - value."""
-    got = by_seed(rows, better, split)
-    return _claims.claim(id, text, f"{split} accuracy", better, worse_label,
-                         [got[s] - value for s in sorted(got)])
+def learning_metrics(runs, notebook: str, profile: str = "default", chance: float | None = None,
+                     numbers: dict | None = None) -> dict:
+    """{"learning", "not_learning"} of notebook "01" or "02" for metrics.json: each arm with ≥ 2 seeds, its final
+    test accuracy against its own step 0 and chance, with the notebook's reading of each arm that does not learn
+    (``papers.READINGS[nb]["learn:..."]`` at the profile the reading was written for, filled from the run)."""
+    few = [a for a in A.arm_labels(runs) if len({r.seed for r in runs if r.arm == a}) < 2]
+    rows = A.learning(runs, "accuracy", chance=chance, exclude=few, label="test accuracy")
+    prefix = "learn:" if profile == "default" else f"{profile}:learn:"
+    why = {k[len(prefix):]: v for k, v in papers.READINGS[notebook].items() if k.startswith(prefix)}
+    return _claims.learning_metrics(rows, why, papers.READINGS[notebook].get(f"{profile}:*", ""), numbers)
 
 
 def claim_table(claims) -> list[dict]:
@@ -272,41 +365,16 @@ def claim_table(claims) -> list[dict]:
              "better": c["better"], "worse": c["worse"]} for c in claims]
 
 
-def check_seeds(seeds, name: str = "seeds") -> list[int]:
-    """seeds: a non-empty list of distinct integers (≥ 2 for a confidence interval)."""
-    if (not isinstance(seeds, (list, tuple)) or not seeds
-            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds) or len(set(seeds)) != len(seeds)):
-        raise LabkitError(f"parameter {name}={seeds!r}: expected a non-empty list of distinct integers, e.g. [0, 1, 2]")
-    return list(seeds)
-
-
-def dss_arms(teacher: str, lam: float, fractions=(1.0,), sweep_fine_tuning: bool = True) -> dict:
-    """Notebook 01's arms (Hsieh et al., 2023): fine-tuning (gold labels), distillation (teacher labels),
-    step-by-step with the teacher's labels (the paper's distillation setting) and with gold labels (its
-    fine-tuning setting), and, for each fraction < 1, step-by-step (gold) and (sweep_fine_tuning) fine-tuning
-    on that fraction (the less-data claim compares step-by-step on a fraction with fine-tuning on all)."""
-    r = f"rationale:{teacher}"
-    arms = {"fine-tuning": arm({"answer": 1.0}), "distillation": arm({"answer": 1.0}, teacher),
-            "step-by-step": arm({"answer": 1.0, r: lam}, teacher),
-            "step-by-step (gold labels)": arm({"answer": 1.0, r: lam})}
-    for f in sorted(set(fractions)):
-        if f < 1:
-            if sweep_fine_tuning:
-                arms[f"fine-tuning @{f:g}"] = arm({"answer": 1.0}, fraction=f)
-            arms[f"step-by-step (gold labels) @{f:g}"] = arm({"answer": 1.0, r: lam}, fraction=f)
-    return arms
-
-
-def tinyllm_arms(alpha_of: dict, ablate: bool = True) -> dict:
-    """Notebook 02's arms (Tian et al., 2024): the full method (gold answer + Σ α_m · rationale of T_m),
-    label-only fine-tuning, and (ablate=True, two or more teachers) w/o each teacher."""
-    def tasks(alphas):
-        return {"answer": 1.0, **{f"rationale:{t}": a for t, a in alphas.items()}}
-    arms = {"TinyLLM (full)": arm(tasks(alpha_of)), "label only (fine-tuning)": arm({"answer": 1.0})}
-    if ablate and len(alpha_of) > 1:
-        for t in alpha_of:
-            arms[f"w/o {t}"] = arm(tasks({u: a for u, a in alpha_of.items() if u != t}))
-    return arms
+def notes(notebook: str, claims, profile: str = "default", numbers: dict | None = None) -> dict[str, str]:
+    """{claim id: the measured effect and the notebook's reading} for the claims that do not hold: the readings
+    written for the default miniature there, the profile's own ("real:...") elsewhere, filled from the run."""
+    R = papers.READINGS[notebook]
+    if profile == "default":
+        why = {k: v for k, v in R.items() if not k.startswith(("learn:", "real:", "paper:", "*"))}
+        return _claims.not_holding(claims, why, R.get("*", ""), numbers)
+    why = {k[len(profile) + 1:]: v for k, v in R.items() if k.startswith(f"{profile}:") and "learn:" not in k
+           and not k.endswith(":*")}
+    return _claims.not_holding(claims, why, R.get(f"{profile}:*", ""), numbers)
 
 
 def template_agreement(teacher: str, records, *, pool=None, k: int = 2, seed: int = 0, device: str = "auto",
@@ -329,150 +397,66 @@ def template_agreement(teacher: str, records, *, pool=None, k: int = 2, seed: in
             "per_question": [a - b for a, b in zip(agree["teacher_forced"], agree["cot"])], "examples": texts}
 
 
-def dss_claims(rows, teacher: str, teacher_accuracy: float, fractions) -> list[dict]:
+def dss_claims(runs, teacher: str, teacher_accuracy: float, fractions) -> list[dict]:
     """Notebook 01's claims (Hsieh et al., 2023), paired by seed on the test split."""
-    h = "Hsieh et al., 2023"
-    out = [paired_claim(rows, "dss>ft", f"Distilling step-by-step (gold labels + rationales) beats standard fine-tuning "
-                        f"at equal data ({h}, §4.1, Fig. 4)", "step-by-step (gold labels)", "fine-tuning"),
-           paired_claim(rows, "dss>kd", f"Distilling step-by-step (teacher labels + rationales) beats standard task "
-                        f"distillation (teacher labels) at equal data ({h}, §4.1, Fig. 5)", "step-by-step", "distillation")]
+    st = lambda id, **f: papers.statement("01", id, **f)  # noqa: E731
+    out = [A.claim(runs, "dss>ft", st("dss>ft"), "accuracy", "step-by-step (gold labels)", "fine-tuning"),
+           A.claim(runs, "dss>kd", st("dss>kd"), "accuracy", "step-by-step", "distillation")]
     small = min(fractions)
     if small < 1:
-        out.append(paired_claim(rows, "dss@less-data>ft@all", f"Distilling step-by-step on {small:.0%} of the data beats "
-                                f"standard fine-tuning on 100 % ({h}, abstract and §4.1)",
-                                f"step-by-step (gold labels) @{small:g}", "fine-tuning"))
-    out.append(against_constant(rows, "student>teacher", f"The step-by-step student (trained on the teacher's labels) "
-                                f"outperforms its teacher ({h}, abstract: a 770M T5 beats few-shot PaLM-540B)",
-                                "step-by-step", teacher_accuracy, f"teacher {teacher}"))
+        out.append(A.claim(runs, "dss@less-data>ft@all", st("dss@less-data>ft@all", fraction=f"{small:.0%}"),
+                           "accuracy", f"step-by-step (gold labels) @{small:g}", "fine-tuning"))
+    got = A.values(runs, "step-by-step", "accuracy")
+    out.append(_claims.claim("student>teacher", st("student>teacher"), "test accuracy", "step-by-step",
+                             f"teacher {teacher}", [got[s] - teacher_accuracy for s in sorted(got)]))
     return out
 
 
-DSS_WHY = {
-    "student>teacher": "the student trained on the noisy teacher's labels (right on ≈ 79 % of the questions) reaches "
-                       "about its teacher's label accuracy but not clearly above it at this budget; the paper's students "
-                       "that beat the teacher are pretrained T5 models trained for thousands of steps.",
-    "dss": "at the default budget every arm learns (see the learning table), so step-by-step's lead is what remains once the "
-           "answer-only arms have left chance: smaller than at 500 steps, where they had not (benchmarks/RESULTS.md), "
-           "and with 3 seeds the Student-t interval (t = 4.30) is wide next to the seed-to-seed spread of the "
-           "answer-only arms.",
-}
+def tinyllm_claims(runs, arms, alpha_of: dict, seeds) -> list[dict]:
+    """Notebook 02's student claims (Tian et al., 2024), paired by seed on the test split: full > label-only,
+    full > w/o each teacher, full > w/o in-context (when trained), and α_full > each other α of the curve (over
+    the seeds both were run with, at least 2)."""
+    st = lambda id, **f: papers.statement("02", id, **f)  # noqa: E731
+    labels = A.arm_labels(runs)
+    out = [A.claim(runs, "full>label-only", st("full>label-only"), "accuracy", FULL, LABEL_ONLY)]
+    out += [A.claim(runs, f"full>w/o {a.reads['without']}", st("full>w/o", teacher=a.reads["without"]), "accuracy",
+                    FULL, a.label) for a in arms if a.reads.get("without")]
+    if "w/o in-context" in labels:
+        out.append(A.claim(runs, "full>w/o in-context", st("full>w/o in-context"), "accuracy", FULL, "w/o in-context"))
+    full_alpha = _uniform(alpha_of)
+    for a in (a for a in arms if a.label.startswith("α=") and full_alpha is not None):
+        common = sorted(set(a.seeds or seeds) & set(seeds))
+        if len(common) >= 2:
+            out.append(A.claim(runs, f"alpha {full_alpha:g}>{a.reads['alpha']:g}",
+                               st("alpha", full=f"{full_alpha:g}", other=f"{a.reads['alpha']:g}"), "accuracy", FULL,
+                               a.label, seeds=common))
+    return out
 
 
-REAL_WHY = {  # profile "real": notebooks 01/02 on the papers' data with a pretrained student, a few dozen steps
-    "01": "at profile 'real' the pretrained student (SmolLM2-135M-Instruct) does not learn CQA within the steps that "
-          "fit a CPU notebook: every arm ends at or below its step 0 (on held-out validation rows too, benchmarks/"
-          "RESULTS.md 'The real profile'), so the arms differ by how much they lose, within the seed spread; the paper "
-          "trains 220M-11B T5 students for thousands of steps.",
-    "02": "at profile 'real' the students leave their step 0 on OBQA (the learning table), but the rationale losses "
-          "(α per teacher, sequences several times longer than the answer) share the few updates that fit a CPU with "
-          "the answer loss and add nothing measurable yet; the seed-to-seed spread (from the data order) is larger "
-          "than the arms' differences, and LLaMA-2's recorded rationales often state no answer or another one (the "
-          "teachers table). The paper trains FLAN-T5 students for an epoch on GPUs.",
-}
+def alpha_rows(runs, arms) -> list[dict]:
+    """Notebook 02's α curve: the runs with one α for every teacher (label-only = α 0, the full run when its α is
+    uniform, the "α=a" arms) as {"alpha", "curve_name", "run", "seed"}."""
+    alpha = {a.label: a.reads.get("alpha") for a in arms}
+    return [{"alpha": alpha[r.arm], "curve_name": "α for all teachers", "run": r, "seed": r.seed} for r in runs
+            if alpha.get(r.arm) is not None]
 
 
-def dss_notes(claims, profile: str = "default") -> dict[str, str]:
-    """Notebook 01: {claim id: the measured effect and why it may not hold here} for the claims that do not hold."""
-    if profile == "real":
-        return _claims.not_holding(claims, {}, REAL_WHY["01"])
-    return _claims.not_holding(claims, DSS_WHY, "the effect is smaller than the seed-to-seed spread at this budget.")
+def alpha_means(arows) -> dict:
+    """{"α": mean test accuracy over the seeds run at that α}."""
+    return {f"{a:g}": statistics.mean(r["run"].metrics["test"]["accuracy"] for r in arows if r["alpha"] == a)
+            for a in sorted({r["alpha"] for r in arows})}
 
 
-TINYLLM_WHY = {
-    "teacher-forced>cot": "a 135M-parameter live teacher rarely uses the gold answer it is shown, and n_live questions "
-                          "are few; TinyLLM's teachers are 3B-7B models.",
-    "full>w/o": "the scripted teachers write rationales from the same gold steps (one with noise), so a teacher "
-                "removed takes little information with it.",
-    "full>label-only": "the label-only student barely leaves chance within this budget.",
-    "alpha": "the α curve is flat within the seed spread at this budget.",
-}
-
-
-def tinyllm_notes(claims, profile: str = "default") -> dict[str, str]:
-    """Notebook 02: {claim id: the measured effect and why it may not hold here} for the claims that do not hold."""
-    if profile == "real":
-        return _claims.not_holding(claims, {k: v for k, v in TINYLLM_WHY.items() if k == "teacher-forced>cot"},
-                                   REAL_WHY["02"])
-    return _claims.not_holding(claims, TINYLLM_WHY, "the effect is smaller than the seed-to-seed spread at this budget.")
-
-
-def tinyllm_jobs(arms: dict, alpha_of: dict, alpha_grid, alpha_seeds, seeds) -> dict:
-    """Notebook 02's runs: {name: (arm, seeds)}: every arm of tinyllm_arms over `seeds`, plus one arm "α=a"
-    (all teachers at α = a) for each α of `alpha_grid` over `alpha_seeds` (skipped where it equals a uniform
-    full-run α, which is then the full run itself)."""
-    teachers = list(alpha_of)
-    uniform = len(set(alpha_of.values())) == 1
-    jobs = {n: (a, list(seeds)) for n, a in arms.items()}
-    for a in alpha_grid:
-        if not (uniform and a == next(iter(alpha_of.values()))):
-            jobs[f"α={a:g}"] = (arm({"answer": 1.0, **{f"rationale:{t}": a for t in teachers}}), list(alpha_seeds))
-    return jobs
-
-
-def run_jobs(setup: Setup, jobs: dict, config: dict, *, eval_every: int = 0, device: str = "cpu",
-             processes: int | None = None) -> list[dict]:
-    """train_arm for {name: (arm, seeds)}: all (arm, seed) pairs in one pool of one-thread workers (lab.parallel),
-    longest arms first (rationale arms cost most), so both cores stay busy; a pretrained student's step 0 is
-    scored once (``untrained``). Rows come back in the order of the jobs."""
-    step0 = untrained(setup, eval_every=eval_every, device=device)
-    flat = [dict(setup=setup, name=n, spec=a, seed=int(s), config=config, eval_every=eval_every, device=device,
-                 step0=step0) for n, (a, ss) in jobs.items() for s in ss]
-    order = sorted(range(len(flat)), key=lambda i: -len(flat[i]["spec"]["tasks"]))
-    results = map_runs(train_arm, [flat[i] for i in order], processes=processes)
-    back = [None] * len(flat)
-    for i, r in zip(order, results):
-        back[i] = r
-    return back
-
-
-def tinyllm_table(rows, arms: dict, jobs: dict, chance, teachers, kinds: dict) -> tuple[list, list]:
-    """(order of arms, summary rows) for notebook 02, with "w/o in-context" as a run arm when it was trained,
-    else as a not-applicable row that says why (scripted/recorded teachers generate nothing from a prompt)."""
-    trained_wo = any(r["arm"] == "w/o in-context" for r in rows)
-    order = list(arms) + (["w/o in-context"] if trained_wo else []) + [n for n in jobs if n not in arms]
-    table = summary(rows, order, chance=chance)
+def tinyllm_table(runs, arms, chance, teachers, kinds: dict) -> tuple[list, list]:
+    """(order of arms, summary rows) for notebook 02, with "w/o in-context" as a run arm when it was trained, else as
+    a not-applicable row that says why (scripted/recorded teachers generate nothing from a prompt)."""
+    labels = A.arm_labels(runs)
+    trained_wo = "w/o in-context" in labels
+    order = [a.label for a in arms if not a.label.startswith("α=")] + (["w/o in-context"] if trained_wo else []) + \
+        [a.label for a in arms if a.label.startswith("α=")]
+    table = summary(runs, order, chance=chance)
     if not trained_wo:
         table.append({"arm": "w/o in-context", "status": "not applicable",
                       "why": f"teachers {teachers} are {sorted(set(kinds.values()))}: their rationales are not "
                              f"generated from an in-context prompt here, so there is nothing to remove"})
     return order, table
-
-
-def alpha_rows(rows, alpha_of: dict) -> list[dict]:
-    """Notebook 02's α curve: the runs with one α for all teachers (label-only = α 0, the full run when its α
-    is uniform, the "α=a" arms), each with its "alpha" and curve name."""
-    uniform = len(set(alpha_of.values())) == 1
-    value = {"label only (fine-tuning)": 0.0, "TinyLLM (full)": next(iter(alpha_of.values())) if uniform else None}
-    return [dict(r, alpha=value.get(r["arm"]) if not r["arm"].startswith("α=") else float(r["arm"][2:]),
-                 curve_name="α for all teachers") for r in rows
-            if r["arm"].startswith("α=") or value.get(r["arm"]) is not None]
-
-
-def alpha_means(arows) -> dict:
-    """{"α": mean test accuracy over the seeds run at that α}."""
-    return {f"{a:g}": statistics.mean(r["final"]["test"] for r in arows if r["alpha"] == a)
-            for a in sorted({r["alpha"] for r in arows})}
-
-
-def tinyllm_claims(rows, teachers, arms: dict, alpha_of: dict, alpha_grid, alpha_seeds, seeds) -> list[dict]:
-    """Notebook 02's student claims (Tian et al., 2024), paired by seed on the test split: full > label-only,
-    full > w/o each teacher, full > w/o in-context (when trained), and α_full > each other α of the grid
-    (over the seeds both were run with, at least 2)."""
-    tian = "Tian et al., 2024"
-    out = [paired_claim(rows, "full>label-only", f"TinyLLM (answer + rationales of all teachers) beats label-only "
-                        f"fine-tuning ({tian}, Table 2)", "TinyLLM (full)", "label only (fine-tuning)")]
-    out += [paired_claim(rows, f"full>w/o {t}", f"TinyLLM beats its ablation without teacher {t} ({tian}, ablation "
-                         f"study, Table 3)", "TinyLLM (full)", f"w/o {t}") for t in teachers if f"w/o {t}" in arms]
-    if any(r["arm"] == "w/o in-context" for r in rows):
-        out.append(paired_claim(rows, "full>w/o in-context", f"TinyLLM beats its ablation without in-context "
-                                f"examples ({tian}, Table 3)", "TinyLLM (full)", "w/o in-context"))
-    full_alpha = next(iter(alpha_of.values())) if len(set(alpha_of.values())) == 1 else None
-    common = sorted(set(alpha_seeds) & set(seeds))
-    for a in (alpha_grid if full_alpha is not None and len(common) >= 2 else []):
-        if a != full_alpha:   # α_full beating both a smaller and a larger α = an interior optimum
-            full, other = by_seed(rows, "TinyLLM (full)"), by_seed(rows, f"α={a:g}")
-            out.append(_claims.claim(
-                f"alpha {full_alpha:g}>{a:g}", f"α-sensitivity: α={full_alpha:g} beats α={a:g} (the best α is "
-                f"interior and data-dependent; {tian}, Fig. 4)", "test accuracy", f"α={full_alpha:g}", f"α={a:g}",
-                better_values={s: full[s] for s in common}, worse_values={s: other[s] for s in common}))
-    return out

@@ -28,10 +28,13 @@ class DSSSettings:
         teacher: whose rationales are the second task (None: no rationale task = plain fine-tuning).
         alpha: α, the weight of the label loss, in [0, 1] (1 - α goes to the rationale loss).
         label_source: "gold" labels, or a teacher's labels (standard distillation).
+        lam: λ of the paper's form L_label + λ · L_rationale (the label loss at weight 1); when given it replaces
+            alpha (the same minimiser as α = 1/(1+λ), a loss 1 + λ times larger).
     """
     teacher: str | None = None
     alpha: float = 0.5
     label_source: str = "gold"
+    lam: float | None = None
 
     def __post_init__(self):
         need(self, "teacher", self.teacher is None or (isinstance(self.teacher, str) and self.teacher),
@@ -39,11 +42,16 @@ class DSSSettings:
         need(self, "alpha", is_unit(self.alpha), "a number in [0, 1]")
         need(self, "label_source", isinstance(self.label_source, str) and self.label_source,
              "'gold' or a teacher name")
+        need(self, "lam", self.lam is None or (isinstance(self.lam, (int, float)) and not isinstance(self.lam, bool)
+                                               and self.lam >= 0), "None or a number >= 0")
 
     def weights(self) -> dict[str, float]:
-        """{task: weight}: α on the label, 1 - α on the rationale (all on the label without a teacher)."""
+        """{task: weight}: α on the label, 1 - α on the rationale (all on the label without a teacher); with lam,
+        1 on the label and λ on the rationale."""
         if self.teacher is None:
             return {"answer": 1.0}
+        if self.lam is not None:
+            return {"answer": 1.0, f"rationale:{self.teacher}": float(self.lam)}
         return {"answer": self.alpha, f"rationale:{self.teacher}": 1.0 - self.alpha}
 
 

@@ -93,20 +93,20 @@ def test_01_distilling_step_by_step(run, tmp_path):
     assert m["seeds"] == [0, 1] and m["chance"] == pytest.approx(0.25)
     # noisy-oracle@p=0.2 is wrong on roughly a fifth of the 48 training questions
     assert 0.6 <= m["teacher_accuracy"] <= 0.95
-    runs = m["tables"]["runs"]
+    runs = m["runs"]
     assert len(runs) == 6 * 2 and {(r["arm"], r["seed"]) for r in runs} == {(a, s) for a in m["accuracy"] for s in (0, 1)}
-    assert {r["n_train"] for r in runs if r["fraction"] == 0.5} == {24}
+    assert {r["extra"]["n_train"] for r in runs if r["extra"]["fraction"] == 0.5} == {24}
     # the same seed starts every arm from the same untrained student
     for s in (0, 1):
-        assert len({r["step0"]["test"] for r in runs if r["seed"] == s}) == 1
-    loss = {(r["arm"], r["seed"]): r["final_loss"] for r in runs}
+        assert len({r["step0"]["test"]["accuracy"] for r in runs if r["seed"] == s}) == 1
+    loss = {(r["arm"], r["seed"]): r["extra"]["final_loss"] for r in runs}
     # L = L_label + λ·L_rationale: the step-by-step loss carries the rationale term on top
     assert loss[("step-by-step", 0)] > loss[("distillation", 0)]
     _check_claims(m["claims"], {"dss>ft", "dss>kd", "dss@less-data>ft@all", "student>teacher"}, 2)
     st = next(c for c in m["claims"] if c["id"] == "student>teacher")
-    per_seed = {r["seed"]: r["final"]["test"] for r in runs if r["arm"] == "step-by-step"}
+    per_seed = {r["seed"]: r["metrics"]["test"]["accuracy"] for r in runs if r["arm"] == "step-by-step"}
     assert st["values"] == pytest.approx([per_seed[s] - m["teacher_accuracy"] for s in (0, 1)])
-    assert set(m["figures"]) == {"arms.png", "data_size_sweep.png"}
+    assert set(m["figures"]) == {"arms.png", "data_size_sweep.png", "losses.png"}
 
 
 @pytest.mark.slow
@@ -118,12 +118,12 @@ def test_02_tinyllm(run, tmp_path):
     assert set(m["alpha_sensitivity"]) == {"0", "0.1", "1", "3"}
     # scripted teachers: w/o in-context is reported as not applicable, never trained or copied
     assert [r["arm"] for r in m["not_applicable"]] == ["w/o in-context"]
-    assert not any(r["arm"] == "w/o in-context" for r in m["tables"]["runs"])
+    assert not any(r["arm"] == "w/o in-context" for r in m["runs"])
     assert m["teacher_consistency"][T2] == 1.0              # the oracle explains the gold answer
     assert 0.6 <= m["teacher_consistency"][T1] <= 0.95      # the noisy one is wrong on about a fifth
     tf = m["teacher_forcing"]
     assert tf["teacher"] == "tiny" and tf["n"] == 4 and 0.0 <= tf["cot"] <= 1.0
-    runs = {(r["arm"], r["seed"]) for r in m["tables"]["runs"]}
+    runs = {(r["arm"], r["seed"]) for r in m["runs"]}
     assert {("TinyLLM (full)", s) for s in (0, 1)} <= runs and {("α=3", s) for s in (0, 1)} <= runs
     _check_claims(m["claims"], {"full>label-only", f"full>w/o {T1}", f"full>w/o {T2}", "teacher-forced>cot",
                                 "alpha 1>0.1", "alpha 1>3"}, 2)
@@ -164,7 +164,7 @@ def test_01_on_real_svamp_palm_rationales(run, tmp_path):
     m = doc["metrics"]
     assert m["n_train"] == 16 and m["n_test"] == 8
     assert 0.5 <= m["teacher_accuracy"] < 1.0                 # PaLM's recorded SVAMP labels: right, mostly
-    assert {r["n_train"] for r in m["tables"]["runs"]} == {16}
+    assert {r["extra"]["n_train"] for r in m["runs"]} == {16}
 
 
 @pytest.mark.slow
