@@ -39,6 +39,7 @@ def test_prepare_holds_out_validation_rows_after_the_training_rows(tmp_path):
 
 
 def test_pretrained_step0_is_scored_once_and_equals_each_runs_own(tmp_path, monkeypatch):
+    from labkit.lab import arms as A
     d = _cqa(tmp_path, 16, n_test=6)
     tok = tiny.train_tokenizer(tiny.default_corpus(200), vocab_size=300)
     model = tiny.tiny_causal_lm(tok, n_layers=1, hidden=32, heads=2, seed=3)
@@ -46,19 +47,36 @@ def test_pretrained_step0_is_scored_once_and_equals_each_runs_own(tmp_path, monk
     tok.save_pretrained(tmp_path / "student")
     S = students.prepare("dss:cqa", ["palm-540b"], student=str(tmp_path / "student"), n_train=12, n_valid=4,
                          n_test=6, data_dir=d)
-    step0 = students.untrained(S, eval_every=1)
-    assert step0["valid"] is not None and 0 <= step0["test"] <= 1
     config = dict(lr=1e-3, steps=2, batch_size=4, max_len=96)
-    own = students.train_arm(S, "ft", students.arm({"answer": 1.0}), 1, config, eval_every=1)  # scores its own step 0
-    assert own["step0"] == step0
+    shared = students.Experiment(S, config, eval_every=1).prepare()
+    step0 = shared.step0
+    assert step0["valid"] is not None and 0 <= step0["test"] <= 1
+    ft = A.Arm("ft", "dss", {})
+    own = students.Experiment(S, config, eval_every=1).run(ft, 1)            # scores its own step 0
+    assert own.step0 == {"valid": {"accuracy": step0["valid"]}, "test": {"accuracy": step0["test"]}}
+    assert [s for s, _ in own.curves["valid accuracy"]] == [0, 1, 2]         # step 0, every step, the end
     calls = []
-    score = students._score
-    monkeypatch.setattr(students, "_score", lambda *a: calls.append(1) or score(*a))
-    rows = students.run_arms(S, {"ft": students.arm({"answer": 1.0}),
-                                 "dss": students.arm({"answer": 1.0, "rationale:palm-540b": 1.0})}, [0, 1], config,
-                             processes=1)
-    assert [(r["arm"], r["seed"]) for r in rows] == [("ft", 0), ("ft", 1), ("dss", 0), ("dss", 1)]
-    assert all(r["step0"] == {"valid": None, "test": step0["test"]} for r in rows)
+    score = students.score
+    monkeypatch.setattr(students, "score", lambda *a: calls.append(1) or score(*a))
+    exp = students.Experiment(S, config).prepare()
+    runs = A.run(exp, [ft, A.Arm("dss", "dss", {"teacher": "palm-540b", "lam": 1.0})], [0, 1], processes=1)
+    assert [(r.arm, r.seed) for r in runs] == [("ft", 0), ("ft", 1), ("dss", 0), ("dss", 1)]
+    assert all(r.step0 == {"test": {"accuracy": step0["test"]}} for r in runs)
     assert len(calls) == 1 + 4 * 2            # step 0 once (test), then each run's final valid and test
-    assert students.untrained(students.prepare("dss:cqa", [], student="scratch@layers=1,hidden=32", n_train=4,
-                                               n_valid=0, n_test=2, data_dir=d)) is None   # a scratch init is the seed's
+    scratch = students.prepare("dss:cqa", [], student="scratch@layers=1,hidden=32", n_train=4, n_valid=0, n_test=2,
+                               data_dir=d)
+    assert students.Experiment(scratch, config).prepare().step0 is None       # a scratch init is the seed's
+
+
+def test_arms_carry_their_meaning_in_fields():
+    arms = {a.label: a for a in students.dss_arms("t", 2.0, fractions=(0.25, 1.0))}
+    assert arms["step-by-step"].settings == {"teacher": "t", "lam": 2.0, "label_source": "t"}
+    assert arms["distillation"].settings == {"label_source": "t"} and arms["fine-tuning"].settings == {}
+    assert arms["fine-tuning @0.25"].reads == {"fraction": 0.25, "sweep": "fine-tuning"}
+    from labkit.methods import dss
+    assert dss.DSSSettings(**arms["step-by-step"].settings).weights() == {"answer": 1.0, "rationale:t": 2.0}
+    t = {a.label: a for a in students.tinyllm_arms({"a": 1.0, "b": 0.5})}
+    assert t["w/o a"].settings == {"alphas": {"b": 0.5}} and t["w/o a"].reads == {"without": "a"}
+    assert t["TinyLLM (full)"].reads == {"alpha": None}                      # the teachers' α differ
+    al = students.alpha_arms({"a": 1.0, "b": 1.0}, [0.1, 1.0, 3.0], [0, 1])
+    assert [a.label for a in al] == ["α=0.1", "α=3"] and al[0].seeds == (0, 1)   # α = 1 is the full run itself
