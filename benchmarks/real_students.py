@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from labkit import data
+from labkit.lab import arms as A
 from labkit.lab import students
 
 
@@ -27,16 +28,16 @@ def data_dir() -> str:
     return os.environ.get("LABKIT_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
-def arms_for(dataset: str, names: list[str], lam: float) -> dict:
+def arms_for(dataset: str, names: list[str], lam: float) -> list:
     teachers = data.teachers_of(dataset)
     if dataset.startswith("dss:"):
-        every = students.dss_arms(teachers[0], lam, (1.0,))
+        every = {a.label: a for a in students.dss_arms(teachers[0], lam, (1.0,))}
     else:
-        every = students.tinyllm_arms({t: lam for t in teachers})
+        every = {a.label: a for a in students.tinyllm_arms({t: lam for t in teachers})}
     unknown = [n for n in names if n not in every]
     if unknown:
         raise SystemExit(f"--arms {unknown}: expected among {list(every)}")
-    return {n: every[n] for n in names}
+    return [every[n] for n in names]
 
 
 def main() -> None:
@@ -63,14 +64,15 @@ def main() -> None:
         S.test = S.valid                      # score validation only; the test split is never loaded
         S.chance = statistics.mean(1 / len(r.choices) for r in S.valid) if S.valid[0].choices else None
         config = dict(lr=args.lr, steps=args.steps, batch_size=args.batch_size, max_len=args.max_len)
-        rows = students.run_arms(S, arms_for(args.dataset, args.arms, args.lam), args.seeds, config)
+        rows = A.run(students.Experiment(S, config).prepare(), arms_for(args.dataset, args.arms, args.lam), args.seeds)
         for arm in args.arms:
-            rs = [r for r in rows if r["arm"] == arm]
-            fin = [r["final"]["test"] for r in rs]
-            rows_out.append(dict(student=student, arm=arm, step0=statistics.mean(r["step0"]["test"] for r in rs),
+            rs = [r for r in rows if r.arm == arm]
+            fin = [r.metrics["test"]["accuracy"] for r in rs]
+            rows_out.append(dict(student=student, arm=arm,
+                                 step0=statistics.mean(r.step0["test"]["accuracy"] for r in rs),
                                  final=statistics.mean(fin), sd=statistics.stdev(fin) if len(fin) > 1 else 0.0,
-                                 per_seed=fin, train_s=statistics.mean(r["train_seconds"] for r in rs),
-                                 eval_s=statistics.mean(r["eval_seconds"] for r in rs)))
+                                 per_seed=fin, train_s=statistics.mean(r.seconds for r in rs),
+                                 eval_s=statistics.mean(r.extra["eval_seconds"] for r in rs)))
         print(f"# {student}: {time.perf_counter() - t0:.0f} s wall, chance {S.chance}", flush=True)
 
     print(f"\n{args.dataset}, {len(S.valid)} validation questions, {args.steps} steps x {args.batch_size}, "

@@ -17,25 +17,25 @@ import time
 
 import torch
 
+from labkit.lab import arms as A
 from labkit.lab import profiles, students
 from labkit.loop import TrainConfig
-from labkit.methods.base import train_multitask
 
 
 def setup():
     P = profiles.DSS["default"]
     S = students.prepare(P["dataset"], [P["teacher"]], student=P["student"], n_train=P["n_train"],
                          n_valid=P["n_valid"], n_test=P["n_test"], task_steps=P["task_steps"])
-    return P, S, students.dss_arms(P["teacher"], 1.0, P["fractions"])
+    return P, S, {a.label: a for a in students.dss_arms(P["teacher"], 1.0, P["fractions"])}
 
 
-def train(P, S, spec, steps: int, compile_: bool = False):
-    model = students._new_student(S, 0, "cpu")
+def train(P, S, arm, steps: int, compile_: bool = False):
+    model = students.new_student(S, 0, "cpu")
     if compile_:
         model.model.forward = torch.compile(model.model.forward, dynamic=True)
     cfg = TrainConfig(lr=P["lr"], steps=steps, batch_size=P["batch_size"], max_len=P["max_len"], seed=0,
                       device="cpu", progress=False)
-    return model, train_multitask(model, S.tokenizer, S.train, spec["tasks"], label_source=spec["labels"], config=cfg)
+    return model, A.train(arm, student=model, tokenizer=S.tokenizer, records=S.train, config=cfg)
 
 
 def main() -> None:
@@ -76,10 +76,10 @@ def main() -> None:
     if a.interactive:
         config = dict(lr=P["lr"], steps=P["max_steps"], batch_size=P["batch_size"], max_len=P["max_len"])
         t = time.perf_counter()
-        rows = students.run_arms(S, {k: arms[k] for k in ("fine-tuning", "step-by-step")}, [0], config)
+        rows = A.run(students.Experiment(S, config), [arms[k] for k in ("fine-tuning", "step-by-step")], [0])
         cell = time.perf_counter() - t
         print(f"interactive cell (fine-tuning + step-by-step, seed 0, {P['max_steps']} steps): {cell:.0f} s "
-              + ", ".join(f"{r['arm']} train {r['train_seconds']:.0f} s" for r in rows))
+              + ", ".join(f"{r.arm} train {r.seconds:.0f} s" for r in rows))
         result["interactive_s"] = round(cell)
     print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
 

@@ -12,6 +12,7 @@ import os
 import statistics
 import time
 
+from labkit.lab import arms as A
 from labkit.lab import students
 
 
@@ -37,21 +38,22 @@ def main():
     arms = (students.dss_arms(teachers[0], 1.0, [0.5, 1.0]) if a.notebook == "01"
             else students.tinyllm_arms({t: a.alpha for t in teachers}))
     if a.arms:
-        arms = {k: v for k, v in arms.items() if k in a.arms.split(",")}
+        arms = [x for x in arms if x.label in a.arms.split(",")]
     config = dict(lr=a.lr, steps=a.steps, batch_size=a.batch, max_len=a.max_len)
-    rows = students.run_arms(S, arms, seeds, config, eval_every=a.eval_every)
+    rows = A.run(students.Experiment(S, config, eval_every=a.eval_every), arms, seeds)
     wall = time.perf_counter() - t0
     print(f"notebook {a.notebook}: steps {a.steps} batch {a.batch} lr {a.lr} seeds {seeds}; wall {wall:.0f} s; "
           f"load {os.getloadavg()[0]:.2f}; teacher acc {S.teacher_accuracy}")
-    for name in arms:
-        rs = [r for r in rows if r["arm"] == name]
-        steps = [s for s, _ in rs[0]["curve"]]
-        curve = " ".join(f"{s}:{statistics.mean(r['curve'][i][1] for r in rs):.3f}" for i, s in enumerate(steps))
-        print(f"  {name:34s} {curve} | final valid per seed {[r['final']['valid'] for r in rs]} "
-              f"| train s {statistics.mean(r['train_seconds'] for r in rs):.1f}")
+    for name in A.arm_labels(rows):
+        rs = [r for r in rows if r.arm == name]
+        steps = [s for s, _ in rs[0].curves["valid accuracy"]]
+        curve = " ".join(f"{s}:{statistics.mean(r.curves['valid accuracy'][i][1] for r in rs):.3f}"
+                         for i, s in enumerate(steps))
+        print(f"  {name:34s} {curve} | final valid per seed {[r.metrics['valid']['accuracy'] for r in rs]} "
+              f"| train s {statistics.mean(r.seconds for r in rs):.1f}")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"args": vars(a), "wall": wall, "rows": rows}, f)
+            json.dump({"args": vars(a), "wall": wall, "rows": A.to_json(rows)}, f)
 
 
 if __name__ == "__main__":

@@ -56,8 +56,8 @@ SPECS = {
         moves=[Move("λ (rationale loss weight)", ("keys", "ArrowLeft", 10), "lam", "0.5"),
                Move("dataset", ("choose", "synthetic:tracking"), "dataset", "'synthetic:tracking'")],
         # at smoke both arms can score the same for λ 1 and 0.5: check the re-run used λ, not its picture
-        changes=None, rerun="mine = lk.lab.students.dss_arms",
-        rerun_check=("sorted(mine['step-by-step']['tasks'].values())", "[0.5, 1.0]")),
+        changes=None, rerun="mine = [a for a in students.dss_arms",
+        rerun_check=("next(a for a in mine if a.label == 'step-by-step').settings['lam']", "0.5")),
     "02_tinyllm_multi_teacher": Spec(
         panel_cell="tinyllm_panel(globals())",
         widgets={"widget-slider": 3, "widget-select-multiple": 1, "widget-toggle-buttons": 1},

@@ -131,11 +131,12 @@ def test_notebook_readings_of_arms_that_do_not_learn_apply_at_their_profile_only
     assert "minillm α=0 · test teacher_loglik" not in at_default             # -4.0 every seed, above -4.9: learns
     at_smoke = whitebox.learning_metrics(runs, "03", numbers, "smoke")["not_learning"]
     assert all(v.endswith("(3 seeds).") for v in at_smoke.values())
-    runs = [{"arm": "label only (fine-tuning)", "seed": s, "final": {"test": v}, "step0": {"test": 0.25}}
+    runs = [A.Run("label only (fine-tuning)", s, {"test": {"accuracy": v}}, step0={"test": {"accuracy": 0.25}})
             for s, v in enumerate([0.27, 0.25, 0.3])]
     key = "label only (fine-tuning) · test accuracy"
-    assert students.learning_metrics(runs, "02", chance=0.25)["not_learning"][key] == students.LEARNING_WHY["02"]["label only"]
-    assert students.learning_metrics(runs, "02", "real", chance=0.25)["not_learning"][key] == students.REAL_WHY["02"]
+    got = students.learning_metrics(runs, "02", chance=0.25, numbers={"steps": 360})["not_learning"][key]
+    assert got == papers.READINGS["02"]["learn:label only"].format(steps=360)
+    assert students.learning_metrics(runs, "02", "real", chance=0.25)["not_learning"][key] == papers.READINGS["02"]["real:*"]
 
 
 def test_fill_puts_the_runs_numbers_into_a_reading():
