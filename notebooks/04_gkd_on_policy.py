@@ -30,7 +30,7 @@ from labkit.methods import gkd
 from IPython.display import Markdown, display
 
 # %% tags=["parameters"]
-profile: str = "default"  # smoke (< 1 min) | default (task teacher, CPU minutes) | paper (GPU)
+profile: str = "default"  # smoke (tiny, what tests run) | default (task teacher, the CPU miniature) | paper (GPU)
 kit: str = ""  # task-teacher recipe of labkit.lab.task_teacher (empty: profile default; "none": use teacher/student)
 teacher: str = ""  # named teacher model (profile paper; empty: profile default)
 student: str = ""  # named student model (profile paper; empty: profile default)

@@ -31,8 +31,8 @@ def show_widgets(interactive: bool) -> bool:
 def set_threads(threads: int) -> int:
     """torch CPU threads for this kernel (0 = leave as is); returns the number in use.
 
-    Small models on a busy 2-core machine train ~10x faster on one thread than on two
-    (measured: 12 steps of tiny@layers=2 took 6 s vs 78 s), so smoke profiles use 1.
+    Small models train much faster on one thread than on two on a busy small machine (the matrices are too small
+    to split; benchmarks/RESULTS.md), so the from-scratch profiles use 1.
     """
     if threads and threads > 0:
         torch.set_num_threads(int(threads))

@@ -1,9 +1,10 @@
 """Every notebook's profile table, in one place.
 
 A profile names a scale: "smoke" (tiny models, under a minute, what
-tests run), "default" (the CPU miniature), "real" (the papers' data with recorded teachers, CPU; issue 13
-fills its tables), "paper" (the papers' settings, GPU nodes). Batch runs, parameter checks and notebooks
-import PROFILES from here; a notebook's derived cell calls ``resolve(profile, TABLE, **given)``.
+tests run), "default" (the CPU miniature), "real" (the papers' data with recorded teachers, CPU), "paper" (the
+papers' settings, GPU nodes). Batch runs, parameter checks and notebooks import PROFILES from here; a notebook's
+set-up cell resolves its ``Profile`` subclass (below) against its table once. Why each default was chosen, with the
+measurements behind it, is in benchmarks/RESULTS.md (the sections named here).
 """
 from __future__ import annotations
 
@@ -28,19 +29,16 @@ MODESEEK = {"smoke": dict(max_steps=200, n_seeds=3, signal_teacher="tiny", signa
 # "real" (notebooks 01/02): the papers' own data with their recorded teachers (distilling step-by-step's CQA with
 # PaLM-540B; TinyLLM's OBQA with FLAN-T5-xl and LLaMA-2-chat) and a pretrained student, 3 seeds, on the CPU.
 # Chosen on validation (benchmarks/real_students.py, CQA training rows 800-899 held out; RESULTS.md "The real
-# profile"): neither SmolLM2-135M-Instruct nor its 10-layer derived student learns CQA within what fits here
-# (both lose accuracy over 30 steps at lr 1e-4); the full model is kept, a real pretrained student that starts
-# above chance, at the steps and learning rate that fit ≤ 45 min a notebook and lose least on validation.
+# profile"): the full pretrained model, at the steps and learning rate that fit the CPU notebook budget and lose
+# least on validation.
 REAL_STUDENT, REAL_STEPS, REAL_LR, REAL_TEST = "smollm2-135m-instruct", 20, 2e-5, 100
 
 # notebook 01: distilling step-by-step (teacher = scripted noisy oracle unless the dataset has recorded rationales).
 # smoke/default: a from-scratch tiny student ("scratch@...", labkit.lab.students) on one-step synthetic
-# arithmetic; settings chosen on the validation split from learning curves (benchmarks/RESULTS.md, issue 12).
-# default: 1000 steps at lr 1e-3, the budget where every arm learns on validation (benchmarks/RESULTS.md "Notebook 01/02:
-# when do the answer-only arms learn?", "Notebook 01 at 1000 steps"): at 500 steps the answer-only arms are still
-# crossing from chance (one seed of three at chance), which inflated step-by-step's lead; lr 1e-3 is the best single
-# rate over the four arms at 1000 steps (mean validation accuracy 0.80 against 0.77 at 3e-3). It costs twice the
-# 3-minute target (6-7 min on 2 cores): the lab chooses students that learn over the time bound.
+# arithmetic; settings chosen on the validation split from learning curves. default: the budget at which every arm,
+# the answer-only baselines too, learns on validation, and the best single learning rate over the four arms there
+# (benchmarks/RESULTS.md "Notebook 01/02: when do the answer-only arms learn?", "Notebook 01 at 1000 steps"): a
+# shorter budget compares step-by-step with baselines still at chance and inflates its lead.
 DSS = {
     "smoke": dict(dataset="synthetic:arithmetic", student="scratch@layers=2,hidden=64", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0],
                   n_train=48, n_valid=32, n_test=32, task_steps=1, max_steps=12, lr=3e-3, batch_size=8, max_len=160,
@@ -58,11 +56,10 @@ DSS = {
 
 # notebook 02: TinyLLM, several teachers (smoke/default: scripted teachers with known noise, the tiny
 # from-scratch student of notebook 01; "live_teacher" is the embedded model whose teacher-forced vs plain
-# CoT rationales are compared on a small sample, n_live questions, 0 = skip). default: 360 steps, what fits the
-# 3-minute budget (180 under bf16 autocast; float32, what bf16="auto" now picks for the tiny student, halves a
-# step; 153 s wall measured, RESULTS.md "Notebooks 01/02 in float32"), the α curve is
-# α 0 (label only) and α 1 (the full run) over 3 seeds (alpha_grid=[1.0] adds no run; [0.1, 3.0] adds the curve's
-# ends at ≈ +35 s each on 2 seeds: over the 3-minute budget); threads=2 for the live teacher (students: 1 per worker).
+# CoT rationales are compared on a small sample, n_live questions, 0 = skip). default: the steps that fit the
+# notebook's time budget (RESULTS.md "Notebooks 01/02 in float32", "Notebook 02 at 1000 steps, on validation"); the
+# α curve is α 0 (label only) and α 1 (the full run) over the seeds (alpha_grid=[1.0] adds no run; [0.1, 3.0] adds
+# the curve's ends); threads=2 for the live teacher (students: 1 per worker).
 # paper: the recorded FLAN-T5-xl / LLaMA-2 rationales ship only with the TinyLLM data, so that row names its dataset.
 TINYLLM = {
     "smoke": dict(teachers=["noisy-oracle@p=0.2", "oracle@style=terse"], student="scratch@layers=2,hidden=64",
@@ -85,10 +82,9 @@ TINYLLM = {
 
 # notebooks 03/04: white-box KD. "smoke" and "default": a task teacher and a smaller student built by
 # labkit.lab.task_teacher (tiny models, one tokenizer trained on the task, cached; kit = its recipe), every arm
-# continuing from the same SFT-initialised student, over `seeds` in parallel (labkit.lab.parallel). default: 60 steps,
-# batch 8, lr 2e-3 from the 200-step SFT init, chosen on the validation prompts (benchmarks/whitebox_runs.py, RESULTS.md
-# "Notebooks 03/04: a budget where the arms learn"): every arm that does not collapse raises the teacher's
-# log-likelihood of its samples over the init (+0.65 SFT/KD, +0.95 MiniLLM); 30 steps at 3e-4 moved nothing. "paper":
+# continuing from the same SFT-initialised student, over `seeds` in parallel (labkit.lab.arms). default: steps, batch
+# and learning rate chosen on the validation prompts (benchmarks/whitebox_runs.py, RESULTS.md "Notebooks 03/04: a
+# budget where the arms learn"). "paper":
 # MiniLLM's GPT-2 setting (GPT-2 XL teacher, GPT-2 student, Dolly instructions) for GPU nodes (kit="").
 WHITEBOX = {
     "smoke": dict(kit="smoke", teacher="", student="", dataset="synthetic:arithmetic", seeds=[0, 1],
