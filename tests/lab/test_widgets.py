@@ -89,7 +89,8 @@ def test_gkd_panel_reruns_into_its_output_and_stores_the_result():
     first = panel.rerun(one_run, store="single")
     assert first == {"lmbda": 0.5, "beta": 0.5} and ns["single"] == first
     assert panel.output in panel.widget.children
-    assert widgets.minillm_panel({}).output is not None     # notebook 03 re-runs its one seed the same way
+    mini = widgets.minillm_panel({})                           # notebook 03 re-runs its one seed the same way
+    assert mini.output in mini.widget.children
     panel.controls["lmbda"].value = 0.7
     assert calls == [0.5, 0.7] and ns["single"] == {"lmbda": 0.7, "beta": 0.5}
     panel.controls["beta"].value = 1.0
