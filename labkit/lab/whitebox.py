@@ -541,34 +541,3 @@ def learning_metrics(runs, notebook: str, numbers: dict, profile: str = "default
     why = {k[len("learn:"):]: v for k, v in papers.READINGS[notebook].items() if k.startswith("learn:")}
     return claims.learning_metrics(rows, why if profile == "default" else {}, numbers=numbers)
 
-
-# --------------------------------------------------------------------------- legacy row helpers (notebook 06 until it moves to lab.arms)
-
-def by_arm(rows: list[dict], metric: str) -> dict[str, dict[int, float]]:
-    out: dict = {}
-    for r in rows:
-        out.setdefault(r["arm"], {})[r["seed"]] = r["final"][metric]
-    return out
-
-
-def learning(rows: list[dict], metrics=("teacher_loglik", "rouge_l", "accuracy")) -> list[dict]:
-    out = []
-    for m in metrics:
-        per = by_arm(rows, m)
-        init = per.pop(INIT)
-        out += claims.learning(per, sum(init.values()) / len(init), f"test {m}")
-    return out
-
-
-def summary(rows: list[dict], metrics=METRICS) -> list[dict]:
-    import statistics
-    out = []
-    for arm in dict.fromkeys(r["arm"] for r in rows):
-        rs = [r for r in rows if r["arm"] == arm]
-        row = {"arm": arm, "seeds": len(rs)}
-        for m in metrics:
-            vals = [r["final"][m] for r in rs]
-            row[m] = sum(vals) / len(vals)
-            row[f"{m} sd"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
-        out.append(row)
-    return out
