@@ -126,14 +126,18 @@ for p in paths:
     print("kept   " if ft.path_is_correct(p, rec) else "dropped", "|", p.replace("\n", " / "))
 
 # %% [markdown]
-# **SCOTT**: the consistency filter keeps a rationale only when the answer it states is the gold answer. Look at
-# the dropped ones: their target would be a rationale ending on one number followed by `Answer:` another.
+# **SCOTT**: the consistency filter keeps a rationale only when the answer it states is the gold answer (two kept,
+# two dropped). Look at the dropped ones: their target is a rationale ending on one number followed by `Answer:`
+# another.
 
 # %%
 SC = lk.methods.scott
-for r in cot.train[:6]:
-    text = r.rationales[P.noisy]
-    print("kept   " if SC.consistent(text, r) else "dropped", "|", SC.target(text, r).replace("\n", " / "))
+ok = {True: [], False: []}
+for r in cot.train:
+    ok[SC.consistent(r.rationales[P.noisy], r)].append(r)
+for keep in (True, False):
+    for r in ok[keep][:2]:
+        print("kept   " if keep else "dropped", "|", SC.target(r.rationales[P.noisy], r).replace("\n", " / "))
 
 # %% [markdown]
 # **Socratic CoT**: the clean teacher's reasoning for one question, cut into sub-questions; the decomposer learns
@@ -148,14 +152,16 @@ for role in ("decomposer", "solver"):
 # %% [markdown]
 # **Lion**: the referee compares a student's answers with the teacher's on a small pool (here the noisy teacher's
 # reasoning stands in for the student), and the generator writes new questions like the ones it got wrong. Look at
-# which pool questions are hard and how each new question changes its seed (numbers, names).
+# how each new question (→) changes the hard question it imitates: the same operations, other numbers and names.
 
 # %%
-L, pool = lk.methods.lion, cot.train[:8]
+L, pool = lk.methods.lion, cot.train[:20]
 hard = L.hard_questions(pool, [r.rationales[P.noisy] for r in pool], P.clean)
 new = L.new_questions(pool, hard, L.Settings(teacher=P.clean, n_new=3, mining="hard"))
-print("hard:", [pool[i].question for i in hard] or "none")
-print("new: ", [q.question for q in new])
+print(f"{len(hard)} hard of {len(pool)}:", [pool[i].id for i in hard])
+by_id = {r.id: r for r in pool}
+for q in new:
+    print(by_id[q.meta["similar_to"]].question, "\n  →", q.question)
 
 # %% [markdown]
 # **ICL distillation**: one training prompt of Multitask-ICT, `icl_k` solved examples of the same task before the
@@ -175,14 +181,10 @@ print(p_[0] + " ⟶" + t_[0])
 
 # %%
 def one_run(ns=None):
-    arms = sv.arms_for(method, P, k_paths=k_paths, temperature=temperature, icl_k=icl_k, lion_new=lion_new)
-    if method == "scott":
-        arms = [a for a in arms if (a.label == "consistent only") == scott_filter]
-    if EXP[method].setup.tokenizer is None:
-        EXP[method].prepare([arms])
-    got = lk.lab.arms.run(EXP[method], arms, [seed], processes=1)
-    keys = list(dict.fromkeys(k for r in got for k in r.curves))
-    display(lk.lab.plots.training_curves({r.arm: r.curves for r in got}, keys, title=f"{method}, seed {seed}"))
+    arms = sv.arms_for(method, P, k_paths=k_paths, temperature=temperature, icl_k=icl_k, lion_new=lion_new,
+                       scott_filter=scott_filter if method == "scott" else None)
+    got, fig = sv.one_seed(EXP[method], arms, seed)
+    display(fig)
     out = [{"arm": r.arm, "seed": r.seed, **r.metrics["test"], "seconds": r.seconds} for r in got]
     display(lk.lab.notebook.table(out))
     return out

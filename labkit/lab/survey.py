@@ -276,9 +276,12 @@ def lion_arms(teacher: str, *, n_pool: int, n_new: int, steps: int) -> list[Arm]
 
 def arms_for(method: str, P, **knobs) -> list[Arm]:
     """The arms of one miniature (a registered method of METHODS) with the profile's settings; `knobs` (k_paths,
-    temperature, icl_k, lion_new) override them where non-empty (the one-seed run's panel)."""
+    temperature, icl_k, lion_new) override them where non-empty (the one-seed run's panel); scott_filter=True/False
+    keeps only SCOTT's filtered/unfiltered arm."""
     if method not in METHODS:
         raise LabkitError(f"parameter method={method!r}: expected one of {', '.join(METHODS)}")
+    if method == "scott" and knobs.get("scott_filter") is not None:
+        return [a for a in scott_arms(P.noisy) if a.settings["filter"] == bool(knobs["scott_filter"])]
     get = lambda name: knobs.get(name) or getattr(P, name)          # noqa: E731
     build = {"finetune_cot": lambda: finetune_cot_arms(P.noisy, k=get("k_paths"), temperature=get("temperature")),
              "scott": lambda: scott_arms(P.noisy), "socratic": lambda: socratic_arms(P.clean),
@@ -463,6 +466,17 @@ class SurveyExperiment:
         if key not in self._step0:
             self._step0[key] = SCORE[arm.method]([self.fresh(seed) for _ in self.data(arm)[0]], self.setup, arm)[0]
         return self._step0[key]
+
+
+def one_seed(experiment: SurveyExperiment, arms: list[Arm], seed: int):
+    """(runs, figure of their training curves): the arms trained for one seed in this process (the one-seed run;
+    the experiment keeps the runs, so the seeds that follow do not train them again)."""
+    from labkit.lab import plots
+    if experiment.setup.tokenizer is None:
+        experiment.prepare([arms])
+    runs = _arms.run(experiment, arms, [seed], processes=1)
+    keys = list(dict.fromkeys(k for r in runs for k in r.curves))
+    return runs, plots.training_curves({r.arm: r.curves for r in runs}, keys, title=f"one seed ({seed}): training loss")
 
 
 # --------------------------------------------------------------------------- claims and readings
