@@ -453,7 +453,7 @@ FILE_DATASETS = {  # family -> {name: splits}
 }
 GET_DATA = ("get the files from the public TinyLLM release (https://github.com/YikunHan42/TinyLLM) and the "
             "distilling-step-by-step release (https://github.com/google-research/distilling-step-by-step); "
-            "see the README, 'Models and data'")
+            "see docs/library.md, 'Models and data'")
 
 
 def default_data_dir() -> Path | None:
