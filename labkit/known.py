@@ -81,14 +81,14 @@ class KnownOutput(dict):
 
 def template_posterior(tmpl: torch.Tensor, log_w: torch.Tensor, responses: torch.Tensor, eta: float,
                        vocab: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The posterior over templates and the next-token log-probs after every response prefix.
+    """The posterior over templates after every response prefix.
 
     Args:
         tmpl: (B, K, L) template token ids of each row's prompt, eos past each template's end.
         log_w: (B, K) float64 log weights (-inf for a missing template).
         responses: (B, n) response ids (positions past a row's length: any id, their outputs unused).
     Returns:
-        log_next (B, n+1, V) float64: log p(v | y_<t) for t = 1..n+1 (row t-1 = after t-1 tokens);
+        tokens (B, K, n+1): m_k,t, the token template k emits at response position t (column t-1);
         log_prefix (B, n+1) float64: log p(y_1..y_{t-1}) (column 0 = 0);
         log_post (B, K, n+1) float64: log π_k(y_<t).
     """
@@ -96,17 +96,20 @@ def template_posterior(tmpl: torch.Tensor, log_w: torch.Tensor, responses: torch
     n = responses.shape[1]
     if L < n + 1:                                                      # past the end: the template's token is eos
         tmpl = torch.cat([tmpl, tmpl[:, :, -1:].expand(B, K, n + 1 - L)], 2)
-    tmpl = tmpl[:, :, : n + 1]                                         # (B, K, n+1)
+    tokens = tmpl[:, :, : n + 1]                                       # (B, K, n+1)
     on, off = math.log(1 - eta + eta / vocab), math.log(eta / vocab)
-    hit = tmpl[:, :, :n] == responses[:, None, :]                      # (B, K, n)
+    hit = tokens[:, :, :n] == responses[:, None, :]                    # (B, K, n)
     ll = torch.where(hit, hit.new_full((), on, dtype=torch.float64), off)   # (B, K, n) log p_k(y_t | t)
     cum = torch.cat([ll.new_zeros(B, K, 1), ll.cumsum(-1)], -1)        # (B, K, n+1): log Π_{s<t} p_k(y_s)
     joint = log_w[:, :, None] + cum                                    # (B, K, n+1)
     log_prefix = joint.logsumexp(1)                                    # (B, n+1)
-    log_post = joint - log_prefix[:, None]                             # (B, K, n+1)
-    probs = torch.full((B, n + 1, vocab), eta / vocab, dtype=torch.float64, device=tmpl.device)
-    probs.scatter_add_(-1, tmpl.transpose(1, 2), (1 - eta) * log_post.exp().transpose(1, 2))
-    return probs.log(), log_prefix, log_post
+    return tokens, log_prefix, joint - log_prefix[:, None]
+
+
+def mixture_next(tokens: torch.Tensor, log_post: torch.Tensor, eta: float, vocab: int) -> torch.Tensor:
+    """log p(v | y_<t) = log[(1 - η) Σ_k π_k 1[v = m_k,t] + η/V]: tokens (M, K), log_post (M, K) -> (M, V) float64."""
+    probs = torch.full((tokens.shape[0], vocab), eta / vocab, dtype=torch.float64, device=tokens.device)
+    return probs.scatter_add_(-1, tokens, (1 - eta) * log_post.exp()).log()
 
 
 # --------------------------------------------------------------------------- the teacher
@@ -215,32 +218,33 @@ class KnownTeacher(torch.nn.Module):
                           "with; "
                           "padding is read from attention_mask, and a prompt cut by max_len no longer matches.")
 
-    def log_probs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, T, V) float64 log p(next token | real tokens up to and including each position);
-        -log V inside prompts and on padding."""
+    def log_probs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                  keep: int | None = None) -> torch.Tensor:
+        """(B, keep, V) float64 log p(next token | the real tokens up to and including each of the last ``keep``
+        positions (default: all T)); -log V inside prompts and on padding."""
         B, T = input_ids.shape
+        keep = T if keep is None else min(keep, T)
         mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
-        out = torch.full((B, T, self.vocab), -math.log(self.vocab), dtype=torch.float64, device=input_ids.device)
-        rows, where, lengths = [], [], []
+        rows, where, lengths = [], [], []              # per row: prompt index, positions of y_<1 .. y_<n+1, n
         for b in range(B):
             pos = mask[b].nonzero()[:, 0]                                         # real positions, in order
             real = input_ids[b, pos].tolist()
-            if not real:
-                rows.append(0), where.append(pos), lengths.append(-1)
-                continue
-            i = self._match(real, b)
-            n_prompt = len(self.prompts[i])
-            rows.append(i), where.append(pos[n_prompt - 1:]), lengths.append(len(real) - n_prompt)
+            i = self._match(real, b) if real else None
+            n_prompt = len(self.prompts[i]) if real else len(real) + 1
+            rows.append(i or 0), where.append(pos[n_prompt - 1:]), lengths.append(len(real) - n_prompt)
         n = max(max(lengths), 0)
-        resp = torch.full((B, n), self.eos_id, dtype=torch.long, device=input_ids.device)   # (B, n)
+        resp = torch.full((B, n), self.eos_id, dtype=torch.long, device=input_ids.device)      # (B, n)
         for b in range(B):
-            if lengths[b] > 0:
-                resp[b, : lengths[b]] = input_ids[b, where[b][1:]]
+            resp[b, : max(lengths[b], 0)] = input_ids[b, where[b][1:]]
         idx = torch.tensor(rows, device=input_ids.device)
-        log_next, _, _ = template_posterior(self.tmpl[idx], self.log_w[idx], resp, self.eta, self.vocab)
-        for b in range(B):
-            if lengths[b] >= 0:
-                out[b, where[b]] = log_next[b, : lengths[b] + 1]
+        tokens, _, log_post = template_posterior(self.tmpl[idx], self.log_w[idx], resp, self.eta, self.vocab)
+        # the kept (row, column) cells that follow a response prefix, and which prefix: t = column's rank in where
+        cells = [(b, int(c) - (T - keep), t) for b in range(B) for t, c in enumerate(where[b].tolist())
+                 if c >= T - keep]
+        out = torch.full((B, keep, self.vocab), -math.log(self.vocab), dtype=torch.float64, device=input_ids.device)
+        if cells:
+            b, c, t = (torch.tensor(x, device=input_ids.device) for x in zip(*cells))      # (M,) each
+            out[b, c] = mixture_next(tokens[b, :, t], log_post[b, :, t], self.eta, self.vocab)   # (M, V)
         return out
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, position_ids=None,
@@ -253,9 +257,7 @@ class KnownTeacher(torch.nn.Module):
         if attention_mask is not None and attention_mask.shape != ids.shape:
             raise LabkitError(f"KnownTeacher: attention_mask {tuple(attention_mask.shape)} does not cover the ids seen "
                               f"so far {tuple(ids.shape)}")
-        logits = self.log_probs(ids, attention_mask)[:, -new:]
-        if logits_to_keep:
-            logits = logits[:, -logits_to_keep:]
+        logits = self.log_probs(ids, attention_mask, keep=min(new, logits_to_keep) if logits_to_keep else new)
         return KnownOutput(logits=logits.to(self.dtype), past_key_values=ids if use_cache else None)
 
     # exact sequence quantities, on token ids
