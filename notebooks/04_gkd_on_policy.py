@@ -93,9 +93,10 @@ print(f"{len(K.splits['train'])} train / {len(K.splits['test'])} test prompts; t
 # (`whitebox.per_token_divergence`, `labkit.losses.divergence`) on two texts: the teacher's own answer (what
 # supervised KD trains on) and the student's own greedy answer (what it will write at test time). Then two copies of
 # the student train on this prompt alone with `labkit.methods.gkd.train`, one at λ = 0 (the teacher's text), one at
-# λ = 1 (its own samples). **What to look at:** the init's divergence is larger on its own text than on the
-# teacher's — the train/inference mismatch; after training, the λ = 1 student's divergence on *its own* answer is
-# what has fallen, because that is the text its loss saw.
+# λ = 1 (its own samples). **What to look at:** compare the two rows of the init — the divergence on the text the
+# student itself writes against the divergence on the teacher's text is the train/inference mismatch GKD is about —
+# then the two trained rows: λ = 1's loss saw the student's own answers, λ = 0's only the teacher's. The table
+# under the figure gives each row's mean.
 
 # %%
 prompt = lk.lab.task_teacher.prompt_of(K.splits["train"][0])
