@@ -125,8 +125,8 @@ print("  ".join(f"{k} = {v:.3f}" for k, v in parts.items()),
 # ## One seed, live
 #
 # In a live kernel (the panel above sets λ, the data fractions, the dataset), this trains fine-tuning and
-# step-by-step for one seed, one process each, with a validation accuracy curve: the rationale task makes the
-# student leave chance sooner. Headless (papermill) it is skipped; every seed's loss curve is drawn below.
+# step-by-step for one seed, one process each, with a validation accuracy curve: does the rationale task make the
+# student leave chance sooner? Headless (papermill) it is skipped; every seed's loss curve is drawn below.
 
 # %%
 single = []

@@ -218,9 +218,9 @@ tables["alpha_sensitivity"] = sorted([{"alpha": r["alpha"], "seed": r["seed"],
 #
 # Effects per seed (better − worse, paired by seed), 95 % Student-t interval, holds when the lower end is above 0.
 # Below the table, the reading of each claim that does not hold, its numbers filled in from this run. The budget is
-# the one that fits the notebook's time: the rationale arms have learned by then, label-only learns later (see the
-# learning table in the report), so `full>label-only` is the effect at its largest — rationales make the student
-# learn *sooner*.
+# the one that fits the notebook's time; where label-only has not yet left chance at that budget (the learning table
+# in the report says), `full>label-only` measures how much *sooner* rationales make the student learn, not the gap
+# once both have learned.
 
 # %%
 claims += students.tinyllm_claims(runs, ARMS + ALPHAS, P.alpha_of, P.seeds)
