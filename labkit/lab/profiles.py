@@ -292,6 +292,31 @@ class Profile:
         return dataclasses.asdict(self)
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainingProfile(Profile):
+    """The fields of every notebook that trains students over seeds, checked here once: the seeds of its
+    comparison (distinct integers), the seed of its one-seed live run, the budget, the device."""
+    seeds: list = dataclasses.field(default_factory=list)
+    seed: int = 0
+    max_steps: int = 0
+    lr: float = 0.0
+    batch_size: int = 0
+    device: str = "auto"
+
+    def check(self) -> None:
+        if (not self.seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds)
+                or len(set(self.seeds)) != len(self.seeds)):
+            self.fail("seeds", "a non-empty list of distinct integers, e.g. [0, 1, 2]")
+        if self.max_steps < 1:
+            self.fail("max_steps", "an integer >= 1")
+        if self.batch_size < 1:
+            self.fail("batch_size", "an integer >= 1")
+        if not self.lr > 0:
+            self.fail("lr", "a learning rate > 0")
+        if self.device.split(":", 1)[0] not in ("auto", "cpu", "cuda", "mps"):
+            self.fail("device", "auto, cpu, cuda, cuda:N or mps")
+
+
 def _is_a(value, want) -> bool:
     if want is None or want is typing.Any:
         return True

@@ -33,7 +33,7 @@ from labkit.lab import arms as A
 from labkit.lab import claims as _claims
 from labkit.lab import papers
 from labkit.lab.params import check_parameters
-from labkit.lab.profiles import DSS, TINYLLM, Profile
+from labkit.lab.profiles import DSS, TINYLLM, TrainingProfile
 from labkit.loop import TrainConfig
 
 SCRATCH_DEFAULTS = {"layers": 2, "hidden": 64, "heads": 4, "vocab": 512}
@@ -115,8 +115,8 @@ def prepare(dataset: str, teachers: list, *, student: str, n_train: int, n_valid
 # --------------------------------------------------------------------------- the profiles
 
 @dataclasses.dataclass(frozen=True)
-class StudentsProfile(Profile):
-    """What notebooks 01 and 02 share: data, student, budget, seeds."""
+class StudentsProfile(TrainingProfile):
+    """What notebooks 01 and 02 share: data and student (seeds, budget, device: TrainingProfile)."""
     dataset: str = ""
     data_dir: str = ""
     student: str = ""
@@ -124,24 +124,13 @@ class StudentsProfile(Profile):
     n_valid: int = 0
     n_test: int = 0
     task_steps: int = 0
-    max_steps: int = 0
-    lr: float = 0.0
-    batch_size: int = 0
     max_len: int = 0
-    seeds: list = field(default_factory=list)
-    seed: int = 0
     threads: int = 0
-    device: str = "auto"
 
     def check(self):
-        check_parameters(dataset=self.dataset, device=self.device, n_train=self.n_train, max_steps=self.max_steps,
-                         batch_size=self.batch_size, seed=self.seed)
-        if (not self.seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds)
-                or len(set(self.seeds)) != len(self.seeds)):
-            self.fail("seeds", "a non-empty list of distinct integers, e.g. [0, 1, 2]")
+        super().check()
+        check_parameters(dataset=self.dataset, n_train=self.n_train)
         parse_scratch(self.student)                                  # names a bad scratch@ option
-        if not self.lr > 0:
-            self.fail("lr", "a learning rate > 0")
 
     @property
     def train_device(self) -> str:

@@ -28,7 +28,7 @@ from labkit.errors import LabkitError
 from labkit.lab import arms as A
 from labkit.lab import claims, papers, task_teacher
 from labkit.lab.params import check_parameters, known_teachers
-from labkit.lab.profiles import WHITEBOX, Profile, choices
+from labkit.lab.profiles import WHITEBOX, TrainingProfile, choices
 from labkit.loop import TrainConfig
 from labkit.methods import base
 from labkit.paths import labkit_home
@@ -51,9 +51,10 @@ def _model_ok(name) -> bool:
 
 
 @dataclasses.dataclass(frozen=True)
-class WhiteboxProfile(Profile):
+class WhiteboxProfile(TrainingProfile):
     """What notebooks 03 and 04 share: the kit (a task-teacher recipe of labkit.lab.task_teacher, or "none" for
-    the named teacher/student/dataset), the budget, the seeds."""
+    the named teacher/student/dataset), the response length, the teacher's signals (seeds, budget, device:
+    TrainingProfile)."""
     TABLE: ClassVar[dict] = WHITEBOX
     kit: str = field(default="", metadata=choices("", "none", *task_teacher.RECIPES))
     teacher: str = ""
@@ -61,14 +62,8 @@ class WhiteboxProfile(Profile):
     dataset: str = ""
     n_train: int = 0
     n_eval: int = 0
-    seeds: list = field(default_factory=list)
-    max_steps: int = 0
-    lr: float = 0.0
-    batch_size: int = 0
     max_new_tokens: int = 0
-    seed: int = 0
     teacher_signals: str = field(default="live", metadata=choices("live", "captured"))
-    device: str = "auto"
 
     @property
     def named(self) -> bool:
@@ -76,20 +71,15 @@ class WhiteboxProfile(Profile):
         return self.kit in ("", "none")
 
     def check(self):
-        check_parameters(dataset=self.dataset, device=self.device, n_train=self.n_train, max_steps=self.max_steps,
-                         batch_size=self.batch_size)
+        super().check()
+        check_parameters(dataset=self.dataset, n_train=self.n_train)
         for name in ("teacher", "student"):
             value = getattr(self, name)
             if (value or self.named) and not _model_ok(value):
                 self.fail(name, f"a known model ({', '.join(known_teachers())}), NAME@layers=K, a local model "
                                 f"directory or a hub id 'org/name'")
-        if not self.seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds):
-            self.fail("seeds", "a non-empty list of integers")
-        for name in ("max_steps", "max_new_tokens"):
-            if getattr(self, name) < 1:
-                self.fail(name, "an integer >= 1")
-        if not self.lr > 0:
-            self.fail("lr", "a learning rate > 0")
+        if self.max_new_tokens < 1:
+            self.fail("max_new_tokens", "an integer >= 1")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -34,7 +34,7 @@ def test_gkd_arms_read_the_teachers_outputs_only_off_policy():
     (dict(teacher_mix=1.0), r"parameter teacher_mix=1.0: expected α in \[0, 1\)"),
     (dict(methods=["sft", "rl"]), r"parameter methods=\['sft', 'rl'\]: expected a non-empty list from sft, kd"),
     (dict(kit="huge"), r"parameter kit='huge': expected one of"),
-    (dict(seeds=[0, "1"]), r"parameter seeds=\[0, '1'\]: expected a non-empty list of integers"),
+    (dict(seeds=[0, "1"]), r"parameter seeds=\[0, '1'\]: expected a non-empty list of distinct integers"),
     (dict(teacher="no-such-model"), r"parameter teacher='no-such-model': expected a known model"),
 ])
 def test_minillm_profile_errors_name_the_parameter(given, message):
