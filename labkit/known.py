@@ -50,7 +50,7 @@ Measurements (all exact given the samples; Monte Carlo ones return (mean, standa
   KL(q‖p) between teacher and student sequence distributions, averaged over prompts.
 - ``exposure_bias``: the per-token divergence between teacher and student (labkit.losses.divergence,
   kind=...) on the student's own prefixes vs on the teacher's samples; the gap is the train/inference
-  mismatch that on-policy distillation removes.
+  mismatch GKD's paper names.
 """
 from __future__ import annotations
 
