@@ -31,7 +31,7 @@ from labkit.lab import arms as _arms
 from labkit.lab import claims as _claims
 from labkit.lab.arms import Arm, Run
 from labkit.lab.profiles import SURVEY as _TABLE
-from labkit.lab.profiles import Profile, choices
+from labkit.lab.profiles import TrainingProfile, choices
 from labkit.lab.students import parse_scratch
 from labkit.loop import TrainConfig
 from labkit.methods import finetune_cot, icl, lion, scott, sft, socratic
@@ -553,15 +553,13 @@ def notes(claims: list[dict], numbers: dict | None = None, profile: str = "defau
 # --------------------------------------------------------------------------- the profile
 
 @dataclass(frozen=True)
-class SurveyProfile(Profile):
-    """Notebook 05's settings (labkit.lab.profiles.SURVEY): the student, the data, each miniature's knobs, the
-    optimiser; checked once."""
+class SurveyProfile(TrainingProfile):
+    """Notebook 05's settings (labkit.lab.profiles.SURVEY): the student, the data, each miniature's knobs (seeds,
+    seed, max_steps, lr, batch_size: profiles.TrainingProfile); checked once."""
     TABLE: ClassVar[dict] = _TABLE
     student: str = ""
     methods: list = field(default_factory=list, metadata=choices(*METHODS))
     method: str = field(default="finetune_cot", metadata=choices(*METHODS))
-    seeds: list = field(default_factory=list)
-    seed: int = 0
     dataset: str = ""
     task_steps: int = 1
     socratic_steps: int = 2
@@ -569,9 +567,6 @@ class SurveyProfile(Profile):
     clean: str = ""
     n_train: int = 0
     n_test: int = 0
-    max_steps: int = 0
-    lr: float = 0.0
-    batch_size: int = 0
     max_len: int = 0
     k_paths: int = 0
     temperature: float = 0.0
@@ -588,16 +583,15 @@ class SurveyProfile(Profile):
     lion_steps: int = 0
 
     def check(self) -> None:
-        if len(self.seeds) < 2 or len(set(self.seeds)) != len(self.seeds) or not all(
-                isinstance(s, int) and not isinstance(s, bool) for s in self.seeds):
+        super().check()
+        if len(self.seeds) < 2:
             self.fail("seeds", "at least 2 distinct integers (claims need an interval)")
         _spec(self.student)
-        for name in ("n_train", "n_test", "max_steps", "batch_size", "k_paths", "icl_k", "icl_epochs",
-                     "lion_pool", "lion_steps"):
+        for name in ("n_train", "n_test", "k_paths", "icl_k", "icl_epochs", "lion_pool", "lion_steps"):
             if getattr(self, name) < 1:
                 self.fail(name, "an integer >= 1")
-        if self.lr <= 0 or self.temperature < 0:
-            self.fail("lr" if self.lr <= 0 else "temperature", "a positive number")
+        if self.temperature < 0:
+            self.fail("temperature", "a number >= 0")
         if not 0 < self.lion_pool <= self.n_train:
             self.fail("lion_pool", f"1..n_train={self.n_train} (the pool is the first training questions)")
 

@@ -39,7 +39,7 @@ from labkit.lab import claims as _claims
 from labkit.lab import papers
 from labkit.lab.arms import INIT, Arm, Run
 from labkit.lab.profiles import XTOK as _TABLE
-from labkit.lab.profiles import Profile, choices
+from labkit.lab.profiles import TrainingProfile, choices
 from labkit.loop import TrainConfig
 from labkit.paths import labkit_home
 
@@ -558,40 +558,34 @@ def chunk_terms(kit: XTokKit, record, *, beta: float = 0.5, student=None) -> lis
 # --------------------------------------------------------------------------- the profile
 
 @dataclass(frozen=True)
-class XTokProfile(Profile):
-    """Notebook 06's settings (labkit.lab.profiles.XTOK and the notebook's own), checked once."""
+class XTokProfile(TrainingProfile):
+    """Notebook 06's settings (labkit.lab.profiles.XTOK and the notebook's own; seeds, seed, max_steps, lr,
+    batch_size and device: profiles.TrainingProfile), checked once."""
     TABLE: ClassVar[dict] = _TABLE
     kit: str = ""
     cross_teacher: str = ""
     same_teacher: str = ""
     student: str = ""
     arms: list = field(default_factory=list, metadata=choices(*ARM_NAMES))
-    seeds: list = field(default_factory=list)
-    seed: int = 0
-    max_steps: int = 0
-    lr: float = 0.0
-    batch_size: int = 0
     ce_weight: float = 0.5
     beta: float = 0.5
     n_train: int = 0
     n_eval: int = 0
     n_texts: int = 0
     max_new_tokens: int = 0
-    device: str = field(default="auto", metadata=choices("auto", "cpu", "cuda"))
 
     def check(self) -> None:
-        if len(self.seeds) < 2 or len(set(self.seeds)) != len(self.seeds):
+        super().check()
+        if len(self.seeds) < 2:
             self.fail("seeds", "at least 2 distinct seeds (claims need an interval)")
         if self.kit not in ("none", *RECIPES):
             self.fail("kit", f"one of {', '.join(RECIPES)} or 'none'")
-        for name in ("max_steps", "batch_size", "n_texts", "max_new_tokens"):
+        for name in ("n_texts", "max_new_tokens"):
             if getattr(self, name) < 1:
                 self.fail(name, "an integer >= 1")
         for name in ("ce_weight", "beta"):
             if not 0 <= getattr(self, name) <= 1:
                 self.fail(name, "a number in [0, 1]")
-        if self.lr <= 0:
-            self.fail("lr", "a number > 0")
 
     @property
     def train_device(self) -> str:
