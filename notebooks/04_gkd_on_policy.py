@@ -107,7 +107,9 @@ rows = {"init · teacher's answer": whitebox.per_token_divergence(K.student_init
         "init · own answer": whitebox.per_token_divergence(K.student_init, K.teacher, K.tokenizer, prompt,
                                                             whitebox.greedy_ids(K.student_init, K.tokenizer, prompt, new),
                                                             beta=P.beta)}
-for lm in (0.0, 1.0):
+
+# %%
+for lm in (0.0, 1.0):   # two copies of the student, 20 steps on this prompt alone: off-policy, then on-policy
     s = lk.lab.task_teacher.fresh_student(K)
     gkd.train(s, K.teacher, K.tokenizer, [prompt], [K.tokenizer.decode(teacher_text)], lmbda=lm, beta=P.beta,
               max_new_tokens=new, config=lk.loop.TrainConfig(steps=20, batch_size=1, lr=P.lr, seed=P.seed,
@@ -126,6 +128,12 @@ display(Markdown(markdown_table([{"text": k, "tokens": len(v), "mean JSD per tok
 # (the stored `single` follows). The curve is its training divergence and the share of on-policy steps.
 
 # %%
+arms = whitebox.gkd_arms(P)
+experiment = whitebox.Experiment(K, P).prepare(arms)
+with timer("teacher signals"):   # {} when live; else captured once (or found) before any student trains
+    experiment.signals = stores = whitebox.signal_stores(experiment, arms, P.teacher_signals)
+
+# %%
 def one_run(ns=None):
     Q = P.replace(lmbda=lmbda, beta=beta)
     arm = whitebox.gkd_arm(Q.lmbda, Q.beta)
@@ -136,10 +144,6 @@ def one_run(ns=None):
     plots.show(plots.training_curves({r.arm: r.curves}, ["loss/jsd", "on_policy"], title=f"{r.arm}, seed {seed}"))
     return {"lmbda": Q.lmbda, "beta": Q.beta, **r.metrics["valid"], "jsd_last": r.curves["loss/jsd"][-1][1]}
 
-arms = whitebox.gkd_arms(P)
-experiment = whitebox.Experiment(K, P).prepare(arms)
-with timer("teacher signals"):   # {} when live; else captured once (or found) before any student trains
-    experiment.signals = stores = whitebox.signal_stores(experiment, arms, P.teacher_signals)
 with timer("one seed, live"):   # runs in the panel's output now and after every move -> `single`
     single = one_run() if panel is None else panel.rerun(one_run, store="single")
 if panel is not None:
