@@ -34,7 +34,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 # pytest-xdist: TEST_JOBS workers, a test file per worker (module fixtures such as the paper dry run are built
 # once); 8.7 min on the 2-core machine against 12 without it (benchmarks/RESULTS.md).
+# ruff first (lint, and the formatter's check; pyproject.toml configures both): seconds, and it names the line.
 test: $(STAMP)
+	$(BIN)/ruff check labkit tests benchmarks notebooks
+	$(BIN)/ruff format --check labkit tests benchmarks notebooks
 	$(BIN)/python -m pytest -q --timeout 900 -n $(TEST_JOBS) --dist loadfile tests
 
 # Browser tests (tests/browser/): JupyterLab started from `make lab`'s command line, headless, driven through

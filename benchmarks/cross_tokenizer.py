@@ -13,6 +13,7 @@ own process; "extra" = peak RSS during the step minus RSS before it (includes th
 every variant must return). labkit = ``labkit.losses.uld`` (rows in chunks, analytic gradient); naive =
 softmax + full sort + autograd on (N, V) tensors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,6 +43,7 @@ def _peak() -> int:
 
 def naive_uld(z, t):
     import torch
+
     q = torch.softmax(z, -1).sort(-1, descending=True).values
     p = torch.softmax(t, -1).sort(-1, descending=True).values
     k = min(q.shape[-1], p.shape[-1])
@@ -50,7 +52,9 @@ def naive_uld(z, t):
 
 def worker(variant: str, n: int) -> dict:
     import torch
+
     from labkit import losses
+
     fn = (lambda z, t: losses.uld(z, t)) if variant == "labkit" else naive_uld
     small = torch.randn(4, V_S, requires_grad=True)
     fn(small, torch.randn(4, V_T)).backward()
@@ -64,13 +68,18 @@ def worker(variant: str, n: int) -> dict:
     loss = fn(z, t)
     loss.backward()
     seconds = time.perf_counter() - t0
-    return {"variant": variant, "n": n, "extra_gb": (_peak() - base) / GB, "time_s": seconds,
-            "loss": float(loss.detach()), "grad_norm": float(z.grad.norm())}
+    return {
+        "variant": variant,
+        "n": n,
+        "extra_gb": (_peak() - base) / GB,
+        "time_s": seconds,
+        "loss": float(loss.detach()),
+        "grad_norm": float(z.grad.norm()),
+    }
 
 
 def run_worker(variant: str, n: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--worker", variant, "--n", str(n)], capture_output=True,
-                         text=True)
+    out = subprocess.run([sys.executable, __file__, "--worker", variant, "--n", str(n)], capture_output=True, text=True)
     if out.returncode != 0:
         return {"variant": variant, "n": n, "error": out.stderr.strip().splitlines()[-1:]}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -78,6 +87,7 @@ def run_worker(variant: str, n: int) -> dict:
 
 def texts(limit: int) -> list[str]:
     from labkit import data
+
     out = [r.solution for r in data.load_dataset("synthetic:arithmetic", "train", n=limit // 2)]
     root = Path(os.environ.get("LABKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
     if (root / "tinyllm" / "obqa").is_dir():
@@ -88,8 +98,9 @@ def texts(limit: int) -> list[str]:
 
 def alignment_throughput(limit: int) -> dict:
     from labkit import alignment, models
+
     teacher, student = models.load_tokenizer("gemma3-270m"), models.load_tokenizer("smollm2-135m-instruct")
-    alignment.token_bytes(teacher), alignment.token_bytes(student)        # built once per tokenizer
+    alignment.token_bytes(teacher), alignment.token_bytes(student)  # built once per tokenizer
     docs = texts(limit)
     t0 = time.perf_counter()
     totals, merged_numbers = {"exact": 0, "merged": 0, "student_tokens": 0, "teacher_tokens": 0}, 0
@@ -97,11 +108,17 @@ def alignment_throughput(limit: int) -> dict:
         al = alignment.align(teacher, student, text)
         for k in totals:
             totals[k] += al.counts()[k]
-        merged_numbers += sum(c.kind == "merged" and any(ch.isdigit() for ch in c.text.decode("utf-8", "replace"))
-                              for c in al.chunks)
+        merged_numbers += sum(
+            c.kind == "merged" and any(ch.isdigit() for ch in c.text.decode("utf-8", "replace")) for c in al.chunks
+        )
     seconds = time.perf_counter() - t0
-    return {"texts": len(docs), **totals, "merged_with_digits": merged_numbers, "seconds": seconds,
-            "tok_s": totals["student_tokens"] / seconds}
+    return {
+        "texts": len(docs),
+        **totals,
+        "merged_with_digits": merged_numbers,
+        "seconds": seconds,
+        "tok_s": totals["student_tokens"] / seconds,
+    }
 
 
 def main(argv=None) -> int:
@@ -117,9 +134,11 @@ def main(argv=None) -> int:
     if args.quick:
         args.n, args.texts = 256, 200
     a = alignment_throughput(args.texts)
-    print(f"alignment, Gemma-3 (teacher) vs SmolLM2 (student), {a['texts']} texts: {a['student_tokens']} student / "
-          f"{a['teacher_tokens']} teacher tokens, {a['exact']} exact + {a['merged']} merged chunks "
-          f"({a['merged_with_digits']} merged chunks contain digits), {a['tok_s']:.0f} student tok/s")
+    print(
+        f"alignment, Gemma-3 (teacher) vs SmolLM2 (student), {a['texts']} texts: {a['student_tokens']} student / "
+        f"{a['teacher_tokens']} teacher tokens, {a['exact']} exact + {a['merged']} merged chunks "
+        f"({a['merged_with_digits']} merged chunks contain digits), {a['tok_s']:.0f} student tok/s"
+    )
     rows = [run_worker(v, args.n) for v in ("labkit", "naive")]
     print()
     print("| variant | N | V_t | V_s | extra GiB | time s | loss |")
@@ -128,14 +147,19 @@ def main(argv=None) -> int:
         if "error" in r:
             print(f"| {r['variant']} | {r['n']} | {V_T} | {V_S} | failed: {r['error']} | | |")
         else:
-            print(f"| {r['variant']} | {r['n']} | {V_T} | {V_S} | {r['extra_gb']:.2f} | {r['time_s']:.2f} | "
-                  f"{r['loss']:.6f} |")
+            print(
+                f"| {r['variant']} | {r['n']} | {V_T} | {V_S} | {r['extra_gb']:.2f} | {r['time_s']:.2f} | "
+                f"{r['loss']:.6f} |"
+            )
     lab, naive = rows
     ratio = lab["extra_gb"] / naive["extra_gb"] if "error" not in lab and "error" not in naive else float("nan")
     same = abs(lab.get("loss", 0) - naive.get("loss", 1)) < 1e-4
-    print(f"RESULT align_tok_s={a['tok_s']:.0f} merged_fraction={a['merged'] / max(a['exact'] + a['merged'], 1):.3f} "
-          f"n={args.n} labkit_gb={lab.get('extra_gb', float('nan')):.2f} naive_gb={naive.get('extra_gb', float('nan')):.2f} "
-          f"memory_ratio={ratio:.3f} same_loss={same}")
+    print(
+        f"RESULT align_tok_s={a['tok_s']:.0f} merged_fraction={a['merged'] / max(a['exact'] + a['merged'], 1):.3f} "
+        f"n={args.n} labkit_gb={lab.get('extra_gb', float('nan')):.2f} "
+        f"naive_gb={naive.get('extra_gb', float('nan')):.2f} "
+        f"memory_ratio={ratio:.3f} same_loss={same}"
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ Same teacher-forced prompts (2 in-context examples, synthetic:arithmetic), greed
   3. labkit again on the same cache: must make zero model calls.
 Tokens/s counts the tokens of the kept rationale text. Prints a table, then one `RESULT ...` line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,7 @@ import time
 
 import torch
 
-from labkit import data, models, prompts
+from labkit import data, models
 from labkit import rationales as R
 
 
@@ -40,8 +41,9 @@ def main(argv=None) -> int:
     model, tok = teacher.model, teacher.tokenizer
     device = next(model.parameters()).device
     bf16 = models.bf16_supported(device)
-    built = R._build_prompts(teacher, records, "teacher_forced", pool, 2, 0, args.max_new_tokens,
-                             {"dropped_examples": 0, "truncated": 0})
+    built = R._build_prompts(
+        teacher, records, "teacher_forced", pool, 2, 0, args.max_new_tokens, {"dropped_examples": 0, "truncated": 0}
+    )
     n_tokens = lambda texts: sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)
 
     teacher.generate([built[0][0]], max_new_tokens=2)  # warm-up (first-call overheads), not timed
@@ -55,36 +57,62 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as cache_dir:
         # 2. labkit batched, cold cache
         t0 = time.perf_counter()
-        res = R.generate_rationales([teacher], records, pool=pool, k=2, cache_dir=cache_dir,
-                                    batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, progress=False)
+        res = R.generate_rationales(
+            [teacher],
+            records,
+            pool=pool,
+            k=2,
+            cache_dir=cache_dir,
+            batch_size=args.batch_size,
+            max_new_tokens=args.max_new_tokens,
+            progress=False,
+        )
         t_batched = time.perf_counter() - t0
         batched = [t[teacher.name] for t in res.texts]
         # 3. warm cache: a fresh teacher object sharing the model; count its model calls
         warm_teacher = R.LiveTeacher(teacher.name, model=model, tokenizer=tok)
         t0 = time.perf_counter()
-        warm = R.generate_rationales([warm_teacher], records, pool=pool, k=2, cache_dir=cache_dir,
-                                     batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, progress=False)
+        warm = R.generate_rationales(
+            [warm_teacher],
+            records,
+            pool=pool,
+            k=2,
+            cache_dir=cache_dir,
+            batch_size=args.batch_size,
+            max_new_tokens=args.max_new_tokens,
+            progress=False,
+        )
         t_warm = time.perf_counter() - t0
 
     same = sum(a == b for a, b in zip(single, batched))
     tok_single, tok_batched = n_tokens(single), n_tokens(batched)
     tps_single, tps_batched = tok_single / t_single, tok_batched / t_batched
     speedup = tps_batched / tps_single
-    print(f"teacher={teacher.name} device={device} bf16={bf16} prompts={len(records)} "
-          f"max_new_tokens={args.max_new_tokens} prompt_tokens_mean={sum(n for _, n in built) / len(built):.0f}")
+    print(
+        f"teacher={teacher.name} device={device} bf16={bf16} prompts={len(records)} "
+        f"max_new_tokens={args.max_new_tokens} prompt_tokens_mean={sum(n for _, n in built) / len(built):.0f}"
+    )
     print("| path | seconds | tokens | tok/s | model calls |")
     print("|---|---:|---:|---:|---:|")
     print(f"| one at a time (model.generate) | {t_single:.1f} | {tok_single} | {tps_single:.1f} | {len(records)} |")
-    print(f"| labkit batched x{args.batch_size} | {t_batched:.1f} | {tok_batched} | {tps_batched:.1f} | {teacher.calls - calls0 - len(records)} |")
+    print(
+        f"| labkit batched x{args.batch_size} | {t_batched:.1f} | {tok_batched} | {tps_batched:.1f} | "
+        f"{teacher.calls - calls0 - len(records)} |"
+    )
     print(f"| labkit warm cache | {t_warm:.2f} | {tok_batched} | - | {warm_teacher.calls} |")
-    print(f"identical greedy text: {same}/{len(records)}; warm cache served {warm.stats[teacher.name]['cached']}/{len(records)}")
+    print(
+        f"identical greedy text: {same}/{len(records)}; warm cache served "
+        f"{warm.stats[teacher.name]['cached']}/{len(records)}"
+    )
     for a, b in zip(single, batched):
         if a != b:
             print(f"first difference:\n  single : {a[:160]!r}\n  batched: {b[:160]!r}")
             break
-    print(f"RESULT teacher={teacher.name} prompts={len(records)} single_tok_s={tps_single:.1f} "
-          f"batched_tok_s={tps_batched:.1f} speedup={speedup:.1f}x identical={same}/{len(records)} "
-          f"warm_model_calls={warm_teacher.calls} warm_s={t_warm:.2f}")
+    print(
+        f"RESULT teacher={teacher.name} prompts={len(records)} single_tok_s={tps_single:.1f} "
+        f"batched_tok_s={tps_batched:.1f} speedup={speedup:.1f}x identical={same}/{len(records)} "
+        f"warm_model_calls={warm_teacher.calls} warm_s={t_warm:.2f}"
+    )
     return 0
 
 

@@ -12,6 +12,7 @@ student's own vs the teacher's prefixes, and the gap), training seconds. Also th
 A look at the numbers for notebooks 03/04's wiring: one seed, no claims.
 Last line: RESULT key=value ...
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,9 @@ def main() -> None:
     train, test = texts[:32], texts[32:]
     test_ids = [S.prompt_ids(tok, x) for x in test]
     eos, new = tok.eos_token_id, 32
-    cfg = TrainConfig(steps=args.steps, batch_size=8, lr=5e-3, progress=False, max_len=96, bf16=False, warmup=0,
-                      log_every=10, seed=0)
+    cfg = TrainConfig(
+        steps=args.steps, batch_size=8, lr=5e-3, progress=False, max_len=96, bf16=False, warmup=0, log_every=10, seed=0
+    )
 
     t0 = time.perf_counter()
     ps, ys = K.sample(teacher, test_ids, args.n, max_new_tokens=new, eos_id=eos)
@@ -53,8 +55,7 @@ def main() -> None:
     cov = K.modes_covered(teacher, ps, ys)
     print(f"teacher  void {void:.3f}±{se:.3f}  modes {cov['share']:.2f}  decoding {speed:.0f} tokens/s")
 
-    data = teacher_outputs(teacher, tok, [S.prompt_ids(tok, x) for x in train], cfg, max_new_tokens=new,
-                           do_sample=True)
+    data = teacher_outputs(teacher, tok, [S.prompt_ids(tok, x) for x in train], cfg, max_new_tokens=new, do_sample=True)
     arms = {
         "sft": lambda s: sft.train(s, tok, config=cfg, rollouts=data),
         "wordkd": lambda s: wordkd.train(s, teacher, tok, config=cfg, rollouts=data),
@@ -74,12 +75,20 @@ def main() -> None:
         rkl = K.kl_monte_carlo(teacher, student, test_ids, direction="reverse", n=args.n, max_new_tokens=new, seed=2)
         fkl = K.kl_monte_carlo(teacher, student, test_ids, direction="forward", n=args.n, max_new_tokens=new, seed=3)
         eb = K.exposure_bias(teacher, student, test_ids, n=args.n, max_new_tokens=new, seed=4)
-        print(f"{name:8s} void {void:.3f}±{vse:.3f}  modes {cov['share']:.2f}  KL(q|p) {rkl[0]:.1f}±{rkl[1]:.1f}  "
-              f"KL(p|q) {fkl[0]:.1f}±{fkl[1]:.1f}  per-token KL own {eb['student_prefixes'][0]:.3f} "
-              f"teacher's {eb['teacher_prefixes'][0]:.3f} gap {eb['gap'][0]:+.3f}±{eb['gap'][1]:.3f}  {secs:.1f} s",
-              flush=True)
-        result.update({f"{name}_void": round(void, 3), f"{name}_modes": round(cov["share"], 2),
-                       f"{name}_rkl": round(rkl[0], 1), f"{name}_gap": round(eb["gap"][0], 3)})
+        print(
+            f"{name:8s} void {void:.3f}±{vse:.3f}  modes {cov['share']:.2f}  KL(q|p) {rkl[0]:.1f}±{rkl[1]:.1f}  "
+            f"KL(p|q) {fkl[0]:.1f}±{fkl[1]:.1f}  per-token KL own {eb['student_prefixes'][0]:.3f} "
+            f"teacher's {eb['teacher_prefixes'][0]:.3f} gap {eb['gap'][0]:+.3f}±{eb['gap'][1]:.3f}  {secs:.1f} s",
+            flush=True,
+        )
+        result.update(
+            {
+                f"{name}_void": round(void, 3),
+                f"{name}_modes": round(cov["share"], 2),
+                f"{name}_rkl": round(rkl[0], 1),
+                f"{name}_gap": round(eb["gap"][0], 3),
+            }
+        )
     print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
 
 

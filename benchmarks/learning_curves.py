@@ -22,6 +22,7 @@ Arms (the notebooks' names):
 The last line is `RESULT key=value ...` (final validation accuracy per arm, mean over seeds).
 Numbers depend on the thread count (--threads, default 1: the shared 2-core development machine).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,7 +53,9 @@ def build_tokenizer(records, teachers, vocab):
     for r in records:
         corpus.append(prompts.student_prompt(r) + prompts.student_target(r))
         for t in teachers:
-            corpus.append(prompts.student_prompt(r, f"rationale:{t}") + (prompts.student_target(r, f"rationale:{t}") or ""))
+            corpus.append(
+                prompts.student_prompt(r, f"rationale:{t}") + (prompts.student_target(r, f"rationale:{t}") or "")
+            )
             corpus.append(prompts.student_target(r, "answer", t) or "")
     return tiny.train_tokenizer(corpus, vocab_size=vocab)
 
@@ -82,8 +85,17 @@ def run_arm(arm, seed, train, valid, tok, args, teachers):
     tasks, label_source, frac = arm_spec(arm, teachers, args.lam, args.alpha)
     subset = train[: max(1, int(round(frac * len(train))))]
     model = tiny.tiny_causal_lm(tok, n_layers=args.layers, hidden=args.hidden, heads=args.heads, seed=seed)
-    config = TrainConfig(steps=args.train_steps, batch_size=args.batch, lr=args.lr, seed=seed, device="cpu",
-                         bf16=args.bf16, progress=False, max_len=args.max_len, warmup=0.1)
+    config = TrainConfig(
+        steps=args.train_steps,
+        batch_size=args.batch,
+        lr=args.lr,
+        seed=seed,
+        device="cpu",
+        bf16=args.bf16,
+        progress=False,
+        max_len=args.max_len,
+        warmup=0.1,
+    )
     curve, eval_s = [], [0.0]
 
     def score(step):
@@ -93,15 +105,24 @@ def run_arm(arm, seed, train, valid, tok, args, teachers):
         curve.append((step, acc))
 
     score(0)
+
     def on_step(step, history):
         if step % args.eval_every == 0 or step == config.steps:
             score(step)
 
     hist = base.train_multitask(model, tok, subset, tasks, label_source=label_source, config=config, on_step=on_step)
-    train_s = sum(r["seconds"] for r in hist.rows)            # on_step (the evaluations) runs outside the timing
+    train_s = sum(r["seconds"] for r in hist.rows)  # on_step (the evaluations) runs outside the timing
     tokens = sum(r["tokens_seen"] for r in hist.rows)
-    return {"arm": arm, "seed": seed, "curve": curve, "tokens": tokens, "train_s": max(train_s, 1e-9),
-            "eval_s": eval_s[0], "n_train": len(subset), "final_loss": hist.last("loss")}
+    return {
+        "arm": arm,
+        "seed": seed,
+        "curve": curve,
+        "tokens": tokens,
+        "train_s": max(train_s, 1e-9),
+        "eval_s": eval_s[0],
+        "n_train": len(subset),
+        "final_loss": hist.last("loss"),
+    }
 
 
 def main(argv=None):
@@ -135,7 +156,7 @@ def main(argv=None):
     args.bf16 = {"auto": "auto", "true": True, "false": False}[args.bf16]
     torch.set_num_threads(args.threads)
     teachers = []
-    for part in filter(None, args.teachers.split(",")):   # "a@p=0.2,style=terse,b": options stay with their teacher
+    for part in filter(None, args.teachers.split(",")):  # "a@p=0.2,style=terse,b": options stay with their teacher
         if teachers and "=" in part and "@" not in part:
             teachers[-1] += "," + part
         else:
@@ -148,21 +169,28 @@ def main(argv=None):
     chance = statistics.mean(1 / len(r.choices) for r in valid)
     teacher_acc = {t: evaluate.teacher_label_accuracy(train, t)[0] for t in teachers}
     ex = train[0]
-    n_tok = {t: len(tok(prompts.student_prompt(ex, t) + (prompts.student_target(ex, t) or ""))["input_ids"])
-             for t in ["answer"] + [f"rationale:{x}" for x in teachers]}
-    print(f"# {args.task} steps={args.task_steps} n_train={len(train)} n_valid={len(valid)} vocab={len(tok)} "
-          f"student L{args.layers} H{args.hidden} lr={args.lr} batch={args.batch} threads={args.threads} "
-          f"bf16={args.bf16} chance={chance:.3f} teacher label acc (train)={teacher_acc} tokens/example={n_tok}",
-          flush=True)
+    n_tok = {
+        t: len(tok(prompts.student_prompt(ex, t) + (prompts.student_target(ex, t) or ""))["input_ids"])
+        for t in ["answer"] + [f"rationale:{x}" for x in teachers]
+    }
+    print(
+        f"# {args.task} steps={args.task_steps} n_train={len(train)} n_valid={len(valid)} vocab={len(tok)} "
+        f"student L{args.layers} H{args.hidden} lr={args.lr} batch={args.batch} threads={args.threads} "
+        f"bf16={args.bf16} chance={chance:.3f} teacher label acc (train)={teacher_acc} tokens/example={n_tok}",
+        flush=True,
+    )
 
     results = []
     for arm in arms:
         for seed in seeds:
             r = run_arm(arm, seed, train, valid, tok, args, teachers)
             results.append(r)
-            print(f"  {arm:>10} seed {seed}: " + " ".join(f"{s}:{a:.3f}" for s, a in r["curve"])
-                  + f"  tok/s {r['tokens'] / r['train_s']:.0f} train {r['train_s']:.1f}s eval {r['eval_s']:.1f}s",
-                  flush=True)
+            print(
+                f"  {arm:>10} seed {seed}: "
+                + " ".join(f"{s}:{a:.3f}" for s, a in r["curve"])
+                + f"  tok/s {r['tokens'] / r['train_s']:.0f} train {r['train_s']:.1f}s eval {r['eval_s']:.1f}s",
+                flush=True,
+            )
 
     print("\n| arm | step | val acc (mean ± sd) | tok/s | train s |")
     print("|---|---|---|---|---|")
@@ -175,14 +203,21 @@ def main(argv=None):
             last = i == len(rs[0]["curve"]) - 1
             toks = statistics.mean(r["tokens"] / r["train_s"] for r in rs)
             secs = statistics.mean(r["train_s"] for r in rs)
-            print(f"| {arm} | {step} | {statistics.mean(accs):.3f} ± {sd:.3f} | "
-                  f"{toks:.0f} | {secs:.1f} |" if last else f"| {arm} | {step} | {statistics.mean(accs):.3f} ± {sd:.3f} | | |")
+            print(
+                f"| {arm} | {step} | {statistics.mean(accs):.3f} ± {sd:.3f} | {toks:.0f} | {secs:.1f} |"
+                if last
+                else f"| {arm} | {step} | {statistics.mean(accs):.3f} ± {sd:.3f} | | |"
+            )
         summary[arm] = statistics.mean(r["curve"][-1][1] for r in rs)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "chance": chance, "teacher_acc": teacher_acc, "results": results}, f)
-    print("RESULT " + " ".join(f"{k}={v:.3f}" for k, v in summary.items())
-          + f" chance={chance:.3f} " + " ".join(f"teacher{i}={a:.3f}" for i, a in enumerate(teacher_acc.values())))
+    print(
+        "RESULT "
+        + " ".join(f"{k}={v:.3f}" for k, v in summary.items())
+        + f" chance={chance:.3f} "
+        + " ".join(f"teacher{i}={a:.3f}" for i, a in enumerate(teacher_acc.values()))
+    )
     return 0
 
 

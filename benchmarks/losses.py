@@ -16,6 +16,7 @@ and point --trl-path at that folder (default /tmp/trl-bench). The TRL variant ca
 token (its "batchmean" then divides by N, a per-token mean like labkit's). If TRL cannot be imported, its
 rows say so.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,6 +33,7 @@ GB = 1024**3
 # --------------------------------------------------------------------------------------------------
 # Worker side (one variant, one size, in its own process)
 # --------------------------------------------------------------------------------------------------
+
 
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as f:
@@ -53,12 +55,14 @@ def _peak_bytes() -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
     import resource
+
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def naive_jsd(student_logits, teacher_logits, beta=BETA):
     """What one writes first: float32 softmaxes, the mixture, the two KLs, all kept for autograd."""
     import torch
+
     log_q = torch.log_softmax(student_logits, dim=-1)
     log_p = torch.log_softmax(teacher_logits, dim=-1)
     q, p = log_q.exp(), log_p.exp()
@@ -69,8 +73,10 @@ def naive_jsd(student_logits, teacher_logits, beta=BETA):
 
 def _loss_fn(variant: str, trl_path: str):
     import torch
+
     if variant == "labkit":
         from labkit.losses import divergence
+
         return lambda z, t: divergence(z, t, kind="jsd", beta=BETA)
     if variant == "naive":
         return naive_jsd
@@ -79,13 +85,16 @@ def _loss_fn(variant: str, trl_path: str):
         os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
         import trl
         from trl.experimental.gkd import GKDTrainer
+
         global TRL_VERSION
         TRL_VERSION = trl.__version__
+
         # (N, V) -> (1, N, V) with labels marking every token as counted, as in GKD training; TRL's
         # "batchmean" then divides by the number of counted tokens, N (a per-token mean, like labkit's)
         def trl_loss(z, t):
             labels = torch.zeros(1, z.shape[0], dtype=torch.long)
             return GKDTrainer.generalized_jsd_loss(z[None], t[None], labels=labels, beta=BETA)
+
         return trl_loss
     raise ValueError(variant)
 
@@ -95,14 +104,15 @@ TRL_VERSION = None
 
 def worker(variant: str, n: int, v: int, reps: int, trl_path: str) -> dict:
     import torch
+
     torch.manual_seed(0)
     loss_fn = _loss_fn(variant, trl_path)
     # warm up kernels and lazy initialisation on a tiny problem, so they are not counted
     small = torch.randn(4, v, requires_grad=True)
     loss_fn(small, torch.randn(4, v)).backward()
     del small
-    student = (torch.randn(n, v) * 2.0).requires_grad_(True)   # (N, V)
-    teacher = torch.randn(n, v) * 2.0                           # (N, V)
+    student = (torch.randn(n, v) * 2.0).requires_grad_(True)  # (N, V)
+    teacher = torch.randn(n, v) * 2.0  # (N, V)
     times, value, grad_norm = [], None, None
     base = _rss_bytes()
     can_reset = _reset_peak()
@@ -114,16 +124,27 @@ def worker(variant: str, n: int, v: int, reps: int, trl_path: str) -> dict:
         times.append(time.perf_counter() - start)
         value = float(loss.detach())
         del loss
-    peak = _peak_bytes()                                # before the float64 norm below allocates
+    peak = _peak_bytes()  # before the float64 norm below allocates
     grad_norm = float(student.grad.norm(dtype=torch.float64))
-    return {"variant": variant, "n": n, "v": v, "extra_gb": (peak - base) / GB, "time_s": min(times),
-            "times": times, "loss": value, "grad_norm": grad_norm, "peak_reset": can_reset,
-            "trl_version": TRL_VERSION, "threads": torch.get_num_threads()}
+    return {
+        "variant": variant,
+        "n": n,
+        "v": v,
+        "extra_gb": (peak - base) / GB,
+        "time_s": min(times),
+        "times": times,
+        "loss": value,
+        "grad_norm": grad_norm,
+        "peak_reset": can_reset,
+        "trl_version": TRL_VERSION,
+        "threads": torch.get_num_threads(),
+    }
 
 
 # --------------------------------------------------------------------------------------------------
 # Driver side
 # --------------------------------------------------------------------------------------------------
+
 
 def _available_gb() -> float:
     with open("/proc/meminfo") as f:
@@ -136,10 +157,21 @@ def _available_gb() -> float:
 def run_one(variant, n, v, reps, trl_path, need_gb, timeout):
     avail = _available_gb()
     if avail < need_gb:
-        return {"variant": variant, "n": n, "v": v,
-                "skipped": f"needs ~{need_gb:.0f} GB, {avail:.1f} GB available"}
-    cmd = [sys.executable, __file__, "--worker", variant, "--n", str(n), "--v", str(v),
-           "--reps", str(reps), "--trl-path", trl_path]
+        return {"variant": variant, "n": n, "v": v, "skipped": f"needs ~{need_gb:.0f} GB, {avail:.1f} GB available"}
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        variant,
+        "--n",
+        str(n),
+        "--v",
+        str(v),
+        "--reps",
+        str(reps),
+        "--trl-path",
+        trl_path,
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -179,13 +211,18 @@ def main(argv=None) -> int:
         need = copies * n * v * 4 / GB + 0.5
         row = run_one(variant, n, v, args.reps, args.trl_path, need, args.timeout)
         rows.append(row)
-        print(f"  done {variant:7s} N={n} V={v}: " +
-              (row.get("skipped") or f"{row['extra_gb']:.2f} GB, {row['time_s']:.2f} s"), flush=True)
+        print(
+            f"  done {variant:7s} N={n} V={v}: "
+            + (row.get("skipped") or f"{row['extra_gb']:.2f} GB, {row['time_s']:.2f} s"),
+            flush=True,
+        )
 
     # table, with ratios against TRL (or naive) at the same size
     print()
-    header = (f"{'variant':8s} {'N':>6s} {'V':>7s} {'extra RSS GB':>13s} {'fwd+bwd s':>10s} "
-              f"{'loss':>14s} {'rel diff':>9s} {'mem/ref':>8s} {'time/ref':>9s}  ref")
+    header = (
+        f"{'variant':8s} {'N':>6s} {'V':>7s} {'extra RSS GB':>13s} {'fwd+bwd s':>10s} "
+        f"{'loss':>14s} {'rel diff':>9s} {'mem/ref':>8s} {'time/ref':>9s}  ref"
+    )
     print(header)
     print("-" * len(header))
     by_size = {}
@@ -199,12 +236,16 @@ def main(argv=None) -> int:
         ref_name = next((k for k in ("trl", "naive") if k in peers and "skipped" not in peers[k]), None)
         ref = peers[ref_name] if ref_name else r
         rel = abs(r["loss"] - ref["loss"]) / abs(ref["loss"])
-        print(f"{r['variant']:8s} {r['n']:>6d} {r['v']:>7d} {r['extra_gb']:>13.3f} {r['time_s']:>10.2f} "
-              f"{r['loss']:>14.8f} {rel:>9.1e} {r['extra_gb'] / ref['extra_gb']:>8.3f} "
-              f"{r['time_s'] / ref['time_s']:>9.3f}  {ref_name}")
+        print(
+            f"{r['variant']:8s} {r['n']:>6d} {r['v']:>7d} {r['extra_gb']:>13.3f} {r['time_s']:>10.2f} "
+            f"{r['loss']:>14.8f} {rel:>9.1e} {r['extra_gb'] / ref['extra_gb']:>8.3f} "
+            f"{r['time_s'] / ref['time_s']:>9.3f}  {ref_name}"
+        )
     trl_version = next((r.get("trl_version") for r in rows if r.get("trl_version")), None)
-    print(f"\nJSD beta={BETA}, float32 inputs, {rows[0].get('threads', '?')} torch threads, "
-          f"best of {args.reps} runs; trl {trl_version or 'not available'}.")
+    print(
+        f"\nJSD beta={BETA}, float32 inputs, {rows[0].get('threads', '?')} torch threads, "
+        f"best of {args.reps} runs; trl {trl_version or 'not available'}."
+    )
 
     main_rows = by_size[(main_n, main_v)]
     lab, trl_row, naive = (main_rows.get(k, {}) for k in ("labkit", "trl", "naive"))
@@ -214,18 +255,28 @@ def main(argv=None) -> int:
     if "extra_gb" in naive:
         fields.update(naive_gb=f"{naive['extra_gb']:.3f}", naive_s=f"{naive['time_s']:.2f}")
     if "extra_gb" in trl_row and "extra_gb" in lab:
-        fields.update(trl_gb=f"{trl_row['extra_gb']:.3f}", trl_s=f"{trl_row['time_s']:.2f}",
-                      mem_ratio=f"{lab['extra_gb'] / trl_row['extra_gb']:.3f}",
-                      time_ratio=f"{lab['time_s'] / trl_row['time_s']:.3f}",
-                      rel_diff=f"{abs(lab['loss'] - trl_row['loss']) / abs(trl_row['loss']):.1e}",
-                      grad_rel_diff=f"{abs(lab['grad_norm'] - trl_row['grad_norm']) / trl_row['grad_norm']:.1e}")
-        ok = (lab["extra_gb"] <= 0.25 * trl_row["extra_gb"] and lab["time_s"] <= trl_row["time_s"]
-              and abs(lab["loss"] - trl_row["loss"]) <= 1e-5 * abs(trl_row["loss"]))
+        fields.update(
+            trl_gb=f"{trl_row['extra_gb']:.3f}",
+            trl_s=f"{trl_row['time_s']:.2f}",
+            mem_ratio=f"{lab['extra_gb'] / trl_row['extra_gb']:.3f}",
+            time_ratio=f"{lab['time_s'] / trl_row['time_s']:.3f}",
+            rel_diff=f"{abs(lab['loss'] - trl_row['loss']) / abs(trl_row['loss']):.1e}",
+            grad_rel_diff=f"{abs(lab['grad_norm'] - trl_row['grad_norm']) / trl_row['grad_norm']:.1e}",
+        )
+        ok = (
+            lab["extra_gb"] <= 0.25 * trl_row["extra_gb"]
+            and lab["time_s"] <= trl_row["time_s"]
+            and abs(lab["loss"] - trl_row["loss"]) <= 1e-5 * abs(trl_row["loss"])
+        )
         fields["targets_met"] = "yes" if ok else "no"
     big = by_size.get((big_n, big_v), {}) if not args.skip_big else {}
     if "extra_gb" in big.get("labkit", {}):
-        fields.update(big_n=big_n, big_v=big_v, big_labkit_gb=f"{big['labkit']['extra_gb']:.3f}",
-                      big_labkit_s=f"{big['labkit']['time_s']:.2f}")
+        fields.update(
+            big_n=big_n,
+            big_v=big_v,
+            big_labkit_gb=f"{big['labkit']['extra_gb']:.3f}",
+            big_labkit_s=f"{big['labkit']['time_s']:.2f}",
+        )
     if "extra_gb" in big.get("naive", {}):
         fields.update(big_naive_gb=f"{big['naive']['extra_gb']:.3f}", big_naive_s=f"{big['naive']['time_s']:.2f}")
     print("RESULT " + " ".join(f"{k}={v}" for k, v in fields.items()))

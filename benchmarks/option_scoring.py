@@ -8,6 +8,7 @@ its options as one batch) against `evaluate.continuation_logprobs` on every (pro
 path, batch 64, length-sorted). Prints seconds, the speed-up, how often both pick the same option and the
 largest score difference. Last line: RESULT key=value ...
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,9 +57,14 @@ def main() -> None:
     same = sum(pick(a) == pick(b) for a, b in zip(shared, old))
     diff = max(abs(x - y) for a, b in zip(shared, old) for x, y in zip(a, b))
     print(f"| path | seconds ({len(recs)} questions, {args.threads} thread(s), bf16={args.bf16}) |\n|---|---|")
-    print(f"| prompt read once (option_scores) | {t_shared:.1f} |\n| pair by pair (continuation_logprobs) | {t_pairs:.1f} |")
-    print(f"RESULT speedup={t_pairs / t_shared:.2f} shared_s={t_shared:.1f} pairs_s={t_pairs:.1f} "
-          f"same_choice={same}/{len(recs)} max_abs_diff={diff:.2e}")
+    print(
+        f"| prompt read once (option_scores) | {t_shared:.1f} |\n| pair by pair (continuation_logprobs) | "
+        f"{t_pairs:.1f} |"
+    )
+    print(
+        f"RESULT speedup={t_pairs / t_shared:.2f} shared_s={t_shared:.1f} pairs_s={t_pairs:.1f} "
+        f"same_choice={same}/{len(recs)} max_abs_diff={diff:.2e}"
+    )
 
 
 if __name__ == "__main__":

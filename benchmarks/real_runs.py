@@ -13,6 +13,7 @@ Student: smollm2-135m-instruct@layers=4 (every 8th layer of SmolLM2-135M-Instruc
 with the tied embeddings), full fine-tuning, bf16 autocast, one torch thread (faster than two on
 the shared 2-core machine). Sizes are chosen for minutes of CPU per run; see --help.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,25 +60,43 @@ def run_one(run: str, arm: str, seed: int, args) -> dict:
     test_recs = data.load_dataset(name, "test", data_dir=data_dir(), n=args.n_test)
     tok = models.load_tokenizer(STUDENT)
     model = models.load_model(STUDENT, device="cpu")
-    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, max_len=args.max_len,
-                      seed=seed, bf16="auto", device="cpu", progress=args.progress, warmup=0.1)
+    cfg = TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_len=args.max_len,
+        seed=seed,
+        bf16="auto",
+        device="cpu",
+        progress=args.progress,
+        warmup=0.1,
+    )
     t0 = time.perf_counter()
     method, settings = ARMS[run][arm]
     hist = methods.train(method, model, tok, train_recs, config=cfg, **settings)
     t_train = time.perf_counter() - t0
     t0 = time.perf_counter()
     if run == "a":
-        metric, preds = evaluate.gen_accuracy(model, tok, test_recs, max_new_tokens=24, batch_size=25,
-                                                device="cpu", bf16="auto", return_predictions=True)
+        metric, preds = evaluate.gen_accuracy(
+            model, tok, test_recs, max_new_tokens=24, batch_size=25, device="cpu", bf16="auto", return_predictions=True
+        )
         extra = {"predictions": preds[:20]}
     else:
         metric, extra = evaluate.mc_accuracy(model, tok, test_recs, batch_size=32, device="cpu", bf16="auto"), {}
-    result = {"run": run, "arm": arm, "seed": seed, "dataset": name, "metric": metric,
-              "metric_name": "svamp_accuracy" if run == "a" else "mc_accuracy",
-              "settings": {**vars(args), "student": STUDENT, "method": method, "method_settings": settings},
-              "train_seconds": t_train, "eval_seconds": time.perf_counter() - t0,
-              "final_losses": {k: hist.mean(k, last_n=10) for k in ["loss", *hist.loss_terms()]},
-              "history": hist.to_dict(), **extra}
+    result = {
+        "run": run,
+        "arm": arm,
+        "seed": seed,
+        "dataset": name,
+        "metric": metric,
+        "metric_name": "svamp_accuracy" if run == "a" else "mc_accuracy",
+        "settings": {**vars(args), "student": STUDENT, "method": method, "method_settings": settings},
+        "train_seconds": t_train,
+        "eval_seconds": time.perf_counter() - t0,
+        "final_losses": {k: hist.mean(k, last_n=10) for k in ["loss", *hist.loss_terms()]},
+        "history": hist.to_dict(),
+        **extra,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1, default=str))
     return result
@@ -101,9 +120,11 @@ def summary(runs=("a", "b"), out=OUT) -> str:
             continue
         results = [json.loads(f.read_text()) for f in files]
         s = results[0]["settings"]
-        lines.append(f"\n### Run ({run}) {DATASET[run]}: {results[0]['metric_name']} on the first {s['n_test']} test "
-                     f"questions; {s['n_train']} training records, {s['steps']} steps x batch {s['batch_size']}, "
-                     f"lr {s['lr']}, max_len {s['max_len']}\n")
+        lines.append(
+            f"\n### Run ({run}) {DATASET[run]}: {results[0]['metric_name']} on the first {s['n_test']} test "
+            f"questions; {s['n_train']} training records, {s['steps']} steps x batch {s['batch_size']}, "
+            f"lr {s['lr']}, max_len {s['max_len']}\n"
+        )
         lines.append("| arm | seeds | accuracy mean ± std | per seed | last-10-step losses (seed mean) | train s/run |")
         lines.append("|---|---|---|---|---|---|")
         for arm in ARMS[run]:
@@ -113,11 +134,14 @@ def summary(runs=("a", "b"), out=OUT) -> str:
             accs = [r["metric"] for r in rs]
             std = statistics.stdev(accs) if len(accs) > 1 else 0.0
             terms = sorted({k for r in rs for k in r["final_losses"]})
-            loss = ", ".join(f"{k.removeprefix('loss/')} {statistics.mean(r['final_losses'][k] for r in rs):.2f}"
-                             for k in terms)
-            lines.append(f"| {arm} | {len(rs)} | {statistics.mean(accs):.3f} ± {std:.3f} | "
-                         f"{' '.join(f'{a:.3f}' for a in accs)} | {loss} | "
-                         f"{statistics.mean(r['train_seconds'] for r in rs):.0f} |")
+            loss = ", ".join(
+                f"{k.removeprefix('loss/')} {statistics.mean(r['final_losses'][k] for r in rs):.2f}" for k in terms
+            )
+            lines.append(
+                f"| {arm} | {len(rs)} | {statistics.mean(accs):.3f} ± {std:.3f} | "
+                f"{' '.join(f'{a:.3f}' for a in accs)} | {loss} | "
+                f"{statistics.mean(r['train_seconds'] for r in rs):.0f} |"
+            )
         lines.append(f"\nTeachers on the same questions: {teacher_reference(run, s['n_test'])}.")
     return "\n".join(lines)
 
@@ -144,8 +168,11 @@ def main(argv=None) -> int:
     for seed in args.seeds:
         for arm in args.only or ARMS[args.run]:
             r = run_one(args.run, arm, seed, args)
-            print(f"{args.run} {arm:<16} seed {seed}: {r['metric_name']} {r['metric']:.3f} "
-                  f"(train {r['train_seconds']:.0f}s, eval {r['eval_seconds']:.0f}s) {r['final_losses']}", flush=True)
+            print(
+                f"{args.run} {arm:<16} seed {seed}: {r['metric_name']} {r['metric']:.3f} "
+                f"(train {r['train_seconds']:.0f}s, eval {r['eval_seconds']:.0f}s) {r['final_losses']}",
+                flush=True,
+            )
     print(summary([args.run], out=args.out))
     return 0
 

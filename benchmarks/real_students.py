@@ -11,6 +11,7 @@ the test split is never read here, so the real profile's settings are chosen on 
 per (student, arm): step 0 (the untrained student) and the final accuracy over seeds, seconds per run.
 Last line: RESULT key=value ...
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,33 +60,53 @@ def main() -> None:
     teachers = data.teachers_of(args.dataset)
     for student in args.students:
         t0 = time.perf_counter()
-        S = students.prepare(args.dataset, teachers, student=student, n_train=args.n_train, n_valid=args.n_valid,
-                             n_test=0, data_dir=data_dir())
-        S.test = S.valid                      # score validation only; the test split is never loaded
+        S = students.prepare(
+            args.dataset,
+            teachers,
+            student=student,
+            n_train=args.n_train,
+            n_valid=args.n_valid,
+            n_test=0,
+            data_dir=data_dir(),
+        )
+        S.test = S.valid  # score validation only; the test split is never loaded
         S.chance = statistics.mean(1 / len(r.choices) for r in S.valid) if S.valid[0].choices else None
         config = dict(lr=args.lr, steps=args.steps, batch_size=args.batch_size, max_len=args.max_len)
         rows = A.run(students.Experiment(S, config).prepare(), arms_for(args.dataset, args.arms, args.lam), args.seeds)
         for arm in args.arms:
             rs = [r for r in rows if r.arm == arm]
             fin = [r.metrics["test"]["accuracy"] for r in rs]
-            rows_out.append(dict(student=student, arm=arm,
-                                 step0=statistics.mean(r.step0["test"]["accuracy"] for r in rs),
-                                 final=statistics.mean(fin), sd=statistics.stdev(fin) if len(fin) > 1 else 0.0,
-                                 per_seed=fin, train_s=statistics.mean(r.seconds for r in rs),
-                                 eval_s=statistics.mean(r.extra["eval_seconds"] for r in rs)))
+            rows_out.append(
+                dict(
+                    student=student,
+                    arm=arm,
+                    step0=statistics.mean(r.step0["test"]["accuracy"] for r in rs),
+                    final=statistics.mean(fin),
+                    sd=statistics.stdev(fin) if len(fin) > 1 else 0.0,
+                    per_seed=fin,
+                    train_s=statistics.mean(r.seconds for r in rs),
+                    eval_s=statistics.mean(r.extra["eval_seconds"] for r in rs),
+                )
+            )
         print(f"# {student}: {time.perf_counter() - t0:.0f} s wall, chance {S.chance}", flush=True)
 
-    print(f"\n{args.dataset}, {len(S.valid)} validation questions, {args.steps} steps x {args.batch_size}, "
-          f"lr {args.lr}, seeds {args.seeds}\n")
+    print(
+        f"\n{args.dataset}, {len(S.valid)} validation questions, {args.steps} steps x {args.batch_size}, "
+        f"lr {args.lr}, seeds {args.seeds}\n"
+    )
     print("| student | arm | step 0 | final (mean ± sd) | per seed | train s/run | eval s/run |")
     print("|---|---|---|---|---|---|---|")
     for r in rows_out:
-        print(f"| {r['student']} | {r['arm']} | {r['step0']:.3f} | {r['final']:.3f} ± {r['sd']:.3f} | "
-              f"{' '.join(f'{v:.3f}' for v in r['per_seed'])} | {r['train_s']:.0f} | {r['eval_s']:.0f} |")
+        print(
+            f"| {r['student']} | {r['arm']} | {r['step0']:.3f} | {r['final']:.3f} ± {r['sd']:.3f} | "
+            f"{' '.join(f'{v:.3f}' for v in r['per_seed'])} | {r['train_s']:.0f} | {r['eval_s']:.0f} |"
+        )
     best = max(rows_out, key=lambda r: r["final"] - r["step0"])
-    print(f"RESULT dataset={args.dataset} steps={args.steps} best_gain={best['final'] - best['step0']:.3f} "
-          f"best_student={best['student']} best_arm={best['arm'].replace(' ', '_')} "
-          f"wall_s={time.perf_counter() - t_all:.0f}")
+    print(
+        f"RESULT dataset={args.dataset} steps={args.steps} best_gain={best['final'] - best['step0']:.3f} "
+        f"best_student={best['student']} best_arm={best['arm'].replace(' ', '_')} "
+        f"wall_s={time.perf_counter() - t_all:.0f}"
+    )
 
 
 if __name__ == "__main__":

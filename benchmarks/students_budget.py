@@ -6,6 +6,7 @@ Prints, per arm, mean validation accuracy at step 0, every --eval-every steps an
 is not read), the per-seed final validation accuracies, train seconds per run, and the wall time of the lot.
 Uses the notebooks' own code: labkit.lab.students (prepare, dss_arms / tinyllm_arms, run_arms).
 """
+
 import argparse
 import json
 import os
@@ -33,24 +34,33 @@ def main():
     seeds = [int(s) for s in a.seeds.split(",")]
     teachers = ["noisy-oracle@p=0.2"] if a.notebook == "01" else ["noisy-oracle@p=0.2", "oracle@style=terse"]
     t0 = time.perf_counter()
-    S = students.prepare("synthetic:arithmetic", teachers, student=a.student, n_train=1000, n_valid=200,
-                         n_test=200, task_steps=1)
-    arms = (students.dss_arms(teachers[0], 1.0, [0.5, 1.0]) if a.notebook == "01"
-            else students.tinyllm_arms({t: a.alpha for t in teachers}))
+    S = students.prepare(
+        "synthetic:arithmetic", teachers, student=a.student, n_train=1000, n_valid=200, n_test=200, task_steps=1
+    )
+    arms = (
+        students.dss_arms(teachers[0], 1.0, [0.5, 1.0])
+        if a.notebook == "01"
+        else students.tinyllm_arms({t: a.alpha for t in teachers})
+    )
     if a.arms:
         arms = [x for x in arms if x.label in a.arms.split(",")]
     config = dict(lr=a.lr, steps=a.steps, batch_size=a.batch, max_len=a.max_len)
     rows = A.run(students.Experiment(S, config, eval_every=a.eval_every), arms, seeds)
     wall = time.perf_counter() - t0
-    print(f"notebook {a.notebook}: steps {a.steps} batch {a.batch} lr {a.lr} seeds {seeds}; wall {wall:.0f} s; "
-          f"load {os.getloadavg()[0]:.2f}; teacher acc {S.teacher_accuracy}")
+    print(
+        f"notebook {a.notebook}: steps {a.steps} batch {a.batch} lr {a.lr} seeds {seeds}; wall {wall:.0f} s; "
+        f"load {os.getloadavg()[0]:.2f}; teacher acc {S.teacher_accuracy}"
+    )
     for name in A.arm_labels(rows):
         rs = [r for r in rows if r.arm == name]
         steps = [s for s, _ in rs[0].curves["valid accuracy"]]
-        curve = " ".join(f"{s}:{statistics.mean(r.curves['valid accuracy'][i][1] for r in rs):.3f}"
-                         for i, s in enumerate(steps))
-        print(f"  {name:34s} {curve} | final valid per seed {[r.metrics['valid']['accuracy'] for r in rs]} "
-              f"| train s {statistics.mean(r.seconds for r in rs):.1f}")
+        curve = " ".join(
+            f"{s}:{statistics.mean(r.curves['valid accuracy'][i][1] for r in rs):.3f}" for i, s in enumerate(steps)
+        )
+        print(
+            f"  {name:34s} {curve} | final valid per seed {[r.metrics['valid']['accuracy'] for r in rs]} "
+            f"| train s {statistics.mean(r.seconds for r in rs):.1f}"
+        )
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"args": vars(a), "wall": wall, "rows": A.to_json(rows)}, f)

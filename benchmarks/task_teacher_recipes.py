@@ -11,6 +11,7 @@ loss, the mean tokens of a test question with its tokenizer, and with --time-arm
 one MiniLLM run (notebook 03's default settings: 60 steps, batch 8, lr 2e-3, 48 new tokens; seed 0, one process,
 scored on valid). Last line: RESULT key=value ...
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,12 @@ from labkit.lab import task_teacher, whitebox
 
 def variant(spec: str) -> dict:
     n_train, steps, lr = spec.split(":")
-    return {**task_teacher.RECIPES["default"], "n_train": int(n_train), "teacher_steps": int(steps),
-            "teacher_lr": float(lr)}
+    return {
+        **task_teacher.RECIPES["default"],
+        "n_train": int(n_train),
+        "teacher_steps": int(steps),
+        "teacher_lr": float(lr),
+    }
 
 
 def main() -> None:
@@ -36,24 +41,37 @@ def main() -> None:
     P = whitebox.MiniLLMProfile.resolve("default", methods=["sft", "minillm"], ablations=False)
     arms = {a.label: a for a in whitebox.minillm_arms(P) if a.trains}
     result = {}
-    print(f"{'variant':18s} {'valid acc':>9s} {'build s':>8s} {'last loss':>10s} {'tok/question':>12s} "
-          f"{'sft s':>6s} {'minillm s':>9s}")
+    print(
+        f"{'variant':18s} {'valid acc':>9s} {'build s':>8s} {'last loss':>10s} {'tok/question':>12s} "
+        f"{'sft s':>6s} {'minillm s':>9s}"
+    )
     for spec in a.variant or ["2000:2000:3e-3"]:
         kit = task_teacher.task_kit(variant(spec), root=a.root)
         m = kit.manifest
-        tokens = statistics.mean(len(kit.tokenizer(task_teacher.prompt_of(r) + task_teacher.target_of(r)).input_ids)
-                                 for r in kit.splits["test"])
+        tokens = statistics.mean(
+            len(kit.tokenizer(task_teacher.prompt_of(r) + task_teacher.target_of(r)).input_ids)
+            for r in kit.splits["test"]
+        )
         secs = {}
         if a.time_arms:
             for name, arm in arms.items():
                 t = time.perf_counter()
                 A.run(whitebox.Experiment(kit, P, split="valid"), [arm], [0], processes=1)
                 secs[name] = time.perf_counter() - t
-        print(f"{spec:18s} {m['teacher_valid_accuracy']:9.3f} {m['teacher_seconds']:8.1f} {m['teacher_loss_last']:10.2g} "
-              f"{tokens:12.1f} {secs.get('sft', float('nan')):6.1f} {secs.get('minillm', float('nan')):9.1f}", flush=True)
+        print(
+            f"{spec:18s} {m['teacher_valid_accuracy']:9.3f} {m['teacher_seconds']:8.1f} {m['teacher_loss_last']:10.2g} "
+            f"{tokens:12.1f} {secs.get('sft', float('nan')):6.1f} {secs.get('minillm', float('nan')):9.1f}",
+            flush=True,
+        )
         key = spec.replace(":", "_")
-        result.update({f"{key}/valid_acc": round(m["teacher_valid_accuracy"], 3), f"{key}/build_s": m["teacher_seconds"],
-                       f"{key}/tokens": round(tokens, 1), **{f"{key}/{k}_s": round(v, 1) for k, v in secs.items()}})
+        result.update(
+            {
+                f"{key}/valid_acc": round(m["teacher_valid_accuracy"], 3),
+                f"{key}/build_s": m["teacher_seconds"],
+                f"{key}/tokens": round(tokens, 1),
+                **{f"{key}/{k}_s": round(v, 1) for k, v in secs.items()},
+            }
+        )
     print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
 
 

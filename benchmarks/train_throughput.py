@@ -10,6 +10,7 @@ Same batch: labkit batch_size=B records (2B sequences) per step; Trainer per_dev
 Throughput = non-padding tokens (prompt + target) per second of optimiser steps, after warm-up steps.
 labkit's levers: bf16 autocast, length bucketing, the output head only on target positions.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,10 +43,18 @@ def load_records(n: int):
 
 def run_labkit(tok, records, teacher, args) -> tuple[float, int, float]:
     model = models.load_model(STUDENT, device="cpu")
-    cfg = TrainConfig(steps=args.warmup + args.steps, batch_size=args.batch_size, lr=5e-4,
-                      max_len=args.max_len, bf16="auto", progress=False, device="cpu", seed=0)
+    cfg = TrainConfig(
+        steps=args.warmup + args.steps,
+        batch_size=args.batch_size,
+        lr=5e-4,
+        max_len=args.max_len,
+        bf16="auto",
+        progress=False,
+        device="cpu",
+        seed=0,
+    )
     h = tinyllm.train(model, tok, records, alphas={teacher: 1.0}, config=cfg)
-    rows = h.rows[args.warmup:]
+    rows = h.rows[args.warmup :]
     tokens, seconds = sum(r["tokens_seen"] for r in rows), sum(r["seconds"] for r in rows)
     return tokens / seconds, tokens, seconds
 
@@ -61,7 +70,7 @@ def run_trainer(tok, records, teacher, args) -> tuple[float, int, float]:
                 seqs.append(S.encode_example(tok, student_prompt(r, task), target, args.max_len))
     counted = []
 
-    def collator(features):                     # right padding, labels -100 on prompt and padding
+    def collator(features):  # right padding, labels -100 on prompt and padding
         batch = S.collate(features, tok.pad_token_id)
         counted.append(int(batch["attention_mask"].sum()))
         return batch
@@ -79,14 +88,25 @@ def run_trainer(tok, records, teacher, args) -> tuple[float, int, float]:
     timer = StepTimer()
     model = models.load_model(STUDENT, device="cpu")
     with tempfile.TemporaryDirectory() as out:
-        targs = TrainingArguments(output_dir=out, per_device_train_batch_size=2 * args.batch_size,
-                                  max_steps=args.warmup + args.steps, learning_rate=5e-4, lr_scheduler_type="linear",
-                                  warmup_steps=0, save_strategy="no", report_to=[], use_cpu=True,
-                                  dataloader_num_workers=0, disable_tqdm=True, logging_steps=10_000, seed=0,
-                                  remove_unused_columns=False)
+        targs = TrainingArguments(
+            output_dir=out,
+            per_device_train_batch_size=2 * args.batch_size,
+            max_steps=args.warmup + args.steps,
+            learning_rate=5e-4,
+            lr_scheduler_type="linear",
+            warmup_steps=0,
+            save_strategy="no",
+            report_to=[],
+            use_cpu=True,
+            dataloader_num_workers=0,
+            disable_tqdm=True,
+            logging_steps=10_000,
+            seed=0,
+            remove_unused_columns=False,
+        )
         Trainer(model=model, args=targs, train_dataset=seqs, data_collator=collator, callbacks=[timer]).train()
     # the collator runs once per step just before it (no workers, no prefetch on the main process)
-    tokens, seconds = sum(counted[args.warmup: args.warmup + args.steps]), sum(timer.times[args.warmup:])
+    tokens, seconds = sum(counted[args.warmup : args.warmup + args.steps]), sum(timer.times[args.warmup :])
     return tokens / seconds, tokens, seconds
 
 
@@ -106,9 +126,12 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     tok = models.load_tokenizer(STUDENT)
     records, teacher, source = load_records(max(64, args.batch_size * (args.steps + args.warmup)))
-    print(f"student {STUDENT}, data {source} ({len(records)} records, teacher {teacher}), batch {args.batch_size} "
-          f"records = {2 * args.batch_size} sequences, {args.steps} timed steps after {args.warmup} warm-up, "
-          f"torch threads {torch.get_num_threads()}, bf16 supported: {models.bf16_supported('cpu')}", flush=True)
+    print(
+        f"student {STUDENT}, data {source} ({len(records)} records, teacher {teacher}), batch {args.batch_size} "
+        f"records = {2 * args.batch_size} sequences, {args.steps} timed steps after {args.warmup} warm-up, "
+        f"torch threads {torch.get_num_threads()}, bf16 supported: {models.bf16_supported('cpu')}",
+        flush=True,
+    )
     base = run_trainer(tok, records, teacher, args)
     print(f"baseline HF Trainer fp32: {base[0]:.0f} tok/s", flush=True)
     lab = run_labkit(tok, records, teacher, args)

@@ -9,6 +9,7 @@ Arms "mini" = sft, kd, minillm and its three ablations; "gkd" = GKD at λ ∈ {0
 Prints, per (steps, lr): each arm's validation metrics (mean ± sd over seeds), its wall time, and a last line
 `RESULT key=value ...`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,23 +47,31 @@ def main() -> None:
     for steps in a.steps:
         for lr in a.lr:
             t = time.perf_counter()
-            P = whitebox.MiniLLMProfile.resolve("default", max_steps=steps, lr=lr, batch_size=a.batch_size,
-                                                max_new_tokens=a.max_new_tokens)
+            P = whitebox.MiniLLMProfile.resolve(
+                "default", max_steps=steps, lr=lr, batch_size=a.batch_size, max_new_tokens=a.max_new_tokens
+            )
             arms = arms_of(a.arms)
             rows = A.run(whitebox.Experiment(kit, P, split="valid").prepare(arms), arms, a.seeds)
             wall = time.perf_counter() - t
             print(f"\n## steps={steps} lr={lr} batch={a.batch_size} seeds={a.seeds}: {wall:.0f} s wall")
-            print(f"{'arm':24s} {'acc':>12s} {'rougeL':>12s} {'t-loglik':>12s} {'dist-2':>12s} {'words':>8s} {'s/run':>6s}")
+            print(
+                f"{'arm':24s} {'acc':>12s} {'rougeL':>12s} {'t-loglik':>12s} {'dist-2':>12s} {'words':>8s} "
+                f"{'s/run':>6s}"
+            )
             for arm in A.arm_labels(rows):
                 rs = [r for r in rows if r.arm == arm]
 
                 def ms(k):
                     v = [r.metrics["valid"][k] for r in rs]
                     return statistics.mean(v), (statistics.stdev(v) if len(v) > 1 else 0.0)
+
                 cells = {k: ms(k) for k in ("accuracy", "rouge_l", "teacher_loglik", "distinct_2", "gen_words")}
                 secs = statistics.mean(r.seconds for r in rs)
-                print(f"{arm:24s} " + " ".join(f"{m:6.3f}±{s:5.3f}" for k, (m, s) in cells.items() if k != "gen_words")
-                      + f" {cells['gen_words'][0]:8.1f} {secs:6.1f}")
+                print(
+                    f"{arm:24s} "
+                    + " ".join(f"{m:6.3f}±{s:5.3f}" for k, (m, s) in cells.items() if k != "gen_words")
+                    + f" {cells['gen_words'][0]:8.1f} {secs:6.1f}"
+                )
                 result[f"{steps}/{lr}/{arm}/acc"] = round(cells["accuracy"][0], 3)
                 result[f"{steps}/{lr}/{arm}/rouge"] = round(cells["rouge_l"][0], 3)
                 result[f"{steps}/{lr}/{arm}/tll"] = round(cells["teacher_loglik"][0], 3)

@@ -11,6 +11,7 @@ Layers (docs/methods.md explains the methods; the README's tour maps the files):
   lab/      notebook glue: profiles, parameter checks, metrics.json, papers, plots, widgets (a leaf)
   runs/     batch runs of the notebooks and the report
 """
+
 from labkit._lazy import lazy_submodules
 
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
 """Lazy submodules for a package (PEP 562): ``lk.losses`` imports labkit.losses on first use."""
+
 from __future__ import annotations
 
 import pkgutil
@@ -19,4 +20,5 @@ def lazy_submodules(package: str, path, namespace: dict):
 
     def __dir__():
         return sorted(list(namespace) + list(names))
+
     return __getattr__, __dir__, names

@@ -18,6 +18,7 @@ byte string, and an aligned *chunk* is a stretch between byte positions where bo
 boundary: "exact" when each side has one token there (the same string), "merged" otherwise (a
 number split 1-vs-3, a word cut differently, a multi-byte character in pieces).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -78,7 +79,7 @@ def token_bytes(tokenizer) -> list[bytes]:
         if kind == "bytelevel":
             try:
                 out[i] = bytes(table[c] for c in tok)
-            except KeyError:          # an added token written in plain text
+            except KeyError:  # an added token written in plain text
                 out[i] = tok.encode("utf-8")
         elif kind == "metaspace":
             m = _BYTE_FALLBACK.match(tok)
@@ -96,13 +97,15 @@ def encode_plain(tokenizer, text: str) -> list[int]:
 
 # --------------------------------------------------------------------------- aligned spans
 
+
 @dataclass(frozen=True)
 class Chunk:
     """Tokens teacher[a:b] and student[c:d] cover the same bytes `text`."""
+
     teacher: tuple[int, int]
     student: tuple[int, int]
     text: bytes
-    kind: str                       # "exact" (1 token each side) or "merged"
+    kind: str  # "exact" (1 token each side) or "merged"
 
 
 @dataclass
@@ -110,7 +113,7 @@ class Alignment:
     teacher_ids: list[int]
     student_ids: list[int]
     chunks: list[Chunk]
-    teacher_special: list[int] = field(default_factory=list)   # positions with no bytes (BOS, EOS, ...)
+    teacher_special: list[int] = field(default_factory=list)  # positions with no bytes (BOS, EOS, ...)
     student_special: list[int] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -142,14 +145,16 @@ def align_ids(teacher_tok, student_tok, teacher_ids: list[int], student_ids: lis
     s_ends, s_special, s_text = _ends(student_ids, token_bytes(student_tok))
     if t_text != s_text:
         k = next((i for i, (x, y) in enumerate(zip(t_text, s_text)) if x != y), min(len(t_text), len(s_text)))
-        raise LabkitError(f"the two tokenizations are not of the same text: they differ at byte {k}: teacher "
-                          f"{t_text[max(0, k - 20): k + 20]!r} vs student {s_text[max(0, k - 20): k + 20]!r}")
+        raise LabkitError(
+            f"the two tokenizations are not of the same text: they differ at byte {k}: teacher "
+            f"{t_text[max(0, k - 20) : k + 20]!r} vs student {s_text[max(0, k - 20) : k + 20]!r}"
+        )
     t_real = [k for k in range(len(teacher_ids)) if k not in set(t_special)]
     s_real = [k for k in range(len(student_ids)) if k not in set(s_special)]
     chunks, i, j, start = [], 0, 0, 0
     while i < len(t_real) and j < len(s_real):
         a, c = i, j
-        while t_ends[t_real[i]] != s_ends[s_real[j]]:      # advance the side that ends first
+        while t_ends[t_real[i]] != s_ends[s_real[j]]:  # advance the side that ends first
             if t_ends[t_real[i]] < s_ends[s_real[j]]:
                 i += 1
             else:
@@ -169,6 +174,7 @@ def align(teacher_tok, student_tok, text: str) -> Alignment:
 
 # --------------------------------------------------------------------------- vocabulary map
 
+
 @dataclass
 class VocabMap:
     """teacher_to_student[i] = the student id whose token is the same string as teacher id i, else -1.
@@ -176,8 +182,9 @@ class VocabMap:
     Ordinary tokens match by their bytes (so "Ġthe" and "▁the" match: both are b" the"); special tokens
     match by their written form ("<|im_end|>"). student_to_teacher is the inverse (-1 where none).
     """
-    teacher_to_student: torch.Tensor      # (V_t,) int64
-    student_to_teacher: torch.Tensor      # (V_s,) int64
+
+    teacher_to_student: torch.Tensor  # (V_t,) int64
+    student_to_teacher: torch.Tensor  # (V_s,) int64
     key: str
 
     @property
@@ -187,8 +194,13 @@ class VocabMap:
 
 def tokenizer_fingerprint(tokenizer) -> str:
     """SHA-256 of the vocabulary and the special tokens: equal for equal tokenizers, whatever their path."""
-    doc = json.dumps({"vocab": sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1]),
-                      "special": sorted(tokenizer.all_special_tokens), "decoder": _decoder_kind(tokenizer)})
+    doc = json.dumps(
+        {
+            "vocab": sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1]),
+            "special": sorted(tokenizer.all_special_tokens),
+            "decoder": _decoder_kind(tokenizer),
+        }
+    )
     return hashlib.sha256(doc.encode("utf-8")).hexdigest()
 
 
@@ -208,8 +220,8 @@ def _build_map(teacher_tok, student_tok) -> tuple[torch.Tensor, torch.Tensor]:
             t2s[i] = s_special[t]
     s2t = torch.full((len(s_bytes),), -1, dtype=torch.long)
     hit = (t2s >= 0).nonzero()[:, 0]
-    s2t[t2s[hit]] = hit                     # where two teacher ids share a student id, the last one wins
-    t2s[(s2t[t2s.clamp(min=0)] != torch.arange(len(t2s))) & (t2s >= 0)] = -1      # keep the map one-to-one
+    s2t[t2s[hit]] = hit  # where two teacher ids share a student id, the last one wins
+    t2s[(s2t[t2s.clamp(min=0)] != torch.arange(len(t2s))) & (t2s >= 0)] = -1  # keep the map one-to-one
     return t2s, s2t
 
 
@@ -224,7 +236,7 @@ def vocab_map(teacher_tok, student_tok, cache_dir=None) -> VocabMap:
             state = torch.load(file, weights_only=True)
             return VocabMap(state["teacher_to_student"], state["student_to_teacher"], key)
         except (OSError, RuntimeError, KeyError):
-            pass                             # a damaged cache file is rebuilt below
+            pass  # a damaged cache file is rebuilt below
     t2s, s2t = _build_map(teacher_tok, student_tok)
     path.mkdir(parents=True, exist_ok=True)
     tmp = file.with_suffix(f".tmp{os.getpid()}")

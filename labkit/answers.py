@@ -19,6 +19,7 @@ Three questions, three functions:
 Recorded teachers' labels (``record.teacher_labels``) are answer texts too, so a teacher's label
 accuracy, a rationale's consistency and a student's accuracy are all measured by ``is_correct``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -34,7 +35,7 @@ _ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*", re.IGNORECASE)
 _LETTER = re.compile(r"^\(?([a-z])\)(?:\s|$|[.,;:])", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
 _ANSWER_MARKER = r"(?:answer is|correct option is|answer:)"
-REL_TOL, ABS_TOL = 1e-6, 1e-4      # numeric answers: equal within these tolerances
+REL_TOL, ABS_TOL = 1e-6, 1e-4  # numeric answers: equal within these tolerances
 
 
 # --------------------------------------------------------------------------- arithmetic, never eval
@@ -43,7 +44,7 @@ _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 _MAX_EXPR_CHARS = 500
 _MAX_DEPTH = 50
-_MAX_EXPONENT = 64          # 2 ** 10 is fine; 9 ** 9 ** 9 (a CPU/memory bomb) is refused
+_MAX_EXPONENT = 64  # 2 ** 10 is fine; 9 ** 9 ** 9 (a CPU/memory bomb) is refused
 
 
 def safe_eval(expr: str) -> float:
@@ -78,18 +79,19 @@ def safe_eval(expr: str) -> float:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
             base, exponent = value(node.left, depth + 1), value(node.right, depth + 1)
             if abs(exponent) > _MAX_EXPONENT or abs(base) > 1e9 or (base < 0 and exponent != int(exponent)):
-                raise LabkitError(f"power {base:g} ** {exponent:g} refused (|exponent| <= {_MAX_EXPONENT}, "
-                                  f"|base| <= 1e9, no fractional power of a negative number) in {expr!r}")
+                raise LabkitError(
+                    f"power {base:g} ** {exponent:g} refused (|exponent| <= {_MAX_EXPONENT}, "
+                    f"|base| <= 1e9, no fractional power of a negative number) in {expr!r}"
+                )
             if base == 0 and exponent < 0:
                 raise LabkitError(f"division by zero (0 to a negative power) in {expr!r}")
             try:
-                return float(base ** exponent)
+                return float(base**exponent)
             except OverflowError:
                 raise LabkitError(f"expression {expr!r} has no finite value (overflow)") from None
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             return _UNARY[type(node.op)](value(node.operand, depth + 1))
-        raise LabkitError(f"only numbers, + - * / and parentheses are allowed; found "
-                          f"{type(node).__name__} in {expr!r}")
+        raise LabkitError(f"only numbers, + - * / and parentheses are allowed; found {type(node).__name__} in {expr!r}")
 
     result = value(tree.body)
     if not math.isfinite(result):
@@ -98,6 +100,7 @@ def safe_eval(expr: str) -> float:
 
 
 # --------------------------------------------------------------------------- normalising text
+
 
 def _norm_label(text: str) -> str:
     """Whitespace collapsed, outer dots stripped, lower case (a label as a teacher writes it)."""
@@ -133,6 +136,7 @@ def _choice_in(text: str, choices: list[str]) -> str | None:
 
 # --------------------------------------------------------------------------- teachers' recorded labels
 
+
 def match_choice(text: str, choices: list[str]) -> str | None:
     """The choice named at the start of `text`: '(c) ...', 'c.', "'c'", 'c', or the choice text; else None."""
     if not choices or not text:
@@ -157,7 +161,7 @@ def parse_answer_label(text: str, choices: list[str], marker: str = _ANSWER_MARK
     choice's text wins ('the answer is not B' or 'the answer is yes' does not parse).
     """
     for m in re.finditer(marker + r":?\s*", text or "", flags=re.IGNORECASE):
-        label = match_choice(text[m.end():], choices)
+        label = match_choice(text[m.end() :], choices)
         if label is not None:
             return label
     return None
@@ -177,6 +181,7 @@ def parse_svamp_label(answer_part: str | None) -> str | None:
 
 # --------------------------------------------------------------------------- what a text states
 
+
 def stated_answer(text: str | None, record) -> str | None:
     """The answer a rationale states, as answer text (a choice's text for multiple choice), or None.
 
@@ -191,13 +196,13 @@ def stated_answer(text: str | None, record) -> str | None:
     matches = list(_ANSWER_IS.finditer(text))
     choices = record.choices or []
     if matches:
-        tail = text[matches[-1].end():].strip().split("\n")[0]
+        tail = text[matches[-1].end() :].strip().split("\n")[0]
         m = _LETTER.match(tail)
         if choices and m:
             i = LETTERS.index(m.group(1).lower())
             if i >= len(choices):
                 return None
-            named = _choice_in(re.split(r"\.(?:\s|$)", tail[m.end():] + " ")[0], choices)
+            named = _choice_in(re.split(r"\.(?:\s|$)", tail[m.end() :] + " ")[0], choices)
             return None if named is not None and named != choices[i] else choices[i]
         if choices:
             # A choice text right after "answer is" (before the sentence ends); else a stated number
@@ -241,7 +246,7 @@ def parse_answer(text: str | None, record) -> str | None:
             return record.choices[LETTERS.index(m.group(1).lower())]
         found = [c for c in record.choices if c.strip() and c.lower() in text.lower()]
         return max(found, key=len) if found else None
-    for candidate in (text, text[text.find("("):] if "(" in text else None):
+    for candidate in (text, text[text.find("(") :] if "(" in text else None):
         if candidate and value_of(candidate) is not None:
             return candidate.strip().rstrip(".").strip()
     m = _NUMBER.search(text)
@@ -249,6 +254,7 @@ def parse_answer(text: str | None, record) -> str | None:
 
 
 # --------------------------------------------------------------------------- is it right?
+
 
 def is_correct(answer: str | None, record) -> bool:
     """Whether `answer` (an answer text) is the record's gold answer.

@@ -1,15 +1,16 @@
 """The ``labkit`` command line. Each subcommand is a thin shell over a library function.
 
-    labkit models list
-    labkit models fetch smollm2-135m-instruct gemma3-270m
-    labkit kits build --profile default
-    labkit data show tinyllm:obqa --data-dir ../shared/data [--json]
-    labkit rationales generate --teacher smollm2-135m-instruct --dataset synthetic:arithmetic --limit 50
-    labkit reproduce --profile default --out runs/default
-    labkit reproduce --profile paper --dry-run --data-dir ../shared/data
-    labkit batch notebooks/grids/tinyllm_alpha.yaml --out runs/grid
-    labkit report runs/default
+labkit models list
+labkit models fetch smollm2-135m-instruct gemma3-270m
+labkit kits build --profile default
+labkit data show tinyllm:obqa --data-dir ../shared/data [--json]
+labkit rationales generate --teacher smollm2-135m-instruct --dataset synthetic:arithmetic --limit 50
+labkit reproduce --profile default --out runs/default
+labkit reproduce --profile paper --dry-run --data-dir ../shared/data
+labkit batch notebooks/grids/tinyllm_alpha.yaml --out runs/grid
+labkit report runs/default
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,12 +20,13 @@ from importlib import import_module
 from labkit.errors import LabkitError
 from labkit.lab.profiles import PROFILES
 
-
 # what reproduce and batch check before their first run (labkit.runs.needs)
-NEEDS_HELP = ("Before the first run, every run that reads the papers' data (profile real; tinyllm:* and dss:* "
-              "datasets of the paper grids) is checked to find its files in --data-dir, else $LABKIT_DATA, else "
-              "$LABKIT_HOME/data. If any does not, nothing runs: one error names the folder, the runs and the "
-              "command that provides the data (labkit data fetch tinyllm dss), and the exit status is 2.")
+NEEDS_HELP = (
+    "Before the first run, every run that reads the papers' data (profile real; tinyllm:* and dss:* "
+    "datasets of the paper grids) is checked to find its files in --data-dir, else $LABKIT_DATA, else "
+    "$LABKIT_HOME/data. If any does not, nothing runs: one error names the folder, the runs and the "
+    "command that provides the data (labkit data fetch tinyllm dss), and the exit status is 2."
+)
 
 
 def _dispatch(target: str):
@@ -51,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=_dispatch("models:cli_fetch"))
 
     # --- kits (the miniatures' cached teachers) ---------------------------------
-    kits = sub.add_parser("kits", help="the miniatures' cached task teachers").add_subparsers(dest="action",
-                                                                                          required=True)
+    kits = sub.add_parser("kits", help="the miniatures' cached task teachers").add_subparsers(
+        dest="action", required=True
+    )
     k = kits.add_parser("build", help="build (or load) the kits a profile's notebooks read (03/04, 06)")
     k.add_argument("names", nargs="*", metavar="NAME", help="task (03/04) and/or xtok (06); default both")
     k.add_argument("--profile", default="default", choices=list(PROFILES))
@@ -89,32 +92,52 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_dispatch("rationales:cli_generate"))
 
     # --- batch reproduction -----------------------------------------------------
-    b = sub.add_parser("reproduce", help="run every notebook and the paper grids, write the report",
-                       description="Run every notebook of the profile and its grids, then write the report. "
-                       + NEEDS_HELP)
+    b = sub.add_parser(
+        "reproduce",
+        help="run every notebook and the paper grids, write the report",
+        description="Run every notebook of the profile and its grids, then write the report. " + NEEDS_HELP,
+    )
     b.add_argument("--profile", default="default", choices=list(PROFILES))
     b.add_argument("--out", default=None, help="output folder (default runs/<profile>)")
     b.add_argument("--executor", default="local", choices=["local", "ray"])
     b.add_argument("--jobs", type=int, default=1)
     b.add_argument("--only", action="append", default=None, help="run only these notebooks/grids (repeatable)")
-    b.add_argument("--dry-run", action="store_true", dest="dry_run",
-                   help="profile paper on a CPU: tiny stand-ins of the papers' models, 2 steps, a few examples")
-    b.add_argument("--data-dir", default=None, dest="data_dir", help="folder holding tinyllm/ and dss/ "
-                   "(sets $LABKIT_DATA for the runs)")
+    b.add_argument(
+        "--dry-run",
+        action="store_true",
+        dest="dry_run",
+        help="profile paper on a CPU: tiny stand-ins of the papers' models, 2 steps, a few examples",
+    )
+    b.add_argument(
+        "--data-dir",
+        default=None,
+        dest="data_dir",
+        help="folder holding tinyllm/ and dss/ (sets $LABKIT_DATA for the runs)",
+    )
     b.set_defaults(func=_dispatch("runs.reproduce:cli_reproduce"))
 
-    b = sub.add_parser("batch", help="run one grid file (notebook x parameter sets x seeds)",
-                       description="Run one grid file (notebook x parameter sets x seeds), then write the "
-                       "report. " + NEEDS_HELP)
+    b = sub.add_parser(
+        "batch",
+        help="run one grid file (notebook x parameter sets x seeds)",
+        description="Run one grid file (notebook x parameter sets x seeds), then write the report. " + NEEDS_HELP,
+    )
     b.add_argument("grid", help="path to a grid YAML file")
     b.add_argument("--out", default=None)
     b.add_argument("--profile", default=None, choices=list(PROFILES))
     b.add_argument("--executor", default="local", choices=["local", "ray"])
     b.add_argument("--jobs", type=int, default=1)
-    b.add_argument("--dry-run", action="store_true", dest="dry_run",
-                   help="profile paper on a CPU: tiny stand-ins, 2 steps, one seed of a covering subset of the grid")
-    b.add_argument("--data-dir", default=None, dest="data_dir", help="folder holding tinyllm/ and dss/ "
-                   "(sets $LABKIT_DATA for the runs)")
+    b.add_argument(
+        "--dry-run",
+        action="store_true",
+        dest="dry_run",
+        help="profile paper on a CPU: tiny stand-ins, 2 steps, one seed of a covering subset of the grid",
+    )
+    b.add_argument(
+        "--data-dir",
+        default=None,
+        dest="data_dir",
+        help="folder holding tinyllm/ and dss/ (sets $LABKIT_DATA for the runs)",
+    )
     b.set_defaults(func=_dispatch("runs.reproduce:cli_batch"))
 
     b = sub.add_parser("report", help="collect results.csv and report.md from a runs folder")

@@ -26,6 +26,7 @@ File formats (data_dir holds tinyllm/ and dss/):
 A teacher output that does not parse is left out of `rationales` / `teacher_labels` (missing, never
 garbage); `dataset_info` counts what parsed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,16 +49,18 @@ SPLIT_ALIASES = {"validation": "valid", "val": "valid", "dev": "valid"}
 # The record
 # ---------------------------------------------------------------------------
 
+
 @dataclass
 class Record:
     """One question. `answer` is always the answer TEXT (a choice's text for multiple choice)."""
+
     id: str
     question: str
-    answer: str                      # gold answer text ("water", "42", "( 10.0 * 45.0 )")
+    answer: str  # gold answer text ("water", "42", "( 10.0 * 45.0 )")
     choices: list[str] | None = None
     context: str | None = None
-    solution: str | None = None      # gold step-by-step solution (synthetic tasks)
-    rationales: dict[str, str] = field(default_factory=dict)      # teacher name -> rationale text
+    solution: str | None = None  # gold step-by-step solution (synthetic tasks)
+    rationales: dict[str, str] = field(default_factory=dict)  # teacher name -> rationale text
     teacher_labels: dict[str, str] = field(default_factory=dict)  # teacher name -> answer text it states
     meta: dict = field(default_factory=dict)
 
@@ -75,7 +78,7 @@ class Record:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Record":
+    def from_dict(cls, d: dict) -> Record:
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(d) - known
         if unknown:
@@ -90,8 +93,7 @@ class Record:
 # Splits are disjoint by construction: a question belongs to the split chosen by a hash of its text
 # (0 -> test, 1 -> valid, 2..9 -> train), and each split's generator keeps only its own questions.
 
-NAMES = ["Ann", "Ben", "Cal", "Dee", "Eve", "Fay", "Gus", "Hal", "Ivy", "Joe", "Kim", "Lou",
-         "Max", "Ned", "Pam", "Sam"]
+NAMES = ["Ann", "Ben", "Cal", "Dee", "Eve", "Fay", "Gus", "Hal", "Ivy", "Joe", "Kim", "Lou", "Max", "Ned", "Pam", "Sam"]
 OBJECTS = ["ball", "book", "cup", "hat", "key", "pen", "box", "toy"]
 ITEMS = ["apples", "marbles", "coins", "cards", "stickers", "shells"]
 ATTRIBUTES = [  # (comparative, opposite comparative, superlative, opposite superlative)
@@ -135,8 +137,11 @@ def _arithmetic_ops_ok(start: int, ops) -> bool:
     """The generator's constraints: '*' by 2 or 3 on a value <= 12, '-' leaves at least 1, '+' adds 1-9."""
     value = start
     for op, k in ops:
-        if (op == "*" and not (value <= 12 and k in (2, 3))) or (op == "-" and not 1 <= k <= min(9, value - 1)) \
-                or (op == "+" and not 1 <= k <= 9):
+        if (
+            (op == "*" and not (value <= 12 and k in (2, 3)))
+            or (op == "-" and not 1 <= k <= min(9, value - 1))
+            or (op == "+" and not 1 <= k <= 9)
+        ):
             return False
         value = _ARITH_OPS[op](value, k)
     return 2 <= start <= 20
@@ -151,20 +156,28 @@ def similar_question(record: Record, rng: random.Random, *, max_tries: int = 200
     Raises LabkitError for a record that is not a synthetic arithmetic question."""
     meta = record.meta or {}
     if meta.get("task") != "arithmetic" or "ops" not in meta or "start" not in meta:
-        raise LabkitError(f"record {record.id}: similar_question needs a synthetic:arithmetic question "
-                          f"(meta with task='arithmetic', start and ops), got meta keys {sorted(meta)}")
+        raise LabkitError(
+            f"record {record.id}: similar_question needs a synthetic:arithmetic question "
+            f"(meta with task='arithmetic', start and ops), got meta keys {sorted(meta)}"
+        )
     start, ops = int(meta["start"]), [(op, int(k)) for op, k in meta["ops"]]
     for _ in range(max_tries):
         new_start = start + rng.randint(-3, 3)
         new_ops = [(op, k if op == "*" else k + rng.randint(-3, 3)) for op, k in ops]
         if not _arithmetic_ops_ok(new_start, new_ops):
             continue
-        question, answer, options, solution, new_meta = _arithmetic_question(rng, rng.choice(NAMES), rng.choice(ITEMS),
-                                                                             new_start, new_ops)
+        question, answer, options, solution, new_meta = _arithmetic_question(
+            rng, rng.choice(NAMES), rng.choice(ITEMS), new_start, new_ops
+        )
         if question != record.question and _split_of(question) == "train":
-            return Record(id=f"{record.id}~{rng.randrange(16 ** 8):08x}", question=question, answer=answer,
-                          choices=list(options) if record.choices else None, solution=solution,
-                          meta={**new_meta, "split": "train", "seed": meta.get("seed"), "similar_to": record.id})
+            return Record(
+                id=f"{record.id}~{rng.randrange(16**8):08x}",
+                question=question,
+                answer=answer,
+                choices=list(options) if record.choices else None,
+                solution=solution,
+                meta={**new_meta, "split": "train", "seed": meta.get("seed"), "similar_to": record.id},
+            )
     raise LabkitError(f"record {record.id}: no similar train question in {max_tries} tries")
 
 
@@ -189,7 +202,7 @@ def _arithmetic_question(rng: random.Random, name: str, item: str, start: int, o
     candidates = [prev, wrong_last]
     if steps >= 2:
         j = rng.randrange(steps)
-        candidates.append(_apply_ops(start, ops[:j] + ops[j + 1:]))
+        candidates.append(_apply_ops(start, ops[:j] + ops[j + 1 :]))
     candidates += [value + 1, value - 1, value + 2, value - 2, value + 10]
     distractors = []
     for c in candidates:
@@ -205,7 +218,7 @@ def _arithmetic_question(rng: random.Random, name: str, item: str, start: int, o
 def _gen_tracking(rng: random.Random, steps: int):
     people = rng.sample(NAMES, 4)
     objects = rng.sample(OBJECTS, 4)
-    holder = dict(zip(objects, people))           # object -> person
+    holder = dict(zip(objects, people))  # object -> person
     target = rng.choice(objects)
     sentences = [", ".join(f"{p} has the {o}" for o, p in zip(objects, people)) + "."]
     actions, lines = [], []
@@ -232,17 +245,23 @@ def _gen_tracking(rng: random.Random, steps: int):
     options = list(people)
     rng.shuffle(options)
     solution = "\n".join(lines + [f"So the answer is {answer}."])
-    meta = {"task": "tracking", "steps": steps, "initial": dict(zip(objects, people)),
-            "actions": actions, "object": target}
+    meta = {
+        "task": "tracking",
+        "steps": steps,
+        "initial": dict(zip(objects, people)),
+        "actions": actions,
+        "object": target,
+    }
     return question, answer, options, solution, meta
 
 
 def _gen_ordering(rng: random.Random, steps: int):
-    people = rng.sample(NAMES, steps + 1)          # people[0] is the most (tallest), in truth order
+    people = rng.sample(NAMES, steps + 1)  # people[0] is the most (tallest), in truth order
     more, less, most, least = rng.choice(ATTRIBUTES)
-    pairs = [(people[i], people[i + 1]) for i in range(steps)]   # (higher, lower)
-    statements = [f"{hi} is {more} than {lo}." if rng.random() < 0.5 else f"{lo} is {less} than {hi}."
-                  for hi, lo in pairs]
+    pairs = [(people[i], people[i + 1]) for i in range(steps)]  # (higher, lower)
+    statements = [
+        f"{hi} is {more} than {lo}." if rng.random() < 0.5 else f"{lo} is {less} than {hi}." for hi, lo in pairs
+    ]
     order = list(range(steps))
     rng.shuffle(order)
     ask_most = rng.random() < 0.5
@@ -259,16 +278,22 @@ def _gen_ordering(rng: random.Random, steps: int):
     options = [answer, runner_up] + (others + outsiders)[:2]
     rng.shuffle(options)
     solution = "\n".join(lines + [f"So the answer is {answer}."])
-    meta = {"task": "ordering", "steps": steps, "pairs": [list(p) for p in pairs], "attribute": more,
-            "ask": "most" if ask_most else "least"}
+    meta = {
+        "task": "ordering",
+        "steps": steps,
+        "pairs": [list(p) for p in pairs],
+        "attribute": more,
+        "ask": "most" if ask_most else "least",
+    }
     return question, answer, options, solution, meta
 
 
 SYNTHETIC_TASKS = {"arithmetic": _gen_arithmetic, "tracking": _gen_tracking, "ordering": _gen_ordering}
 
 
-def generate_synthetic(task: str, split: str = "train", *, n: int | None = None, seed: int = 0,
-                       steps: int = 3) -> list[Record]:
+def generate_synthetic(
+    task: str, split: str = "train", *, n: int | None = None, seed: int = 0, steps: int = 3
+) -> list[Record]:
     """Generate a synthetic split: deterministic from (task, seed, split, steps), disjoint across splits.
 
     Args:
@@ -297,10 +322,17 @@ def generate_synthetic(task: str, split: str = "train", *, n: int | None = None,
             continue
         seen.add(question)
         meta = {**meta, "seed": seed, "split": split}
-        records.append(Record(id=f"{task}-{split}-s{seed}-{len(records):05d}", question=question,
-                              answer=answer, choices=options, solution=solution, meta=meta))
+        records.append(
+            Record(
+                id=f"{task}-{split}-s{seed}-{len(records):05d}",
+                question=question,
+                answer=answer,
+                choices=options,
+                solution=solution,
+                meta=meta,
+            )
+        )
     return records
-
 
 
 # ---------------------------------------------------------------------------
@@ -311,11 +343,13 @@ def generate_synthetic(task: str, split: str = "train", *, n: int | None = None,
 # Reading files: JSON Lines or one JSON array, rationale files in numeric order
 # ---------------------------------------------------------------------------
 
+
 class RecordList(list):
     """A list of records that also remembers malformed rows skipped with strict=False.
 
     `skipped` is a list of "file:line: reason" strings (empty when nothing was skipped).
     """
+
     skipped: list[str]
 
     def __init__(self, items=(), skipped=None):
@@ -360,7 +394,7 @@ def _array_item_lines(text: str, n: int) -> list[int]:
     for _ in range(n):
         while text[pos] in " \t\r\n,":
             pos += 1
-        line += text.count("\n", counted, pos)   # count only the stretch since the last item
+        line += text.count("\n", counted, pos)  # count only the stretch since the last item
         counted = pos
         lines.append(line)
         _, pos = decoder.raw_decode(text, pos)
@@ -438,8 +472,8 @@ def split_palm(text: str | None) -> tuple[str | None, str | None]:
     m = re.search(r"(?:So the answer is|The answer is)", text, flags=re.IGNORECASE)
     if not m:
         return None, None
-    rationale = text[:m.start()].strip() or None
-    answer = text[m.end():].strip().split("\n")[0].strip() or None
+    rationale = text[: m.start()].strip() or None
+    answer = text[m.end() :].strip().split("\n")[0].strip() or None
     return rationale, answer
 
 
@@ -451,9 +485,11 @@ FILE_DATASETS = {  # family -> {name: splits}
     "tinyllm": {"obqa": ["train", "valid", "test"], "arc": ["train", "valid", "test"]},
     "dss": {"cqa": ["train", "test"], "svamp": ["train", "test"]},
 }
-GET_DATA = ("get the files from the public TinyLLM release (https://github.com/YikunHan42/TinyLLM) and the "
-            "distilling-step-by-step release (https://github.com/google-research/distilling-step-by-step); "
-            "see docs/library.md, 'Models and data'")
+GET_DATA = (
+    "get the files from the public TinyLLM release (https://github.com/YikunHan42/TinyLLM) and the "
+    "distilling-step-by-step release (https://github.com/google-research/distilling-step-by-step); "
+    "see docs/library.md, 'Models and data'"
+)
 
 
 def default_data_dir() -> Path | None:
@@ -467,24 +503,29 @@ def _dataset_dir(family: str, short: str, data_dir) -> Path:
     if data_dir is None:
         data_dir = default_data_dir()
     if data_dir is None:
-        raise LabkitError(f"{family}:{short} needs its data files: pass --data-dir DIR (data_dir=...) or set "
-                          f"$LABKIT_DATA to the folder holding tinyllm/ and dss/; {GET_DATA}")
+        raise LabkitError(
+            f"{family}:{short} needs its data files: pass --data-dir DIR (data_dir=...) or set "
+            f"$LABKIT_DATA to the folder holding tinyllm/ and dss/; {GET_DATA}"
+        )
     root = Path(data_dir).expanduser()
     if not root.is_dir():
-        raise LabkitError(f"data_dir {str(root)!r} is not a folder; expected the folder holding tinyllm/ and "
-                          f"dss/ (set --data-dir or $LABKIT_DATA); {GET_DATA}")
+        raise LabkitError(
+            f"data_dir {str(root)!r} is not a folder; expected the folder holding tinyllm/ and "
+            f"dss/ (set --data-dir or $LABKIT_DATA); {GET_DATA}"
+        )
     for candidate in (root / family / short, root / short, root):
         if any(candidate.glob(f"{short}_*.json")):
             return candidate
-    raise LabkitError(f"no {short}_{{split}}.json files for {family}:{short} under {str(root)!r} (looked in "
-                      f"{family}/{short}/, {short}/ and the folder itself); {GET_DATA}")
+    raise LabkitError(
+        f"no {short}_{{split}}.json files for {family}:{short} under {str(root)!r} (looked in "
+        f"{family}/{short}/, {short}/ and the folder itself); {GET_DATA}"
+    )
 
 
 def _question_rows(path: Path, strict: bool, skipped: list[str], required: tuple[str, ...]):
     """Valid rows as (index in file, row dict); malformed ones raise or go to `skipped`."""
     if not path.is_file():
-        raise LabkitError(f"missing question file {path}; expected {path.name} next to the other splits "
-                          f"({GET_DATA})")
+        raise LabkitError(f"missing question file {path}; expected {path.name} next to the other splits ({GET_DATA})")
     rows = read_rows(path)
     good = []
     for index, (lineno, row) in enumerate(rows):
@@ -497,7 +538,9 @@ def _question_rows(path: Path, strict: bool, skipped: list[str], required: tuple
             missing = [k for k in required if k not in row]
             if missing:
                 problem = f"missing field(s) {missing}; expected {list(required)}"
-            elif "choices" in required and (not isinstance(row["choices"], list) or row["answer"] not in row["choices"]):
+            elif "choices" in required and (
+                not isinstance(row["choices"], list) or row["answer"] not in row["choices"]
+            ):
                 problem = f"answer {row.get('answer')!r} is not one of the choices {row.get('choices')!r}"
         if problem:
             if strict:
@@ -514,8 +557,10 @@ def _aligned_rationales(dataset_dir: Path, split: str, n_rows: int, path: Path) 
         return None
     texts = read_rationale_strings(files)
     if len(texts) != n_rows:
-        raise LabkitError(f"{len(texts)} rationales in {[str(f) for f in files]} but {n_rows} questions in "
-                          f"{path}: the counts must match (one rationale per question, in row order)")
+        raise LabkitError(
+            f"{len(texts)} rationales in {[str(f) for f in files]} but {n_rows} questions in "
+            f"{path}: the counts must match (one rationale per question, in row order)"
+        )
     return texts
 
 
@@ -527,9 +572,13 @@ def _load_tinyllm(short: str, split: str, data_dir, strict: bool) -> RecordList:
     texts = _aligned_rationales(ddir, split, len(rows), path)
     records = []
     for index, row in good:
-        rec = Record(id=str(row.get("id", f"{short}-{split}-{index}")), question=row["question"],
-                     answer=row["answer"], choices=list(row["choices"]),
-                     meta={"source": f"tinyllm:{short}", "split": split})
+        rec = Record(
+            id=str(row.get("id", f"{short}-{split}-{index}")),
+            question=row["question"],
+            answer=row["answer"],
+            choices=list(row["choices"]),
+            meta={"source": f"tinyllm:{short}", "split": split},
+        )
         if texts is not None:
             for teacher, text in split_tinyllm(texts[index]).items():
                 if text is None:
@@ -560,14 +609,25 @@ def _load_dss(short: str, split: str, data_dir, strict: bool) -> RecordList:
                     raise LabkitError(f"{path}:{lineno}: label {row['label']!r} is not arithmetic ({e})") from None
                 skipped.append(f"{path}:{lineno}: bad label {row['label']!r}")
                 continue
-            rec = Record(id=str(row.get("id", f"svamp-{split}-{index:04d}")), question=row["input"],
-                         answer=str(row["label"]), meta={"source": "dss:svamp", "split": split, "value": value})
+            rec = Record(
+                id=str(row.get("id", f"svamp-{split}-{index:04d}")),
+                question=row["input"],
+                answer=str(row["label"]),
+                meta={"source": "dss:svamp", "split": split, "value": value},
+            )
         else:
-            rec = Record(id=str(row.get("id", f"{short}-{split}-{index}")), question=row["question"],
-                         answer=row["answer"], choices=list(row["choices"]),
-                         meta={"source": f"dss:{short}", "split": split,
-                               "abstractive_explanation": row.get("abstractive_explanation"),
-                               "extractive_explanation": row.get("extractive_explanation")})
+            rec = Record(
+                id=str(row.get("id", f"{short}-{split}-{index}")),
+                question=row["question"],
+                answer=row["answer"],
+                choices=list(row["choices"]),
+                meta={
+                    "source": f"dss:{short}",
+                    "split": split,
+                    "abstractive_explanation": row.get("abstractive_explanation"),
+                    "extractive_explanation": row.get("extractive_explanation"),
+                },
+            )
         if texts is not None:
             rationale, answer_part = split_palm(texts[index])
             if rationale is not None:
@@ -593,16 +653,24 @@ HUB_DATASETS = {  # schema name -> (hub id, config, {our split: hub split})
     "dolly": ("databricks/databricks-dolly-15k", None, {"train": "train"}),  # MiniLLM's instructions (one split)
 }
 HUB_ALIASES = {hub_id: schema for schema, (hub_id, _, _) in HUB_DATASETS.items()} | {
-    "openbookqa": "openbookqa", "ai2_arc": "arc", "piqa": "piqa", "riddle_sense": "riddlesense",
-    "pubmed_qa": "pubmedqa", "commonsense_qa": "commonsenseqa", "databricks-dolly-15k": "dolly"}
+    "openbookqa": "openbookqa",
+    "ai2_arc": "arc",
+    "piqa": "piqa",
+    "riddle_sense": "riddlesense",
+    "pubmed_qa": "pubmedqa",
+    "commonsense_qa": "commonsenseqa",
+    "databricks-dolly-15k": "dolly",
+}
 
 
 def _keyed_choices(schema: str, row: dict) -> tuple[list[str], str]:
     """{"choices": {"text": [...], "label": ["A", ...]}, "answerKey": "C"} -> (texts, answer text)."""
     texts, labels, key = list(row["choices"]["text"]), list(row["choices"]["label"]), row.get("answerKey")
     if key not in labels:
-        raise LabkitError(f"hub:{schema} row {row.get('id', '?')}: answerKey {key!r} is not among the "
-                          f"choice labels {labels} (unlabelled test split?)")
+        raise LabkitError(
+            f"hub:{schema} row {row.get('id', '?')}: answerKey {key!r} is not among the "
+            f"choice labels {labels} (unlabelled test split?)"
+        )
     return texts, texts[labels.index(key)]
 
 
@@ -618,35 +686,64 @@ def from_hub_row(schema: str, row: dict) -> Record:
     if schema == "openbookqa":
         choices, answer = _keyed_choices(schema, row)
         meta = {"fact1": row["fact1"]} if "fact1" in row else {}
-        return Record(id=str(row["id"]), question=row["question_stem"], answer=answer, choices=choices,
-                      meta={"source": "hub:openbookqa", **meta})
+        return Record(
+            id=str(row["id"]),
+            question=row["question_stem"],
+            answer=answer,
+            choices=choices,
+            meta={"source": "hub:openbookqa", **meta},
+        )
     if schema in ("arc", "commonsenseqa"):
         choices, answer = _keyed_choices(schema, row)
         meta = {"question_concept": row["question_concept"]} if "question_concept" in row else {}
-        return Record(id=str(row["id"]), question=row["question"], answer=answer, choices=choices,
-                      meta={"source": f"hub:{schema}", **meta})
+        return Record(
+            id=str(row["id"]),
+            question=row["question"],
+            answer=answer,
+            choices=choices,
+            meta={"source": f"hub:{schema}", **meta},
+        )
     if schema == "riddlesense":
         choices, answer = _keyed_choices(schema, row)
-        return Record(id=_row_id(schema, row, "question"), question=row["question"], answer=answer,
-                      choices=choices, meta={"source": "hub:riddlesense"})
+        return Record(
+            id=_row_id(schema, row, "question"),
+            question=row["question"],
+            answer=answer,
+            choices=choices,
+            meta={"source": "hub:riddlesense"},
+        )
     if schema == "piqa":
         choices = [row["sol1"], row["sol2"]]
         label = int(row["label"])
         if label not in (0, 1):
             raise LabkitError(f"hub:piqa row: label {label} must be 0 or 1 (unlabelled test split?)")
-        return Record(id=_row_id(schema, row, "goal"), question=row["goal"], answer=choices[label],
-                      choices=choices, meta={"source": "hub:piqa"})
+        return Record(
+            id=_row_id(schema, row, "goal"),
+            question=row["goal"],
+            answer=choices[label],
+            choices=choices,
+            meta={"source": "hub:piqa"},
+        )
     if schema == "pubmedqa":
         decision = row["final_decision"]
         if decision not in ("yes", "no", "maybe"):
             raise LabkitError(f"hub:pubmedqa row {row.get('pubid')}: final_decision {decision!r} is not yes/no/maybe")
-        return Record(id=str(row["pubid"]), question=row["question"], answer=decision,
-                      choices=["yes", "no", "maybe"], context=" ".join(row["context"]["contexts"]),
-                      meta={"source": "hub:pubmedqa", "long_answer": row.get("long_answer")})
+        return Record(
+            id=str(row["pubid"]),
+            question=row["question"],
+            answer=decision,
+            choices=["yes", "no", "maybe"],
+            context=" ".join(row["context"]["contexts"]),
+            meta={"source": "hub:pubmedqa", "long_answer": row.get("long_answer")},
+        )
     if schema == "dolly":  # instruction following: free-text response, scored by ROUGE-L (no choices)
         text = f"{row['instruction']}\n\n{row['context']}" if row.get("context") else row["instruction"]
-        return Record(id=_row_id(schema, {"k": text + row["response"]}, "k"), question=text,
-                      answer=row["response"], meta={"source": "hub:dolly", "category": row.get("category")})
+        return Record(
+            id=_row_id(schema, {"k": text + row["response"]}, "k"),
+            question=text,
+            answer=row["response"],
+            meta={"source": "hub:dolly", "category": row.get("category")},
+        )
     raise LabkitError(f"unknown hub schema {schema!r}; known: {sorted(HUB_DATASETS)}")
 
 
@@ -657,18 +754,23 @@ def _load_hub(schema: str, split: str, strict: bool, hub_id: str | None = None) 
     if split not in splits:
         raise LabkitError(f"hub:{schema} has no {split!r} split here; available: {list(splits)}")
     from labkit import tiny  # lazy: tiny imports torch
+
     if tiny.dry_run():  # labkit reproduce --dry-run: made-up rows in the hub's schema, never a download
         return RecordList([from_hub_row(schema, row) for row in tiny.stand_in_rows(schema)], [])
     try:
         import datasets  # lazy: only GPU nodes with the `hub` extra have it
     except ImportError:
-        raise LabkitError("hub datasets need the `datasets` package: pip install 'labkit[hub]' "
-                          "(or use the file-based tinyllm:/dss: datasets with --data-dir)") from None
+        raise LabkitError(
+            "hub datasets need the `datasets` package: pip install 'labkit[hub]' "
+            "(or use the file-based tinyllm:/dss: datasets with --data-dir)"
+        ) from None
     try:
         rows = datasets.load_dataset(hub_id or default_id, config, split=splits[split])
     except Exception as e:  # network, auth, missing script: say which dataset and why
-        raise LabkitError(f"could not load {hub_id or default_id} ({config or 'default'}, {splits[split]}) "
-                          f"from the Hugging Face hub: {type(e).__name__}: {e}") from None
+        raise LabkitError(
+            f"could not load {hub_id or default_id} ({config or 'default'}, {splits[split]}) "
+            f"from the Hugging Face hub: {type(e).__name__}: {e}"
+        ) from None
     records, skipped = [], []
     for i, row in enumerate(rows):
         try:
@@ -683,6 +785,7 @@ def _load_hub(schema: str, split: str, strict: bool, hub_id: str | None = None) 
 # ---------------------------------------------------------------------------
 # Entry points
 # ---------------------------------------------------------------------------
+
 
 def list_datasets() -> list[str]:
     """Every dataset name `load_dataset` understands."""
@@ -722,8 +825,17 @@ def teachers_of(name: str) -> list[str]:
     return {"tinyllm": list(TINYLLM_TEACHERS), "dss": list(DSS_TEACHERS)}.get(family, [])
 
 
-def load_dataset(name: str, split: str = "train", *, data_dir=None, n: int | None = None, seed: int = 0,
-                 strict: bool = True, shuffle: bool = False, **options) -> RecordList:
+def load_dataset(
+    name: str,
+    split: str = "train",
+    *,
+    data_dir=None,
+    n: int | None = None,
+    seed: int = 0,
+    strict: bool = True,
+    shuffle: bool = False,
+    **options,
+) -> RecordList:
     """Load one split of a dataset as a list of `Record` (a `RecordList`, with `.skipped`).
 
     Args:
@@ -745,8 +857,9 @@ def load_dataset(name: str, split: str = "train", *, data_dir=None, n: int | Non
     if unknown:
         raise LabkitError(f"{name} does not take option(s) {sorted(unknown)}; allowed: {sorted(allowed) or 'none'}")
     if family == "synthetic":
-        records = RecordList(generate_synthetic(short, split, n=None if shuffle else n, seed=seed,
-                                                steps=options.get("steps", 3)))
+        records = RecordList(
+            generate_synthetic(short, split, n=None if shuffle else n, seed=seed, steps=options.get("steps", 3))
+        )
     elif family == "tinyllm":
         records = _load_tinyllm(short, split, data_dir, strict)
     elif family == "dss":
@@ -779,14 +892,23 @@ def dataset_info(name: str, data_dir=None, **kw) -> dict:
     teachers = teachers_of(name)
     every = [r for recs in splits.values() for r in recs]
     rationales = {t: {"parsed": sum(t in r.rationales for r in every), "total": len(every)} for t in teachers}
-    labels = {t: {"parsed": sum(t in r.teacher_labels for r in every),
-                  "agree_with_gold": sum(t in r.teacher_labels and is_correct(r.teacher_labels[t], r)
-                                         for r in every)} for t in teachers}
+    labels = {
+        t: {
+            "parsed": sum(t in r.teacher_labels for r in every),
+            "agree_with_gold": sum(t in r.teacher_labels and is_correct(r.teacher_labels[t], r) for r in every),
+        }
+        for t in teachers
+    }
     first = next((recs[0] for recs in splits.values() if recs), None)
-    return {"name": name, "splits": {s: len(recs) for s, recs in splits.items()}, "teachers": teachers,
-            "rationales": rationales, "labels": labels,
-            "skipped": sum(len(recs.skipped) for recs in splits.values()),
-            "example": first.to_dict() if first else None}
+    return {
+        "name": name,
+        "splits": {s: len(recs) for s, recs in splits.items()},
+        "teachers": teachers,
+        "rationales": rationales,
+        "labels": labels,
+        "skipped": sum(len(recs.skipped) for recs in splits.values()),
+        "example": first.to_dict() if first else None,
+    }
 
 
 def _short(text, width=300) -> str:
@@ -807,9 +929,11 @@ def cli_show(args) -> int:
     for t in info["teachers"]:
         r, lab = info["rationales"][t], info["labels"][t]
         total = max(r["total"], 1)
-        print(f"  teacher {t}: rationales {r['parsed']}/{r['total']} ({100 * r['parsed'] / total:.2f}%), "
-              f"labels {lab['parsed']}/{r['total']} ({100 * lab['parsed'] / total:.2f}%), "
-              f"label = gold {lab['agree_with_gold']}/{max(lab['parsed'], 1)}")
+        print(
+            f"  teacher {t}: rationales {r['parsed']}/{r['total']} ({100 * r['parsed'] / total:.2f}%), "
+            f"labels {lab['parsed']}/{r['total']} ({100 * lab['parsed'] / total:.2f}%), "
+            f"label = gold {lab['agree_with_gold']}/{max(lab['parsed'], 1)}"
+        )
     ex = info["example"]
     if ex:
         print("  example:")

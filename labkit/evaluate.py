@@ -10,6 +10,7 @@ Option scoring: each choice is written as the student writes answers, " (b) wate
 `student_prompt(record, "answer")`; its score is the mean log-probability of its tokens
 (length-normalised), and the prediction is the best-scoring choice.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -23,8 +24,8 @@ from labkit.answers import is_correct, parse_answer
 from labkit.errors import LabkitError
 from labkit.prompts import answer_text, student_prompt
 
-
 # --------------------------------------------------------------------------- helpers
+
 
 def _device(model, device):
     dev = models.resolve_device(device) if device != "model" else S.model_device(model)
@@ -43,10 +44,19 @@ def _autocast(device, bf16, model=None):
 
 # --------------------------------------------------------------------------- log-likelihoods
 
+
 @torch.no_grad()
-def continuation_logprobs(model, tokenizer, prompts: list[str], continuations: list[str], *,
-                          batch_size: int = 16, max_len: int = 512, device="auto", bf16=False
-                          ) -> list[tuple[float, int]]:
+def continuation_logprobs(
+    model,
+    tokenizer,
+    prompts: list[str],
+    continuations: list[str],
+    *,
+    batch_size: int = 16,
+    max_len: int = 512,
+    device="auto",
+    bf16=False,
+) -> list[tuple[float, int]]:
     """Per pair: (sum of log p(continuation token | prompt, previous tokens), number of tokens).
 
     Batched in length-sorted order (little padding); the output follows the input order.
@@ -57,17 +67,19 @@ def continuation_logprobs(model, tokenizer, prompts: list[str], continuations: l
     dev, s2s, pad = _device(model, device), S.is_seq2seq(model), S.pad_id(tokenizer)
     was_training = model.training
     model.eval()
-    enc = [S.encode_example(tokenizer, p, c, max_len, seq2seq=s2s, add_eos=False) for p, c in zip(prompts, continuations)]
+    enc = [
+        S.encode_example(tokenizer, p, c, max_len, seq2seq=s2s, add_eos=False) for p, c in zip(prompts, continuations)
+    ]
     order = sorted(range(len(enc)), key=lambda i: len(enc[i]["input_ids"]) + len(enc[i]["labels"]))
     out: list[tuple[float, int]] = [(0.0, 0)] * len(enc)
     for s in range(0, len(order), batch_size):
-        idx = order[s: s + batch_size]
+        idx = order[s : s + batch_size]
         b = {k: v.to(dev) for k, v in S.collate([enc[i] for i in idx], pad).items()}
-        keep = (b["labels"] if s2s else b["labels"][:, 1:]) != S.IGNORE                 # (B, L) target positions
+        keep = (b["labels"] if s2s else b["labels"][:, 1:]) != S.IGNORE  # (B, L) target positions
         with _autocast(dev, bf16, model)():
-            logits, targets = S.target_logits(model, b)                                    # (N, V), (N,)
-        logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets[:, None])[:, 0]   # (N,)
-        row = keep.nonzero()[:, 0]                                                   # (N,) sequence of each token
+            logits, targets = S.target_logits(model, b)  # (N, V), (N,)
+        logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets[:, None])[:, 0]  # (N,)
+        row = keep.nonzero()[:, 0]  # (N,) sequence of each token
         sums = torch.zeros(len(idx), device=dev, dtype=torch.float64).index_add_(0, row, logp.double())
         counts = keep.sum(1)
         for j, i in enumerate(idx):
@@ -83,8 +95,9 @@ SHARED_PROMPT_MIN_PARAMS = 3_000_000
 
 
 @torch.no_grad()
-def shared_prompt_logprobs(model, tokenizer, prompt: str, continuations: list[str], *, max_len: int = 512,
-                           device="auto", bf16=False) -> list[tuple[float, int]]:
+def shared_prompt_logprobs(
+    model, tokenizer, prompt: str, continuations: list[str], *, max_len: int = 512, device="auto", bf16=False
+) -> list[tuple[float, int]]:
     """``continuation_logprobs([prompt] * k, continuations)`` for a decoder-only model, reading the prompt once.
 
     The prompt runs once with a KV cache; the cache is repeated for the k continuations, which run as one batch
@@ -97,50 +110,58 @@ def shared_prompt_logprobs(model, tokenizer, prompt: str, continuations: list[st
     n_prompt = [e["labels"].count(S.IGNORE) for e in enc]
     heads = {tuple(e["input_ids"][:n]) for e, n in zip(enc, n_prompt)}
     if S.is_seq2seq(model) or len(heads) != 1 or not n_prompt[0]:
-        return continuation_logprobs(model, tokenizer, [prompt] * len(continuations), continuations,
-                                     max_len=max_len, device=dev, bf16=bf16)
+        return continuation_logprobs(
+            model, tokenizer, [prompt] * len(continuations), continuations, max_len=max_len, device=dev, bf16=bf16
+        )
     was_training = model.training
     model.eval()
-    ids = torch.tensor([next(iter(heads))], device=dev)                                  # (1, P)
+    ids = torch.tensor([next(iter(heads))], device=dev)  # (1, P)
     conts = [e["input_ids"][n:] for e, n in zip(enc, n_prompt)]
     k, P, L = len(conts), ids.shape[1], max(1, max(map(len, conts)))
-    tail = torch.full((k, L), S.pad_id(tokenizer), dtype=torch.long, device=dev)          # (k, L) right-padded
+    tail = torch.full((k, L), S.pad_id(tokenizer), dtype=torch.long, device=dev)  # (k, L) right-padded
     mask = torch.zeros((k, P + L), dtype=torch.long, device=dev)
     mask[:, :P] = 1
     for i, c in enumerate(conts):
         tail[i, : len(c)] = torch.tensor(c, dtype=torch.long)
-        mask[i, P: P + len(c)] = 1
+        mask[i, P : P + len(c)] = 1
     cache_kw = S.cache_keyword(model)
     with _autocast(dev, bf16, model)():
-        first = model(input_ids=ids, use_cache=True, **{cache_kw: None}, **S.last_logits_only(model))   # (1, 1, V)
+        first = model(input_ids=ids, use_cache=True, **{cache_kw: None}, **S.last_logits_only(model))  # (1, 1, V)
         cache = first.cache if "cache" in first else first.past_key_values
         cache.batch_repeat_interleave(k)
-        rest = model(input_ids=tail, attention_mask=mask, use_cache=True, **{cache_kw: cache},
-                     position_ids=torch.arange(P, P + L, device=dev).expand(k, L))
+        rest = model(
+            input_ids=tail,
+            attention_mask=mask,
+            use_cache=True,
+            **{cache_kw: cache},
+            position_ids=torch.arange(P, P + L, device=dev).expand(k, L),
+        )
     # token j of a continuation is predicted by the prompt's last position (j = 0) or by token j - 1
-    logits = torch.cat([first.logits[:, -1:].expand(k, 1, -1), rest.logits[:, :-1]], 1)   # (k, L, V)
-    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, tail[..., None])[..., 0]    # (k, L)
+    logits = torch.cat([first.logits[:, -1:].expand(k, 1, -1), rest.logits[:, :-1]], 1)  # (k, L, V)
+    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, tail[..., None])[..., 0]  # (k, L)
     model.train(was_training)
     return [(float(logp[i, : len(c)].double().sum()), len(c)) for i, c in enumerate(conts)]
 
 
-def teacher_loglik(teacher, tokenizer, prompts: list[str], samples: list[str], *, batch_size: int = 16,
-                   device="auto", bf16=False) -> float:
+def teacher_loglik(
+    teacher, tokenizer, prompts: list[str], samples: list[str], *, batch_size: int = 16, device="auto", bf16=False
+) -> float:
     """Mean per-token log p_teacher(sample | prompt) over all sample tokens (token-weighted).
 
     Higher (closer to 0) = the teacher finds the student's samples likely (MiniLLM's measure of
     mode-seeking quality). Samples with no tokens are ignored.
     """
-    pairs = continuation_logprobs(teacher, tokenizer, prompts, samples, batch_size=batch_size,
-                                  device=device, bf16=bf16)
+    pairs = continuation_logprobs(teacher, tokenizer, prompts, samples, batch_size=batch_size, device=device, bf16=bf16)
     total, n = sum(s for s, _ in pairs), sum(k for _, k in pairs)
     return total / n if n else float("nan")
 
 
 # --------------------------------------------------------------------------- multiple choice
 
-def option_scores(model, tokenizer, records, *, batch_size: int = 16, device="auto", task: str = "answer",
-                  bf16=False) -> list[list[float]]:
+
+def option_scores(
+    model, tokenizer, records, *, batch_size: int = 16, device="auto", task: str = "answer", bf16=False
+) -> list[list[float]]:
     """Length-normalised log-likelihood of each choice " (x) choice" after student_prompt(record, task).
 
     Returns: one list per record, one score (mean log-prob per token) per choice.
@@ -150,9 +171,20 @@ def option_scores(model, tokenizer, records, *, batch_size: int = 16, device="au
             raise LabkitError(f"option_scores: record {r.id!r} has no choices (use gen_accuracy/svamp_accuracy)")
     if not S.is_seq2seq(model) and models.n_params(model) >= SHARED_PROMPT_MIN_PARAMS:
         # decoder-only: the question is read once for all its options
-        return [[s / max(n, 1) for s, n in shared_prompt_logprobs(
-            model, tokenizer, student_prompt(r, task), [" " + answer_text(r, c) for c in r.choices], device=device,
-            bf16=bf16)] for r in records]
+        return [
+            [
+                s / max(n, 1)
+                for s, n in shared_prompt_logprobs(
+                    model,
+                    tokenizer,
+                    student_prompt(r, task),
+                    [" " + answer_text(r, c) for c in r.choices],
+                    device=device,
+                    bf16=bf16,
+                )
+            ]
+            for r in records
+        ]
     prompts, conts, owner = [], [], []
     for i, r in enumerate(records):
         for c in r.choices:
@@ -166,8 +198,9 @@ def option_scores(model, tokenizer, records, *, batch_size: int = 16, device="au
     return scores
 
 
-def mc_accuracy(model, tokenizer, records, *, batch_size: int = 16, device="auto", task: str = "answer",
-                bf16=False) -> float:
+def mc_accuracy(
+    model, tokenizer, records, *, batch_size: int = 16, device="auto", task: str = "answer", bf16=False
+) -> float:
     """Multiple-choice accuracy by option scoring (argmax of `option_scores`)."""
     if not records:
         raise LabkitError("mc_accuracy: no records")
@@ -178,25 +211,63 @@ def mc_accuracy(model, tokenizer, records, *, batch_size: int = 16, device="auto
 
 # --------------------------------------------------------------------------- generation
 
-def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int = 64, do_sample: bool = False,
-             temperature: float = 1.0, batch_size: int = 16, stop_at_newline: bool = True, device="auto",
-             seed: int = 0, bf16=False) -> list[str]:
+
+def generate(
+    model,
+    tokenizer,
+    prompts: list[str],
+    *,
+    max_new_tokens: int = 64,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    batch_size: int = 16,
+    stop_at_newline: bool = True,
+    device="auto",
+    seed: int = 0,
+    bf16=False,
+) -> list[str]:
     """Batched decoding (labkit.sequences.generate): greedy unless do_sample, each text cut at eos
     and, with stop_at_newline, at its first newline."""
     dev = _device(model, device)
-    return S.generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, greedy=not do_sample,
-                      temperature=temperature, seed=seed, batch_size=batch_size, autocast=_autocast(dev, bf16, model),
-                      stop_at_newline=stop_at_newline)
+    return S.generate(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=max_new_tokens,
+        greedy=not do_sample,
+        temperature=temperature,
+        seed=seed,
+        batch_size=batch_size,
+        autocast=_autocast(dev, bf16, model),
+        stop_at_newline=stop_at_newline,
+    )
 
 
-def gen_accuracy(model, tokenizer, records, *, task: str = "answer", max_new_tokens: int = 32,
-                 batch_size: int = 16, device="auto", bf16=False, return_predictions: bool = False):
+def gen_accuracy(
+    model,
+    tokenizer,
+    records,
+    *,
+    task: str = "answer",
+    max_new_tokens: int = 32,
+    batch_size: int = 16,
+    device="auto",
+    bf16=False,
+    return_predictions: bool = False,
+):
     """Accuracy by generating (greedy) after student_prompt(record, task), parsing the answer
     (labkit.answers.parse_answer) and checking it (labkit.answers.is_correct: SVAMP by value)."""
     if not records:
         raise LabkitError("gen_accuracy: no records")
-    texts = generate(model, tokenizer, [student_prompt(r, task) for r in records], max_new_tokens=max_new_tokens,
-                     batch_size=batch_size, device=device, bf16=bf16)
+    texts = generate(
+        model,
+        tokenizer,
+        [student_prompt(r, task) for r in records],
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        device=device,
+        bf16=bf16,
+    )
     hits = [is_correct(parse_answer(t, r), r) for t, r in zip(texts, records)]
     acc = sum(hits) / len(hits)
     return (acc, texts) if return_predictions else acc
@@ -216,6 +287,7 @@ def teacher_label_accuracy(records, teacher: str) -> tuple[float, int]:
 
 # --------------------------------------------------------------------------- text metrics
 
+
 def rouge_l(preds: list[str], refs: list[str]) -> float:
     """Mean ROUGE-L F1 (rouge-score, with stemming) of predictions against references, in [0, 1]."""
     if len(preds) != len(refs):
@@ -223,6 +295,7 @@ def rouge_l(preds: list[str], refs: list[str]) -> float:
     if not preds:
         return float("nan")
     from rouge_score import rouge_scorer
+
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
     return sum(scorer.score(r, p)["rougeL"].fmeasure for p, r in zip(preds, refs)) / len(preds)
 
@@ -234,6 +307,6 @@ def distinct_n(texts: list[str], n: int = 2) -> float:
     grams = Counter()
     for t in texts:
         words = t.split()
-        grams.update(tuple(words[i: i + n]) for i in range(len(words) - n + 1))
+        grams.update(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
     total = sum(grams.values())
     return len(grams) / total if total else 0.0

@@ -16,6 +16,7 @@ or quantised layer falls back to the transformers forward, as does every other a
 ``LABKIT_LEAN_DECODE=0`` turns it off. Tests compare its log-probabilities with the transformers forward on
 left-padded batches (tests/core/test_lean_llama.py).
 """
+
 from __future__ import annotations
 
 import os
@@ -34,7 +35,7 @@ def supports(model) -> bool:
     Llama RMSNorms, SiLU MLPs (sample_responses decodes in eval mode: no dropout)."""
     try:
         from transformers.models.llama import modeling_llama as ml
-    except ImportError:       # pragma: no cover - transformers is a dependency
+    except ImportError:  # pragma: no cover - transformers is a dependency
         return False
     if type(model) is not ml.LlamaForCausalLM or type(model.lm_head) is not torch.nn.Linear:
         return False
@@ -48,7 +49,10 @@ def supports(model) -> bool:
         linears = (a.q_proj, a.k_proj, a.v_proj, a.o_proj, m.gate_proj, m.up_proj, m.down_proj)
         if any(type(x) is not torch.nn.Linear for x in linears):
             return False
-        if type(layer.input_layernorm) is not ml.LlamaRMSNorm or type(layer.post_attention_layernorm) is not ml.LlamaRMSNorm:
+        if (
+            type(layer.input_layernorm) is not ml.LlamaRMSNorm
+            or type(layer.post_attention_layernorm) is not ml.LlamaRMSNorm
+        ):
             return False
     return True
 
@@ -75,8 +79,16 @@ class LlamaDecoder:
     masked from later attention). The KV cache holds prompt + max_new_tokens positions.
     """
 
-    def __init__(self, model, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, *, max_new_tokens: int,
-                 autocast=nullcontext):
+    def __init__(
+        self,
+        model,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        pos: torch.Tensor,
+        *,
+        max_new_tokens: int,
+        autocast=nullcontext,
+    ):
         cfg = model.config
         self.model, self.inner, self.autocast = model, model.model, autocast
         self.heads = cfg.num_attention_heads
@@ -92,7 +104,7 @@ class LlamaDecoder:
         self.step_ids, self.step_pos = ids, pos
 
     def _cache(self, i: int, k: torch.Tensor, v: torch.Tensor, start: int, end: int):
-        if i == len(self.keys):        # allocated on the first pass, in the dtype the projections produce
+        if i == len(self.keys):  # allocated on the first pass, in the dtype the projections produce
             shape = (k.shape[0], self.kv_heads, self.capacity, self.head_dim)
             self.keys.append(torch.zeros(shape, dtype=k.dtype, device=k.device))
             self.values.append(torch.zeros(shape, dtype=v.dtype, device=v.device))
@@ -109,13 +121,13 @@ class LlamaDecoder:
             raise RuntimeError(f"LlamaDecoder: {end} positions exceed the cache's {self.capacity}")
         h = F.embedding(ids, inner.embed_tokens.weight, inner.embed_tokens.padding_idx)
         cos, sin = inner.rotary_emb(h, pos)
-        cos, sin = cos[:, None], sin[:, None]                                   # (B, 1, Q, D)
+        cos, sin = cos[:, None], sin[:, None]  # (B, 1, Q, D)
         keys = torch.arange(end, device=ids.device)
         queries = torch.arange(start, end, device=ids.device)
-        causal = keys[None, :] <= queries[:, None]                              # (Q, end)
+        causal = keys[None, :] <= queries[:, None]  # (Q, end)
         # a pad query attends to itself only: its output is never read, and no row is all -inf (no NaN)
         allowed = (causal[None] & self.valid[:, None, :end]) | (keys[None, :] == queries[:, None])[None]
-        allowed = allowed[:, None]                                              # (B, 1, Q, end)
+        allowed = allowed[:, None]  # (B, 1, Q, end)
         gqa = self.heads != self.kv_heads
         for i, layer in enumerate(inner.layers):
             a, m = layer.self_attn, layer.mlp
@@ -134,7 +146,7 @@ class LlamaDecoder:
             u = F.linear(x, m.up_proj.weight, m.up_proj.bias)
             h = h + F.linear(F.silu(g) * u, m.down_proj.weight, m.down_proj.bias)
         self.filled = end
-        return _rms(h[:, -1], inner.norm)                                       # (B, hidden)
+        return _rms(h[:, -1], inner.norm)  # (B, hidden)
 
     def log_probs(self, temperature: float) -> torch.Tensor:
         with self.autocast():

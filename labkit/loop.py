@@ -18,15 +18,16 @@ that term in the step*: L_t = Σ_micro Σ_tokens loss / N_t, N_t counted by `pre
 first micro-batch runs. The gradient is therefore independent of how the step is split
 (2×2 == 4×1 up to float rounding), unlike averaging per micro-batch.
 """
+
 from __future__ import annotations
 
 import math
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -35,8 +36,8 @@ from tqdm.auto import tqdm
 from labkit import models
 from labkit.errors import LabkitError
 
-
 # --------------------------------------------------------------------------- config
+
 
 @dataclass
 class TrainConfig:
@@ -64,6 +65,7 @@ class TrainConfig:
         bucket_mult: length bucketing: sort by length within shuffled mega-batches of
             bucket_mult effective batches (1 = no bucketing, plain shuffled order).
     """
+
     lr: float = 5e-4
     steps: int = 200
     batch_size: int = 8
@@ -87,6 +89,7 @@ class TrainConfig:
         def need(ok, name, expected):
             if not ok:
                 raise LabkitError(f"TrainConfig.{name}={getattr(self, name)!r}: expected {expected}")
+
         need(isinstance(self.lr, (int, float)) and self.lr > 0, "lr", "a positive number")
         for name in ("steps", "batch_size", "grad_accum", "log_every", "bucket_mult"):
             need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "an integer >= 1")
@@ -95,14 +98,17 @@ class TrainConfig:
         need(isinstance(self.device, str), "device", "'auto', 'cpu', 'cuda' or 'cuda:N'")
         need(self.bf16 in ("auto", True, False), "bf16", "'auto', True or False")
         need(isinstance(self.lora_r, int) and self.lora_r >= 0, "lora_r", "an integer >= 0 (0 = full fine-tuning)")
-        need(isinstance(self.warmup, (int, float)) and self.warmup >= 0
-             and (self.warmup < 1 or float(self.warmup).is_integer()),
-             "warmup", "a fraction in [0, 1) or a whole number of steps")
+        need(
+            isinstance(self.warmup, (int, float))
+            and self.warmup >= 0
+            and (self.warmup < 1 or float(self.warmup).is_integer()),
+            "warmup",
+            "a fraction in [0, 1) or a whole number of steps",
+        )
         need(isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0, "weight_decay", "a number >= 0")
         need(isinstance(self.save_every, int) and self.save_every >= 0, "save_every", "an integer >= 0")
         need(isinstance(self.max_grad_norm, (int, float)) and self.max_grad_norm >= 0, "max_grad_norm", "a number >= 0")
-        need(self.save_every == 0 or self.checkpoint_dir is not None, "save_every",
-             "0 unless checkpoint_dir is set")
+        need(self.save_every == 0 or self.checkpoint_dir is not None, "save_every", "0 unless checkpoint_dir is set")
 
     @property
     def warmup_steps(self) -> int:
@@ -114,6 +120,7 @@ class TrainConfig:
 
 # --------------------------------------------------------------------------- history
 
+
 @dataclass
 class History:
     """One row (a dict) per optimiser step: step, loss, every loss term, lr, tokens, seconds.
@@ -121,6 +128,7 @@ class History:
     Loss terms are logged as "loss/<term>" (e.g. "loss/answer", "loss/rationale:palm-540b");
     "loss" is the weighted total that was optimised. `meta` holds the config and names.
     """
+
     rows: list[dict] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
 
@@ -157,11 +165,12 @@ class History:
         return {"rows": [dict(r) for r in self.rows], "meta": dict(self.meta)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "History":
+    def from_dict(cls, d: dict) -> History:
         return cls(rows=[dict(r) for r in d.get("rows", [])], meta=dict(d.get("meta", {})))
 
 
 # --------------------------------------------------------------------------- seeds, devices
+
 
 def set_seed(seed: int) -> None:
     """Seed python, numpy and torch (all devices). CPU kernels are deterministic, so two CPU runs match."""
@@ -209,6 +218,7 @@ def prepare_model(model, config: TrainConfig):
 
 # --------------------------------------------------------------------------- batching
 
+
 def step_schedule(lengths: list[int], config: TrainConfig, epoch: int) -> list[list[int]]:
     """The example indices of every optimiser step of one epoch (a deterministic function of the seed).
 
@@ -222,10 +232,10 @@ def step_schedule(lengths: list[int], config: TrainConfig, epoch: int) -> list[l
     batches = []
     mega = eff * config.bucket_mult
     for s in range(0, n, mega):
-        chunk = order[s: s + mega]
+        chunk = order[s : s + mega]
         if config.bucket_mult > 1:
             chunk = sorted(chunk, key=lambda i: lengths[i])
-        batches += [chunk[j: j + eff] for j in range(0, len(chunk), eff)]
+        batches += [chunk[j : j + eff] for j in range(0, len(chunk), eff)]
     if config.bucket_mult > 1:
         batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
     return batches
@@ -238,10 +248,11 @@ def step_indices(lengths: list[int], config: TrainConfig, step: int) -> list[int
 
 
 def micro_batches(indices: list[int], config: TrainConfig) -> list[list[int]]:
-    return [indices[i: i + config.batch_size] for i in range(0, len(indices), config.batch_size)]
+    return [indices[i : i + config.batch_size] for i in range(0, len(indices), config.batch_size)]
 
 
 # --------------------------------------------------------------------------- optimiser, checkpoints
+
 
 def make_optimizer(model, config: TrainConfig):
     """AdamW on the trainable parameters + linear warmup then linear decay to 0."""
@@ -251,10 +262,11 @@ def make_optimizer(model, config: TrainConfig):
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     warm, total = config.warmup_steps, config.steps
 
-    def factor(step: int) -> float:   # step = number of optimiser steps done so far
+    def factor(step: int) -> float:  # step = number of optimiser steps done so far
         if step < warm:
             return (step + 1) / (warm + 1)
         return max(0.0, (total - step) / max(1, total - warm))
+
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
@@ -271,9 +283,14 @@ def save_checkpoint(path, model, optimizer, scheduler, step: int, history: Histo
     """Trainable weights + optimiser + scheduler + RNG + step + history, written atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"model": _trainable_state(model), "optimizer": optimizer.state_dict(),
-             "scheduler": scheduler.state_dict(), "rng": _rng_state(), "step": step,
-             "history": history.to_dict()}
+    state = {
+        "model": _trainable_state(model),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": _rng_state(),
+        "step": step,
+        "history": history.to_dict(),
+    }
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
@@ -300,6 +317,7 @@ def load_checkpoint(path, model, optimizer, scheduler) -> tuple[int, History]:
 
 # --------------------------------------------------------------------------- what a method plugs in
 
+
 class Objective:
     """A method's part of training: its examples, what each step trains on, and the loss.
 
@@ -307,6 +325,7 @@ class Objective:
     statistics that are not losses (rewards, sampling flags, ...), which ``run_loop`` adds to the
     step's history row. ``meta`` goes into ``History.meta``.
     """
+
     name = "objective"
 
     def __init__(self):
@@ -334,8 +353,10 @@ class Objective:
 
 # --------------------------------------------------------------------------- the loop
 
-def run_loop(model, config: TrainConfig, objective: Objective,
-             on_step: Callable[[int, History], None] | None = None) -> History:
+
+def run_loop(
+    model, config: TrainConfig, objective: Objective, on_step: Callable[[int, History], None] | None = None
+) -> History:
     """Optimise `model` on `objective` for config.steps optimiser steps; return the History.
 
     History rows: step, "loss" (what was optimised), "loss/<term>" (each term, unweighted), lr,
@@ -372,28 +393,40 @@ def run_loop(model, config: TrainConfig, objective: Objective,
             for k, v in parts.items():
                 parts_sum[k] = parts_sum.get(k, 0.0) + v
         trainable = [p for p in model.parameters() if p.requires_grad]
-        grad_norm = (float(torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm))
-                     if config.max_grad_norm > 0 else float("nan"))
+        grad_norm = (
+            float(torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm))
+            if config.max_grad_norm > 0
+            else float("nan")
+        )
         lr = scheduler.get_last_lr()[0]
         optimizer.step()
         scheduler.step()
-        history.log(step=step + 1, loss=loss_sum,
-                    **{f"loss/{k}": v for k, v in parts_sum.items() if totals.get(k, 1) > 0},
-                    lr=lr, grad_norm=grad_norm, tokens=int(sum(totals.values())),
-                    tokens_seen=int(sum(lengths[i] for i in indices)), seconds=time.perf_counter() - t0,
-                    **objective.stats)
+        history.log(
+            step=step + 1,
+            loss=loss_sum,
+            **{f"loss/{k}": v for k, v in parts_sum.items() if totals.get(k, 1) > 0},
+            lr=lr,
+            grad_norm=grad_norm,
+            tokens=int(sum(totals.values())),
+            tokens_seen=int(sum(lengths[i] for i in indices)),
+            seconds=time.perf_counter() - t0,
+            **objective.stats,
+        )
         if on_step is not None:
             on_step(step + 1, history)
             model.train()
         if bar is not None:
             bar.update(1)
             if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
-                bar.set_postfix({"loss": f"{loss_sum:.3f}", **{k: f"{v:.3f}" for k, v in parts_sum.items()}},
-                                refresh=False)
-        if config.checkpoint_dir and ((config.save_every and (step + 1) % config.save_every == 0)
-                                      or step + 1 == config.steps):
-            save_checkpoint(Path(config.checkpoint_dir) / f"step-{step + 1:06d}.pt",
-                            model, optimizer, scheduler, step + 1, history)
+                bar.set_postfix(
+                    {"loss": f"{loss_sum:.3f}", **{k: f"{v:.3f}" for k, v in parts_sum.items()}}, refresh=False
+                )
+        if config.checkpoint_dir and (
+            (config.save_every and (step + 1) % config.save_every == 0) or step + 1 == config.steps
+        ):
+            save_checkpoint(
+                Path(config.checkpoint_dir) / f"step-{step + 1:06d}.pt", model, optimizer, scheduler, step + 1, history
+            )
     if bar is not None:
         bar.close()
     model.eval()

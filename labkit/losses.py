@@ -39,6 +39,7 @@ any mass on such a token; we replace log p there by a finite floor,
 log(smallest normal float32) ~ -87.3, so a banned token is never treated as likelier than any allowed one,
 the value stays finite, and the gradient q * (log q - floor - L) still pushes the student's mass off it.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,6 +63,7 @@ DEFAULT_CHUNK_ELEMENTS = 2**20
 # --------------------------------------------------------------------------------------------------
 # Input checks
 # --------------------------------------------------------------------------------------------------
+
 
 def check_reduction(reduction: str) -> None:
     if reduction not in REDUCTIONS:
@@ -87,24 +89,25 @@ def check_mask(mask: torch.Tensor | None, lead_shape: torch.Size) -> torch.Tenso
         return None
     mask = torch.as_tensor(mask)
     if mask.shape != lead_shape:
-        raise LabkitError(f"mask must have the logits' leading shape {tuple(lead_shape)}, "
-                          f"got {tuple(mask.shape)}")
+        raise LabkitError(f"mask must have the logits' leading shape {tuple(lead_shape)}, got {tuple(mask.shape)}")
     return mask.to(torch.bool)
 
 
-def match_vocab(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                 vocab_padding_ok: bool) -> int:
+def match_vocab(student_logits: torch.Tensor, teacher_logits: torch.Tensor, vocab_padding_ok: bool) -> int:
     """Check the two logit tensors line up; return the vocabulary size V both sides share."""
     if student_logits.shape[:-1] != teacher_logits.shape[:-1]:
-        raise LabkitError(f"student and teacher logits must have the same leading shape, got "
-                          f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}")
+        raise LabkitError(
+            f"student and teacher logits must have the same leading shape, got "
+            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
+        )
     v_s, v_t = student_logits.shape[-1], teacher_logits.shape[-1]
     if v_s != v_t and not vocab_padding_ok:
         raise LabkitError(
             f"vocabulary size mismatch: student logits have {v_s} entries, teacher logits {v_t}. "
             f"If the extra {abs(v_s - v_t)} rows of the larger side are padding (e.g. 151936 vs 152064), "
             f"pass vocab_padding_ok=True to drop them; if the tokenizers differ, use labkit.losses.uld or "
-            f"the cross-tokenizer method labkit.methods.xtok.")
+            f"the cross-tokenizer method labkit.methods.xtok."
+        )
     return min(v_s, v_t)
 
 
@@ -119,6 +122,7 @@ def chunk_rows(chunk_size: int | None, vocab: int) -> int:
 # --------------------------------------------------------------------------------------------------
 # Per-chunk kernels: float32 in, (per-row loss, gradient w.r.t. the scaled logits s) out
 # --------------------------------------------------------------------------------------------------
+
 
 def _xlogy_diff(prob: torch.Tensor, logprob: torch.Tensor, other_log: torch.Tensor) -> torch.Tensor:
     """sum_v prob * (logprob - other_log), with 0 * (anything) = 0 where prob is exactly zero."""
@@ -210,6 +214,7 @@ def _divergence_kernel(kind: str, beta: float, skew: float) -> Callable:
 # The chunked autograd function shared by every loss here
 # --------------------------------------------------------------------------------------------------
 
+
 class RowChunkedLoss(torch.autograd.Function):
     """Per-row losses of a (N, V_s) student tensor, computed chunk by chunk with analytic gradients.
 
@@ -225,8 +230,8 @@ class RowChunkedLoss(torch.autograd.Function):
         # (inside forward grad mode is always off, so the caller's mode arrives as grad_enabled:
         # under torch.no_grad no (N, V) gradient is computed or stored)
         want_grad = ctx.needs_input_grad[0] and grad_enabled
-        losses = student.new_zeros(n, dtype=torch.float32)                   # (N,)
-        grad = torch.zeros_like(student) if want_grad else None               # (N, V_s), student dtype
+        losses = student.new_zeros(n, dtype=torch.float32)  # (N,)
+        grad = torch.zeros_like(student) if want_grad else None  # (N, V_s), student dtype
         n_rows = n if rows is None else rows.numel()
         for start in range(0, n_rows, chunk):
             stop = min(start + chunk, n_rows)
@@ -255,11 +260,13 @@ class RowChunkedLoss(torch.autograd.Function):
     def backward(ctx, grad_losses):
         grad = ctx.grad
         if grad is None:
-            raise RuntimeError("labkit.losses: backward through a chunked loss can run only once "
-                               "(the stored gradient is scaled in place); recompute the loss instead "
-                               "of using retain_graph=True")
+            raise RuntimeError(
+                "labkit.losses: backward through a chunked loss can run only once "
+                "(the stored gradient is scaled in place); recompute the loss instead "
+                "of using retain_graph=True"
+            )
         ctx.grad = None
-        grad.mul_(grad_losses[:, None].to(grad.dtype))                        # (N, V_s)
+        grad.mul_(grad_losses[:, None].to(grad.dtype))  # (N, V_s)
         return grad, None, None, None, None, None
 
 
@@ -288,10 +295,20 @@ def counted_rows(mask: torch.Tensor | None, n: int) -> torch.Tensor | None:
 # Entry points
 # --------------------------------------------------------------------------------------------------
 
-def divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, kind: str,
-               beta: float = 0.5, skew: float = 0.1, temperature: float = 1.0,
-               mask: torch.Tensor | None = None, reduction: str = "mean",
-               chunk_size: int | None = None, vocab_padding_ok: bool = False) -> torch.Tensor:
+
+def divergence(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    *,
+    kind: str,
+    beta: float = 0.5,
+    skew: float = 0.1,
+    temperature: float = 1.0,
+    mask: torch.Tensor | None = None,
+    reduction: str = "mean",
+    chunk_size: int | None = None,
+    vocab_padding_ok: bool = False,
+) -> torch.Tensor:
     """Token-level divergence between teacher p and student q (see the module docstring for formulas).
 
     Args:
@@ -323,8 +340,8 @@ def divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, ki
     mask = check_mask(mask, lead_shape)
     n = math.prod(lead_shape)
 
-    student = student_logits.reshape(n, student_logits.shape[-1])             # (N, V_s)
-    teacher = teacher_logits.detach().reshape(n, teacher_logits.shape[-1])     # (N, V_t)
+    student = student_logits.reshape(n, student_logits.shape[-1])  # (N, V_s)
+    teacher = teacher_logits.detach().reshape(n, teacher_logits.shape[-1])  # (N, V_t)
     rows = counted_rows(mask, n)
     if rows is not None:
         rows = rows.to(student.device)
@@ -336,19 +353,27 @@ def divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, ki
         t = t[:, :vocab].float()
         if temperature != 1.0:
             z, t = z * inv_tau, t * inv_tau
-        lq, lp = F.log_softmax(z, dim=-1), F.log_softmax(t, dim=-1)            # (c, V) each
+        lq, lp = F.log_softmax(z, dim=-1), F.log_softmax(t, dim=-1)  # (c, V) each
         loss, g = kernel(lq, lp, want_grad)
         if g is not None and temperature != 1.0:
-            g = g.mul_(inv_tau)                                                # ds/dz = 1/tau
+            g = g.mul_(inv_tau)  # ds/dz = 1/tau
         return loss, g
 
-    per_token = RowChunkedLoss.apply(student, rows, vocab, chunk_rows(chunk_size, vocab), chunk_fn,
-                                      torch.is_grad_enabled())
+    per_token = RowChunkedLoss.apply(
+        student, rows, vocab, chunk_rows(chunk_size, vocab), chunk_fn, torch.is_grad_enabled()
+    )
     return reduce_tokens(per_token, mask, n, lead_shape, reduction)
 
 
-def uld(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, temperature: float = 1.0,
-        mask: torch.Tensor | None = None, reduction: str = "mean", chunk_size: int | None = None) -> torch.Tensor:
+def uld(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    mask: torch.Tensor | None = None,
+    reduction: str = "mean",
+    chunk_size: int | None = None,
+) -> torch.Tensor:
     """Universal Logit Distillation (Boizard et al., 2024): a distance that needs no shared vocabulary.
 
         ULD(p, q) = Σ_i | p_(i) - q_(i) |          p_(1) >= p_(2) >= ... sorted probabilities,
@@ -369,8 +394,10 @@ def uld(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, temperatu
     check_reduction(reduction)
     lead_shape = student_logits.shape[:-1]
     if teacher_logits.shape[:-1] != lead_shape:
-        raise LabkitError(f"student and teacher logits must have the same leading shape, got "
-                          f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}")
+        raise LabkitError(
+            f"student and teacher logits must have the same leading shape, got "
+            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
+        )
     mask = check_mask(mask, lead_shape)
     n, v_s, v_t = math.prod(lead_shape), student_logits.shape[-1], teacher_logits.shape[-1]
     student = student_logits.reshape(n, v_s)
@@ -382,25 +409,31 @@ def uld(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, temperatu
 
     def chunk_fn(z, start, stop, want_grad):
         t = teacher[start:stop] if rows is None else teacher.index_select(0, rows[start:stop])
-        q = F.softmax(z / temperature, dim=-1)                                  # (c, V_s)
-        p_sorted = F.softmax(t.float() / temperature, dim=-1).sort(dim=-1, descending=True).values   # (c, V_t)
+        q = F.softmax(z / temperature, dim=-1)  # (c, V_s)
+        p_sorted = F.softmax(t.float() / temperature, dim=-1).sort(dim=-1, descending=True).values  # (c, V_t)
         q_sorted, order = q.sort(dim=-1, descending=True)
         diff = q_sorted[:, :k] - p_sorted[:, :k]
         loss = diff.abs().sum(-1) + q_sorted[:, k:].sum(-1) + p_sorted[:, k:].sum(-1)
         if not want_grad:
             return loss, None
-        g_sorted = torch.cat([diff.sign(), torch.ones_like(q_sorted[:, k:])], dim=-1)   # dL/dq_(i)
-        g_q = torch.empty_like(q).scatter_(-1, order, g_sorted)                 # back to vocabulary order
-        g = q * (g_q - (q * g_q).sum(-1, keepdim=True)) / temperature           # through the softmax
+        g_sorted = torch.cat([diff.sign(), torch.ones_like(q_sorted[:, k:])], dim=-1)  # dL/dq_(i)
+        g_q = torch.empty_like(q).scatter_(-1, order, g_sorted)  # back to vocabulary order
+        g = q * (g_q - (q * g_q).sum(-1, keepdim=True)) / temperature  # through the softmax
         return loss, g
 
-    per_token = RowChunkedLoss.apply(student, rows, v_s, chunk_rows(chunk_size, max(v_s, v_t)), chunk_fn,
-                                     torch.is_grad_enabled())
+    per_token = RowChunkedLoss.apply(
+        student, rows, v_s, chunk_rows(chunk_size, max(v_s, v_t)), chunk_fn, torch.is_grad_enabled()
+    )
     return reduce_tokens(per_token, mask, n, lead_shape, reduction)
 
 
-def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None,
-                        reduction: str = "mean", chunk_size: int | None = None) -> torch.Tensor:
+def token_cross_entropy(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    reduction: str = "mean",
+    chunk_size: int | None = None,
+) -> torch.Tensor:
     """Cross-entropy -log q(label) per token, float32, chunked like ``divergence``.
 
     Args:
@@ -412,16 +445,14 @@ def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.
     check_reduction(reduction)
     lead_shape, vocab = logits.shape[:-1], logits.shape[-1]
     if labels.shape != lead_shape:
-        raise LabkitError(f"labels must have the logits' leading shape {tuple(lead_shape)}, "
-                          f"got {tuple(labels.shape)}")
+        raise LabkitError(f"labels must have the logits' leading shape {tuple(lead_shape)}, got {tuple(labels.shape)}")
     counted = labels != IGNORE_INDEX
     mask = check_mask(mask, lead_shape)
     if mask is not None:
         counted = counted & mask.to(counted.device)
     bad = counted & ((labels < 0) | (labels >= vocab))
     if bool(bad.any()):
-        raise LabkitError(f"labels must be in [0, {vocab}) or {IGNORE_INDEX}, "
-                          f"got {int(labels[bad][0])}")
+        raise LabkitError(f"labels must be in [0, {vocab}) or {IGNORE_INDEX}, got {int(labels[bad][0])}")
     n = math.prod(lead_shape)
     flat_labels = labels.reshape(n).to(logits.device)
     rows = counted_rows(counted, n)
@@ -429,17 +460,18 @@ def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.
         rows = rows.to(logits.device)
 
     def chunk_fn(z, start, stop, want_grad):
-        y = flat_labels[start:stop] if rows is None else flat_labels[rows[start:stop]]   # (c,)
-        lse = torch.logsumexp(z, dim=-1)                                       # (c,)
+        y = flat_labels[start:stop] if rows is None else flat_labels[rows[start:stop]]  # (c,)
+        lse = torch.logsumexp(z, dim=-1)  # (c,)
         loss = lse - z.gather(1, y[:, None]).squeeze(1)
         if not want_grad:
             return loss, None
-        g = (z - lse[:, None]).exp_()                                          # q - onehot(y)
+        g = (z - lse[:, None]).exp_()  # q - onehot(y)
         g[torch.arange(g.shape[0], device=g.device), y] -= 1.0
         return loss, g
 
-    per_token = RowChunkedLoss.apply(logits.reshape(n, vocab), rows, vocab,
-                                      chunk_rows(chunk_size, vocab), chunk_fn, torch.is_grad_enabled())
+    per_token = RowChunkedLoss.apply(
+        logits.reshape(n, vocab), rows, vocab, chunk_rows(chunk_size, vocab), chunk_fn, torch.is_grad_enabled()
+    )
     return reduce_tokens(per_token, counted, n, lead_shape, reduction)
 
 
@@ -475,6 +507,7 @@ def multitask_loss(losses: Mapping[str, torch.Tensor], weights: Mapping[str, flo
 # Log-probabilities of chosen tokens (MiniLLM's rewards, importance weights)
 # --------------------------------------------------------------------------------------------------
 
+
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """log softmax(logits / tau)[tokens] per position, float32, differentiable: (..., V), (...) -> (...).
 
@@ -482,8 +515,9 @@ def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: floa
     """
     temperature = check_temperature(temperature)
     if tokens.shape != logits.shape[:-1]:
-        raise LabkitError(f"tokens must have the logits' leading shape {tuple(logits.shape[:-1])}, "
-                          f"got {tuple(tokens.shape)}")
+        raise LabkitError(
+            f"tokens must have the logits' leading shape {tuple(logits.shape[:-1])}, got {tuple(tokens.shape)}"
+        )
     x = logits.float()
     if temperature != 1.0:
         x = x / temperature

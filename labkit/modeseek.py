@@ -15,6 +15,7 @@ Divergence convention (docs/methods.md §1, as labkit.losses): for β in [0, 1],
 M = β p + (1-β) q, JSD_β = β KL(p‖M) + (1-β) KL(q‖M); β = 0 is forward KL(p‖q) and
 β = 1 is reverse KL(q‖p), taken as exact special cases.
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,9 +33,11 @@ KINDS = ("forward_kl", "reverse_kl", "jsd")
 
 # --------------------------------------------------------------------------- helpers
 
+
 def single_thread(fn):
     """Run fn with one torch thread: these problems are tiny, and on a busy machine thread
     hand-offs cost ~100x the arithmetic (measured: 100 ms vs 0.5 ms per step)."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         before = torch.get_num_threads()
@@ -43,10 +46,12 @@ def single_thread(fn):
             return fn(*args, **kwargs)
         finally:
             torch.set_num_threads(before)
+
     return wrapper
 
 
 # --------------------------------------------------------------------------- reference divergences
+
 
 def _kl(a: torch.Tensor, log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
     """Σ a (log a - log b) over the last axis, with 0 log 0 = 0."""
@@ -81,10 +86,12 @@ def _loss_fn(use_losses: bool):
     if use_losses:
         return lambda log_q, log_p, kind, beta: divergence(log_q, log_p, kind=kind, beta=beta)
     return lambda log_q, log_p, kind, beta: discrete_divergence(
-        torch.log_softmax(log_q, -1), torch.log_softmax(log_p, -1), kind, beta).mean()
+        torch.log_softmax(log_q, -1), torch.log_softmax(log_p, -1), kind, beta
+    ).mean()
 
 
 # --------------------------------------------------------------------------- scene 1: Gaussians
+
 
 def gaussian_pdf(x: torch.Tensor, mu, sigma) -> torch.Tensor:
     return torch.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
@@ -104,7 +111,7 @@ def two_modes(separation: float = 4.0, weight: float = 0.7, sigma: float = 1.0):
 
 def gaussian_kl(mu_p, sigma_p, mu_q, sigma_q) -> float:
     """Closed form KL(N(μp, σp²) ‖ N(μq, σq²)) = log σq/σp + (σp² + (μp-μq)²)/(2σq²) - 1/2."""
-    return (math.log(sigma_q / sigma_p) + (sigma_p ** 2 + (mu_p - mu_q) ** 2) / (2 * sigma_q ** 2) - 0.5)
+    return math.log(sigma_q / sigma_p) + (sigma_p**2 + (mu_p - mu_q) ** 2) / (2 * sigma_q**2) - 0.5
 
 
 def grid(lo: float = -15.0, hi: float = 15.0, n: int = 3001) -> torch.Tensor:
@@ -123,8 +130,9 @@ def numeric_divergence(p_density, q_density, x, kind: str, beta: float = 0.5) ->
 
 
 @single_thread
-def fit_gaussian(x: torch.Tensor, p_density: torch.Tensor, kind: str, beta: float = 0.5,
-                 steps: int = 60) -> tuple[float, float, float]:
+def fit_gaussian(
+    x: torch.Tensor, p_density: torch.Tensor, kind: str, beta: float = 0.5, steps: int = 60
+) -> tuple[float, float, float]:
     """Fit N(μ, σ²) to p on the grid by minimising the divergence (LBFGS from several starts).
 
     Several starts matter for reverse KL, whose objective has one local minimum per mode.
@@ -161,6 +169,7 @@ def fit_gaussian(x: torch.Tensor, p_density: torch.Tensor, kind: str, beta: floa
 
 # --------------------------------------------------------------------------- scene 2: one next token
 
+
 def multimodal_next_token(vocab: int = 40, peaks=(8, 20, 32), weights=(0.5, 0.3, 0.2), width: float = 1.5):
     """Teacher next-token log-probabilities (V,): a mixture of discretised bumps at `peaks`."""
     v = torch.arange(vocab, dtype=torch.float64)
@@ -172,7 +181,7 @@ def multimodal_next_token(vocab: int = 40, peaks=(8, 20, 32), weights=(0.5, 0.3,
 def polynomial_features(vocab: int, degree: int, scale: float = 4.0) -> torch.Tensor:
     """(V, degree) features [u, u², ..., u^d] of the centred token index in units of `scale` tokens."""
     u = (torch.arange(vocab, dtype=torch.float64) - (vocab - 1) / 2) / scale
-    return torch.stack([u ** k for k in range(1, degree + 1)], dim=-1)
+    return torch.stack([u**k for k in range(1, degree + 1)], dim=-1)
 
 
 def _bump_theta(vocab: int, degree: int, center: float, width: float, scale: float) -> torch.Tensor:
@@ -180,13 +189,22 @@ def _bump_theta(vocab: int, degree: int, center: float, width: float, scale: flo
     c = (center - (vocab - 1) / 2) / scale
     w = width / scale
     theta = torch.zeros(degree, dtype=torch.float64)
-    theta[0], theta[1] = c / w ** 2, -0.5 / w ** 2
+    theta[0], theta[1] = c / w**2, -0.5 / w**2
     return theta
 
 
 @single_thread
-def fit_next_token(teacher_log_probs: torch.Tensor, kind: str, beta: float = 0.5, degree: int = 2,
-                   steps: int = 400, lr: float = 0.05, seed: int = 0, use_losses: bool = True, scale: float = 4.0):
+def fit_next_token(
+    teacher_log_probs: torch.Tensor,
+    kind: str,
+    beta: float = 0.5,
+    degree: int = 2,
+    steps: int = 400,
+    lr: float = 0.05,
+    seed: int = 0,
+    use_losses: bool = True,
+    scale: float = 4.0,
+):
     """Train a student with logits = features(V, d) @ θ(d) by the divergence (Adam), from several starts.
 
     Starts: θ = 0 (uniform) and a bump on each local mode of the teacher; the lowest final loss
@@ -199,8 +217,8 @@ def fit_next_token(teacher_log_probs: torch.Tensor, kind: str, beta: float = 0.5
     if degree < 2:
         raise LabkitError(f"degree={degree!r}: expected an integer ≥ 2")
     vocab = teacher_log_probs.numel()
-    feats = polynomial_features(vocab, degree, scale).float()                 # (V, d)
-    teacher = teacher_log_probs.float()[None]                                 # (1, V)
+    feats = polynomial_features(vocab, degree, scale).float()  # (V, d)
+    teacher = teacher_log_probs.float()[None]  # (1, V)
     loss_fn = _loss_fn(use_losses)
     starts = [torch.zeros(degree, dtype=torch.float64)]
     starts += [_bump_theta(vocab, degree, c, 2.0, scale) for c in local_modes(teacher_log_probs)]
@@ -223,6 +241,7 @@ def fit_next_token(teacher_log_probs: torch.Tensor, kind: str, beta: float = 0.5
 
 # --------------------------------------------------------------------------- scene 3: sequences
 
+
 def all_sequences(vocab: int, length: int) -> torch.Tensor:
     """(K**T, T) every sequence over the vocabulary, in lexicographic order."""
     return torch.tensor(list(itertools.product(range(vocab), repeat=length)), dtype=torch.long)
@@ -236,6 +255,7 @@ class SequenceTeacher:
     sequence copied with per-token noise η. Its next-token conditionals p(y_t | y_<t) follow
     from the enumeration (a full-context n-gram table), so it is an autoregressive LM.
     """
+
     vocab: int
     length: int
     modes: list[tuple[int, ...]]
@@ -265,7 +285,11 @@ class SequenceTeacher:
         """(K,) log p(y_t | prefix) by marginalising the exact sequence distribution."""
         seqs, p = self.sequences, self.log_probs().exp()
         t = len(prefix)
-        keep = (seqs[:, :t] == torch.tensor(prefix, dtype=torch.long)).all(-1) if t else torch.ones(len(seqs), dtype=torch.bool)
+        keep = (
+            (seqs[:, :t] == torch.tensor(prefix, dtype=torch.long)).all(-1)
+            if t
+            else torch.ones(len(seqs), dtype=torch.bool)
+        )
         mass = torch.zeros(self.vocab, dtype=torch.float64).index_add_(0, seqs[keep, t], p[keep])
         return torch.log(mass / mass.sum())
 
@@ -273,8 +297,13 @@ class SequenceTeacher:
 def default_teacher(noise: float = 0.05) -> SequenceTeacher:
     """Three modes that share the middle 'b c b' and differ in first/last token:
     a student that forgets the first token cannot tell which last token belongs to it."""
-    return SequenceTeacher(vocab=5, length=5, modes=[(0, 1, 2, 1, 0), (3, 1, 2, 1, 3), (4, 1, 2, 1, 4)],
-                           weights=[0.45, 0.35, 0.2], noise=noise)
+    return SequenceTeacher(
+        vocab=5,
+        length=5,
+        modes=[(0, 1, 2, 1, 0), (3, 1, 2, 1, 3), (4, 1, 2, 1, 4)],
+        weights=[0.45, 0.35, 0.2],
+        noise=noise,
+    )
 
 
 def random_teacher(seed: int, noise: float = 0.05, vocab: int = 5, length: int = 5) -> SequenceTeacher:
@@ -284,7 +313,7 @@ def random_teacher(seed: int, noise: float = 0.05, vocab: int = 5, length: int =
     g = torch.Generator().manual_seed(seed)
     firsts = torch.randperm(vocab, generator=g)[:3].tolist()
     middle = torch.randint(vocab, (length - 2,), generator=g).tolist()
-    gamma = -torch.log(torch.rand(3, 2, generator=g)).sum(-1)          # Gamma(2, 1) draws -> Dirichlet(2, 2, 2)
+    gamma = -torch.log(torch.rand(3, 2, generator=g)).sum(-1)  # Gamma(2, 1) draws -> Dirichlet(2, 2, 2)
     weights = sorted((gamma / gamma.sum()).tolist(), reverse=True)
     modes = [tuple([f] + middle + [f]) for f in firsts]
     return SequenceTeacher(vocab=vocab, length=length, modes=modes, weights=weights, noise=noise)
@@ -303,7 +332,7 @@ class NgramStudent(torch.nn.Module):
             raise LabkitError(f"order={order!r}: expected 0 ≤ order < length={length}")
         g = torch.Generator().manual_seed(seed)
         self.vocab, self.length, self.order = vocab, length, order
-        self.logits = torch.nn.Parameter(0.5 * torch.randn(length, vocab ** order, vocab, generator=g))
+        self.logits = torch.nn.Parameter(0.5 * torch.randn(length, vocab**order, vocab, generator=g))
 
     def _context_ids(self, seqs: torch.Tensor) -> torch.Tensor:
         """(N, T) index of the previous `order` tokens (missing ones before t=0 count as token 0)."""
@@ -311,14 +340,14 @@ class NgramStudent(torch.nn.Module):
         padded = torch.cat([torch.zeros(n, self.order, dtype=torch.long), seqs], dim=1)
         ids = torch.zeros(n, t, dtype=torch.long)
         for j in range(self.order):  # tokens y_{t-order} .. y_{t-1}
-            ids = ids * self.vocab + padded[:, j:j + t]
+            ids = ids * self.vocab + padded[:, j : j + t]
         return ids
 
     def counts(self, seqs: torch.Tensor) -> torch.Tensor:
         """(N, T·K**order·K) how often each table entry (t, context, token) is used by each sequence."""
-        ctx = self._context_ids(seqs)                                               # (N, T)
-        pos = torch.arange(seqs.shape[1]).expand_as(seqs)                           # (N, T)
-        flat = (pos * self.vocab ** self.order + ctx) * self.vocab + seqs           # (N, T)
+        ctx = self._context_ids(seqs)  # (N, T)
+        pos = torch.arange(seqs.shape[1]).expand_as(seqs)  # (N, T)
+        flat = (pos * self.vocab**self.order + ctx) * self.vocab + seqs  # (N, T)
         out = torch.zeros(len(seqs), self.logits.numel())
         return out.scatter_add_(1, flat, torch.ones_like(flat, dtype=out.dtype))
 
@@ -332,8 +361,16 @@ class NgramStudent(torch.nn.Module):
 
 
 @single_thread
-def train_sequence_student(teacher: SequenceTeacher, kind: str, beta: float = 0.5, order: int = 1,
-                           steps: int = 400, lr: float = 0.1, seed: int = 0, use_losses: bool = True):
+def train_sequence_student(
+    teacher: SequenceTeacher,
+    kind: str,
+    beta: float = 0.5,
+    order: int = 1,
+    steps: int = 400,
+    lr: float = 0.1,
+    seed: int = 0,
+    use_losses: bool = True,
+):
     """Fit an n-gram student to the teacher by a sequence-level divergence, computed exactly.
 
     The K**T sequences play the role of a vocabulary: log q(Y) and log p(Y) are the "logits"
@@ -362,6 +399,7 @@ def train_sequence_student(teacher: SequenceTeacher, kind: str, beta: float = 0.
 
 # --------------------------------------------------------------------------- metrics
 
+
 def void_mass(log_q: torch.Tensor, log_p: torch.Tensor, eps: float = 1e-3) -> float:
     """Student probability on outcomes where the teacher has almost none (p < eps)."""
     return float(log_q.exp()[log_p.exp() < eps].sum())
@@ -377,8 +415,7 @@ def local_modes(log_p: torch.Tensor, min_prob: float = 0.0) -> list[int]:
     """Indices of the local maxima of a 1-D distribution (next-token scene) above min_prob."""
     p = log_p.exp()
     n = len(p)
-    return [i for i in range(n) if p[i] > min_prob
-            and (i == 0 or p[i] >= p[i - 1]) and (i == n - 1 or p[i] > p[i + 1])]
+    return [i for i in range(n) if p[i] > min_prob and (i == 0 or p[i] >= p[i - 1]) and (i == n - 1 or p[i] > p[i + 1])]
 
 
 def summary(log_q: torch.Tensor, log_p: torch.Tensor, mode_indices, eps: float = 1e-3, ratio: float = 0.1) -> dict:
@@ -400,5 +437,5 @@ def sequence_labels(vocab: int, length: int, alphabet: str = "abcdefghij") -> li
 def moment_matched(means, sigmas, weights) -> tuple[float, float]:
     """(μ, σ) of the Gaussian with the mixture's mean and variance: the forward-KL optimum."""
     mu = sum(w * m for m, w in zip(means, weights))
-    var = sum(w * (s ** 2 + m ** 2) for m, s, w in zip(means, sigmas, weights)) - mu ** 2
+    var = sum(w * (s**2 + m**2) for m, s, w in zip(means, sigmas, weights)) - mu**2
     return mu, math.sqrt(var)

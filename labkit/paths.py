@@ -1,8 +1,9 @@
 """Where the lab keeps things: one place for the environment variables that move them.
 
-    $LABKIT_HOME   converted models, rationale caches, fetched data (default ~/.cache/labkit)
-    $LABKIT_DATA   the real datasets (default $LABKIT_HOME/data, where `labkit data fetch` puts them)
+$LABKIT_HOME   converted models, rationale caches, fetched data (default ~/.cache/labkit)
+$LABKIT_DATA   the real datasets (default $LABKIT_HOME/data, where `labkit data fetch` puts them)
 """
+
 from __future__ import annotations
 
 import os

@@ -12,7 +12,13 @@ Student side (fixed here, used by training and evaluation):
 
 Teacher side (chain-of-thought templates, in-context examples) follows below.
 """
+
 from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass
 
 from labkit.answers import LETTERS
 from labkit.errors import LabkitError
@@ -89,11 +95,6 @@ def student_target(record, task: str = "answer", label_source: str = "gold") -> 
 # last user turn and the assistant turn is pre-filled with "Let's think step by step."
 # ("Correct answer: ..." appears only in the teacher-forced template.)
 
-import hashlib
-import random
-import re
-from dataclasses import dataclass
-
 COT_TRIGGER = "Let's think step by step."
 
 _ANSWER_STATED = re.compile(r"answer is", re.IGNORECASE)
@@ -141,8 +142,9 @@ TEMPLATES: dict[str, Template] = {
     ),
     "teacher_forced": Template(
         name="teacher_forced",
-        instruction=("Each question below is shown with its correct answer. "
-                     "Explain step by step why that answer is correct."),
+        instruction=(
+            "Each question below is shown with its correct answer. Explain step by step why that answer is correct."
+        ),
         show_answer=True,
         description="teacher-forced chain of thought (TinyLLM): question + options + gold answer -> rationale",
     ),
@@ -181,7 +183,7 @@ def example_rationale(record, source: str | None = None) -> str | None:
         return None
     text = re.sub(r"\n\s*\n", "\n", text.strip())  # a blank line would look like the next example
     if text.startswith(COT_TRIGGER):
-        text = text[len(COT_TRIGGER):].strip()
+        text = text[len(COT_TRIGGER) :].strip()
     if not _states_answer(text):
         text = f"{text.rstrip()} So the answer is {answer_text(record)}."
     return text
@@ -236,8 +238,7 @@ def in_context_examples(pool, record, k: int = 2, seed: int = 0, *, source: str 
     return chosen
 
 
-def render_teacher_prompt(record, template="teacher_forced", examples=(), chat: bool = False,
-                          tokenizer=None) -> str:
+def render_teacher_prompt(record, template="teacher_forced", examples=(), chat: bool = False, tokenizer=None) -> str:
     """The full teacher prompt as text.
 
     Args:

@@ -24,6 +24,7 @@ example id and a hash of the prompt, flushed and fsync'ed as soon as it is writt
 generates only what is missing; a crash loses at most the batch in flight; a corrupt
 (half-written) line is skipped with a warning.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -63,8 +64,13 @@ def length_stats(texts) -> dict:
     lengths = [len(t.split()) for t in texts if t]
     if not lengths:
         return {"n": 0, "mean_words": 0.0, "median_words": 0.0, "min_words": 0, "max_words": 0}
-    return {"n": len(lengths), "mean_words": round(statistics.fmean(lengths), 2),
-            "median_words": float(statistics.median(lengths)), "min_words": min(lengths), "max_words": max(lengths)}
+    return {
+        "n": len(lengths),
+        "mean_words": round(statistics.fmean(lengths), 2),
+        "median_words": float(statistics.median(lengths)),
+        "min_words": min(lengths),
+        "max_words": max(lengths),
+    }
 
 
 def consistency(records, teacher: str) -> dict:
@@ -91,10 +97,16 @@ def consistency(records, teacher: str) -> dict:
             kept_ids.append(r.id)
             kept_texts.append(text)
     return {
-        "teacher": teacher, "total": len(records), "with_rationale": with_rationale, "parsed": parsed,
-        "kept": len(kept_ids), "dropped": with_rationale - len(kept_ids), "unparsed": with_rationale - parsed,
+        "teacher": teacher,
+        "total": len(records),
+        "with_rationale": with_rationale,
+        "parsed": parsed,
+        "kept": len(kept_ids),
+        "dropped": with_rationale - len(kept_ids),
+        "unparsed": with_rationale - parsed,
         "rate": len(kept_ids) / with_rationale if with_rationale else 0.0,
-        "kept_ids": kept_ids, "length": length_stats(kept_texts),
+        "kept_ids": kept_ids,
+        "length": length_stats(kept_texts),
     }
 
 
@@ -141,8 +153,10 @@ class RationaleCache:
             except (ValueError, KeyError, TypeError) as e:
                 self.corrupt_lines += 1
                 where = "trailing line" if lineno >= len(lines) - 1 else "line"
-                warnings.warn(f"rationale cache {self.path}: skipping corrupt {where} {lineno} "
-                              f"({type(e).__name__}: {e}); that example will be generated again")
+                warnings.warn(
+                    f"rationale cache {self.path}: skipping corrupt {where} {lineno} "
+                    f"({type(e).__name__}: {e}); that example will be generated again"
+                )
                 continue
             self.entries[key] = texts
 
@@ -177,6 +191,7 @@ class RationaleCache:
 # ---------------------------------------------------------------------------
 # Teachers
 # ---------------------------------------------------------------------------
+
 
 def _parse_options(name: str) -> tuple[str, dict]:
     """'noisy-oracle@p=0.3,style=terse' -> ('noisy-oracle', {'p': '0.3', 'style': 'terse'})."""
@@ -254,7 +269,7 @@ class ScriptedTeacher(Teacher):
         if numbers:
             m = numbers[-1]
             wrong = int(float(m.group(0).replace(",", ""))) + rng.choice([-3, -2, -1, 1, 2, 3])
-            body = body[:m.start()] + str(wrong) + body[m.end():]
+            body = body[: m.start()] + str(wrong) + body[m.end() :]
         else:
             present = [c for c in (record.choices or []) if re.search(rf"\b{re.escape(c)}\b", body)]
             if present:
@@ -265,8 +280,10 @@ class ScriptedTeacher(Teacher):
 
     def rationale(self, record) -> str:
         if not record.solution:
-            raise LabkitError(f"scripted teacher {self.name!r} needs records with a gold solution "
-                              f"(synthetic:* tasks); record {record.id!r} has none")
+            raise LabkitError(
+                f"scripted teacher {self.name!r} needs records with a gold solution "
+                f"(synthetic:* tasks); record {record.id!r} has none"
+            )
         lines = [ln for ln in record.solution.strip().split("\n") if ln.strip()]
         steps, final = lines[:-1], f"So the answer is {record.answer}."
         rng = random.Random(prompts._stable_seed("scripted", self.name, self.seed, record.id))
@@ -329,8 +346,9 @@ class LiveTeacher(Teacher):
 
     kind = "live"
 
-    def __init__(self, name: str, *, model=None, tokenizer=None, device="auto", dtype=None,
-                 chat: bool | None = None, bf16="auto"):
+    def __init__(
+        self, name: str, *, model=None, tokenizer=None, device="auto", dtype=None, chat: bool | None = None, bf16="auto"
+    ):
         super().__init__(name)
         self._model, self._tokenizer = model, tokenizer
         self.device, self.dtype, self._chat, self.bf16 = device, dtype, chat, bf16
@@ -360,7 +378,9 @@ class LiveTeacher(Teacher):
 
     def context_length(self) -> int:
         config = self.model.config
-        n = getattr(config, "max_position_embeddings", None) or getattr(config.get_text_config(), "max_position_embeddings", None)
+        n = getattr(config, "max_position_embeddings", None) or getattr(
+            config.get_text_config(), "max_position_embeddings", None
+        )
         return int(n or 2048)
 
     def _eos_ids(self) -> list[int]:
@@ -377,21 +397,40 @@ class LiveTeacher(Teacher):
                 ids.add(tid)
         return sorted(ids)
 
-    def generate(self, prompts_: list[str], *, max_new_tokens=128, do_sample=False, n_samples=1,
-                 temperature=1.0, top_p=1.0, seed=0) -> list[list[str]]:
+    def generate(
+        self,
+        prompts_: list[str],
+        *,
+        max_new_tokens=128,
+        do_sample=False,
+        n_samples=1,
+        temperature=1.0,
+        top_p=1.0,
+        seed=0,
+    ) -> list[list[str]]:
         """One batch: per prompt, n_samples continuations (cut at '\\n\\nQ:'), by labkit.sequences.generate."""
         model = self.model
         device = next(model.parameters()).device
         n = n_samples if do_sample else 1
         self.calls += 1
         use_bf16 = None if self.bf16 == "auto" else bool(self.bf16)
-        texts = sequences.generate(model, self.tokenizer, prompts_, max_new_tokens=max_new_tokens, greedy=not do_sample,
-                                   temperature=temperature, top_p=top_p, n_samples=n,
-                                   seed=prompts._stable_seed("sample", seed, *prompts_) % 2**31,
-                                   batch_size=len(prompts_) * n, autocast=lambda: models.autocast(device, enabled=use_bf16),
-                                   eos_ids=self._eos_ids(), stop=STOP_SEQUENCE)
+        texts = sequences.generate(
+            model,
+            self.tokenizer,
+            prompts_,
+            max_new_tokens=max_new_tokens,
+            greedy=not do_sample,
+            temperature=temperature,
+            top_p=top_p,
+            n_samples=n,
+            seed=prompts._stable_seed("sample", seed, *prompts_) % 2**31,
+            batch_size=len(prompts_) * n,
+            autocast=lambda: models.autocast(device, enabled=use_bf16),
+            eos_ids=self._eos_ids(),
+            stop=STOP_SEQUENCE,
+        )
         texts = [t.strip() for t in texts]
-        return [texts[i * n:(i + 1) * n] for i in range(len(prompts_))]
+        return [texts[i * n : (i + 1) * n] for i in range(len(prompts_))]
 
 
 def _catalog_names() -> tuple[str, ...]:
@@ -426,13 +465,16 @@ def get_teacher(name, **kw) -> Teacher:
     live_kw = {k: v for k, v in kw.items() if k in ("model", "tokenizer", "device", "dtype", "chat", "bf16")}
     if base in _catalog_names() or Path(name).is_dir() or "model" in kw or re.fullmatch(r"[\w.-]+/[\w.-]+", name):
         return LiveTeacher(name, **live_kw)
-    raise LabkitError(f"unknown teacher {name!r}: expected one of {', '.join(known_teachers())}, "
-                      f"'noisy-oracle@p=P', a local model directory or a hub id (org/name)")
+    raise LabkitError(
+        f"unknown teacher {name!r}: expected one of {', '.join(known_teachers())}, "
+        f"'noisy-oracle@p=P', a local model directory or a hub id (org/name)"
+    )
 
 
 # ---------------------------------------------------------------------------
 # Generation
 # ---------------------------------------------------------------------------
+
 
 @dataclass
 class RationaleResult:
@@ -493,14 +535,14 @@ def _build_prompts(teacher: LiveTeacher, records, template, pool, k, seed, max_n
     out = []
     for rec in records:
         examples = prompts.in_context_examples(pool, rec, k=k, seed=seed) if k > 0 else []
-        prompt = prompts.render_teacher_prompt(rec, template, examples, chat=teacher.chat,
-                                               tokenizer=teacher.tokenizer)
+        prompt = prompts.render_teacher_prompt(rec, template, examples, chat=teacher.chat, tokenizer=teacher.tokenizer)
         n = len(teacher.tokenizer(prompt, add_special_tokens=False)["input_ids"])
         if n + max_new_tokens > MIN_CONTEXT:  # only now is the model's context size needed
             budget = teacher.context_length() - max_new_tokens
             if n > budget:
-                prompt, info = prompts.fit_teacher_prompt(rec, template, examples, chat=teacher.chat,
-                                                          tokenizer=teacher.tokenizer, max_tokens=budget)
+                prompt, info = prompts.fit_teacher_prompt(
+                    rec, template, examples, chat=teacher.chat, tokenizer=teacher.tokenizer, max_tokens=budget
+                )
                 stats["dropped_examples"] += info["dropped_examples"]
                 stats["truncated"] += int(info["truncated"])
                 n = info["tokens"]
@@ -508,8 +550,23 @@ def _build_prompts(teacher: LiveTeacher, records, template, pool, k, seed, max_n
     return out
 
 
-def _generate_live(teacher: LiveTeacher, records, *, template, pool, k, seed, cache_dir, batch_size,
-                   max_new_tokens, do_sample, n_samples, temperature, top_p, progress):
+def _generate_live(
+    teacher: LiveTeacher,
+    records,
+    *,
+    template,
+    pool,
+    k,
+    seed,
+    cache_dir,
+    batch_size,
+    max_new_tokens,
+    do_sample,
+    n_samples,
+    temperature,
+    top_p,
+    progress,
+):
     """Fill from the cache, generate the rest in length-sorted batches, append each result as it lands."""
     stats = {"generated": 0, "cached": 0, "failed": 0, "dropped_examples": 0, "truncated": 0}
     tname = prompts.get_template(template).name
@@ -531,19 +588,29 @@ def _generate_live(teacher: LiveTeacher, records, *, template, pool, k, seed, ca
 
     def run(batch: list[int]):
         try:
-            outs = teacher.generate([built[i][0] for i in batch], max_new_tokens=max_new_tokens,
-                                    do_sample=do_sample, n_samples=n_samples, temperature=temperature,
-                                    top_p=top_p, seed=seed)
+            outs = teacher.generate(
+                [built[i][0] for i in batch],
+                max_new_tokens=max_new_tokens,
+                do_sample=do_sample,
+                n_samples=n_samples,
+                temperature=temperature,
+                top_p=top_p,
+                seed=seed,
+            )
         except (RuntimeError, MemoryError) as e:  # torch.OutOfMemoryError is a RuntimeError
             if len(batch) > 1:
                 half = len(batch) // 2
-                warnings.warn(f"teacher {teacher.name}: batch of {len(batch)} failed ({type(e).__name__}: "
-                              f"{str(e)[:200]}); retrying as {half} + {len(batch) - half}")
+                warnings.warn(
+                    f"teacher {teacher.name}: batch of {len(batch)} failed ({type(e).__name__}: "
+                    f"{str(e)[:200]}); retrying as {half} + {len(batch) - half}"
+                )
                 run(batch[:half])
                 run(batch[half:])
                 return
-            warnings.warn(f"teacher {teacher.name}: giving up on example {records[batch[0]].id!r} "
-                          f"({type(e).__name__}: {str(e)[:200]})")
+            warnings.warn(
+                f"teacher {teacher.name}: giving up on example {records[batch[0]].id!r} "
+                f"({type(e).__name__}: {str(e)[:200]})"
+            )
             stats["failed"] += 1
             if bar:
                 bar.update(1)
@@ -557,7 +624,7 @@ def _generate_live(teacher: LiveTeacher, records, *, template, pool, k, seed, ca
 
     try:
         for start in range(0, len(todo), batch_size):
-            run(todo[start:start + batch_size])
+            run(todo[start : start + batch_size])
     finally:
         cache.close()
         if bar:
@@ -566,9 +633,24 @@ def _generate_live(teacher: LiveTeacher, records, *, template, pool, k, seed, ca
     return results, stats
 
 
-def generate_rationales(teachers, records, *, template="teacher_forced", pool=None, k=2, seed=0,
-                        cache_dir=None, batch_size=16, max_new_tokens=128, do_sample=False, n_samples=1,
-                        temperature=1.0, top_p=1.0, device="auto", progress=True) -> RationaleResult:
+def generate_rationales(
+    teachers,
+    records,
+    *,
+    template="teacher_forced",
+    pool=None,
+    k=2,
+    seed=0,
+    cache_dir=None,
+    batch_size=16,
+    max_new_tokens=128,
+    do_sample=False,
+    n_samples=1,
+    temperature=1.0,
+    top_p=1.0,
+    device="auto",
+    progress=True,
+) -> RationaleResult:
     """A rationale per record from each teacher.
 
     Args:
@@ -593,8 +675,10 @@ def generate_rationales(teachers, records, *, template="teacher_forced", pool=No
     if not teachers:
         raise LabkitError("generate_rationales: teachers is empty; give at least one teacher name")
     if batch_size < 1 or n_samples < 1 or k < 0 or max_new_tokens < 1:
-        raise LabkitError(f"generate_rationales: need batch_size >= 1, n_samples >= 1, k >= 0, max_new_tokens >= 1 "
-                          f"(got {batch_size}, {n_samples}, {k}, {max_new_tokens})")
+        raise LabkitError(
+            f"generate_rationales: need batch_size >= 1, n_samples >= 1, k >= 0, max_new_tokens >= 1 "
+            f"(got {batch_size}, {n_samples}, {k}, {max_new_tokens})"
+        )
     prompts.get_template(template)
     records = list(records)
     pool = records if pool is None else list(pool)
@@ -608,18 +692,32 @@ def generate_rationales(teachers, records, *, template="teacher_forced", pool=No
     stats = {}
     for t in objs:
         if isinstance(t, LiveTeacher):
-            results, st = _generate_live(t, records, template=template, pool=pool, k=k, seed=seed,
-                                         cache_dir=cache_dir, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                                         do_sample=do_sample, n_samples=n_samples, temperature=temperature,
-                                         top_p=top_p, progress=progress)
+            results, st = _generate_live(
+                t,
+                records,
+                template=template,
+                pool=pool,
+                k=k,
+                seed=seed,
+                cache_dir=cache_dir,
+                batch_size=batch_size,
+                max_new_tokens=max_new_tokens,
+                do_sample=do_sample,
+                n_samples=n_samples,
+                temperature=temperature,
+                top_p=top_p,
+                progress=progress,
+            )
         elif isinstance(t, RecordedTeacher):
             results = [[r] if r else None for r in map(t.rationale, records)]
             if records and not any(results):
                 have = sorted({name for r in records for name in r.rationales})
-                raise LabkitError(f"recorded teacher {t.name!r} has no rationales in these records "
-                                  f"(they have: {', '.join(have) or 'none'}); recorded teachers need a dataset "
-                                  f"that ships them, e.g. tinyllm:obqa (flan-t5-xl, llama2-7b-chat) or "
-                                  f"dss:cqa (palm-540b)")
+                raise LabkitError(
+                    f"recorded teacher {t.name!r} has no rationales in these records "
+                    f"(they have: {', '.join(have) or 'none'}); recorded teachers need a dataset "
+                    f"that ships them, e.g. tinyllm:obqa (flan-t5-xl, llama2-7b-chat) or "
+                    f"dss:cqa (palm-540b)"
+                )
             missing = sum(r is None for r in results)
             st = {"generated": len(records) - missing, "cached": 0, "failed": missing}
         elif do_sample:
@@ -640,6 +738,7 @@ def generate_rationales(teachers, records, *, template="teacher_forced", pool=No
 # Command line: labkit rationales generate ...
 # ---------------------------------------------------------------------------
 
+
 def cli_generate(args) -> int:
     """`labkit rationales generate`: load the split, generate (or read) rationales, print a summary.
 
@@ -650,17 +749,32 @@ def cli_generate(args) -> int:
     if not records:
         raise LabkitError(f"dataset {args.dataset!r} split {args.split!r} has no records")
     # In-context examples come from the whole train split (an example is never its own question).
-    pool = data.load_dataset(args.dataset, "train", data_dir=args.data_dir, seed=args.seed) \
-        if args.in_context > 0 else records
-    result = generate_rationales(args.teacher, records, template=args.template, pool=pool, k=args.in_context,
-                                 seed=args.seed, cache_dir=args.cache, batch_size=args.batch_size,
-                                 max_new_tokens=args.max_new_tokens, device=args.device, progress=True)
+    pool = (
+        data.load_dataset(args.dataset, "train", data_dir=args.data_dir, seed=args.seed)
+        if args.in_context > 0
+        else records
+    )
+    result = generate_rationales(
+        args.teacher,
+        records,
+        template=args.template,
+        pool=pool,
+        k=args.in_context,
+        seed=args.seed,
+        cache_dir=args.cache,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        device=args.device,
+        progress=True,
+    )
     attached = result.attach(records)
     for name in result.teachers:
         st, c = result.stats[name], consistency(attached, name)
-        print(f"{name}: generated={st['generated']} cached={st['cached']} failed={st['failed']} "
-              f"consistent={c['kept']}/{c['with_rationale']} mean_words={st['length']['mean_words']}"
-              + (f" cache={st['cache_file']}" if "cache_file" in st else ""))
+        print(
+            f"{name}: generated={st['generated']} cached={st['cached']} failed={st['failed']} "
+            f"consistent={c['kept']}/{c['with_rationale']} mean_words={st['length']['mean_words']}"
+            + (f" cache={st['cache_file']}" if "cache_file" in st else "")
+        )
     tot = result.totals()
     print(f"generated={tot['generated']} cached={tot['cached']} failed={tot['failed']}")
     return 0

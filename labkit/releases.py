@@ -23,6 +23,7 @@ temporary folder next to the destination; every dataset in it is *loaded* (row c
 the release documents them, rationales parsed); only then are the datasets moved into place, one
 rename each, with a ``manifest.json``. A second call finds the manifest and does nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,13 +39,13 @@ from pathlib import Path
 
 import pooch
 
-pooch.get_logger().setLevel("WARNING")   # our own messages say what is downloaded and checked
+pooch.get_logger().setLevel("WARNING")  # our own messages say what is downloaded and checked
 
 from labkit import data
 from labkit.errors import LabkitError
 from labkit.paths import data_home
 
-MIN_PARSED = 0.95   # a release whose rationales parse less often than this is not the one we know
+MIN_PARSED = 0.95  # a release whose rationales parse less often than this is not the one we know
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Release:
         sha256: {"<dataset>/<path>": hex} per kept file ({} = validate by loading only).
         archive_sha256: hex of the archive itself, or None when unknown.
     """
+
     name: str
     url: str
     members: dict[str, str]
@@ -104,13 +106,15 @@ RELEASES = {
             "obqa/obqa_train.json": "cfeec3fa9af8750ec164548108a2920db08ed6aad264bcadfd47aef94a72fcc2",
             "obqa/obqa_valid.json": "8703b278ce12eab49f000f1f247e6839c2ea4d4fc009513915a0d3b654c6b8f1",
         },
-        licence="Apache-2.0 (TinyLLM code release); questions: OpenBookQA, ARC"),
+        licence="Apache-2.0 (TinyLLM code release); questions: OpenBookQA, ARC",
+    ),
     "dss": Release(
         name="dss",
         url=f"https://github.com/google-research/distilling-step-by-step/raw/{DSS_COMMIT}/datasets.zip",
         members={"cqa": "datasets/cqa", "svamp": "datasets/svamp"},
         rows={"cqa": {"train": 9741, "test": 1221}, "svamp": {"train": 800, "test": 200}},
-        licence="Apache-2.0 (distilling step-by-step); questions: CommonsenseQA, SVAMP"),
+        licence="Apache-2.0 (distilling step-by-step); questions: CommonsenseQA, SVAMP",
+    ),
 }
 
 
@@ -128,15 +132,19 @@ def _download(release: Release, cache: Path, progress: bool) -> Path:
     if not (cache / fname).exists():
         print(f"{release.name}: downloading {release.url}", flush=True)
     try:
-        return Path(pooch.retrieve(release.url, known_hash=release.archive_sha256, fname=fname, path=cache,
-                                   progressbar=progress))
-    except ValueError as e:          # pooch: hash mismatch (the bad file is removed)
+        return Path(
+            pooch.retrieve(
+                release.url, known_hash=release.archive_sha256, fname=fname, path=cache, progressbar=progress
+            )
+        )
+    except ValueError as e:  # pooch: hash mismatch (the bad file is removed)
         raise LabkitError(f"{release.url}: {e}") from None
-    except Exception as e:           # requests' connection errors and HTTP errors
+    except Exception as e:  # requests' connection errors and HTTP errors
         raise LabkitError(
             f"could not download the {release.name} release from {release.url} ({type(e).__name__}: {e}). "
             f"Without network: copy the files to a folder holding {release.name}/ and pass --data-dir DIR "
-            f"or set LABKIT_DATA=DIR.") from None
+            f"or set LABKIT_DATA=DIR."
+        ) from None
 
 
 def _unpack(archive: Path, release: Release, into: Path) -> None:
@@ -146,7 +154,7 @@ def _unpack(archive: Path, release: Release, into: Path) -> None:
     def target(member: str) -> Path | None:
         for ds, prefix in prefixes.items():
             if member.startswith(prefix) and not member.endswith("/"):
-                rel = Path(member[len(prefix):])
+                rel = Path(member[len(prefix) :])
                 if rel.is_absolute() or ".." in rel.parts:
                     raise LabkitError(f"{archive}: unsafe path {member!r} in the archive")
                 return into / ds / rel
@@ -170,9 +178,10 @@ def _unpack(archive: Path, release: Release, into: Path) -> None:
                         with t.extractfile(info) as src, open(out, "wb") as dst:
                             shutil.copyfileobj(src, dst)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as e:
-        archive.unlink(missing_ok=True)          # a corrupt download is not kept: the next call downloads again
-        raise LabkitError(f"{archive}: not a readable archive ({type(e).__name__}: {e}); removed, run again "
-                          f"to download it anew") from None
+        archive.unlink(missing_ok=True)  # a corrupt download is not kept: the next call downloads again
+        raise LabkitError(
+            f"{archive}: not a readable archive ({type(e).__name__}: {e}); removed, run again to download it anew"
+        ) from None
     missing = [ds for ds in release.members if not (into / ds).is_dir()]
     if missing:
         raise LabkitError(f"{release.url}: the archive has no {', '.join(release.members[m] for m in missing)}")
@@ -199,10 +208,14 @@ def validate(release: Release, folder: Path) -> dict:
                 raise LabkitError(f"{folder / ds}/{ds}_{split}.json: {info['splits'].get(split)} rows, expected {n}")
         for teacher, r in info["rationales"].items():
             if r["total"] and r["parsed"] / r["total"] < MIN_PARSED:
-                raise LabkitError(f"{folder / ds}/llm: {r['parsed']}/{r['total']} {teacher} rationales parse, "
-                                  f"expected at least {MIN_PARSED:.0%}")
-        summary[ds] = {"splits": info["splits"],
-                       "rationales_parsed": {t: f"{r['parsed']}/{r['total']}" for t, r in info["rationales"].items()}}
+                raise LabkitError(
+                    f"{folder / ds}/llm: {r['parsed']}/{r['total']} {teacher} rationales parse, "
+                    f"expected at least {MIN_PARSED:.0%}"
+                )
+        summary[ds] = {
+            "splits": info["splits"],
+            "rationales_parsed": {t: f"{r['parsed']}/{r['total']}" for t, r in info["rationales"].items()},
+        }
     return summary
 
 
@@ -214,8 +227,9 @@ def _installed(dest: Path, release: Release) -> bool:
     return manifest.get("url") == release.url and all((dest / release.name / ds).is_dir() for ds in release.rows)
 
 
-def fetch(names, dest=None, *, releases: dict[str, Release] | None = None, force: bool = False,
-          progress: bool = True) -> Path:
+def fetch(
+    names, dest=None, *, releases: dict[str, Release] | None = None, force: bool = False, progress: bool = True
+) -> Path:
     """Download, unpack and validate the named releases into `dest` (default: ``data_home()``).
 
     Returns the data folder (pass it as data_dir / --data-dir, or set LABKIT_DATA to it). A release
@@ -240,20 +254,30 @@ def fetch(names, dest=None, *, releases: dict[str, Release] | None = None, force
             summary = validate(release, staged)
             family = dest / name
             family.mkdir(exist_ok=True)
-            for ds in release.members:                       # one rename per dataset: never half a dataset
+            for ds in release.members:  # one rename per dataset: never half a dataset
                 final = family / ds
                 if final.exists():
                     shutil.rmtree(final)
                 os.replace(staged / ds, final)
-            manifest = {"release": name, "url": release.url, "archive_sha256": _sha256(archive),
-                        "files_checked": len(release.sha256), "licence": release.licence,
-                        "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "datasets": summary}
+            manifest = {
+                "release": name,
+                "url": release.url,
+                "archive_sha256": _sha256(archive),
+                "files_checked": len(release.sha256),
+                "licence": release.licence,
+                "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "datasets": summary,
+            }
             tmp_manifest = family / "manifest.json.tmp"
             tmp_manifest.write_text(json.dumps(manifest, indent=2))
             os.replace(tmp_manifest, family / "manifest.json")
         for ds, s in summary.items():
-            print(f"{name}:{ds}: " + ", ".join(f"{k} {v}" for k, v in s["splits"].items())
-                  + "; rationales " + ", ".join(f"{t} {v}" for t, v in s["rationales_parsed"].items()))
+            print(
+                f"{name}:{ds}: "
+                + ", ".join(f"{k} {v}" for k, v in s["splits"].items())
+                + "; rationales "
+                + ", ".join(f"{t} {v}" for t, v in s["rationales_parsed"].items())
+            )
     return dest
 
 

@@ -25,11 +25,12 @@ answers, teachers' rationales and SeqKD outputs, on-policy samples, and MiniLLM'
 teacher-mixed sampling p~ = α p + (1 - α) q. Greedy output equals one-prompt-at-a-time decoding:
 left padding is undone by the position ids.
 """
+
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +42,7 @@ IGNORE = -100  # label value that the loss skips (prompt and padding positions)
 
 
 # --------------------------------------------------------------------------- model facts
+
 
 def is_seq2seq(model) -> bool:
     return bool(getattr(model.config, "is_encoder_decoder", False))
@@ -64,10 +66,12 @@ def check_vocab(student, teacher, vocab_padding_ok: bool = False) -> None:
     """
     v_s, v_t = vocab_size(student), vocab_size(teacher)
     if v_s != v_t and not vocab_padding_ok:
-        raise LabkitError(f"vocabulary size mismatch: teacher {v_t}, student {v_s} entries. Token-level "
-                          f"(white-box) KD needs one shared tokenizer. Use a student derived from the teacher "
-                          f"(NAME@layers=K), the cross-tokenizer method labkit.methods.xtok (ULD or the GOLD-style "
-                          f"hybrid), or a black-box method (SeqKD, rationales) that trains on the teacher's text.")
+        raise LabkitError(
+            f"vocabulary size mismatch: teacher {v_t}, student {v_s} entries. Token-level "
+            f"(white-box) KD needs one shared tokenizer. Use a student derived from the teacher "
+            f"(NAME@layers=K), the cross-tokenizer method labkit.methods.xtok (ULD or the GOLD-style "
+            f"hybrid), or a black-box method (SeqKD, rationales) that trains on the teacher's text."
+        )
 
 
 def pad_id(tokenizer) -> int:
@@ -83,6 +87,7 @@ def backbone_and_head(model):
 
 
 # --------------------------------------------------------------------------- text -> ids
+
 
 def token_ids(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -105,8 +110,10 @@ def target_ids(tokenizer, target: str) -> list[int]:
 
 # --------------------------------------------------------------------------- pairs (prompt -> target)
 
-def encode_example(tokenizer, prompt: str, target: str, max_len: int, *, seq2seq: bool = False,
-                   add_eos: bool = True) -> dict:
+
+def encode_example(
+    tokenizer, prompt: str, target: str, max_len: int, *, seq2seq: bool = False, add_eos: bool = True
+) -> dict:
     """One (prompt, target) pair -> unpadded ids.
 
     Decoder-only: input_ids = prompt + target + eos, labels = -100 on the prompt.
@@ -122,7 +129,7 @@ def encode_example(tokenizer, prompt: str, target: str, max_len: int, *, seq2seq
         p = p + ([eos] if eos is not None and (not p or p[-1] != eos) else [])
         return {"input_ids": p[-max_len:], "labels": t[:max_len]}
     t = t[: max_len - max_len // 4]
-    p = p[-(max_len - len(t)):] if len(p) + len(t) > max_len else p
+    p = p[-(max_len - len(t)) :] if len(p) + len(t) > max_len else p
     return {"input_ids": p + t, "labels": [IGNORE] * len(p) + t}
 
 
@@ -143,13 +150,15 @@ def collate(examples: list[dict], pad: int) -> dict[str, torch.Tensor]:
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def encode_pairs(tokenizer, prompts: list[str], targets: list[str], max_len: int, *,
-                 seq2seq: bool = False) -> dict[str, torch.Tensor]:
+def encode_pairs(
+    tokenizer, prompts: list[str], targets: list[str], max_len: int, *, seq2seq: bool = False
+) -> dict[str, torch.Tensor]:
     """Prompt/target texts -> a right-padded batch with the loss on target tokens only (see `collate`)."""
     if len(prompts) != len(targets):
         raise LabkitError(f"encode_pairs: {len(prompts)} prompts but {len(targets)} targets")
-    return collate([encode_example(tokenizer, p, t, max_len, seq2seq=seq2seq) for p, t in zip(prompts, targets)],
-                   pad_id(tokenizer))
+    return collate(
+        [encode_example(tokenizer, p, t, max_len, seq2seq=seq2seq) for p, t in zip(prompts, targets)], pad_id(tokenizer)
+    )
 
 
 def n_target_tokens(example: dict, seq2seq: bool) -> int:
@@ -169,23 +178,24 @@ def target_logits(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, 
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels).logits
         keep = labels != IGNORE
         return logits[keep], labels[keep]
-    targets = labels[:, 1:]                                            # (B, T-1): token t+1 predicted at t
+    targets = labels[:, 1:]  # (B, T-1): token t+1 predicted at t
     keep = targets != IGNORE
     backbone, head = backbone_and_head(model)
     if backbone is not None and head is not None:
         hidden = backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-        return head(hidden[:, :-1][keep]), targets[keep]               # (N, V), (N,)
+        return head(hidden[:, :-1][keep]), targets[keep]  # (N, V), (N,)
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     return logits[:, :-1][keep], targets[keep]
 
 
 # --------------------------------------------------------------------------- rollouts (prompt + response)
 
+
 def make_rollout(prompt: list[int], response: list[int], max_len: int) -> dict:
     """{"prompt": ids, "response": ids}, cut to max_len tokens: the response keeps at most
     max_len - max_len // 4 tokens, the prompt is cut from the left (its end survives)."""
     response = list(response)[: max_len - max_len // 4]
-    prompt = list(prompt)[-(max_len - len(response)):]
+    prompt = list(prompt)[-(max_len - len(response)) :]
     return {"prompt": prompt, "response": response}
 
 
@@ -193,8 +203,7 @@ def encode_rollouts(tokenizer, prompts: list[str], targets: list[str], max_len: 
     """Prompt/target texts -> rollouts (response = target + eos)."""
     if len(prompts) != len(targets):
         raise LabkitError(f"{len(prompts)} prompts but {len(targets)} targets; expected one target per prompt")
-    return [make_rollout(prompt_ids(tokenizer, p), target_ids(tokenizer, t), max_len)
-            for p, t in zip(prompts, targets)]
+    return [make_rollout(prompt_ids(tokenizer, p), target_ids(tokenizer, t), max_len) for p, t in zip(prompts, targets)]
 
 
 def rollout_texts(tokenizer, rollouts: list[dict]) -> list[str]:
@@ -215,12 +224,17 @@ def collate_rollouts(rollouts: list[dict], pad: int, device=None) -> dict[str, t
     mask = torch.zeros((B, P + R), dtype=torch.long)
     for i, r in enumerate(rollouts):
         p, y = r["prompt"], r["response"]
-        ids[i, P - len(p): P] = torch.tensor(p, dtype=torch.long)
-        ids[i, P: P + len(y)] = torch.tensor(y, dtype=torch.long)
-        mask[i, P - len(p): P + len(y)] = 1
+        ids[i, P - len(p) : P] = torch.tensor(p, dtype=torch.long)
+        ids[i, P : P + len(y)] = torch.tensor(y, dtype=torch.long)
+        mask[i, P - len(p) : P + len(y)] = 1
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    batch = {"input_ids": ids, "attention_mask": mask, "position_ids": pos,
-             "response": ids[:, P:], "response_mask": mask[:, P:].bool()}
+    batch = {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "position_ids": pos,
+        "response": ids[:, P:],
+        "response_mask": mask[:, P:].bool(),
+    }
     if device is not None:
         batch = {k: v.to(device) for k, v in batch.items()}
     batch["P"] = P
@@ -233,9 +247,9 @@ def response_logits(model, batch: dict) -> torch.Tensor:
     kw = {k: batch[k] for k in ("input_ids", "attention_mask", "position_ids")}
     backbone, head = backbone_and_head(model)
     if backbone is not None and head is not None:
-        hidden = backbone(**kw).last_hidden_state            # (B, P+R, H)
-        return head(hidden[:, P - 1: P - 1 + R])              # (B, R, V)
-    return model(**kw).logits[:, P - 1: P - 1 + R]
+        hidden = backbone(**kw).last_hidden_state  # (B, P+R, H)
+        return head(hidden[:, P - 1 : P - 1 + R])  # (B, R, V)
+    return model(**kw).logits[:, P - 1 : P - 1 + R]
 
 
 def teacher_logits(teacher, batch: dict) -> torch.Tensor:
@@ -245,6 +259,7 @@ def teacher_logits(teacher, batch: dict) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- decoding (no gradient)
+
 
 def mixed_log_probs(student_log_probs: torch.Tensor, teacher_log_probs: torch.Tensor, alpha: float) -> torch.Tensor:
     """log p~ of MiniLLM's sampling mixture p~ = α p + (1 - α) q, from log-probabilities (..., V)."""
@@ -275,7 +290,7 @@ class _Decoder:
         self.cache_kw = cache_keyword(model)
         self.last_only = last_logits_only(model)
         self.seq2seq = is_seq2seq(model)
-        if self.seq2seq:      # the encoder reads the prompt once; the decoder starts from its start token
+        if self.seq2seq:  # the encoder reads the prompt once; the decoder starts from its start token
             with autocast():
                 self.encoder_out = model.get_encoder()(input_ids=ids, attention_mask=mask)
             self.enc_mask = mask
@@ -287,13 +302,24 @@ class _Decoder:
     def log_probs(self, temperature: float) -> torch.Tensor:
         with self.autocast():
             if self.seq2seq:
-                o = self.model(encoder_outputs=self.encoder_out, attention_mask=self.enc_mask,
-                               decoder_input_ids=self.step_ids, use_cache=True, **{self.cache_kw: self.cache})
+                o = self.model(
+                    encoder_outputs=self.encoder_out,
+                    attention_mask=self.enc_mask,
+                    decoder_input_ids=self.step_ids,
+                    use_cache=True,
+                    **{self.cache_kw: self.cache},
+                )
             else:
-                o = self.model(input_ids=self.step_ids, attention_mask=self.mask, position_ids=self.pos,
-                               use_cache=True, **{self.cache_kw: self.cache}, **self.last_only)
+                o = self.model(
+                    input_ids=self.step_ids,
+                    attention_mask=self.mask,
+                    position_ids=self.pos,
+                    use_cache=True,
+                    **{self.cache_kw: self.cache},
+                    **self.last_only,
+                )
         self.cache = o.cache if "cache" in o else o.past_key_values
-        return F.log_softmax(o.logits[:, -1].float() / temperature, dim=-1)      # (B, V)
+        return F.log_softmax(o.logits[:, -1].float() / temperature, dim=-1)  # (B, V)
 
     def advance(self, tok: torch.Tensor, real: torch.Tensor) -> None:
         self.step_ids = tok[:, None]
@@ -320,10 +346,24 @@ def _top_p(log_probs: torch.Tensor, top_p: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def sample_responses(model, prompts: list[list[int]], *, max_new_tokens: int, eos_id, pad: int,
-                     greedy: bool = False, temperature: float = 1.0, top_p: float = 1.0, teacher=None,
-                     teacher_mix: float = 0.0, generator: torch.Generator | None = None, batch_size: int = 16,
-                     autocast: Callable = nullcontext, stop: str | None = None, tokenizer=None) -> list[list[int]]:
+def sample_responses(
+    model,
+    prompts: list[list[int]],
+    *,
+    max_new_tokens: int,
+    eos_id,
+    pad: int,
+    greedy: bool = False,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    teacher=None,
+    teacher_mix: float = 0.0,
+    generator: torch.Generator | None = None,
+    batch_size: int = 16,
+    autocast: Callable = nullcontext,
+    stop: str | None = None,
+    tokenizer=None,
+) -> list[list[int]]:
     """Sample (or greedily decode) one response per prompt, token by token with KV caches.
 
     Args:
@@ -346,7 +386,7 @@ def sample_responses(model, prompts: list[list[int]], *, max_new_tokens: int, eo
     out: list[list[int]] = []
     try:
         for s in range(0, len(prompts), batch_size):
-            chunk = prompts[s: s + batch_size]
+            chunk = prompts[s : s + batch_size]
             batch = collate_rollouts([{"prompt": p, "response": []} for p in chunk], pad, device)
             P = batch["P"]
             ids, mask, pos = (batch[k][:, :P] for k in ("input_ids", "attention_mask", "position_ids"))
@@ -360,9 +400,9 @@ def sample_responses(model, prompts: list[list[int]], *, max_new_tokens: int, eo
                 if greedy:
                     tok = lp.argmax(-1)
                 else:
-                    tok = torch.multinomial(_top_p(lp, top_p).exp(), 1, generator=generator).squeeze(1)   # (B,)
+                    tok = torch.multinomial(_top_p(lp, top_p).exp(), 1, generator=generator).squeeze(1)  # (B,)
                 tok = torch.where(done, torch.full_like(tok, pad), tok)
-                real = ~done                                     # this token belongs to the response
+                real = ~done  # this token belongs to the response
                 for i in real.nonzero()[:, 0].tolist():
                     responses[i].append(int(tok[i]))
                 done = done | torch.isin(tok, eos)
@@ -381,10 +421,23 @@ def sample_responses(model, prompts: list[list[int]], *, max_new_tokens: int, eo
     return out
 
 
-def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int = 64, greedy: bool = True,
-             temperature: float = 1.0, top_p: float = 1.0, n_samples: int = 1, seed: int = 0,
-             batch_size: int = 16, autocast: Callable = nullcontext, eos_ids=None, stop: str | None = None,
-             stop_at_newline: bool = False) -> list[str]:
+def generate(
+    model,
+    tokenizer,
+    prompts: list[str],
+    *,
+    max_new_tokens: int = 64,
+    greedy: bool = True,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    n_samples: int = 1,
+    seed: int = 0,
+    batch_size: int = 16,
+    autocast: Callable = nullcontext,
+    eos_ids=None,
+    stop: str | None = None,
+    stop_at_newline: bool = False,
+) -> list[str]:
     """Decode text responses (special tokens dropped), batched in prompt-length order.
 
     Greedy by default; sampling (greedy=False) is seeded by ``seed``. n_samples > 1 returns
@@ -397,10 +450,21 @@ def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int = 64, 
     g = torch.Generator(device=model_device(model)).manual_seed(seed)
     eos = set(eos_ids or ()) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
     stop_text = "\n" if stop_at_newline else stop
-    responses = sample_responses(model, [ids[i] for i in order], max_new_tokens=max_new_tokens, eos_id=eos,
-                                 pad=pad_id(tokenizer), greedy=greedy, temperature=temperature, top_p=top_p,
-                                 generator=g, batch_size=batch_size, autocast=autocast, stop=stop_text,
-                                 tokenizer=tokenizer)
+    responses = sample_responses(
+        model,
+        [ids[i] for i in order],
+        max_new_tokens=max_new_tokens,
+        eos_id=eos,
+        pad=pad_id(tokenizer),
+        greedy=greedy,
+        temperature=temperature,
+        top_p=top_p,
+        generator=g,
+        batch_size=batch_size,
+        autocast=autocast,
+        stop=stop_text,
+        tokenizer=tokenizer,
+    )
     texts = [""] * len(ids)
     for i, r in zip(order, responses):
         text = tokenizer.decode(r, skip_special_tokens=True)

@@ -28,6 +28,7 @@ and exact when k = V. The sampled forward KL (1/m) Σ_j [log T(x_j) - log q(x_j)
 unbiased estimate of KL(T‖q) and its gradient q - (counts/m) an unbiased estimate of q - T. There is
 no unbiased sampled reverse KL from teacher samples (it needs T at the student's tokens).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,10 +53,11 @@ FORMAT = "labkit-signals-1"
 @dataclass(frozen=True)
 class SignalSettings:
     """Everything that changes a captured signal (compared field by field when a store is opened)."""
+
     teacher: str
-    teacher_weights: str          # SHA-256 of the teacher's parameters
-    tokenizer: str                # labkit.alignment.tokenizer_fingerprint
-    sequences: str                # SHA-256 of every rollout's prompt and response ids
+    teacher_weights: str  # SHA-256 of the teacher's parameters
+    tokenizer: str  # labkit.alignment.tokenizer_fingerprint
+    sequences: str  # SHA-256 of every rollout's prompt and response ids
     n_sequences: int
     k: int
     samples: int
@@ -83,26 +85,31 @@ def sequences_fingerprint(rollouts: list[dict]) -> str:
 @dataclass
 class Signals:
     """Signals of some sequences, flattened over their response positions (row-major, no padding)."""
-    topk_ids: torch.Tensor        # (N, k) int64
-    topk_logprobs: torch.Tensor   # (N, k) float32
-    tail_logmass: torch.Tensor    # (N,) float32
-    sample_ids: torch.Tensor      # (N, m) int64
+
+    topk_ids: torch.Tensor  # (N, k) int64
+    topk_logprobs: torch.Tensor  # (N, k) float32
+    tail_logmass: torch.Tensor  # (N,) float32
+    sample_ids: torch.Tensor  # (N, m) int64
     sample_logprobs: torch.Tensor  # (N, m) float32
 
-    def to(self, device) -> "Signals":
+    def to(self, device) -> Signals:
         return Signals(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
 
 
-def _capture_rows(teacher_logits: torch.Tensor, k: int, samples: int, temperature: float,
-                  generator: torch.Generator) -> dict[str, torch.Tensor]:
+def _capture_rows(
+    teacher_logits: torch.Tensor, k: int, samples: int, temperature: float, generator: torch.Generator
+) -> dict[str, torch.Tensor]:
     """(N, V) teacher logits -> the stored fields for those N positions."""
-    lp = F.log_softmax(teacher_logits.float() / temperature, -1)                 # (N, V)
-    top_lp, top_ids = lp.topk(min(k, lp.shape[-1]), dim=-1)                      # (N, k)
-    tail = torch.log1p(-top_lp.exp().sum(-1).clamp(max=1.0 - 1e-7)) if k < lp.shape[-1] else \
-        torch.full(lp.shape[:1], float("-inf"))
+    lp = F.log_softmax(teacher_logits.float() / temperature, -1)  # (N, V)
+    top_lp, top_ids = lp.topk(min(k, lp.shape[-1]), dim=-1)  # (N, k)
+    tail = (
+        torch.log1p(-top_lp.exp().sum(-1).clamp(max=1.0 - 1e-7))
+        if k < lp.shape[-1]
+        else torch.full(lp.shape[:1], float("-inf"))
+    )
     out = {"topk_ids": top_ids.to(torch.int32), "topk_logprobs": top_lp, "tail_logmass": tail.float()}
     if samples:
-        ids = torch.multinomial(lp.exp(), samples, replacement=True, generator=generator)   # (N, m)
+        ids = torch.multinomial(lp.exp(), samples, replacement=True, generator=generator)  # (N, m)
         out["sample_ids"] = ids.to(torch.int32)
         out["sample_logprobs"] = lp.gather(-1, ids)
     else:
@@ -124,10 +131,16 @@ class SignalStore:
             raise LabkitError(f"{doc_path}: format {doc.get('format')!r}, expected {FORMAT!r}")
         self.settings = SignalSettings(**doc["settings"])
         if settings is not None and settings != self.settings:
-            diff = [f"{f}: stored {getattr(self.settings, f)!r}, asked {getattr(settings, f)!r}"
-                    for f in self.settings.__dataclass_fields__ if getattr(self.settings, f) != getattr(settings, f)]
-            raise LabkitError(f"{self.path}: captured under other settings, refusing to serve it ("
-                              + "; ".join(diff) + "). Capture again with these settings.")
+            diff = [
+                f"{f}: stored {getattr(self.settings, f)!r}, asked {getattr(settings, f)!r}"
+                for f in self.settings.__dataclass_fields__
+                if getattr(self.settings, f) != getattr(settings, f)
+            ]
+            raise LabkitError(
+                f"{self.path}: captured under other settings, refusing to serve it ("
+                + "; ".join(diff)
+                + "). Capture again with these settings."
+            )
         self.chunk_size = doc["chunk_size"]
         self.lengths = doc["response_lengths"]
 
@@ -145,26 +158,51 @@ class SignalStore:
             with safe_open(self._chunk_file(c), framework="pt") as f:
                 offsets = f.get_tensor("offsets")
                 a, b = int(offsets[j]), int(offsets[j + 1])
-                parts.append({name: f.get_slice(name)[a:b] for name in
-                              ("topk_ids", "topk_logprobs", "tail_logmass", "sample_ids", "sample_logprobs")})
+                parts.append(
+                    {
+                        name: f.get_slice(name)[a:b]
+                        for name in ("topk_ids", "topk_logprobs", "tail_logmass", "sample_ids", "sample_logprobs")
+                    }
+                )
         cat = {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
-        return Signals(cat["topk_ids"].long(), cat["topk_logprobs"], cat["tail_logmass"], cat["sample_ids"].long(),
-                       cat["sample_logprobs"])
+        return Signals(
+            cat["topk_ids"].long(),
+            cat["topk_logprobs"],
+            cat["tail_logmass"],
+            cat["sample_ids"].long(),
+            cat["sample_logprobs"],
+        )
 
     def bytes_per_token(self) -> float:
         total = sum(p.stat().st_size for p in self.path.glob("chunk-*.safetensors"))
         return total / max(sum(self.lengths), 1)
 
 
-def settings_for(teacher, tokenizer, rollouts: list[dict], *, teacher_name: str = "teacher", k: int = 64,
-                 samples: int = 32, temperature: float = 1.0, seed: int = 0) -> SignalSettings:
+def settings_for(
+    teacher,
+    tokenizer,
+    rollouts: list[dict],
+    *,
+    teacher_name: str = "teacher",
+    k: int = 64,
+    samples: int = 32,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> SignalSettings:
     """The SignalSettings that ``capture`` would record for these arguments (hashes the teacher's weights)."""
     if k < 1 or samples < 0:
         raise LabkitError(f"capture: k={k!r} must be >= 1 and samples={samples!r} >= 0")
-    return SignalSettings(teacher=teacher_name, teacher_weights=weights_fingerprint(teacher),
-                          tokenizer=alignment.tokenizer_fingerprint(tokenizer),
-                          sequences=sequences_fingerprint(rollouts), n_sequences=len(rollouts), k=k,
-                          samples=samples, temperature=float(temperature), seed=seed)
+    return SignalSettings(
+        teacher=teacher_name,
+        teacher_weights=weights_fingerprint(teacher),
+        tokenizer=alignment.tokenizer_fingerprint(tokenizer),
+        sequences=sequences_fingerprint(rollouts),
+        n_sequences=len(rollouts),
+        k=k,
+        samples=samples,
+        temperature=float(temperature),
+        seed=seed,
+    )
 
 
 def content_key(settings: SignalSettings) -> str:
@@ -180,6 +218,7 @@ def capture_keyed(teacher, tokenizer, rollouts: list[dict], root, **kw) -> tuple
     `root`: the first captures, the others find it complete.
     """
     import fcntl
+
     capture_kw = {n: kw.pop(n) for n in ("chunk_size", "batch_size", "autocast") if n in kw}
     settings = settings_for(teacher, tokenizer, rollouts, **kw)
     root = Path(root)
@@ -194,22 +233,47 @@ def capture_keyed(teacher, tokenizer, rollouts: list[dict], root, **kw) -> tuple
         return capture(teacher, tokenizer, rollouts, path, settings=settings, **kw, **capture_kw), True
 
 
-def capture(teacher, tokenizer, rollouts: list[dict], out_dir, *, teacher_name: str = "teacher", k: int = 64,
-            samples: int = 32, temperature: float = 1.0, seed: int = 0, chunk_size: int = 64, batch_size: int = 16,
-            autocast=None, settings: SignalSettings | None = None) -> SignalStore:
+def capture(
+    teacher,
+    tokenizer,
+    rollouts: list[dict],
+    out_dir,
+    *,
+    teacher_name: str = "teacher",
+    k: int = 64,
+    samples: int = 32,
+    temperature: float = 1.0,
+    seed: int = 0,
+    chunk_size: int = 64,
+    batch_size: int = 16,
+    autocast=None,
+    settings: SignalSettings | None = None,
+) -> SignalStore:
     """Run `teacher` once over `rollouts` (prompt + response ids) and store its signals in `out_dir`.
 
     Resumable: chunks already on disk are kept; a store captured under other settings is refused.
     settings: what ``settings_for`` returned for these same arguments (saves hashing the weights twice).
     """
-    settings = settings or settings_for(teacher, tokenizer, rollouts, teacher_name=teacher_name, k=k,
-                                        samples=samples, temperature=temperature, seed=seed)
+    settings = settings or settings_for(
+        teacher,
+        tokenizer,
+        rollouts,
+        teacher_name=teacher_name,
+        k=k,
+        samples=samples,
+        temperature=temperature,
+        seed=seed,
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    doc = {"format": FORMAT, "settings": asdict(settings), "chunk_size": chunk_size,
-           "response_lengths": [len(r["response"]) for r in rollouts]}
+    doc = {
+        "format": FORMAT,
+        "settings": asdict(settings),
+        "chunk_size": chunk_size,
+        "response_lengths": [len(r["response"]) for r in rollouts],
+    }
     if (out / "signals.json").is_file():
-        SignalStore(out, settings)                       # refuses other settings, names the difference
+        SignalStore(out, settings)  # refuses other settings, names the difference
     else:
         tmp = out / "signals.json.tmp"
         tmp.write_text(json.dumps(doc, indent=1))
@@ -225,11 +289,11 @@ def capture(teacher, tokenizer, rollouts: list[dict], out_dir, *, teacher_name: 
         generator = torch.Generator().manual_seed(seed * 1_000_003 + c)
         fields, offsets = [], [0]
         for b in range(c, min(c + chunk_size, len(rollouts)), batch_size):
-            batch = rollouts[b: min(b + batch_size, c + chunk_size, len(rollouts))]
+            batch = rollouts[b : min(b + batch_size, c + chunk_size, len(rollouts))]
             coll = S.collate_rollouts(batch, pad, device)
-            with torch.inference_mode(), (autocast() if autocast else nullcontext()):
-                logits = S.response_logits(teacher, coll)                    # (B, R, V)
-            rows = logits[coll["response_mask"]].cpu()                       # (n, V), row-major
+            with torch.inference_mode(), autocast() if autocast else nullcontext():
+                logits = S.response_logits(teacher, coll)  # (B, R, V)
+            rows = logits[coll["response_mask"]].cpu()  # (n, V), row-major
             fields.append(_capture_rows(rows, k, samples, temperature, generator))
             for r in batch:
                 offsets.append(offsets[-1] + len(r["response"]))
@@ -243,32 +307,47 @@ def capture(teacher, tokenizer, rollouts: list[dict], out_dir, *, teacher_name: 
 
 # --------------------------------------------------------------------------- losses that read a store
 
-def topk_divergence(student_logits: torch.Tensor, sig: Signals, *, kind: str = "forward_kl", beta: float = 0.5,
-                    temperature: float = 1.0, mask: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+
+def topk_divergence(
+    student_logits: torch.Tensor,
+    sig: Signals,
+    *,
+    kind: str = "forward_kl",
+    beta: float = 0.5,
+    temperature: float = 1.0,
+    mask: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
     """D(T_k ‖ q_k) on the top-k tokens plus one tail bin (both sides coarse-grained the same way).
 
     student_logits (..., V) with `mask` (...) selecting the N rows the signals describe (row-major).
     Biased low for every kind (coarse-graining shrinks f-divergences); exact when k = V.
     """
     z, mask, lead = _counted_rows(student_logits, mask, sig, reduction, "topk_divergence")
-    lq = F.log_softmax(z.float() / temperature, -1)                          # (N, V)
-    lq_k = lq.gather(-1, sig.topk_ids)                                       # (N, k)
+    lq = F.log_softmax(z.float() / temperature, -1)  # (N, V)
+    lq_k = lq.gather(-1, sig.topk_ids)  # (N, k)
     student, teacher = lq_k, sig.topk_logprobs
-    if sig.topk_ids.shape[-1] < lq.shape[-1]:                                # one more bin: the tail
-        lq_tail = torch.log1p(-lq_k.exp().sum(-1).clamp(max=1.0 - 1e-7))     # (N,)
+    if sig.topk_ids.shape[-1] < lq.shape[-1]:  # one more bin: the tail
+        lq_tail = torch.log1p(-lq_k.exp().sum(-1).clamp(max=1.0 - 1e-7))  # (N,)
         student = torch.cat([lq_k, lq_tail[:, None]], -1)
         teacher = torch.cat([sig.topk_logprobs, sig.tail_logmass[:, None]], -1)
-    per_row = losses.divergence(student, teacher, kind=kind, beta=beta, reduction="none")   # (N,)
+    per_row = losses.divergence(student, teacher, kind=kind, beta=beta, reduction="none")  # (N,)
     return _reduce_rows(per_row, mask, lead, reduction)
 
 
-def sampled_forward_kl(student_logits: torch.Tensor, sig: Signals, *, temperature: float = 1.0,
-                       mask: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+def sampled_forward_kl(
+    student_logits: torch.Tensor,
+    sig: Signals,
+    *,
+    temperature: float = 1.0,
+    mask: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
     """(1/m) Σ_j [log T(x_j) - log q(x_j)], x_j ~ T: an unbiased estimate of KL(T‖q), gradient q - counts/m."""
     if sig.sample_ids.shape[-1] == 0:
         raise LabkitError("sampled_forward_kl: the store holds no samples (captured with samples=0)")
     z, mask, lead = _counted_rows(student_logits, mask, sig, reduction, "sampled_forward_kl")
-    lq = F.log_softmax(z.float() / temperature, -1).gather(-1, sig.sample_ids)    # (N, m)
+    lq = F.log_softmax(z.float() / temperature, -1).gather(-1, sig.sample_ids)  # (N, m)
     per_row = (sig.sample_logprobs - lq).mean(-1)
     return _reduce_rows(per_row, mask, lead, reduction)
 
@@ -282,8 +361,10 @@ def _counted_rows(student_logits: torch.Tensor, mask, sig: Signals, reduction: s
     if mask is not None:
         z = z[mask.reshape(-1)]
     if z.shape[0] != sig.topk_ids.shape[0]:
-        raise LabkitError(f"{who}: {z.shape[0]} counted student rows but {sig.topk_ids.shape[0]} captured rows; "
-                          f"the mask must select exactly the captured response positions")
+        raise LabkitError(
+            f"{who}: {z.shape[0]} counted student rows but {sig.topk_ids.shape[0]} captured rows; "
+            f"the mask must select exactly the captured response positions"
+        )
     return z, mask, lead
 
 
@@ -302,16 +383,29 @@ def _reduce_rows(per_row: torch.Tensor, mask, lead: torch.Size, reduction: str) 
 
 # --------------------------------------------------------------------------- how good is each approximation?
 
-def signals_from_logits(teacher_logits: torch.Tensor, *, k: int, samples: int, temperature: float = 1.0,
-                        seed: int = 0) -> Signals:
+
+def signals_from_logits(
+    teacher_logits: torch.Tensor, *, k: int, samples: int, temperature: float = 1.0, seed: int = 0
+) -> Signals:
     """What ``capture`` would store for these (N, V) teacher logits (no disk): for error studies and tests."""
     rows = _capture_rows(teacher_logits, k, samples, temperature, torch.Generator().manual_seed(seed))
-    return Signals(rows["topk_ids"].long(), rows["topk_logprobs"], rows["tail_logmass"], rows["sample_ids"].long(),
-                   rows["sample_logprobs"])
+    return Signals(
+        rows["topk_ids"].long(),
+        rows["topk_logprobs"],
+        rows["tail_logmass"],
+        rows["sample_ids"].long(),
+        rows["sample_logprobs"],
+    )
 
 
-def estimator_errors(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, ks=(1, 4, 16, 64, 256),
-                     sample_counts=(1, 4, 16, 64, 256), repeats: int = 8) -> list[dict]:
+def estimator_errors(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    *,
+    ks=(1, 4, 16, 64, 256),
+    sample_counts=(1, 4, 16, 64, 256),
+    repeats: int = 8,
+) -> list[dict]:
     """Forward-KL loss and gradient of top-k+tail and of sampled signals against the exact ones.
 
     student_logits, teacher_logits: (N, V) for the same positions. For each k (top-k) and each m
@@ -324,7 +418,7 @@ def estimator_errors(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
     def loss_and_grad(fn):
         zz = z.clone().requires_grad_(True)
         value = fn(zz)
-        grad, = torch.autograd.grad(value, zz)
+        (grad,) = torch.autograd.grad(value, zz)
         return float(value.detach()), grad
 
     exact, g_exact = loss_and_grad(lambda zz: losses.divergence(zz, teacher_logits, kind="forward_kl"))
@@ -335,9 +429,18 @@ def estimator_errors(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
         sd = (sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)) ** 0.5
         g_err = [float((g - g_exact).norm() / g_exact.norm()) for g in grads]
         cos = [float(torch.nn.functional.cosine_similarity(g.flatten(), g_exact.flatten(), dim=0)) for g in grads]
-        rows.append({"estimator": name, "size": size, "loss": mean, "exact_loss": exact,
-                     "loss_rel_err": abs(mean - exact) / exact, "loss_rel_sd": sd / exact,
-                     "grad_rel_err": sum(g_err) / len(g_err), "grad_cos": sum(cos) / len(cos)})
+        rows.append(
+            {
+                "estimator": name,
+                "size": size,
+                "loss": mean,
+                "exact_loss": exact,
+                "loss_rel_err": abs(mean - exact) / exact,
+                "loss_rel_sd": sd / exact,
+                "grad_rel_err": sum(g_err) / len(g_err),
+                "grad_cos": sum(cos) / len(cos),
+            }
+        )
 
     for k in ks:
         sig = signals_from_logits(teacher_logits, k=k, samples=0)

@@ -10,6 +10,7 @@ chat-formatting code paths run on tiny models too. Everything is deterministic: 
 same corpus gives the same tokenizer, the same seed the same weights (the global torch
 random state is left untouched).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -105,8 +106,10 @@ def default_corpus(n: int = 400, seed: int = 0) -> list[str]:
             ans = a + b - c
             opts = [ans, ans + 2, ans - 3, ans + 7]
             rng.shuffle(opts)
-            q = (f"{who} has {a} {obj}s. {other} gives {who} {b} more, then {who} loses {c}. "
-                 f"How many {obj}s does {who} have now?")
+            q = (
+                f"{who} has {a} {obj}s. {other} gives {who} {b} more, then {who} loses {c}. "
+                f"How many {obj}s does {who} have now?"
+            )
             sol = f"1. {a} + {b} = {a + b}.\n2. {a + b} - {c} = {ans}.\nSo the answer is {ans}."
         elif kind == 1:
             ans = a * c
@@ -129,8 +132,7 @@ def default_corpus(n: int = 400, seed: int = 0) -> list[str]:
 # --------------------------------------------------------------------------- tokenizer
 
 
-def train_tokenizer(corpus: list[str], vocab_size: int = 512, *, split_digits: bool = False
-                    ) -> PreTrainedTokenizerFast:
+def train_tokenizer(corpus: list[str], vocab_size: int = 512, *, split_digits: bool = False) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE tokenizer on ``corpus``.
 
     Args:
@@ -149,8 +151,10 @@ def train_tokenizer(corpus: list[str], vocab_size: int = 512, *, split_digits: b
     if not corpus:
         raise LabkitError("train_tokenizer: corpus is empty; expected a list of non-empty strings")
     if vocab_size < 258:
-        raise LabkitError(f"train_tokenizer: vocab_size={vocab_size} is too small; expected >= 258 "
-                          "(256 bytes + special token + one merge)")
+        raise LabkitError(
+            f"train_tokenizer: vocab_size={vocab_size} is too small; expected >= 258 "
+            "(256 bytes + special token + one merge)"
+        )
     if not isinstance(split_digits, bool):
         raise LabkitError(f"train_tokenizer: split_digits={split_digits!r}; expected True or False")
     fast = PreTrainedTokenizerFast(
@@ -170,8 +174,11 @@ def _train_bpe(corpus: list[str], vocab_size: int, specials: list[str], split_di
     """Byte-level BPE trained on ``corpus`` with ``specials`` first in the vocabulary (ids 0, 1, ...)."""
     tok = Tokenizer(models.BPE())
     byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
-                         if split_digits else byte_level)
+    tok.pre_tokenizer = (
+        pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+        if split_digits
+        else byte_level
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -197,8 +204,7 @@ def _check_shape(n_layers: int, hidden: int, heads: int) -> None:
     if n_layers < 1:
         raise LabkitError(f"n_layers={n_layers}: expected >= 1")
     if hidden % heads or (hidden // heads) % 2:
-        raise LabkitError(f"hidden={hidden}, heads={heads}: hidden must be a multiple of heads "
-                          "with an even head size")
+        raise LabkitError(f"hidden={hidden}, heads={heads}: hidden must be a multiple of heads with an even head size")
 
 
 def _seeded_build(cls, config, seed: int):
@@ -210,8 +216,9 @@ def _seeded_build(cls, config, seed: int):
     return model
 
 
-def tiny_causal_lm(tokenizer, *, n_layers: int = 2, hidden: int = 64, heads: int = 4,
-                   seed: int = 0, max_positions: int = 1024) -> LlamaForCausalLM:
+def tiny_causal_lm(
+    tokenizer, *, n_layers: int = 2, hidden: int = 64, heads: int = 4, seed: int = 0, max_positions: int = 1024
+) -> LlamaForCausalLM:
     """A random-init Llama-architecture causal LM sized to ``tokenizer``.
 
     Tied input/output embeddings (like SmolLM2), SiLU MLP of width 4*hidden, RMSNorm.
@@ -234,8 +241,9 @@ def tiny_causal_lm(tokenizer, *, n_layers: int = 2, hidden: int = 64, heads: int
     return _seeded_build(LlamaForCausalLM, config, seed)
 
 
-def tiny_seq2seq(tokenizer, *, n_layers: int = 2, hidden: int = 64, heads: int = 4,
-                 seed: int = 0) -> T5ForConditionalGeneration:
+def tiny_seq2seq(
+    tokenizer, *, n_layers: int = 2, hidden: int = 64, heads: int = 4, seed: int = 0
+) -> T5ForConditionalGeneration:
     """A random-init T5 encoder-decoder sized to ``tokenizer`` (decoder starts from the pad token).
 
     Returns:
@@ -258,8 +266,7 @@ def tiny_seq2seq(tokenizer, *, n_layers: int = 2, hidden: int = 64, heads: int =
     return _seeded_build(T5ForConditionalGeneration, config, seed)
 
 
-def build_tiny_teacher(*, n_layers: int = 4, hidden: int = 128, heads: int = 4,
-                       vocab_size: int = 1024, seed: int = 0):
+def build_tiny_teacher(*, n_layers: int = 4, hidden: int = 128, heads: int = 4, vocab_size: int = 1024, seed: int = 0):
     """The catalog's ``tiny`` model: default corpus tokenizer (vocab ~1024) + 4-layer Llama, seed 0.
 
     Returns:
@@ -271,12 +278,14 @@ def build_tiny_teacher(*, n_layers: int = 4, hidden: int = 128, heads: int = 4,
 
 # --------------------------------------------------------------------------- dry-run stand-ins
 
-DRY_RUN_ENV = "LABKIT_DRY_RUN"              # "1": load_model/resolve() swap in tiny stand-ins (--dry-run sets it)
+DRY_RUN_ENV = "LABKIT_DRY_RUN"  # "1": load_model/resolve() swap in tiny stand-ins (--dry-run sets it)
 DRY_RUN_CACHE_ENV = "LABKIT_DRY_RUN_CACHE"  # where stand-ins are saved (default: a per-user temp folder)
-STAND_IN_RECIPE = "stand-in-v1"             # bump when a family below changes: cached stand-ins are rebuilt
+STAND_IN_RECIPE = "stand-in-v1"  # bump when a family below changes: cached stand-ins are rebuilt
 
-_CHATML = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
-           "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+_CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 def dry_run() -> bool:
@@ -298,6 +307,7 @@ class Family:
     e.g. GPT-2 and Llama-2 have no pad token); template: the post-processor's single-text template
     ("<s> $A": the tokenizer prepends bos, "$A </s>": T5 appends eos); layers: stand-in layer count (the real
     count where a notebook derives ``NAME@layers=K`` students from it)."""
+
     name: str
     arch: str
     specials: tuple
@@ -314,22 +324,70 @@ class Family:
 
 
 FAMILIES = {
-    "t5": Family("t5", "T5ForConditionalGeneration", ("<pad>", "</s>", "<unk>"), None, "</s>", "<pad>", "<unk>",
-                 template="$A </s>", options=(("feed_forward_proj", "relu"), ("tie_word_embeddings", True))),
-    "flan-t5": Family("flan-t5", "T5ForConditionalGeneration", ("<pad>", "</s>", "<unk>"), None, "</s>", "<pad>",
-                      "<unk>", template="$A </s>",
-                      options=(("feed_forward_proj", "gated-gelu"), ("tie_word_embeddings", False))),  # T5 v1.1:
+    "t5": Family(
+        "t5",
+        "T5ForConditionalGeneration",
+        ("<pad>", "</s>", "<unk>"),
+        None,
+        "</s>",
+        "<pad>",
+        "<unk>",
+        template="$A </s>",
+        options=(("feed_forward_proj", "relu"), ("tie_word_embeddings", True)),
+    ),
+    "flan-t5": Family(
+        "flan-t5",
+        "T5ForConditionalGeneration",
+        ("<pad>", "</s>", "<unk>"),
+        None,
+        "</s>",
+        "<pad>",
+        "<unk>",
+        template="$A </s>",
+        options=(("feed_forward_proj", "gated-gelu"), ("tie_word_embeddings", False)),
+    ),  # T5 v1.1:
     # transformers 5 ties T5's embeddings always and reads tie_word_embeddings=False as "no decoder output scaling"
-    "gpt2": Family("gpt2", "GPT2LMHeadModel", ("<|endoftext|>",), "<|endoftext|>", "<|endoftext|>", None,
-                   "<|endoftext|>"),
-    "llama": Family("llama", "LlamaForCausalLM", ("<unk>", "<s>", "</s>"), "<s>", "</s>", None, "<unk>",
-                    template="<s> $A", split_digits=True, options=(("tie_word_embeddings", False),)),
-    "smollm2": Family("smollm2", "LlamaForCausalLM", ("<|endoftext|>", "<|im_start|>", "<|im_end|>"), "<|im_start|>",
-                      "<|im_end|>", "<|im_end|>", "<|endoftext|>", split_digits=True, layers=30, chat=_CHATML,
-                      options=(("tie_word_embeddings", True),)),
-    "gemma3": Family("gemma3", "Gemma3ForCausalLM", ("<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>",
-                                                     "<end_of_turn>"), "<bos>", "<eos>", "<pad>", "<unk>",
-                     template="<bos> $A", split_digits=True, vocab=768, layers=18),
+    "gpt2": Family(
+        "gpt2", "GPT2LMHeadModel", ("<|endoftext|>",), "<|endoftext|>", "<|endoftext|>", None, "<|endoftext|>"
+    ),
+    "llama": Family(
+        "llama",
+        "LlamaForCausalLM",
+        ("<unk>", "<s>", "</s>"),
+        "<s>",
+        "</s>",
+        None,
+        "<unk>",
+        template="<s> $A",
+        split_digits=True,
+        options=(("tie_word_embeddings", False),),
+    ),
+    "smollm2": Family(
+        "smollm2",
+        "LlamaForCausalLM",
+        ("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|im_end|>",
+        "<|endoftext|>",
+        split_digits=True,
+        layers=30,
+        chat=_CHATML,
+        options=(("tie_word_embeddings", True),),
+    ),
+    "gemma3": Family(
+        "gemma3",
+        "Gemma3ForCausalLM",
+        ("<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"),
+        "<bos>",
+        "<eos>",
+        "<pad>",
+        "<unk>",
+        template="<bos> $A",
+        split_digits=True,
+        vocab=768,
+        layers=18,
+    ),
 }
 
 # model name (lower case) -> family: the first pattern that matches wins
@@ -349,8 +407,10 @@ def stand_in_family(name: str) -> Family:
     for pattern, family in STAND_INS:
         if re.search(pattern, low):
             return FAMILIES[family]
-    raise LabkitError(f"dry run: no tiny stand-in for model {name!r} (families with one: "
-                      f"{', '.join(FAMILIES)}; add its family to labkit.tiny.STAND_INS so the dry run can check it)")
+    raise LabkitError(
+        f"dry run: no tiny stand-in for model {name!r} (families with one: "
+        f"{', '.join(FAMILIES)}; add its family to labkit.tiny.STAND_INS so the dry run can check it)"
+    )
 
 
 def family_tokenizer(family: Family) -> PreTrainedTokenizerFast:
@@ -359,11 +419,19 @@ def family_tokenizer(family: Family) -> PreTrainedTokenizerFast:
     if family.template != "$A":
         ids = {t: family.specials.index(t) for t in family.specials if t in family.template}
         tok.post_processor = processors.TemplateProcessing(
-            single=family.template, pair=f"{family.template} {family.template.replace('$A', '$B')}",
-            special_tokens=list(ids.items()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=family.bos, eos_token=family.eos,
-                                   pad_token=family.pad, unk_token=family.unk, padding_side="right",
-                                   model_max_length=1024)
+            single=family.template,
+            pair=f"{family.template} {family.template.replace('$A', '$B')}",
+            special_tokens=list(ids.items()),
+        )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=family.bos,
+        eos_token=family.eos,
+        pad_token=family.pad,
+        unk_token=family.unk,
+        padding_side="right",
+        model_max_length=1024,
+    )
     if family.chat:
         fast.chat_template = family.chat
     return fast
@@ -380,23 +448,59 @@ def family_model(family: Family, tokenizer, *, hidden: int = 64, heads: int = 4,
     opts = dict(family.options)
     n, v = family.layers, len(tokenizer)
     if family.arch == "T5ForConditionalGeneration":
-        config = tf.T5Config(vocab_size=v, d_model=hidden, d_kv=hidden // heads, d_ff=2 * hidden, num_layers=n,
-                             num_decoder_layers=n, num_heads=heads, decoder_start_token_id=ids["pad_token_id"],
-                             pad_token_id=ids["pad_token_id"], eos_token_id=ids["eos_token_id"], **opts)
+        config = tf.T5Config(
+            vocab_size=v,
+            d_model=hidden,
+            d_kv=hidden // heads,
+            d_ff=2 * hidden,
+            num_layers=n,
+            num_decoder_layers=n,
+            num_heads=heads,
+            decoder_start_token_id=ids["pad_token_id"],
+            pad_token_id=ids["pad_token_id"],
+            eos_token_id=ids["eos_token_id"],
+            **opts,
+        )
     elif family.arch == "GPT2LMHeadModel":
-        config = tf.GPT2Config(vocab_size=v, n_positions=1024, n_embd=hidden, n_layer=n, n_head=heads,
-                               bos_token_id=ids["bos_token_id"], eos_token_id=ids["eos_token_id"])
+        config = tf.GPT2Config(
+            vocab_size=v,
+            n_positions=1024,
+            n_embd=hidden,
+            n_layer=n,
+            n_head=heads,
+            bos_token_id=ids["bos_token_id"],
+            eos_token_id=ids["eos_token_id"],
+        )
     elif family.arch == "LlamaForCausalLM":
-        config = tf.LlamaConfig(vocab_size=v, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=n,
-                                num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=2048,
-                                **ids, **opts)
+        config = tf.LlamaConfig(
+            vocab_size=v,
+            hidden_size=hidden,
+            intermediate_size=2 * hidden,
+            num_hidden_layers=n,
+            num_attention_heads=heads,
+            num_key_value_heads=heads,
+            max_position_embeddings=2048,
+            **ids,
+            **opts,
+        )
     elif family.arch == "Gemma3ForCausalLM":
-        config = tf.Gemma3TextConfig(vocab_size=v, hidden_size=hidden, intermediate_size=2 * hidden,
-                                     num_hidden_layers=n, num_attention_heads=heads, num_key_value_heads=1,
-                                     head_dim=hidden // heads, sliding_window=64, max_position_embeddings=2048, **ids)
+        config = tf.Gemma3TextConfig(
+            vocab_size=v,
+            hidden_size=hidden,
+            intermediate_size=2 * hidden,
+            num_hidden_layers=n,
+            num_attention_heads=heads,
+            num_key_value_heads=1,
+            head_dim=hidden // heads,
+            sliding_window=64,
+            max_position_embeddings=2048,
+            **ids,
+        )
     else:  # a Family added without a builder
-        raise LabkitError(f"dry run: family {family.name!r} names architecture {family.arch!r}, which "
-                          "labkit.tiny.family_model cannot build")
+        raise LabkitError(
+            f"dry run: family {family.name!r} names architecture {family.arch!r}, which "
+            "labkit.tiny.family_model cannot build"
+        )
     return _seeded_build(getattr(tf, family.arch), config, seed)
 
 
@@ -427,20 +531,32 @@ def stand_in(name: str) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{slug}.tmp-", dir=root))
         try:
             from transformers.utils import logging as hf_logging
+
             tok = family_tokenizer(family)
             model = family_model(family, tok, hidden=hidden)
             model.config.labkit_stand_in_for = str(name)
             was = hf_logging.is_progress_bar_enabled()
-            hf_logging.disable_progress_bar()   # a widget in a kernel (see labkit.models.quiet_progress)
+            hf_logging.disable_progress_bar()  # a widget in a kernel (see labkit.models.quiet_progress)
             try:
                 model.save_pretrained(str(tmp))
             finally:
                 if was:
                     hf_logging.enable_progress_bar()
             tok.save_pretrained(str(tmp))
-            (tmp / "stand_in.json").write_text(json.dumps(
-                {"stand_in_for": str(name), "family": family.name, "architecture": family.arch,
-                 "recipe": STAND_IN_RECIPE, "hidden": hidden, "layers": family.layers, "vocab": len(tok)}, indent=2))
+            (tmp / "stand_in.json").write_text(
+                json.dumps(
+                    {
+                        "stand_in_for": str(name),
+                        "family": family.name,
+                        "architecture": family.arch,
+                        "recipe": STAND_IN_RECIPE,
+                        "hidden": hidden,
+                        "layers": family.layers,
+                        "vocab": len(tok),
+                    },
+                    indent=2,
+                )
+            )
             os.rename(tmp, dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -463,28 +579,55 @@ def stand_in_rows(schema: str, n: int = 32, seed: int = 0) -> list[dict]:
         key = labels[texts.index(str(a + b))]
         choices = {"text": texts, "label": labels}
         if schema == "openbookqa":
-            rows.append({"id": f"obqa-{i}", "question_stem": question, "choices": choices, "answerKey": key,
-                         "fact1": "adding items increases the count"})
+            rows.append(
+                {
+                    "id": f"obqa-{i}",
+                    "question_stem": question,
+                    "choices": choices,
+                    "answerKey": key,
+                    "fact1": "adding items increases the count",
+                }
+            )
         elif schema in ("arc", "commonsenseqa"):
-            rows.append({"id": f"{schema}-{i}", "question": question, "choices": choices, "answerKey": key,
-                         "question_concept": obj})
+            rows.append(
+                {
+                    "id": f"{schema}-{i}",
+                    "question": question,
+                    "choices": choices,
+                    "answerKey": key,
+                    "question_concept": obj,
+                }
+            )
         elif schema == "riddlesense":
             rows.append({"question": f"{question} ({i})", "choices": choices, "answerKey": key})
         elif schema == "piqa":
             label = i % 2
             sols = [f"Count all {a + b}.", f"Count only {a}."]
-            rows.append({"goal": f"Count the {obj}s ({i}).", "sol1": sols[label], "sol2": sols[1 - label],
-                         "label": label})
+            rows.append(
+                {"goal": f"Count the {obj}s ({i}).", "sol1": sols[label], "sol2": sols[1 - label], "label": label}
+            )
         elif schema == "pubmedqa":
-            rows.append({"pubid": 1000 + i, "question": f"Does adding {obj}s raise the count ({i})?",
-                         "context": {"contexts": [rng.choice(_SENTENCES)]}, "final_decision": "yes",
-                         "long_answer": "Yes, adding items raises the count."})
+            rows.append(
+                {
+                    "pubid": 1000 + i,
+                    "question": f"Does adding {obj}s raise the count ({i})?",
+                    "context": {"contexts": [rng.choice(_SENTENCES)]},
+                    "final_decision": "yes",
+                    "long_answer": "Yes, adding items raises the count.",
+                }
+            )
         elif schema == "dolly":
-            rows.append({"instruction": f"Explain step by step: {question}",
-                         "context": rng.choice(_SENTENCES) if i % 3 == 0 else "",
-                         "response": f"{a} + {b} = {a + b}. So there are {a + b} {obj}s.",
-                         "category": "open_qa" if i % 3 else "closed_qa"})
+            rows.append(
+                {
+                    "instruction": f"Explain step by step: {question}",
+                    "context": rng.choice(_SENTENCES) if i % 3 == 0 else "",
+                    "response": f"{a} + {b} = {a + b}. So there are {a + b} {obj}s.",
+                    "category": "open_qa" if i % 3 else "closed_qa",
+                }
+            )
         else:
-            raise LabkitError(f"dry run: no stand-in rows for hub dataset schema {schema!r}; add it to "
-                              "labkit.tiny.stand_in_rows so the dry run can check it")
+            raise LabkitError(
+                f"dry run: no stand-in rows for hub dataset schema {schema!r}; add it to "
+                "labkit.tiny.stand_in_rows so the dry run can check it"
+            )
     return rows

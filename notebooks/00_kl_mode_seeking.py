@@ -168,7 +168,7 @@ lk.lab.claims.markdown(claims)
 # teacher. Coarse-graining into k+1 bins can only lower a divergence, so the top-k loss is *biased low*; the sampled
 # estimate $
 # rac1m\sum_j[\log p(x_j)-\log q(x_j)]$, $x_j\sim p$, is *unbiased* for the forward KL (its gradient
-# $q-	ext{counts}/m$ too), at the price of variance. Below: a real teacher's next-token distributions (SmolLM2-135M on the
+# $q-\text{counts}/m$ too), at the price of variance. Below: a real teacher's next-token distributions (SmolLM2-135M on the
 # synthetic task's solutions) and its 4-layer student, the forward KL and its gradient from each stored signal, against
 # the exact values.
 

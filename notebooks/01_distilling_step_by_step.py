@@ -40,11 +40,12 @@
 # **test** split. Every number in this notebook's prose comes from this run.
 
 # %%
+from IPython.display import Markdown, display
+
 import labkit as lk
 from labkit.lab import arms as A
 from labkit.lab import students
 from labkit.methods import dss
-from IPython.display import Markdown, display
 
 # %% tags=["parameters"]
 profile: str = "default"  # smoke | default | real | paper
@@ -119,7 +120,7 @@ objective = lk.methods.base.MultitaskObjective(students.new_student(S, P.seed), 
 idx = list(range(len(objective.examples)))
 total, parts = objective.loss(idx, objective.prepare(idx))
 print("  ".join(f"{k} = {v:.3f}" for k, v in parts.items()),
-      f"\nL = " + " + ".join(f"{w:g}·{k}" for k, w in settings.weights().items()) + f" = {total.item():.3f}")
+      "\nL = " + " + ".join(f"{w:g}·{k}" for k, w in settings.weights().items()) + f" = {total.item():.3f}")
 
 # %% [markdown]
 # ## One seed, live

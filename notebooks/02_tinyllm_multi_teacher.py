@@ -35,11 +35,12 @@
 # (`benchmarks/RESULTS.md`), the numbers below are the **test** split.
 
 # %%
+from IPython.display import Markdown, display
+
 import labkit as lk
 from labkit.lab import arms as A
 from labkit.lab import students
 from labkit.methods import tinyllm
-from IPython.display import Markdown, display
 
 # %% tags=["parameters"]
 profile: str = "default"  # smoke | default | real | paper

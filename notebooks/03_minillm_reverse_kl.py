@@ -37,12 +37,14 @@
 # it puts mass the teacher finds unlikely (docs/methods.md §1, §4).
 
 # %%
+from IPython.display import Markdown, display
+
 import labkit as lk
 from labkit.lab import plots, whitebox, widgets
-from labkit.lab.arms import run as run_arms, summary
+from labkit.lab.arms import run as run_arms
+from labkit.lab.arms import summary
 from labkit.lab.notebook import markdown_table
 from labkit.methods import minillm
-from IPython.display import Markdown, display
 
 # %% tags=["parameters"]
 profile: str = "default"  # smoke (tiny, what tests run) | default (task teacher, the CPU miniature) | paper (GPT-2, GPU)

@@ -22,12 +22,14 @@
 # train/inference mismatch (exposure bias). The grid shows which corner works best for this student. The paper's claim measured here (Agarwal et al., ICLR 2024): on-policy data (λ > 0) beats supervised KD (λ = 0) at the same divergence β, without collapse.
 
 # %%
+from IPython.display import Markdown, display
+
 import labkit as lk
 from labkit.lab import plots, whitebox, widgets
-from labkit.lab.arms import run as run_arms, summary
+from labkit.lab.arms import run as run_arms
+from labkit.lab.arms import summary
 from labkit.lab.notebook import markdown_table
 from labkit.methods import gkd
-from IPython.display import Markdown, display
 
 # %% tags=["parameters"]
 profile: str = "default"  # smoke (tiny, what tests run) | default (task teacher, the CPU miniature) | paper (GPU)

@@ -1,4 +1,5 @@
 """Shared test settings, and the data of the rationale-training tests (loop, dss, tinyllm)."""
+
 import pytest
 import torch
 
@@ -37,7 +38,9 @@ def records():
 @pytest.fixture(scope="session")
 def cfg():
     """cfg(**overrides): a small CPU TrainConfig without progress bars or clipping."""
+
     def make(**kw):
         base = dict(steps=4, batch_size=4, lr=3e-3, progress=False, bf16=False, device="cpu", max_grad_norm=0.0)
         return TrainConfig(**{**base, **kw})
+
     return make

@@ -5,6 +5,7 @@ Anchors follow GitHub's rules: a heading's text (markdown stripped) lowercased, 
 a letter, a digit, `-`, `_` or a space dropped, spaces turned into `-`; the second heading with the same
 slug gets `-1`, the third `-2`.
 """
+
 import math
 import re
 from pathlib import Path
@@ -36,10 +37,10 @@ def prose_lines(text: str):
 
 def slug(heading: str) -> str:
     """GitHub's anchor for a heading's markdown text."""
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)        # links and images: their text
-    text = re.sub(r"<[^>]+>", "", text)                                # inline HTML tags
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # links and images: their text
+    text = re.sub(r"<[^>]+>", "", text)  # inline HTML tags
     text = text.replace("`", "").replace("*", "")
-    text = re.sub(r"(?<!\w)_+|_+(?!\w)", "", text)                     # _emphasis_, not snake_case
+    text = re.sub(r"(?<!\w)_+|_+(?!\w)", "", text)  # _emphasis_, not snake_case
     return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
 
 
@@ -75,7 +76,7 @@ def broken_links(path: Path, root: Path = ROOT) -> list[str]:
     """'file:line: target (why)' for every relative link of `path` that does not resolve."""
     bad = []
     for n, target in links(path):
-        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):            # http(s), mailto: not checked here
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):  # http(s), mailto: not checked here
             continue
         file_part, _, anchor = target.partition("#")
         dest = (path.parent / file_part).resolve() if file_part else path
@@ -89,10 +90,13 @@ def broken_links(path: Path, root: Path = ROOT) -> list[str]:
 
 # --------------------------------------------------------------------------- the checker itself
 
+
 def test_slugs_follow_githubs_rules():
     assert slug("7. Teacher signals kept once: top-k and samples") == "7-teacher-signals-kept-once-top-k-and-samples"
-    assert slug("`make reproduce` from a cold state, session 10 (issue 12, lead)") == \
-        "make-reproduce-from-a-cold-state-session-10-issue-12-lead"
+    assert (
+        slug("`make reproduce` from a cold state, session 10 (issue 12, lead)")
+        == "make-reproduce-from-a-cold-state-session-10-issue-12-lead"
+    )
     assert slug("GKD (λ × β) grid: notebook 04") == "gkd-λ--β-grid-notebook-04"
     assert slug("The survey's miniatures (notebook 05)") == "the-surveys-miniatures-notebook-05"
     assert slug("a [linked](x.md) *word* and snake_case") == "a-linked-word-and-snake_case"
@@ -101,13 +105,19 @@ def test_slugs_follow_githubs_rules():
 def test_a_broken_link_or_anchor_is_reported(tmp_path):
     (tmp_path / "b.md").write_text("# Title\n## Same\n## Same\n```\n# not a heading\n```\n")
     page = tmp_path / "a.md"
-    page.write_text("[ok](b.md#same-1) [ok](#here) [bad](b.md#same-2) [gone](c.md) [code](b.md#not-a-heading)\n"
-                    "`[skipped](nowhere.md)` [web](https://example.org/x#y)\n# Here\n")
-    assert [b.split(": ", 1)[1].split(" (")[0] for b in broken_links(page, tmp_path)] == \
-        ["b.md#same-2", "c.md", "b.md#not-a-heading"]
+    page.write_text(
+        "[ok](b.md#same-1) [ok](#here) [bad](b.md#same-2) [gone](c.md) [code](b.md#not-a-heading)\n"
+        "`[skipped](nowhere.md)` [web](https://example.org/x#y)\n# Here\n"
+    )
+    assert [b.split(": ", 1)[1].split(" (")[0] for b in broken_links(page, tmp_path)] == [
+        "b.md#same-2",
+        "c.md",
+        "b.md#not-a-heading",
+    ]
 
 
 # --------------------------------------------------------------------------- the project's pages
+
 
 @pytest.mark.parametrize("page", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_relative_link_and_anchor_resolves(page):
@@ -133,4 +143,4 @@ def test_the_readme_snippet_runs_and_trains():
     assert len(history.rows) == config.steps == len(losses)
     assert all(math.isfinite(x) and x >= 0 for x in losses)
     assert history.meta["method"].startswith("gkd")
-    assert losses[-1] < losses[0]   # seeded: the student moves toward its teacher
+    assert losses[-1] < losses[0]  # seeded: the student moves toward its teacher

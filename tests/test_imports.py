@@ -1,6 +1,7 @@
 """The package's shape: every module imports on its own, `lk.<module>` works for every module and
 subpackage, no import cycle (imports inside functions included), and the core and labkit.methods never
 import the notebook layer (labkit.lab) or the runs layer (labkit.runs)."""
+
 import ast
 import subprocess
 import sys
@@ -41,7 +42,9 @@ def labkit_imports(module: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             names = [f"{base}.{a.name}" for a in node.names] + [base]
         else:
             continue
@@ -65,7 +68,7 @@ def test_no_import_cycle_among_labkit_modules():
         state[m] = "open"
         for n in sorted(GRAPH[m]):
             if state.get(n) == "open":
-                cycles.append(stack[stack.index(n):] + [n])
+                cycles.append(stack[stack.index(n) :] + [n])
             elif n not in state:
                 visit(n, stack + [n])
         state[m] = "done"
@@ -77,28 +80,39 @@ def test_no_import_cycle_among_labkit_modules():
 
 
 def test_core_and_methods_never_import_the_lab_or_runs_layers():
-    bad = [f"{m} imports {n}" for m, deps in GRAPH.items()
-           if not m.startswith(MAY_IMPORT_LEAVES) and m != "labkit"
-           for n in deps if n.startswith(LEAF_LAYERS)]
+    bad = [
+        f"{m} imports {n}"
+        for m, deps in GRAPH.items()
+        if not m.startswith(MAY_IMPORT_LEAVES) and m != "labkit"
+        for n in deps
+        if n.startswith(LEAF_LAYERS)
+    ]
     assert not bad, bad
 
 
 def test_lab_and_runs_do_not_import_each_other_backwards():
     """runs may use lab (profiles, papers); lab never uses runs."""
-    bad = [f"{m} imports {n}" for m, deps in GRAPH.items() if m.startswith("labkit.lab")
-           for n in deps if n.startswith("labkit.runs")]
+    bad = [
+        f"{m} imports {n}"
+        for m, deps in GRAPH.items()
+        if m.startswith("labkit.lab")
+        for n in deps
+        if n.startswith("labkit.runs")
+    ]
     assert not bad, bad
 
 
 def test_every_module_and_subpackage_is_an_attribute_of_lk():
     subpackages = [p.parent.name for p in PACKAGE.glob("*/__init__.py")]
     modules = [p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("_")]
-    code = ("import labkit as lk\n"
-            f"for name in {sorted(modules + subpackages)!r}:\n"
-            "    getattr(lk, name)\n"
-            "for pkg in ('lab', 'runs'):\n"
-            "    for name in getattr(lk, pkg)._SUBMODULES:\n"
-            "        getattr(getattr(lk, pkg), name)\n")
+    code = (
+        "import labkit as lk\n"
+        f"for name in {sorted(modules + subpackages)!r}:\n"
+        "    getattr(lk, name)\n"
+        "for pkg in ('lab', 'runs'):\n"
+        "    for name in getattr(lk, pkg)._SUBMODULES:\n"
+        "        getattr(getattr(lk, pkg), name)\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
 

@@ -1,4 +1,5 @@
 """Packaging: environment.yml's pip list agrees with pyproject.toml; the `labkit` command runs."""
+
 from __future__ import annotations
 
 import shutil

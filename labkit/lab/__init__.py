@@ -16,6 +16,7 @@
 
 Submodules load lazily: ``lk.lab.plots`` imports matplotlib only when used.
 """
+
 from labkit._lazy import lazy_submodules
 
 __getattr__, __dir__, _SUBMODULES = lazy_submodules(__name__, __path__, globals())

@@ -17,25 +17,26 @@ initialisation, caches of teacher outputs) and trains through ``labkit.methods.g
 hands it to forked worker processes as an argument (inherited by the fork, never pickled, no module
 state): small models train faster as two one-thread processes than as one two-thread process.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import inspect
 import math
 import multiprocessing
-import re
 import os
+import re
 import statistics
 import traceback
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 import torch
 
 from labkit.errors import LabkitError
 from labkit.lab import claims as _claims
 
-INIT = "student (init)"   # the label of the untrained / initial student (every arm's step 0) in the notebooks
+INIT = "student (init)"  # the label of the untrained / initial student (every arm's step 0) in the notebooks
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Arm:
     group: arms of one group are trained by one job per seed (``experiment.run_group``): they share work.
     cost: relative cost, so the runner starts the longest jobs first and no core idles at the end.
     """
+
     label: str
     method: str | None
     settings: Mapping = field(default_factory=dict)
@@ -63,7 +65,8 @@ class Arm:
             raise LabkitError(f"Arm.label={self.label!r}: expected a non-empty string")
         if self.method is not None:
             from labkit import methods
-            methods.get(self.method)                     # LabkitError listing the registered methods
+
+            methods.get(self.method)  # LabkitError listing the registered methods
         object.__setattr__(self, "settings", dict(self.settings))
         object.__setattr__(self, "reads", dict(self.reads))
         if self.seeds is not None:
@@ -82,6 +85,7 @@ class Arm:
             return self.settings[name]
         if self.method is not None:
             from labkit import methods
+
             cls = getattr(methods.get(self.method), "Settings", None)
             if cls is not None and hasattr(cls, name):
                 return getattr(cls, name)
@@ -98,6 +102,7 @@ class Run:
     curves: {name: [(step, value)]} (training losses, validation accuracy, ...).
     extra: anything else worth keeping (samples, counts); JSON-serialisable.
     """
+
     arm: str
     seed: int
     metrics: dict
@@ -109,8 +114,7 @@ class Run:
     def value(self, metric: str, split: str = "test", when: str = "final"):
         got = (self.metrics if when == "final" else self.step0).get(split, {})
         if metric not in got:
-            raise LabkitError(f"run {self.arm!r} seed {self.seed}: no {when} {split} {metric!r}; it has "
-                              f"{sorted(got)}")
+            raise LabkitError(f"run {self.arm!r} seed {self.seed}: no {when} {split} {metric!r}; it has {sorted(got)}")
         return got[metric]
 
     def to_dict(self) -> dict:
@@ -119,12 +123,14 @@ class Run:
 
 # --------------------------------------------------------------------------- training through the registry
 
+
 def train(arm: Arm, **inputs):
     """Train with the arm's registered method, ``labkit.methods.get(arm.method).train``: it receives the
     `inputs` its signature names (student, teacher, tokenizer, prompts, targets, records, config, ...), the
     inputs that are fields of its ``Settings`` and that the arm leaves unset (max_new_tokens), and the arm's
     settings. Returns the method's History."""
     from labkit import methods
+
     if arm.method is None:
         raise LabkitError(f"arm {arm.label!r} has no method: it is the initial student, nothing trains it")
     module = methods.get(arm.method)
@@ -136,6 +142,7 @@ def train(arm: Arm, **inputs):
 
 
 # --------------------------------------------------------------------------- the runner
+
 
 def default_processes() -> int:
     """The cores this process may use."""
@@ -151,7 +158,7 @@ def jobs_of(arms: Sequence[Arm], seeds: Iterable[int]) -> list[tuple[tuple[Arm, 
         raise LabkitError(f"arm labels must be unique; repeated: {dup}")
     jobs, groups = [], {}
     for a in arms:
-        for s in (a.seeds if a.seeds is not None else seeds):
+        for s in a.seeds if a.seeds is not None else seeds:
             if a.group is None:
                 jobs.append(((a,), s))
             elif (a.group, s) in groups:
@@ -183,12 +190,13 @@ def _worker(experiment, jobs, todo, done, threads: int) -> None:
             return
         try:
             done.put((i, _do(experiment, jobs[i]), None))
-        except BaseException as exc:                      # sent back, raised in the parent with the arm's name
+        except BaseException as exc:  # sent back, raised in the parent with the arm's name
             done.put((i, None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
 
 
-def run(experiment, arms: Sequence[Arm], seeds: Iterable[int] = (0,), *, processes: int | None = None,
-        threads: int = 1) -> list[Run]:
+def run(
+    experiment, arms: Sequence[Arm], seeds: Iterable[int] = (0,), *, processes: int | None = None, threads: int = 1
+) -> list[Run]:
     """Every arm for every seed (an arm's own ``seeds`` win): ``experiment.run(arm, seed)`` per job, on
     `processes` forked workers with `threads` torch threads each (default: one per core; 1 runs in this
     process, in order). The experiment reaches the workers through the fork, as an argument: whatever it
@@ -199,7 +207,7 @@ def run(experiment, arms: Sequence[Arm], seeds: Iterable[int] = (0,), *, process
     jobs = jobs_of(list(arms), seeds)
     if not jobs:
         return []
-    order = sorted(range(len(jobs)), key=lambda i: -sum(a.cost for a in jobs[i][0]))   # longest first
+    order = sorted(range(len(jobs)), key=lambda i: -sum(a.cost for a in jobs[i][0]))  # longest first
     processes = max(1, min(default_processes() if processes is None else processes, len(jobs)))
     results: dict[int, list[Run]] = {}
     if processes == 1:
@@ -222,20 +230,24 @@ def run(experiment, arms: Sequence[Arm], seeds: Iterable[int] = (0,), *, process
             todo.put(i)
         for _ in range(processes):
             todo.put(None)
-        workers = [ctx.Process(target=_worker, args=(experiment, jobs, todo, done, threads), daemon=True)
-                   for _ in range(processes)]
+        workers = [
+            ctx.Process(target=_worker, args=(experiment, jobs, todo, done, threads), daemon=True)
+            for _ in range(processes)
+        ]
         for w in workers:
             w.start()
         try:
             while len(results) < len(jobs):
                 try:
                     i, got, error = done.get(timeout=2.0)
-                except Exception:                            # queue.Empty: is every worker still alive?
+                except Exception:  # queue.Empty: is every worker still alive?
                     dead = [w for w in workers if w.exitcode not in (None, 0)]
                     if dead:
-                        raise LabkitError(f"a worker process died (exit code {dead[0].exitcode}) with "
-                                          f"{len(jobs) - len(results)} of {len(jobs)} jobs unfinished; "
-                                          f"out of memory? Try processes=1") from None
+                        raise LabkitError(
+                            f"a worker process died (exit code {dead[0].exitcode}) with "
+                            f"{len(jobs) - len(results)} of {len(jobs)} jobs unfinished; "
+                            f"out of memory? Try processes=1"
+                        ) from None
                     continue
                 if error is not None:
                     raise LabkitError(f"{_name(jobs[i])} failed in a worker: {error}")
@@ -256,6 +268,7 @@ def _name(job) -> str:
 
 
 # --------------------------------------------------------------------------- aggregators
+
 
 def arm_labels(runs: Sequence[Run]) -> list[str]:
     """The arms of `runs`, in first-seen order."""
@@ -286,8 +299,9 @@ def mean_sd(xs: Sequence[float]) -> tuple[float, float]:
     return statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0
 
 
-def summary(runs: Sequence[Run], metrics: Sequence[str], split: str = "test", arms: Sequence[str] | None = None,
-            digits: int = 3) -> list[dict]:
+def summary(
+    runs: Sequence[Run], metrics: Sequence[str], split: str = "test", arms: Sequence[str] | None = None, digits: int = 3
+) -> list[dict]:
     """One row per arm: {"arm", "seeds", <metric>, "<metric> sd", "<metric> per seed" ..., "seconds"} (mean over
     seeds; metrics an arm lacks are left out of its row)."""
     out = []
@@ -324,8 +338,16 @@ def step0_of(runs: Sequence[Run], metric: str, split: str = "test", init: str = 
     return out
 
 
-def learning(runs: Sequence[Run], metric: str, split: str = "test", *, chance: float | None = None,
-             init: str = INIT, exclude: Sequence[str] = (), label: str | None = None) -> list[dict]:
+def learning(
+    runs: Sequence[Run],
+    metric: str,
+    split: str = "test",
+    *,
+    chance: float | None = None,
+    init: str = INIT,
+    exclude: Sequence[str] = (),
+    label: str | None = None,
+) -> list[dict]:
     """Do the trained arms learn? ``lab.claims.learning`` for every arm with ≥ 1 run (not `init`, not in
     `exclude`): its final `metric` over seeds against its step 0 (``step0_of``) and `chance`. The row's
     metric is `label` (default "<split> <metric>")."""
@@ -334,19 +356,33 @@ def learning(runs: Sequence[Run], metric: str, split: str = "test", *, chance: f
     return _claims.learning(per, s0, label or f"{split} {metric}", chance)
 
 
-def claim(runs: Sequence[Run], id: str, text: str, metric: str, better: str, worse: str, split: str = "test", *,
-          seeds: Sequence[int] | None = None, label: str | None = None, **extra) -> dict:
+def claim(
+    runs: Sequence[Run],
+    id: str,
+    text: str,
+    metric: str,
+    better: str,
+    worse: str,
+    split: str = "test",
+    *,
+    seeds: Sequence[int] | None = None,
+    label: str | None = None,
+    **extra,
+) -> dict:
     """``lab.claims.claim`` on two arms' final `metric`, paired by seed (only `seeds` when given); extra keys
     (``headline=True``, ``citation=...``) are added to the claim."""
     b, w = values(runs, better, metric, split), values(runs, worse, metric, split)
     if seeds is not None:
         b, w = {s: b[s] for s in seeds}, {s: w[s] for s in seeds}
-    return {**_claims.claim(id, text, label or f"{split} {metric}", better, worse, better_values=b, worse_values=w),
-            **extra}
+    return {
+        **_claims.claim(id, text, label or f"{split} {metric}", better, worse, better_values=b, worse_values=w),
+        **extra,
+    }
 
 
-def band_effects(runs: Sequence[Run], better: str, worse: str, metric: str, band: float,
-                 split: str = "test") -> list[float]:
+def band_effects(
+    runs: Sequence[Run], better: str, worse: str, metric: str, band: float, split: str = "test"
+) -> list[float]:
     """Per seed: band − |metric(better)/metric(worse) − 1| (positive: within ±band of the reference arm)."""
     b, w = values(runs, better, metric, split), values(runs, worse, metric, split)
     return [band - abs(b[s] / w[s] - 1.0) if w[s] else -1.0 for s in sorted(b)]

@@ -12,11 +12,12 @@ Example::
     claim("dss>ft", "Step-by-step beats fine-tuning (Hsieh et al., 2023, Table 1)",
           "accuracy", "dss", "ft", paired_effects({0: .6, 1: .7}, {0: .5, 1: .55}))
 """
+
 from __future__ import annotations
 
 import math
 import string
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from scipy import stats
 
@@ -43,13 +44,22 @@ def paired_effects(better_values: Mapping, worse_values: Mapping) -> list[float]
     """One effect per seed, better[seed] - worse[seed]; both dicts must have the same seeds."""
     if set(better_values) != set(worse_values):
         raise LabkitError(
-            f"seeds differ between arms: better has {sorted(better_values)}, worse has {sorted(worse_values)}")
+            f"seeds differ between arms: better has {sorted(better_values)}, worse has {sorted(worse_values)}"
+        )
     return [float(better_values[s]) - float(worse_values[s]) for s in sorted(better_values)]
 
 
-def claim(id: str, claim: str, metric: str, better: str, worse: str,
-          values: Sequence[float] | None = None, *,
-          better_values: Mapping | None = None, worse_values: Mapping | None = None) -> dict:
+def claim(
+    id: str,
+    claim: str,
+    metric: str,
+    better: str,
+    worse: str,
+    values: Sequence[float] | None = None,
+    *,
+    better_values: Mapping | None = None,
+    worse_values: Mapping | None = None,
+) -> dict:
     """One claim dict (JSON-serialisable) with keys `KEYS`.
 
     Pass `values` (one effect per seed), or `better_values` and `worse_values`
@@ -63,9 +73,18 @@ def claim(id: str, claim: str, metric: str, better: str, worse: str,
         raise LabkitError("pass either values or better_values/worse_values, not both")
     values = [float(v) for v in values]
     mean, lo, hi = t_interval(values)
-    return {"id": str(id), "claim": str(claim), "metric": str(metric),
-            "better": str(better), "worse": str(worse), "values": values,
-            "mean": mean, "ci95": [lo, hi], "holds": bool(lo > 0), "n": len(values)}
+    return {
+        "id": str(id),
+        "claim": str(claim),
+        "metric": str(metric),
+        "better": str(better),
+        "worse": str(worse),
+        "values": values,
+        "mean": mean,
+        "ci95": [lo, hi],
+        "holds": bool(lo > 0),
+        "n": len(values),
+    }
 
 
 def markdown(claims: Sequence[Mapping]):
@@ -73,11 +92,14 @@ def markdown(claims: Sequence[Mapping]):
     rows = ["| held | claim | metric: better vs worse | mean effect | 95% CI | seeds |", "|---|---|---|---:|---|---:|"]
     for c in claims:
         lo, hi = c["ci95"]
-        rows.append(f"| {'✓' if c['holds'] else '✗'} | {c['claim']} | {c['metric']}: {c['better']} vs {c['worse']} "
-                    f"| {c['mean']:+.4g} | [{lo:+.4g}, {hi:+.4g}] | {c['n']} |")
+        rows.append(
+            f"| {'✓' if c['holds'] else '✗'} | {c['claim']} | {c['metric']}: {c['better']} vs {c['worse']} "
+            f"| {c['mean']:+.4g} | [{lo:+.4g}, {hi:+.4g}] | {c['n']} |"
+        )
     text = "\n".join(rows)
     try:
         from IPython.display import Markdown  # lazy: only notebooks display it
+
         return Markdown(text)
     except ImportError:
         return text
@@ -102,9 +124,19 @@ def learning(per_seed: Mapping[str, Mapping], step0, metric: str, chance: float 
         s0 = float(step0[arm] if isinstance(step0, Mapping) else step0)
         mean, lo, hi = t_interval(xs) if len(xs) > 1 else (xs[0], math.nan, math.nan)
         floor = max(s0, chance) if chance is not None else s0
-        out.append({"arm": str(arm), "metric": str(metric), "step0": s0, "chance": chance, "final": mean,
-                    "ci95": [lo, hi], "n": len(xs), "gain_over_step0": mean - s0,
-                    "learns": bool(len(xs) > 1 and lo > floor)})
+        out.append(
+            {
+                "arm": str(arm),
+                "metric": str(metric),
+                "step0": s0,
+                "chance": chance,
+                "final": mean,
+                "ci95": [lo, hi],
+                "n": len(xs),
+                "gain_over_step0": mean - s0,
+                "learns": bool(len(xs) > 1 and lo > floor),
+            }
+        )
     return out
 
 
@@ -126,8 +158,9 @@ def fill(template: str, numbers: Mapping | None) -> str:
     return "".join(out)
 
 
-def not_learning(rows: Sequence[Mapping], why: Mapping[str, str], default: str = "",
-                 numbers: Mapping | None = None) -> dict[str, str]:
+def not_learning(
+    rows: Sequence[Mapping], why: Mapping[str, str], default: str = "", numbers: Mapping | None = None
+) -> dict[str, str]:
     """{"<arm> · <metric>": the notebook's reading} for each `learning` row that does not learn (metrics
     ["not_learning"]; the report groups them under its "Do the students learn?" table, whose rows hold the numbers).
     `why` is looked up by "<arm>|<metric>", else by the metric ("test accuracy"), else by the longest key the arm
@@ -141,21 +174,26 @@ def not_learning(rows: Sequence[Mapping], why: Mapping[str, str], default: str =
         keys = [k for k in why if "|" not in k and k != metric and arm.startswith(k)]
         reason = why.get(f"{arm}|{metric}") or why.get(metric) or (why[max(keys, key=len)] if keys else default)
         if not reason:
-            reason = ("the mean is above step 0, but the seeds spread more than the gain at this budget"
-                      if r["final"] > r["step0"] else "the mean is not above step 0 at this budget") + f" ({r['n']} seeds)."
+            reason = (
+                "the mean is above step 0, but the seeds spread more than the gain at this budget"
+                if r["final"] > r["step0"]
+                else "the mean is not above step 0 at this budget"
+            ) + f" ({r['n']} seeds)."
         out[f"{arm} · {metric}"] = fill(reason, numbers)
     return out
 
 
-def learning_metrics(rows: Sequence[Mapping], why: Mapping[str, str] | None = None, default: str = "",
-                     numbers: Mapping | None = None) -> dict:
+def learning_metrics(
+    rows: Sequence[Mapping], why: Mapping[str, str] | None = None, default: str = "", numbers: Mapping | None = None
+) -> dict:
     """{"learning": rows, "not_learning": not_learning(rows, why, default, numbers)}: what a notebook writes into
     metrics.json."""
     return {"learning": list(rows), "not_learning": not_learning(rows, why or {}, default, numbers)}
 
 
-def not_holding(claims: Sequence[Mapping], why: Mapping[str, str], default: str = "",
-                numbers: Mapping | None = None) -> dict[str, str]:
+def not_holding(
+    claims: Sequence[Mapping], why: Mapping[str, str], default: str = "", numbers: Mapping | None = None
+) -> dict[str, str]:
     """{claim id: the measured effect and the notebook's reading} for each claim that does not hold
     (metrics["claims_not_holding"]; the report lists them under the claims). `why` is looked up by the
     claim's id, else by the longest key the id starts with ("full>w/o" reads for every single-teacher ablation,
@@ -167,8 +205,14 @@ def not_holding(claims: Sequence[Mapping], why: Mapping[str, str], default: str 
             keys = [k for k in why if c["id"].startswith(k)]
             reason = fill(why[max(keys, key=len)] if keys else default, numbers)
             values = c.get("values") or []
-            signs = (f"; every seed's effect is positive ({', '.join(f'{v:+.3f}' for v in values)}), but {len(values)} "
-                     f"seeds give a wide interval" if len(values) > 1 and all(v > 0 for v in values) else "")
-            out[c["id"]] = (f"{c['id']}: mean effect {c['mean']:+.3f}, 95% CI [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] "
-                            f"({c['n']} seeds) does not lie above 0{signs}" + (f" — {reason}" if reason else "."))
+            signs = (
+                f"; every seed's effect is positive ({', '.join(f'{v:+.3f}' for v in values)}), but {len(values)} "
+                f"seeds give a wide interval"
+                if len(values) > 1 and all(v > 0 for v in values)
+                else ""
+            )
+            out[c["id"]] = (
+                f"{c['id']}: mean effect {c['mean']:+.3f}, 95% CI [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] "
+                f"({c['n']} seeds) does not lie above 0{signs}" + (f" — {reason}" if reason else ".")
+            )
     return out

@@ -9,6 +9,7 @@ is its own comparison and not a shared asset's first build:
     labkit kits build --profile default        # both kits of the profile (minutes the first time, then < 1 s)
     labkit kits build --profile default task   # only notebooks 03/04's
 """
+
 from __future__ import annotations
 
 import time
@@ -39,6 +40,7 @@ def build(profile: str = "default", names=KITS) -> list[dict]:
     seconds of this call, manifest (the build's own record: seconds, valid accuracy)}. Every name is checked before
     anything is built."""
     from labkit.lab import task_teacher, xtok
+
     loaders = {"task": task_teacher.task_kit, "xtok": xtok.xtok_kit}
     recipes = {name: recipe_of(name, profile) for name in names}
     rows = []
@@ -54,14 +56,23 @@ def build(profile: str = "default", names=KITS) -> list[dict]:
 
 def cli_build(args) -> int:
     names = args.names or KITS
-    recipes = {name: recipe_of(name, args.profile) for name in names}   # every name checked before any build
+    recipes = {name: recipe_of(name, args.profile) for name in names}  # every name checked before any build
     for name, recipe in recipes.items():
         if recipe:
-            print(f"{name} kit ({recipe}) for {', '.join(used_by(name))}: loading, or building it once (minutes on a "
-                  f"CPU)", flush=True)
-        row, = build(args.profile, [name])
-        record = ", ".join(f"{k}={v:.3g}" for k, v in row["manifest"].items()
-                           if k.endswith(("_seconds", "_accuracy")) and isinstance(v, (int, float)))
-        print(f"{row['kit']:5s} {row['recipe'] or '-':8s} {row['seconds']:7.1f} s  {row['path'] or '-'}  "
-              f"{record or f'profile {args.profile!r} runs named models: no kit'}", flush=True)
+            print(
+                f"{name} kit ({recipe}) for {', '.join(used_by(name))}: loading, or building it once (minutes on a "
+                f"CPU)",
+                flush=True,
+            )
+        (row,) = build(args.profile, [name])
+        record = ", ".join(
+            f"{k}={v:.3g}"
+            for k, v in row["manifest"].items()
+            if k.endswith(("_seconds", "_accuracy")) and isinstance(v, (int, float))
+        )
+        print(
+            f"{row['kit']:5s} {row['recipe'] or '-':8s} {row['seconds']:7.1f} s  {row['path'] or '-'}  "
+            f"{record or f'profile {args.profile!r} runs named models: no kit'}",
+            flush=True,
+        )
     return 0

@@ -8,6 +8,7 @@
 The document is {"notebook", "parameters", "metrics", "timings", "versions"}; metrics may hold "tables",
 "figures" and "claims" (docs/methods.md §9).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,10 @@ from pathlib import Path
 class Timer:
     """Accumulates wall times by name.
 
-        timer = Timer()
-        with timer("train"):
-            ...
-        timer.timings  # {"train": 12.3}
+    timer = Timer()
+    with timer("train"):
+        ...
+    timer.timings  # {"train": 12.3}
     """
 
     def __init__(self):

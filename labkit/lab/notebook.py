@@ -1,4 +1,5 @@
 """Notebook helpers: is this a live kernel (show the widgets?), CPU threads, text side by side, chance lines."""
+
 from __future__ import annotations
 
 import textwrap
@@ -70,9 +71,11 @@ def markdown_table(rows: list[dict], columns: list[str] | None = None, digits: i
 
     def fmt(v):
         return f"{v:.{digits}f}" if isinstance(v, float) else ("" if v is None else str(v))
+
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(fmt(r.get(c)).replace("|", "\\|").replace("\n", " ") for c in columns) + " |"
-              for r in rows]
+    lines += [
+        "| " + " | ".join(fmt(r.get(c)).replace("|", "\\|").replace("\n", " ") for c in columns) + " |" for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -81,6 +84,7 @@ def table(rows: list[dict], columns: list[str] | None = None, digits: int = 3):
     text = markdown_table(rows, columns, digits)
     try:
         from IPython.display import Markdown  # lazy: only notebooks display it
+
         return Markdown(text)
     except ImportError:
         return text

@@ -8,12 +8,13 @@ workers started by fork: a worker inherits the notebook's state (loaded data, a 
 defined in the notebook), runs ``fn(**kwargs)`` and sends back its (picklable) result. Results come
 back in the order of the jobs. ``processes=1`` runs everything in this process, in order.
 """
+
 from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable
 
 import torch
 

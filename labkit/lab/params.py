@@ -4,6 +4,7 @@ A notebook's derived cell calls ``check_parameters(profile=profile, teachers=tea
 heavy work, so that a wrong parameter injected by papermill fails at once, with a message naming the
 parameter and the values it accepts.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,6 +19,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _fail(name: str, value, expected: str):
     raise LabkitError(f"parameter {name}={value!r}: expected {expected}")
@@ -57,8 +59,10 @@ def _check_teachers(teachers, name: str = "teachers"):
     known = known_teachers()
     for t in items:
         if not _teacher_ok(t, known):
-            raise LabkitError(f"parameter {name}: unknown teacher {t!r}; known teachers: {', '.join(known)} "
-                              f"(plus NAME@option variants and local model directories)")
+            raise LabkitError(
+                f"parameter {name}: unknown teacher {t!r}; known teachers: {', '.join(known)} "
+                f"(plus NAME@option variants and local model directories)"
+            )
 
 
 def _check_alphas(alphas, teachers=None, name: str = "alphas"):
@@ -70,13 +74,15 @@ def _check_alphas(alphas, teachers=None, name: str = "alphas"):
         if teachers is not None:
             extra = set(alphas) - set([teachers] if isinstance(teachers, str) else teachers)
             if extra:
-                raise LabkitError(f"parameter {name}: α given for {sorted(extra)} which are not in "
-                                  f"teachers={teachers!r}")
+                raise LabkitError(
+                    f"parameter {name}: α given for {sorted(extra)} which are not in teachers={teachers!r}"
+                )
     elif isinstance(alphas, (list, tuple)):
         values = {f"{name}[{i}]": v for i, v in enumerate(alphas)}
         if teachers is not None and not isinstance(teachers, str) and len(alphas) not in (0, len(teachers)):
-            raise LabkitError(f"parameter {name}: {len(alphas)} values for {len(teachers)} teachers; "
-                              f"expected one α per teacher")
+            raise LabkitError(
+                f"parameter {name}: {len(alphas)} values for {len(teachers)} teachers; expected one α per teacher"
+            )
     else:
         _fail(name, alphas, "a number ≥ 0, a list of numbers ≥ 0 or a dict teacher -> number ≥ 0")
     for key, v in values.items():
@@ -97,6 +103,7 @@ def _check_positive_int(name, value, allow_zero=False):
 
 
 # --------------------------------------------------------------------------- checks
+
 
 def check_parameters(**params) -> dict:
     """Validate notebook parameters by their common names; return them unchanged.

@@ -4,6 +4,7 @@
 Every figure is drawn from plain numbers (lists, dicts, row dicts) that the notebook
 also writes to metrics.json, so it can be redrawn from the metrics alone.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,13 @@ from labkit.lab.claims import t_interval  # noqa: E402
 
 # one colour per method, the same in every notebook
 COLORS = {
-    "forward_kl": "tab:blue", "reverse_kl": "tab:red", "jsd": "tab:purple", "teacher": "black",
-    "fine-tuning": "tab:gray", "distillation": "tab:orange", "step-by-step": "tab:green",
+    "forward_kl": "tab:blue",
+    "reverse_kl": "tab:red",
+    "jsd": "tab:purple",
+    "teacher": "black",
+    "fine-tuning": "tab:gray",
+    "distillation": "tab:orange",
+    "step-by-step": "tab:green",
 }
 
 
@@ -53,6 +59,7 @@ def save(fig, out_dir, name: str, dpi: int = 110) -> str:
 def show(fig) -> None:
     """Display `fig` now (from inside a function, or in a widget's output) and close it, so it is drawn once."""
     from IPython.display import display
+
     display(fig)
     plt.close(fig)
 
@@ -67,8 +74,15 @@ def token_heatmap(rows: dict, title: str = "", cmap: str = "magma_r", max_tokens
     for i, (label, seq) in enumerate(rows.items()):
         for j, (tok, v) in enumerate(seq[:max_tokens]):
             ax.add_patch(plt.Rectangle((j, i), 1, 1, color=colours(v / vmax)))
-            ax.text(j + 0.5, i + 0.5, tok.strip() or repr(tok)[1:-1], ha="center", va="center", fontsize=7,
-                    color="white" if v / vmax > 0.55 else "black")
+            ax.text(
+                j + 0.5,
+                i + 0.5,
+                tok.strip() or repr(tok)[1:-1],
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if v / vmax > 0.55 else "black",
+            )
     ax.set_xlim(0, width)
     ax.set_ylim(len(rows), 0)
     ax.set_yticks([i + 0.5 for i in range(len(rows))], list(rows))
@@ -80,6 +94,7 @@ def token_heatmap(rows: dict, title: str = "", cmap: str = "magma_r", max_tokens
 
 
 # --------------------------------------------------------------------------- notebook 00
+
 
 def gaussian_fits(x, p_density, fits: dict, title: str = "One Gaussian fitted to two modes"):
     """Teacher density and each fitted Gaussian.
@@ -102,16 +117,21 @@ def gaussian_fits(x, p_density, fits: dict, title: str = "One Gaussian fitted to
     return fig
 
 
-def next_token_fits(teacher_log_probs, students: dict, eps: float | None = None,
-                    title: str = "Next-token distribution: teacher vs capacity-limited students"):
+def next_token_fits(
+    teacher_log_probs,
+    students: dict,
+    eps: float | None = None,
+    title: str = "Next-token distribution: teacher vs capacity-limited students",
+):
     """Teacher bars and each student's distribution over the vocabulary (linear scale)."""
     p = [math.exp(v) for v in _as_list(teacher_log_probs)]
     v = list(range(len(p)))
     fig, ax = plt.subplots(figsize=(7, 3.6))
     ax.bar(v, p, color="0.8", label="teacher p")
     for i, (label, lq) in enumerate(students.items()):
-        ax.plot(v, [math.exp(t) for t in _as_list(lq)], _style(label), marker="o", ms=3, color=_color(label, i),
-                label=label)
+        ax.plot(
+            v, [math.exp(t) for t in _as_list(lq)], _style(label), marker="o", ms=3, color=_color(label, i), label=label
+        )
     if eps is not None:
         void = [i for i, pi in enumerate(p) if pi < eps]
         for j in void:
@@ -125,15 +145,22 @@ def next_token_fits(teacher_log_probs, students: dict, eps: float | None = None,
     return fig
 
 
-def sequence_fits(teacher_log_probs, students: dict, mode_indices, top: int = 40, eps: float = 1e-3,
-                  labels: list[str] | None = None, title: str = "Sequence probabilities (exact)"):
+def sequence_fits(
+    teacher_log_probs,
+    students: dict,
+    mode_indices,
+    top: int = 40,
+    eps: float = 1e-3,
+    labels: list[str] | None = None,
+    title: str = "Sequence probabilities (exact)",
+):
     """Left: the `top` most likely sequences under teacher and students (log scale), sorted by
     teacher probability, with sequences that any student likes but the teacher does not
     appended. Right: void mass per student."""
     lp = _as_list(teacher_log_probs)
     order = sorted(range(len(lp)), key=lambda i: -lp[i])[:top]
     void_ids = [i for i in range(len(lp)) if math.exp(lp[i]) < eps]
-    extra = []          # each student's 5 likeliest sequences inside the void
+    extra = []  # each student's 5 likeliest sequences inside the void
     for lq in students.values():
         lq = _as_list(lq)
         extra += [i for i in sorted(void_ids, key=lambda i: -lq[i])[:5] if i not in order and i not in extra]
@@ -149,8 +176,14 @@ def sequence_fits(teacher_log_probs, students: dict, mode_indices, top: int = 40
             ax.axvline(j, color="green", lw=0.6, ls=":")
     if extra:
         ax.axvspan(len(order) - 0.5, len(shown) - 0.5, color="yellow", alpha=0.2, lw=0)
-        ax.text(len(order), 0.98, f" void (p < {eps:g}):\n students' top picks",
-                fontsize=7, va="top", transform=ax.get_xaxis_transform())
+        ax.text(
+            len(order),
+            0.98,
+            f" void (p < {eps:g}):\n students' top picks",
+            fontsize=7,
+            va="top",
+            transform=ax.get_xaxis_transform(),
+        )
     ax.set_yscale("log")
     ax.set_ylim(1e-5, 1)
     if labels is not None:
@@ -190,6 +223,7 @@ def loss_curves(curves: dict, xlabel: str = "step", ylabel: str = "loss", title:
 
 # --------------------------------------------------------------------------- notebooks 01 / 02
 
+
 def _reference_lines_and_log_x(ax, rows, x, hlines, scale, logx, ticklabels=None):
     """Dashed reference lines ({label: value}) and, with logx, a log x axis ticked at the data's x values."""
     for j, (label, v) in enumerate((hlines or {}).items()):
@@ -202,8 +236,18 @@ def _reference_lines_and_log_x(ax, rows, x, hlines, scale, logx, ticklabels=None
         ax.set_xticklabels([(ticklabels or {}).get(v, f"{v:g}") for v in xs])
 
 
-def sweep(rows: list[dict], x: str, y: str, hue: str, title: str = "", xlabel: str | None = None,
-          ylabel: str | None = None, logx: bool = False, hlines: dict | None = None, percent: bool = True):
+def sweep(
+    rows: list[dict],
+    x: str,
+    y: str,
+    hue: str,
+    title: str = "",
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    logx: bool = False,
+    hlines: dict | None = None,
+    percent: bool = True,
+):
     """Line plot of rows grouped by `hue` (e.g. accuracy vs data fraction per method; the
     paper's data-size figure), with optional horizontal reference lines {label: value}."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
@@ -224,8 +268,15 @@ def sweep(rows: list[dict], x: str, y: str, hue: str, title: str = "", xlabel: s
     return fig
 
 
-def bars(rows: list[dict], label: str, value: str, title: str = "", percent: bool = True,
-         hline: float | None = None, hline_label: str = ""):
+def bars(
+    rows: list[dict],
+    label: str,
+    value: str,
+    title: str = "",
+    percent: bool = True,
+    hline: float | None = None,
+    hline_label: str = "",
+):
     """Horizontal bars, one per row (an ablation table as a picture)."""
     fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(rows) + 1.2))
     scale = 100.0 if percent else 1.0
@@ -269,8 +320,16 @@ def _at(r, when: str, split: str, metric: str):
     return (r.get(when) or {}).get(split)
 
 
-def arms_over_seeds(rows: list, arms: list[str] | None = None, title: str = "", hlines: dict | None = None,
-                    value: str = "test", percent: bool = True, ylabel: str | None = None, metric: str = "accuracy"):
+def arms_over_seeds(
+    rows: list,
+    arms: list[str] | None = None,
+    title: str = "",
+    hlines: dict | None = None,
+    value: str = "test",
+    percent: bool = True,
+    ylabel: str | None = None,
+    metric: str = "accuracy",
+):
     """Notebooks 01/02: each arm's final accuracy per seed (dots), its mean with the 95% Student-t interval
     over seeds (black error bar) and its step-0 accuracy (grey open marker, the untrained student),
     with reference lines {label: value} (chance, the teacher).
@@ -281,21 +340,44 @@ def arms_over_seeds(rows: list, arms: list[str] | None = None, title: str = "", 
     """
     arms = arms or list(dict.fromkeys(_get(r, "arm") for r in rows))
     scale = 100.0 if percent else 1.0
-    fig, ax = plt.subplots(figsize=(max(6.4, 1.25 * len(arms) + 1.5) + 2.6, 4.0))   # + 2.6 in: the legend, beside
+    fig, ax = plt.subplots(figsize=(max(6.4, 1.25 * len(arms) + 1.5) + 2.6, 4.0))  # + 2.6 in: the legend, beside
     for i, name in enumerate(arms):
         rs = sorted((r for r in rows if _get(r, "arm") == name), key=lambda r: _get(r, "seed"))
         fin = [_at(r, "final", value, metric) * scale for r in rs]
         s0 = [v * scale for v in (_at(r, "step0", value, metric) for r in rs) if v is not None]
         jitter = np.linspace(-0.12, 0.12, len(fin)) if len(fin) > 1 else [0.0]
-        ax.scatter(i + np.asarray(jitter), fin, color=_color(name, i), s=22, zorder=2,
-                   label="per seed (final)" if i == 0 else None)
+        ax.scatter(
+            i + np.asarray(jitter),
+            fin,
+            color=_color(name, i),
+            s=22,
+            zorder=2,
+            label="per seed (final)" if i == 0 else None,
+        )
         mean, lo, hi = _mean_ci(fin)
-        ax.errorbar(i + 0.25, mean, yerr=[[lo], [hi]], fmt="o", color="k", capsize=4, ms=5, zorder=3,
-                    label="mean, 95% t-interval" if i == 0 else None)
+        ax.errorbar(
+            i + 0.25,
+            mean,
+            yerr=[[lo], [hi]],
+            fmt="o",
+            color="k",
+            capsize=4,
+            ms=5,
+            zorder=3,
+            label="mean, 95% t-interval" if i == 0 else None,
+        )
         ax.text(i + 0.32, mean, f"{mean:.0f}", va="center", fontsize=8)
         if s0:
-            ax.scatter([i - 0.25], [sum(s0) / len(s0)], marker="o", facecolors="none", edgecolors="0.5", s=30, zorder=2,
-                       label="step 0 (untrained)" if i == 0 else None)
+            ax.scatter(
+                [i - 0.25],
+                [sum(s0) / len(s0)],
+                marker="o",
+                facecolors="none",
+                edgecolors="0.5",
+                s=30,
+                zorder=2,
+                label="step 0 (untrained)" if i == 0 else None,
+            )
     for j, (label, v) in enumerate((hlines or {}).items()):
         ax.axhline(v * scale, ls="--", color="0.4" if j == 0 else f"C{j + 5}", lw=1, label=label)
     ax.set_xticks(range(len(arms)))
@@ -311,9 +393,19 @@ def arms_over_seeds(rows: list, arms: list[str] | None = None, title: str = "", 
     return fig
 
 
-def sweep_seeds(rows: list[dict], x: str, hue: str, title: str = "", xlabel: str | None = None, logx: bool = False,
-                hlines: dict | None = None, value: str = "test", percent: bool = True, ticklabels: dict | None = None,
-                metric: str = "accuracy"):
+def sweep_seeds(
+    rows: list[dict],
+    x: str,
+    hue: str,
+    title: str = "",
+    xlabel: str | None = None,
+    logx: bool = False,
+    hlines: dict | None = None,
+    value: str = "test",
+    percent: bool = True,
+    ticklabels: dict | None = None,
+    metric: str = "accuracy",
+):
     """Notebooks 01/02: final accuracy against a setting `x` (data fraction, α) per `hue` group: mean with the
     95% Student-t interval over seeds (error bars) and each seed's value (small dots). rows: dicts with `x`, `hue`
     and "final" {split: value}, or with `x`, `hue` and "run" (a labkit.lab.arms.Run: its `metric` on `value`).
@@ -328,8 +420,15 @@ def sweep_seeds(rows: list[dict], x: str, hue: str, title: str = "", xlabel: str
         xs = sorted(by_x)
         stats_ = [_mean_ci(by_x[v]) for v in xs]
         c = _color(str(name), i)
-        ax.errorbar(xs, [m for m, _, _ in stats_], yerr=[[lo for _, lo, _ in stats_], [hi for _, _, hi in stats_]],
-                    fmt="-o", color=c, capsize=4, label=f"{name} (mean, 95% CI)")
+        ax.errorbar(
+            xs,
+            [m for m, _, _ in stats_],
+            yerr=[[lo for _, lo, _ in stats_], [hi for _, _, hi in stats_]],
+            fmt="-o",
+            color=c,
+            capsize=4,
+            label=f"{name} (mean, 95% CI)",
+        )
         for v in xs:
             ax.scatter([v] * len(by_x[v]), by_x[v], color=c, s=10, alpha=0.5, zorder=1)
     _reference_lines_and_log_x(ax, rows, x, hlines, scale, logx, ticklabels)
@@ -358,8 +457,9 @@ def paired_seeds(panels: dict[str, dict[str, list[float]]], title: str = ""):
             ax.scatter([i] * len(vals), vals, color=_color(name, i), s=18, zorder=2)
             if len(vals) >= 2:
                 mean, lo, hi = t_interval(vals)
-                ax.errorbar(i + 0.12, mean, yerr=[[mean - lo], [hi - mean]], fmt="o", color="k", capsize=4, ms=4,
-                            zorder=3)
+                ax.errorbar(
+                    i + 0.12, mean, yerr=[[mean - lo], [hi - mean]], fmt="o", color="k", capsize=4, ms=4, zorder=3
+                )
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, fontsize=8)
         ax.set_xlim(-0.5, len(names) - 0.4)
@@ -378,7 +478,9 @@ def estimator_errors(rows: list[dict], title: str = ""):
     for name, color in (("top-k + tail", "C0"), ("sampled", "C1")):
         rs = [r for r in rows if r["estimator"] == name]
         size = [r["size"] for r in rs]
-        label = "top-k + tail: bias (always below exact)" if name != "sampled" else "sampled: |mean of the draws − exact|"
+        label = (
+            "top-k + tail: bias (always below exact)" if name != "sampled" else "sampled: |mean of the draws − exact|"
+        )
         axes[0].plot(size, [r["loss_rel_err"] for r in rs], "o-", color=color, label=label)
         if name == "sampled":
             axes[0].plot(size, [r["loss_rel_sd"] for r in rs], "o:", color=color, label="sampled: sd of one draw")
@@ -400,15 +502,20 @@ def estimator_errors(rows: list[dict], title: str = ""):
 
 # --------------------------------------------------------------------------- notebooks 03 / 04
 
-LABELS = {"loss/single": "per-token reverse KL on samples", "reward": "reward  mean r_t = log p − log q",
-          "grad_var": "gradient variance (per-sample)", "loss/ce": "cross-entropy", "loss/kd": "KD loss",
-          "loss/jsd": "JSD_β loss"}
+LABELS = {
+    "loss/single": "per-token reverse KL on samples",
+    "reward": "reward  mean r_t = log p − log q",
+    "grad_var": "gradient variance (per-sample)",
+    "loss/ce": "cross-entropy",
+    "loss/kd": "KD loss",
+    "loss/jsd": "JSD_β loss",
+}
 
 
 def _smooth(ys, k: int = 3):
     out = []
     for i in range(len(ys)):
-        win = [y for y in ys[max(0, i - k + 1): i + 1] if y is not None and math.isfinite(y)]
+        win = [y for y in ys[max(0, i - k + 1) : i + 1] if y is not None and math.isfinite(y)]
         out.append(sum(win) / len(win) if win else float("nan"))
     return out
 
@@ -456,11 +563,14 @@ def metric_bars(rows: list[dict], metrics: dict, label: str = "method", title: s
     names = [str(r[label]) for r in rows]
     for j, (ax, (key, name)) in enumerate(zip(axes[0], metrics.items())):
         vals = [r.get(key) for r in rows]
-        ax.barh(range(len(rows)), [v if v is not None else 0 for v in vals],
-                color=[_color(n, i) for i, n in enumerate(names)])
+        ax.barh(
+            range(len(rows)),
+            [v if v is not None else 0 for v in vals],
+            color=[_color(n, i) for i, n in enumerate(names)],
+        )
         for i, v in enumerate(vals):
             if v is not None:
-                ax.text(v, i, f" {v:.3g} " , va="center", ha="right" if v < 0 else "left", fontsize=7)  # outside the bar
+                ax.text(v, i, f" {v:.3g} ", va="center", ha="right" if v < 0 else "left", fontsize=7)  # outside the bar
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels(names if j == 0 else [], fontsize=8)
         ax.invert_yaxis()
@@ -472,9 +582,18 @@ def metric_bars(rows: list[dict], metrics: dict, label: str = "method", title: s
     return fig
 
 
-def heatmap(grid: list[list[float]], row_values, col_values, *, row_name: str = "λ (on-policy fraction)",
-            col_name: str = "β (JSD: 0 = forward KL, 1 = reverse KL)", title: str = "", cbar: str = "",
-            higher_is_better: bool = True, sd: list[list[float]] | None = None):
+def heatmap(
+    grid: list[list[float]],
+    row_values,
+    col_values,
+    *,
+    row_name: str = "λ (on-policy fraction)",
+    col_name: str = "β (JSD: 0 = forward KL, 1 = reverse KL)",
+    title: str = "",
+    cbar: str = "",
+    higher_is_better: bool = True,
+    sd: list[list[float]] | None = None,
+):
     """grid[i][j] at (row_values[i], col_values[j]), each cell annotated (± sd[i][j], the seed spread, when
     given); the best cell boxed."""
     a = np.array([[np.nan if v is None else v for v in row] for row in grid], dtype=float)
@@ -484,9 +603,17 @@ def heatmap(grid: list[list[float]], row_values, col_values, *, row_name: str = 
         for j in range(a.shape[1]):
             if np.isfinite(a[i, j]):
                 spread = f"\n± {sd[i][j]:.3f}" if sd is not None and sd[i][j] is not None else ""
-                ax.text(j, i, f"{a[i, j]:.3f}{spread}", ha="center", va="center", fontsize=9,
-                        color="white" if (a[i, j] - np.nanmin(a)) < 0.5 * (np.nanmax(a) - np.nanmin(a) + 1e-12)
-                        else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{a[i, j]:.3f}{spread}",
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color="white"
+                    if (a[i, j] - np.nanmin(a)) < 0.5 * (np.nanmax(a) - np.nanmin(a) + 1e-12)
+                    else "black",
+                )
     if np.isfinite(a).any():
         bi, bj = np.unravel_index(np.nanargmax(a) if higher_is_better else np.nanargmin(a), a.shape)
         ax.add_patch(plt.Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, ec="red", lw=2))

@@ -6,6 +6,7 @@ papers' settings, GPU nodes). Batch runs, parameter checks and notebooks import 
 set-up cell resolves its ``Profile`` subclass (below) against its table once. Why each default was chosen, with the
 measurements behind it, is in benchmarks/RESULTS.md (the sections named here).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,13 +19,25 @@ PROFILES = ("smoke", "default", "real", "paper")
 
 # notebook 00: KL mode seeking (all profiles are CPU-sized)
 # (scene 5 reads a real teacher's next-token distributions: SmolLM2 and its 4-layer student; tiny models at smoke)
-_SIGNALS = dict(signal_teacher="smollm2-135m-instruct", signal_student="smollm2-135m-instruct@layers=4",
-                signal_sequences=4, signal_repeats=4)
-MODESEEK = {"smoke": dict(max_steps=200, n_seeds=3, signal_teacher="tiny", signal_student="tiny@layers=2",
-                          signal_sequences=2, signal_repeats=2),
-            "default": dict(max_steps=400, n_seeds=5, **_SIGNALS),
-            "real": dict(max_steps=400, n_seeds=5, **_SIGNALS),
-            "paper": dict(max_steps=1000, n_seeds=10, **{**_SIGNALS, "signal_sequences": 16, "signal_repeats": 16})}
+_SIGNALS = dict(
+    signal_teacher="smollm2-135m-instruct",
+    signal_student="smollm2-135m-instruct@layers=4",
+    signal_sequences=4,
+    signal_repeats=4,
+)
+MODESEEK = {
+    "smoke": dict(
+        max_steps=200,
+        n_seeds=3,
+        signal_teacher="tiny",
+        signal_student="tiny@layers=2",
+        signal_sequences=2,
+        signal_repeats=2,
+    ),
+    "default": dict(max_steps=400, n_seeds=5, **_SIGNALS),
+    "real": dict(max_steps=400, n_seeds=5, **_SIGNALS),
+    "paper": dict(max_steps=1000, n_seeds=10, **{**_SIGNALS, "signal_sequences": 16, "signal_repeats": 16}),
+}
 
 # "real" (notebooks 01/02): the papers' own data with their recorded teachers (distilling step-by-step's CQA with
 # PaLM-540B; TinyLLM's OBQA with FLAN-T5-xl and LLaMA-2-chat) and a pretrained student, 3 seeds, on the CPU.
@@ -40,18 +53,73 @@ REAL_STUDENT, REAL_STEPS, REAL_LR, REAL_TEST = "smollm2-135m-instruct", 20, 2e-5
 # (benchmarks/RESULTS.md "Notebook 01/02: when do the answer-only arms learn?", "Notebook 01 at 1000 steps"): a
 # shorter budget compares step-by-step with baselines still at chance and inflates its lead.
 DSS = {
-    "smoke": dict(dataset="synthetic:arithmetic", student="scratch@layers=2,hidden=64", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0],
-                  n_train=48, n_valid=32, n_test=32, task_steps=1, max_steps=12, lr=3e-3, batch_size=8, max_len=160,
-                  seeds=[0, 1], threads=1, sweep_fine_tuning=True),
-    "default": dict(dataset="synthetic:arithmetic", student="scratch@layers=2,hidden=64", teacher="noisy-oracle@p=0.2", fractions=[0.5, 1.0],
-                    sweep_fine_tuning=False, n_train=1000, n_valid=200, n_test=200, task_steps=1, max_steps=1000,
-                    lr=1e-3, batch_size=16, max_len=160, seeds=[0, 1, 2], threads=1),
-    "real": dict(dataset="dss:cqa", student=REAL_STUDENT, teacher="palm-540b", fractions=[0.5, 1.0],
-                 sweep_fine_tuning=False, n_train=800, n_valid=0, n_test=REAL_TEST, max_steps=REAL_STEPS, lr=REAL_LR,
-                 batch_size=8, max_len=256, seeds=[0, 1, 2], threads=2),
-    "paper": dict(dataset="synthetic:arithmetic", student="google-t5/t5-base", teacher="noisy-oracle@p=0.2", fractions=[0.125, 0.25, 0.5, 0.75, 1.0],
-                  n_train=2000, n_valid=200, n_test=200, task_steps=3, max_steps=10000, lr=5e-5, batch_size=64,
-                  max_len=512, seeds=[0, 1, 2], threads=0, sweep_fine_tuning=True),
+    "smoke": dict(
+        dataset="synthetic:arithmetic",
+        student="scratch@layers=2,hidden=64",
+        teacher="noisy-oracle@p=0.2",
+        fractions=[0.5, 1.0],
+        n_train=48,
+        n_valid=32,
+        n_test=32,
+        task_steps=1,
+        max_steps=12,
+        lr=3e-3,
+        batch_size=8,
+        max_len=160,
+        seeds=[0, 1],
+        threads=1,
+        sweep_fine_tuning=True,
+    ),
+    "default": dict(
+        dataset="synthetic:arithmetic",
+        student="scratch@layers=2,hidden=64",
+        teacher="noisy-oracle@p=0.2",
+        fractions=[0.5, 1.0],
+        sweep_fine_tuning=False,
+        n_train=1000,
+        n_valid=200,
+        n_test=200,
+        task_steps=1,
+        max_steps=1000,
+        lr=1e-3,
+        batch_size=16,
+        max_len=160,
+        seeds=[0, 1, 2],
+        threads=1,
+    ),
+    "real": dict(
+        dataset="dss:cqa",
+        student=REAL_STUDENT,
+        teacher="palm-540b",
+        fractions=[0.5, 1.0],
+        sweep_fine_tuning=False,
+        n_train=800,
+        n_valid=0,
+        n_test=REAL_TEST,
+        max_steps=REAL_STEPS,
+        lr=REAL_LR,
+        batch_size=8,
+        max_len=256,
+        seeds=[0, 1, 2],
+        threads=2,
+    ),
+    "paper": dict(
+        dataset="synthetic:arithmetic",
+        student="google-t5/t5-base",
+        teacher="noisy-oracle@p=0.2",
+        fractions=[0.125, 0.25, 0.5, 0.75, 1.0],
+        n_train=2000,
+        n_valid=200,
+        n_test=200,
+        task_steps=3,
+        max_steps=10000,
+        lr=5e-5,
+        batch_size=64,
+        max_len=512,
+        seeds=[0, 1, 2],
+        threads=0,
+        sweep_fine_tuning=True,
+    ),
 }
 
 # notebook 02: TinyLLM, several teachers (smoke/default: scripted teachers with known noise, the tiny
@@ -62,22 +130,84 @@ DSS = {
 # the curve's ends); threads=2 for the live teacher (students: 1 per worker).
 # paper: the recorded FLAN-T5-xl / LLaMA-2 rationales ship only with the TinyLLM data, so that row names its dataset.
 TINYLLM = {
-    "smoke": dict(teachers=["noisy-oracle@p=0.2", "oracle@style=terse"], student="scratch@layers=2,hidden=64",
-                  alpha_grid=[0.1, 3.0], alpha_seeds=[0, 1], n_train=48, n_valid=32, n_test=32, task_steps=1,
-                  max_steps=12, max_new_tokens=24, lr=3e-3, batch_size=8, max_len=192, seeds=[0, 1], threads=1,
-                  live_teacher="tiny", n_live=4, dataset="synthetic:arithmetic"),
-    "default": dict(teachers=["noisy-oracle@p=0.2", "oracle@style=terse"], student="scratch@layers=2,hidden=64",
-                    alpha_grid=[1.0], alpha_seeds=[0, 1], n_train=1000, n_valid=200, n_test=200, task_steps=1,
-                    max_steps=360, max_new_tokens=48, lr=3e-3, batch_size=16, max_len=192, seeds=[0, 1, 2],
-                    threads=2, live_teacher="smollm2-135m-instruct", n_live=16, dataset="synthetic:arithmetic"),
-    "real": dict(teachers=["flan-t5-xl", "llama2-7b-chat"], student=REAL_STUDENT, alpha_grid=[1.0],
-                 alpha_seeds=[0, 1], n_train=800, n_valid=0, n_test=REAL_TEST, max_steps=REAL_STEPS,
-                 max_new_tokens=48, lr=REAL_LR, batch_size=8, max_len=256, seeds=[0, 1, 2], threads=2,
-                 live_teacher="smollm2-135m-instruct", n_live=16, dataset="tinyllm:obqa"),
-    "paper": dict(teachers=["flan-t5-xl", "llama2-7b-chat"], student="google/flan-t5-base",
-                  alpha_grid=[0.01, 0.1, 0.5, 1.0, 2.0, 3.0], alpha_seeds=[0, 1, 2], n_train=100000, n_valid=1000,
-                  n_test=100000, max_steps=2000, max_new_tokens=128, lr=5e-5, batch_size=16, max_len=1024,
-                  seeds=[0, 1, 2], threads=0, live_teacher="", n_live=0, dataset="tinyllm:obqa"),
+    "smoke": dict(
+        teachers=["noisy-oracle@p=0.2", "oracle@style=terse"],
+        student="scratch@layers=2,hidden=64",
+        alpha_grid=[0.1, 3.0],
+        alpha_seeds=[0, 1],
+        n_train=48,
+        n_valid=32,
+        n_test=32,
+        task_steps=1,
+        max_steps=12,
+        max_new_tokens=24,
+        lr=3e-3,
+        batch_size=8,
+        max_len=192,
+        seeds=[0, 1],
+        threads=1,
+        live_teacher="tiny",
+        n_live=4,
+        dataset="synthetic:arithmetic",
+    ),
+    "default": dict(
+        teachers=["noisy-oracle@p=0.2", "oracle@style=terse"],
+        student="scratch@layers=2,hidden=64",
+        alpha_grid=[1.0],
+        alpha_seeds=[0, 1],
+        n_train=1000,
+        n_valid=200,
+        n_test=200,
+        task_steps=1,
+        max_steps=360,
+        max_new_tokens=48,
+        lr=3e-3,
+        batch_size=16,
+        max_len=192,
+        seeds=[0, 1, 2],
+        threads=2,
+        live_teacher="smollm2-135m-instruct",
+        n_live=16,
+        dataset="synthetic:arithmetic",
+    ),
+    "real": dict(
+        teachers=["flan-t5-xl", "llama2-7b-chat"],
+        student=REAL_STUDENT,
+        alpha_grid=[1.0],
+        alpha_seeds=[0, 1],
+        n_train=800,
+        n_valid=0,
+        n_test=REAL_TEST,
+        max_steps=REAL_STEPS,
+        max_new_tokens=48,
+        lr=REAL_LR,
+        batch_size=8,
+        max_len=256,
+        seeds=[0, 1, 2],
+        threads=2,
+        live_teacher="smollm2-135m-instruct",
+        n_live=16,
+        dataset="tinyllm:obqa",
+    ),
+    "paper": dict(
+        teachers=["flan-t5-xl", "llama2-7b-chat"],
+        student="google/flan-t5-base",
+        alpha_grid=[0.01, 0.1, 0.5, 1.0, 2.0, 3.0],
+        alpha_seeds=[0, 1, 2],
+        n_train=100000,
+        n_valid=1000,
+        n_test=100000,
+        max_steps=2000,
+        max_new_tokens=128,
+        lr=5e-5,
+        batch_size=16,
+        max_len=1024,
+        seeds=[0, 1, 2],
+        threads=0,
+        live_teacher="",
+        n_live=0,
+        dataset="tinyllm:obqa",
+    ),
 }
 
 # notebooks 03/04: white-box KD. "smoke" and "default": a task teacher and a smaller student built by
@@ -87,18 +217,60 @@ TINYLLM = {
 # budget where the arms learn"). "paper":
 # MiniLLM's GPT-2 setting (GPT-2 XL teacher, GPT-2 student, Dolly instructions) for GPU nodes (kit="").
 WHITEBOX = {
-    "smoke": dict(kit="smoke", teacher="", student="", dataset="synthetic:arithmetic", seeds=[0, 1],
-                  methods=["sft", "kd", "seqkd", "minillm"], n_train=0, n_eval=0, max_steps=6, batch_size=8,
-                  max_new_tokens=24, lr=3e-3, bf16=False, max_len=160, lmbdas=[0.0, 1.0], betas=[0.0, 1.0]),
-    "default": dict(kit="default", teacher="", student="", dataset="synthetic:arithmetic", seeds=[0, 1, 2],
-                    methods=["sft", "kd", "minillm"], n_train=0, n_eval=0, max_steps=60, batch_size=8,
-                    max_new_tokens=48, lr=2e-3, bf16=False, max_len=192, lmbdas=[0.0, 1.0],
-                    betas=[0.0, 0.5, 1.0]),
-    "paper": dict(kit="", teacher="openai-community/gpt2-xl", student="openai-community/gpt2",
-                  dataset="databricks/databricks-dolly-15k", seeds=[10, 20, 30, 40, 50],
-                  methods=["sft", "kd", "seqkd", "minillm"], n_train=14000, n_eval=500, max_steps=5000,
-                  batch_size=16, max_new_tokens=256, lr=5e-6, bf16="auto", max_len=512,
-                  lmbdas=[0.0, 0.5, 1.0], betas=[0.0, 0.5, 0.9, 1.0]),
+    "smoke": dict(
+        kit="smoke",
+        teacher="",
+        student="",
+        dataset="synthetic:arithmetic",
+        seeds=[0, 1],
+        methods=["sft", "kd", "seqkd", "minillm"],
+        n_train=0,
+        n_eval=0,
+        max_steps=6,
+        batch_size=8,
+        max_new_tokens=24,
+        lr=3e-3,
+        bf16=False,
+        max_len=160,
+        lmbdas=[0.0, 1.0],
+        betas=[0.0, 1.0],
+    ),
+    "default": dict(
+        kit="default",
+        teacher="",
+        student="",
+        dataset="synthetic:arithmetic",
+        seeds=[0, 1, 2],
+        methods=["sft", "kd", "minillm"],
+        n_train=0,
+        n_eval=0,
+        max_steps=60,
+        batch_size=8,
+        max_new_tokens=48,
+        lr=2e-3,
+        bf16=False,
+        max_len=192,
+        lmbdas=[0.0, 1.0],
+        betas=[0.0, 0.5, 1.0],
+    ),
+    "paper": dict(
+        kit="",
+        teacher="openai-community/gpt2-xl",
+        student="openai-community/gpt2",
+        dataset="databricks/databricks-dolly-15k",
+        seeds=[10, 20, 30, 40, 50],
+        methods=["sft", "kd", "seqkd", "minillm"],
+        n_train=14000,
+        n_eval=500,
+        max_steps=5000,
+        batch_size=16,
+        max_new_tokens=256,
+        lr=5e-6,
+        bf16="auto",
+        max_len=512,
+        lmbdas=[0.0, 0.5, 1.0],
+        betas=[0.0, 0.5, 0.9, 1.0],
+    ),
 }
 # notebook 06: cross-tokenizer KD. smoke/default: the number-tokenizer miniature of labkit.lab.xtok (a teacher
 # whose tokenizer keeps numbers whole, one whose tokenizer splits digits, a digit student; settings chosen on the
@@ -107,15 +279,51 @@ WHITEBOX = {
 # SmolLM2-135M-Instruct as its same-tokenizer teacher (GPU).
 _XTOK_ARMS = ["sft", "uld", "hybrid", "same-tok KD"]
 XTOK = {
-    "smoke": {"kit": "smoke", "cross_teacher": "", "same_teacher": "", "student": "", "arms": _XTOK_ARMS,
-              "seeds": [0, 1, 2], "max_steps": 4, "lr": 3e-3, "batch_size": 8, "n_train": 0, "n_eval": 0, "n_texts": 8,
-              "max_new_tokens": 24},
-    "default": {"kit": "default", "cross_teacher": "", "same_teacher": "", "student": "", "arms": _XTOK_ARMS,
-                "seeds": [0, 1, 2], "max_steps": 300, "lr": 3e-3, "batch_size": 16, "n_train": 0, "n_eval": 0,
-                "n_texts": 100, "max_new_tokens": 48},
-    "paper": {"kit": "none", "cross_teacher": "gemma3-270m", "same_teacher": "smollm2-135m-instruct",
-              "student": "smollm2-135m-instruct@layers=8", "arms": _XTOK_ARMS, "seeds": [0, 1, 2], "max_steps": 1000,
-              "lr": 5e-5, "batch_size": 16, "n_train": 2000, "n_eval": 500, "n_texts": 1000, "max_new_tokens": 128},
+    "smoke": {
+        "kit": "smoke",
+        "cross_teacher": "",
+        "same_teacher": "",
+        "student": "",
+        "arms": _XTOK_ARMS,
+        "seeds": [0, 1, 2],
+        "max_steps": 4,
+        "lr": 3e-3,
+        "batch_size": 8,
+        "n_train": 0,
+        "n_eval": 0,
+        "n_texts": 8,
+        "max_new_tokens": 24,
+    },
+    "default": {
+        "kit": "default",
+        "cross_teacher": "",
+        "same_teacher": "",
+        "student": "",
+        "arms": _XTOK_ARMS,
+        "seeds": [0, 1, 2],
+        "max_steps": 300,
+        "lr": 3e-3,
+        "batch_size": 16,
+        "n_train": 0,
+        "n_eval": 0,
+        "n_texts": 100,
+        "max_new_tokens": 48,
+    },
+    "paper": {
+        "kit": "none",
+        "cross_teacher": "gemma3-270m",
+        "same_teacher": "smollm2-135m-instruct",
+        "student": "smollm2-135m-instruct@layers=8",
+        "arms": _XTOK_ARMS,
+        "seeds": [0, 1, 2],
+        "max_steps": 1000,
+        "lr": 5e-5,
+        "batch_size": 16,
+        "n_train": 2000,
+        "n_eval": 500,
+        "n_texts": 1000,
+        "max_new_tokens": 128,
+    },
 }
 
 # notebook 05: the survey's miniatures (labkit.lab.survey): from-scratch tiny students on prompt -> target pairs that
@@ -130,24 +338,90 @@ XTOK = {
 # not run by this notebook.
 _SURVEY_METHODS = ["finetune_cot", "scott", "socratic", "lion", "icl"]
 SURVEY = {
-    "smoke": {"student": "scratch@layers=1,hidden=32", "methods": _SURVEY_METHODS, "seeds": [0, 1, 2],
-              "dataset": "synthetic:arithmetic", "task_steps": 1, "socratic_steps": 2, "noisy": "noisy-oracle@p=0.3", "clean": "oracle",
-              "n_train": 32, "n_test": 12, "max_steps": 4, "lr": 3e-3, "batch_size": 8, "max_len": 256,
-              "k_paths": 4, "temperature": 1.0, "icl_k": 4, "icl_epochs": 1, "n_source_tasks": 2,
-              "n_target_tasks": 1, "n_target_train": 6, "n_target_valid": 4, "threads": 1,
-              "lion_pool": 16, "lion_new": 8, "lion_steps": 2},
-    "default": {"student": "scratch@layers=2,hidden=64", "methods": _SURVEY_METHODS[:4], "seeds": [0, 1, 2],
-                "dataset": "synthetic:arithmetic", "task_steps": 1, "socratic_steps": 2, "noisy": "noisy-oracle@p=0.3", "clean": "oracle",
-                "n_train": 1000, "n_test": 200, "max_steps": 250, "lr": 3e-3, "batch_size": 32, "max_len": 256,
-                "k_paths": 4, "temperature": 1.0, "icl_k": 4, "icl_epochs": 4, "n_source_tasks": 24,
-                "n_target_tasks": 4, "n_target_train": 6, "n_target_valid": 4, "threads": 1,
-                "lion_pool": 500, "lion_new": 250, "lion_steps": 100},
-    "paper": {"student": "scratch@layers=4,hidden=256,vocab=1024", "methods": _SURVEY_METHODS, "seeds": [0, 1, 2],
-              "dataset": "synthetic:arithmetic", "task_steps": 2, "socratic_steps": 3, "noisy": "noisy-oracle@p=0.3", "clean": "oracle",
-              "n_train": 2000, "n_test": 200, "max_steps": 3000, "lr": 1e-3, "batch_size": 32, "max_len": 384,
-              "k_paths": 8, "temperature": 1.0, "icl_k": 4, "icl_epochs": 8, "n_source_tasks": 64,
-              "n_target_tasks": 8, "n_target_train": 6, "n_target_valid": 4, "threads": 0,
-              "lion_pool": 1000, "lion_new": 500, "lion_steps": 1000},
+    "smoke": {
+        "student": "scratch@layers=1,hidden=32",
+        "methods": _SURVEY_METHODS,
+        "seeds": [0, 1, 2],
+        "dataset": "synthetic:arithmetic",
+        "task_steps": 1,
+        "socratic_steps": 2,
+        "noisy": "noisy-oracle@p=0.3",
+        "clean": "oracle",
+        "n_train": 32,
+        "n_test": 12,
+        "max_steps": 4,
+        "lr": 3e-3,
+        "batch_size": 8,
+        "max_len": 256,
+        "k_paths": 4,
+        "temperature": 1.0,
+        "icl_k": 4,
+        "icl_epochs": 1,
+        "n_source_tasks": 2,
+        "n_target_tasks": 1,
+        "n_target_train": 6,
+        "n_target_valid": 4,
+        "threads": 1,
+        "lion_pool": 16,
+        "lion_new": 8,
+        "lion_steps": 2,
+    },
+    "default": {
+        "student": "scratch@layers=2,hidden=64",
+        "methods": _SURVEY_METHODS[:4],
+        "seeds": [0, 1, 2],
+        "dataset": "synthetic:arithmetic",
+        "task_steps": 1,
+        "socratic_steps": 2,
+        "noisy": "noisy-oracle@p=0.3",
+        "clean": "oracle",
+        "n_train": 1000,
+        "n_test": 200,
+        "max_steps": 250,
+        "lr": 3e-3,
+        "batch_size": 32,
+        "max_len": 256,
+        "k_paths": 4,
+        "temperature": 1.0,
+        "icl_k": 4,
+        "icl_epochs": 4,
+        "n_source_tasks": 24,
+        "n_target_tasks": 4,
+        "n_target_train": 6,
+        "n_target_valid": 4,
+        "threads": 1,
+        "lion_pool": 500,
+        "lion_new": 250,
+        "lion_steps": 100,
+    },
+    "paper": {
+        "student": "scratch@layers=4,hidden=256,vocab=1024",
+        "methods": _SURVEY_METHODS,
+        "seeds": [0, 1, 2],
+        "dataset": "synthetic:arithmetic",
+        "task_steps": 2,
+        "socratic_steps": 3,
+        "noisy": "noisy-oracle@p=0.3",
+        "clean": "oracle",
+        "n_train": 2000,
+        "n_test": 200,
+        "max_steps": 3000,
+        "lr": 1e-3,
+        "batch_size": 32,
+        "max_len": 384,
+        "k_paths": 8,
+        "temperature": 1.0,
+        "icl_k": 4,
+        "icl_epochs": 8,
+        "n_source_tasks": 64,
+        "n_target_tasks": 8,
+        "n_target_train": 6,
+        "n_target_valid": 4,
+        "threads": 0,
+        "lion_pool": 1000,
+        "lion_new": 500,
+        "lion_steps": 1000,
+    },
 }
 
 # the methods notebook 03 compares (notebook 04 adds "gkd")
@@ -170,9 +444,25 @@ BY_NOTEBOOK = {
 # these caps, so every cell of a notebook runs in seconds. Numbers are upper bounds (a smaller value is kept);
 # lists (seeds) keep their first DRY_RUN_SEEDS entries (two: a claim needs two seeds for an interval).
 DRY_RUN_STEPS = 2
-DRY_RUN_CAPS = {"max_steps": DRY_RUN_STEPS, "n_train": 16, "n_valid": 8, "n_test": 8, "n_eval": 8, "n_texts": 8,
-                "n_seeds": 2, "max_new_tokens": 16, "signal_sequences": 2, "signal_repeats": 2, "n_live": 2,
-                "lion_pool": 16, "lion_new": 8, "lion_steps": DRY_RUN_STEPS, "n_source_tasks": 4, "n_target_tasks": 2, "icl_epochs": 2}
+DRY_RUN_CAPS = {
+    "max_steps": DRY_RUN_STEPS,
+    "n_train": 16,
+    "n_valid": 8,
+    "n_test": 8,
+    "n_eval": 8,
+    "n_texts": 8,
+    "n_seeds": 2,
+    "max_new_tokens": 16,
+    "signal_sequences": 2,
+    "signal_repeats": 2,
+    "n_live": 2,
+    "lion_pool": 16,
+    "lion_new": 8,
+    "lion_steps": DRY_RUN_STEPS,
+    "n_source_tasks": 4,
+    "n_target_tasks": 2,
+    "icl_epochs": 2,
+}
 DRY_RUN_SEEDS = 2
 
 
@@ -206,8 +496,10 @@ def resolve(profile: str, table: dict, **given) -> dict:
     """
     check_profile(profile)
     if profile not in table:
-        raise LabkitError(f"parameter profile={profile!r}: this notebook has no {profile!r} settings yet; "
-                          f"expected one of {', '.join(table)}")
+        raise LabkitError(
+            f"parameter profile={profile!r}: this notebook has no {profile!r} settings yet; "
+            f"expected one of {', '.join(table)}"
+        )
     out = dict(table[profile])
     for name, value in given.items():
         if value is None or (not isinstance(value, bool) and value in (0, "", [], {})):
@@ -216,12 +508,14 @@ def resolve(profile: str, table: dict, **given) -> dict:
             out[name] = value
     if profile == "paper":
         from labkit import tiny  # lazy: tiny imports torch; batch drivers import this module for PROFILES
+
         if tiny.dry_run():
             out = dry_run_caps(out)
     return out
 
 
 # --------------------------------------------------------------------------- one typed, frozen profile per notebook
+
 
 def choices(*allowed, doc: str = ""):
     """A Profile field's metadata: the values it accepts (checked by Profile.check)."""
@@ -243,6 +537,7 @@ class Profile:
 
     Errors name the parameter, its value and what was expected.
     """
+
     TABLE: ClassVar[dict] = {}
     profile: str = "default"
 
@@ -269,9 +564,11 @@ class Profile:
                 items = value if isinstance(value, (list, tuple)) else [value]
                 bad = [v for v in items if v not in allowed]
                 if bad or (isinstance(value, (list, tuple)) and not value):
-                    raise LabkitError(f"parameter {f.name}={value!r}: expected "
-                                      f"{'a non-empty list from ' if isinstance(value, (list, tuple)) else 'one of '}"
-                                      f"{', '.join(map(str, allowed))}")
+                    raise LabkitError(
+                        f"parameter {f.name}={value!r}: expected "
+                        f"{'a non-empty list from ' if isinstance(value, (list, tuple)) else 'one of '}"
+                        f"{', '.join(map(str, allowed))}"
+                    )
             if not _is_a(value, want):
                 raise LabkitError(f"parameter {f.name}={value!r}: expected {_type_name(want)}")
 
@@ -296,6 +593,7 @@ class Profile:
 class TrainingProfile(Profile):
     """The fields of every notebook that trains students over seeds, checked here once: the seeds of its
     comparison (distinct integers), the seed of its one-seed live run, the budget, the device."""
+
     seeds: list = dataclasses.field(default_factory=list)
     seed: int = 0
     max_steps: int = 0
@@ -304,8 +602,11 @@ class TrainingProfile(Profile):
     device: str = "auto"
 
     def check(self) -> None:
-        if (not self.seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds)
-                or len(set(self.seeds)) != len(self.seeds)):
+        if (
+            not self.seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds)
+            or len(set(self.seeds)) != len(self.seeds)
+        ):
             self.fail("seeds", "a non-empty list of distinct integers, e.g. [0, 1, 2]")
         if self.max_steps < 1:
             self.fail("max_steps", "an integer >= 1")

@@ -19,6 +19,7 @@ validation and test splits at step 0 (untrained) and at the end, optionally on v
 `eval_every` steps (run_loop's on_step hook), so a notebook shows that each arm learned. Settings are
 chosen on validation; notebooks report test.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,8 +49,10 @@ def parse_scratch(student: str) -> dict | None:
     for part in filter(None, opts.split(",")):
         key, _, value = part.partition("=")
         if key not in spec or not value.isdigit():
-            raise LabkitError(f"parameter student={student!r}: expected scratch@layers=L,hidden=H[,heads=A,vocab=V] "
-                              f"with integer values; unknown or bad {part!r}")
+            raise LabkitError(
+                f"parameter student={student!r}: expected scratch@layers=L,hidden=H[,heads=A,vocab=V] "
+                f"with integer values; unknown or bad {part!r}"
+            )
         spec[key] = int(value)
     return spec
 
@@ -58,6 +61,7 @@ def parse_scratch(student: str) -> dict | None:
 class Setup:
     """What every arm of a notebook shares: the splits (train with the teachers' rationales attached),
     the student name and its tokenizer, the teachers, chance and each teacher's label accuracy on train."""
+
     train: list
     valid: list
     test: list
@@ -75,14 +79,30 @@ def task_corpus(records, teachers) -> list[str]:
     for r in records:
         out.append(prompts.student_prompt(r) + " " + " ".join(r.choices or [r.answer]))
         for t in teachers:
-            out.append(prompts.student_prompt(r, f"rationale:{t}") + (prompts.student_target(r, f"rationale:{t}") or ""))
+            out.append(
+                prompts.student_prompt(r, f"rationale:{t}") + (prompts.student_target(r, f"rationale:{t}") or "")
+            )
             out.append(prompts.student_target(r, "answer", t) or "")
     return out
 
 
-def prepare(dataset: str, teachers: list, *, student: str, n_train: int, n_valid: int, n_test: int,
-            seed: int = 0, data_dir=None, task_steps: int | None = None, template: str = "teacher_forced",
-            k: int = 2, device: str = "auto", max_new_tokens: int = 64, progress: bool = False) -> Setup:
+def prepare(
+    dataset: str,
+    teachers: list,
+    *,
+    student: str,
+    n_train: int,
+    n_valid: int,
+    n_test: int,
+    seed: int = 0,
+    data_dir=None,
+    task_steps: int | None = None,
+    template: str = "teacher_forced",
+    k: int = 2,
+    device: str = "auto",
+    max_new_tokens: int = 64,
+    progress: bool = False,
+) -> Setup:
     """Load the splits, attach each teacher's rationale and label to the training records, build the tokenizer."""
     kw = dict(data_dir=data_dir or None, seed=seed)
     if dataset.startswith("synthetic:") and task_steps:
@@ -91,22 +111,35 @@ def prepare(dataset: str, teachers: list, *, student: str, n_train: int, n_valid
     if "valid" in splits:
         train = data.load_dataset(dataset, "train", n=n_train, **kw)
         valid = data.load_dataset(dataset, "valid", n=n_valid, **kw) if n_valid else []
-    else:   # no valid split (distilling step-by-step's CQA/SVAMP): hold out the n_valid training rows after train
+    else:  # no valid split (distilling step-by-step's CQA/SVAMP): hold out the n_valid training rows after train
         rows = data.load_dataset(dataset, "train", n=n_train + n_valid if n_train else None, **kw)
         n_fit = n_train or len(rows) - n_valid
         if n_fit <= 0 or len(rows) < n_fit + n_valid:
-            raise LabkitError(f"dataset {dataset!r} has {len(rows)} training rows: too few for n_train={n_train} "
-                              f"plus n_valid={n_valid} held out for validation (it has no valid split)")
-        train, valid = rows[:n_fit], rows[n_fit:n_fit + n_valid]
+            raise LabkitError(
+                f"dataset {dataset!r} has {len(rows)} training rows: too few for n_train={n_train} "
+                f"plus n_valid={n_valid} held out for validation (it has no valid split)"
+            )
+        train, valid = rows[:n_fit], rows[n_fit : n_fit + n_valid]
     test = data.load_dataset(dataset, "test", n=n_test, **kw)
     stats = {}
     if teachers:
-        res = rationales.generate_rationales(list(teachers), train, template=template, k=k, seed=seed,
-                                             device=device, max_new_tokens=max_new_tokens, progress=progress)
+        res = rationales.generate_rationales(
+            list(teachers),
+            train,
+            template=template,
+            k=k,
+            seed=seed,
+            device=device,
+            max_new_tokens=max_new_tokens,
+            progress=progress,
+        )
         train, stats = res.attach(train), res.stats
     spec = parse_scratch(student)
-    tok = (tiny.train_tokenizer(task_corpus(train, teachers), vocab_size=spec["vocab"]) if spec
-           else models.load_tokenizer(student))
+    tok = (
+        tiny.train_tokenizer(task_corpus(train, teachers), vocab_size=spec["vocab"])
+        if spec
+        else models.load_tokenizer(student)
+    )
     chance = statistics.mean(1 / len(r.choices) for r in test) if test and test[0].choices else None
     acc = {t: evaluate.teacher_label_accuracy(train, t)[0] for t in teachers}
     return Setup(list(train), list(valid), list(test), student, tok, list(teachers), chance, acc, stats)
@@ -114,9 +147,11 @@ def prepare(dataset: str, teachers: list, *, student: str, n_train: int, n_valid
 
 # --------------------------------------------------------------------------- the profiles
 
+
 @dataclasses.dataclass(frozen=True)
 class StudentsProfile(TrainingProfile):
     """What notebooks 01 and 02 share: data and student (seeds, budget, device: TrainingProfile)."""
+
     dataset: str = ""
     data_dir: str = ""
     student: str = ""
@@ -130,7 +165,7 @@ class StudentsProfile(TrainingProfile):
     def check(self):
         super().check()
         check_parameters(dataset=self.dataset, n_train=self.n_train)
-        parse_scratch(self.student)                                  # names a bad scratch@ option
+        parse_scratch(self.student)  # names a bad scratch@ option
 
     @property
     def train_device(self) -> str:
@@ -145,6 +180,7 @@ class StudentsProfile(TrainingProfile):
 @dataclasses.dataclass(frozen=True)
 class DSSProfile(StudentsProfile):
     """Notebook 01: the teacher, λ, the data fractions of the less-data claim."""
+
     TABLE: ClassVar[dict] = DSS
     teacher: str = ""
     lam: float = 1.0
@@ -167,6 +203,7 @@ class DSSProfile(StudentsProfile):
 @dataclasses.dataclass(frozen=True)
 class TinyLLMProfile(StudentsProfile):
     """Notebook 02: the teachers and their α, the teachers' prompts, the α curve, the live teacher-forcing check."""
+
     TABLE: ClassVar[dict] = TINYLLM
     teachers: list = field(default_factory=list)
     alphas: float | dict = 1.0
@@ -180,8 +217,9 @@ class TinyLLMProfile(StudentsProfile):
 
     def check(self):
         super().check()
-        check_parameters(teachers=self.teachers, alphas=self.alphas, alpha_grid=self.alpha_grid,
-                         in_context=self.in_context)
+        check_parameters(
+            teachers=self.teachers, alphas=self.alphas, alpha_grid=self.alpha_grid, in_context=self.in_context
+        )
         check_parameters(teachers=self.teachers, alphas=self.alpha_of)
 
     @property
@@ -192,21 +230,32 @@ class TinyLLMProfile(StudentsProfile):
 
 # --------------------------------------------------------------------------- the arms
 
+
 def dss_arms(teacher: str, lam: float, fractions=(1.0,), sweep_fine_tuning: bool = True) -> list[A.Arm]:
     """Notebook 01's arms (Hsieh et al., 2023), all of method "dss": fine-tuning (gold labels), distillation
     (teacher labels), step-by-step with the teacher's labels (the paper's distillation setting) and with gold labels
     (its fine-tuning setting), and, for each fraction < 1, step-by-step (gold) and (sweep_fine_tuning) fine-tuning on
     that fraction (``reads["fraction"]``: the first fraction of the training records)."""
     sbs = {"teacher": teacher, "lam": lam}
-    arms = [A.Arm("fine-tuning", "dss", {}), A.Arm("distillation", "dss", {"label_source": teacher}),
-            A.Arm("step-by-step", "dss", {**sbs, "label_source": teacher}, cost=2),
-            A.Arm("step-by-step (gold labels)", "dss", sbs, cost=2)]
+    arms = [
+        A.Arm("fine-tuning", "dss", {}),
+        A.Arm("distillation", "dss", {"label_source": teacher}),
+        A.Arm("step-by-step", "dss", {**sbs, "label_source": teacher}, cost=2),
+        A.Arm("step-by-step (gold labels)", "dss", sbs, cost=2),
+    ]
     for f in sorted(set(fractions)):
         if f < 1:
             if sweep_fine_tuning:
                 arms.append(A.Arm(f"fine-tuning @{f:g}", "dss", {}, {"fraction": f, "sweep": "fine-tuning"}))
-            arms.append(A.Arm(f"step-by-step (gold labels) @{f:g}", "dss", sbs,
-                              {"fraction": f, "sweep": "step-by-step (gold labels)"}, cost=2))
+            arms.append(
+                A.Arm(
+                    f"step-by-step (gold labels) @{f:g}",
+                    "dss",
+                    sbs,
+                    {"fraction": f, "sweep": "step-by-step (gold labels)"},
+                    cost=2,
+                )
+            )
     return arms
 
 
@@ -218,11 +267,21 @@ def tinyllm_arms(alpha_of: dict, ablate: bool = True) -> list[A.Arm]:
     rationale of T_m), label-only fine-tuning (no rationale), and (ablate=True, two or more teachers) w/o each
     teacher (``reads["without"]`` names it)."""
     n = len(alpha_of) + 1
-    arms = [A.Arm(FULL, "tinyllm", {"alphas": dict(alpha_of)}, {"alpha": _uniform(alpha_of)}, cost=n),
-            A.Arm(LABEL_ONLY, "tinyllm", {"alphas": {}}, {"alpha": 0.0})]
+    arms = [
+        A.Arm(FULL, "tinyllm", {"alphas": dict(alpha_of)}, {"alpha": _uniform(alpha_of)}, cost=n),
+        A.Arm(LABEL_ONLY, "tinyllm", {"alphas": {}}, {"alpha": 0.0}),
+    ]
     if ablate and len(alpha_of) > 1:
-        arms += [A.Arm(f"w/o {t}", "tinyllm", {"alphas": {u: a for u, a in alpha_of.items() if u != t}},
-                       {"without": t}, cost=n - 1) for t in alpha_of]
+        arms += [
+            A.Arm(
+                f"w/o {t}",
+                "tinyllm",
+                {"alphas": {u: a for u, a in alpha_of.items() if u != t}},
+                {"without": t},
+                cost=n - 1,
+            )
+            for t in alpha_of
+        ]
     return arms
 
 
@@ -235,18 +294,30 @@ def alpha_arms(alpha_of: dict, alpha_grid, alpha_seeds) -> list[A.Arm]:
     """Notebook 02's α curve: one arm "α=a" (every teacher at α = a) per α of the grid, over `alpha_seeds`; an α
     equal to the full run's uniform α is the full run itself (no arm)."""
     full = _uniform(alpha_of)
-    return [A.Arm(f"α={a:g}", "tinyllm", {"alphas": {t: a for t in alpha_of}}, {"alpha": a}, seeds=tuple(alpha_seeds),
-                  cost=len(alpha_of) + 1) for a in alpha_grid if a != full]
+    return [
+        A.Arm(
+            f"α={a:g}",
+            "tinyllm",
+            {"alphas": {t: a for t in alpha_of}},
+            {"alpha": a},
+            seeds=tuple(alpha_seeds),
+            cost=len(alpha_of) + 1,
+        )
+        for a in alpha_grid
+        if a != full
+    ]
 
 
 # --------------------------------------------------------------------------- the experiment
+
 
 def new_student(setup: Setup, seed: int, device: str = "cpu"):
     """A fresh student: from scratch (seeded) on the setup's tokenizer, or the named pretrained model."""
     spec = parse_scratch(setup.student)
     if spec:
-        return tiny.tiny_causal_lm(setup.tokenizer, n_layers=spec["layers"], hidden=spec["hidden"],
-                                   heads=spec["heads"], seed=seed)
+        return tiny.tiny_causal_lm(
+            setup.tokenizer, n_layers=spec["layers"], hidden=spec["hidden"], heads=spec["heads"], seed=seed
+        )
     return models.load_model(setup.student, device=device)
 
 
@@ -272,11 +343,13 @@ class Experiment:
         self.setup, self.config, self.eval_every, self.device = setup, dict(config), eval_every, device
         self.step0: dict | None = None
 
-    def prepare(self, arms=()) -> "Experiment":
+    def prepare(self, arms=()) -> Experiment:
         if self.step0 is None and not parse_scratch(self.setup.student):
             model = new_student(self.setup, 0, self.device)
-            self.step0 = {"valid": score(model, self.setup, self.setup.valid, self.device) if self.eval_every else None,
-                          "test": score(model, self.setup, self.setup.test, self.device)}
+            self.step0 = {
+                "valid": score(model, self.setup, self.setup.valid, self.device) if self.eval_every else None,
+                "test": score(model, self.setup, self.setup.test, self.device),
+            }
         return self
 
     def run(self, arm: A.Arm, seed: int) -> A.Run:
@@ -302,21 +375,33 @@ class Experiment:
 
         t0, e0 = time.perf_counter(), t_eval[0]
         history = A.train(arm, student=model, tokenizer=setup.tokenizer, records=subset, config=cfg, on_step=on_step)
-        train_s = time.perf_counter() - t0 - (t_eval[0] - e0)        # the curve's evaluations are not training
+        train_s = time.perf_counter() - t0 - (t_eval[0] - e0)  # the curve's evaluations are not training
         final = {"valid": scored(setup.valid), "test": scored(setup.test)}
         if curve:
             curve.append((cfg.steps, final["valid"]))
 
         def split_metrics(d):
             return {k: {"accuracy": v} for k, v in d.items() if v is not None}
+
         loss = [(r["step"], r["loss"]) for r in history.rows if r.get("loss") is not None]
-        return A.Run(arm.label, seed, split_metrics(final), step0=split_metrics(step0),
-                     curves={"loss": loss, **({"valid accuracy": curve} if curve else {})}, seconds=round(train_s, 2),
-                     extra={"n_train": len(subset), "fraction": arm.reads.get("fraction", 1.0),
-                            "final_loss": history.last("loss"), "eval_seconds": round(t_eval[0], 2)})
+        return A.Run(
+            arm.label,
+            seed,
+            split_metrics(final),
+            step0=split_metrics(step0),
+            curves={"loss": loss, **({"valid accuracy": curve} if curve else {})},
+            seconds=round(train_s, 2),
+            extra={
+                "n_train": len(subset),
+                "fraction": arm.reads.get("fraction", 1.0),
+                "final_loss": history.last("loss"),
+                "eval_seconds": round(t_eval[0], 2),
+            },
+        )
 
 
 # --------------------------------------------------------------------------- tables and learning
+
 
 def summary(runs, arms=None, chance: float | None = None) -> list[dict]:
     """One row per arm: step-0 and final test accuracy (mean, sd over seeds, per seed), final validation mean,
@@ -326,32 +411,51 @@ def summary(runs, arms=None, chance: float | None = None) -> list[dict]:
         s0 = statistics.mean(A.values(runs, row["arm"], "accuracy", when="step0").values())
         valid = A.by_arm(runs, "accuracy", "valid").get(row["arm"])
         first = next(r for r in runs if r.arm == row["arm"])
-        out.append({"arm": row["arm"], "n_seeds": row["seeds"], "n_train": first.extra.get("n_train"),
-                    "step0_test": s0, "final_test": row["accuracy"], "final_test_sd": row["accuracy sd"],
-                    "final_valid": statistics.mean(valid.values()) if valid else None,
-                    "per_seed_test": row["accuracy per seed"], "gain_over_step0": row["accuracy"] - s0,
-                    "gain_over_chance": row["accuracy"] - chance if chance is not None else None,
-                    "train_seconds": row["seconds"]})
+        out.append(
+            {
+                "arm": row["arm"],
+                "n_seeds": row["seeds"],
+                "n_train": first.extra.get("n_train"),
+                "step0_test": s0,
+                "final_test": row["accuracy"],
+                "final_test_sd": row["accuracy sd"],
+                "final_valid": statistics.mean(valid.values()) if valid else None,
+                "per_seed_test": row["accuracy per seed"],
+                "gain_over_step0": row["accuracy"] - s0,
+                "gain_over_chance": row["accuracy"] - chance if chance is not None else None,
+                "train_seconds": row["seconds"],
+            }
+        )
     return out
 
 
-def learning_metrics(runs, notebook: str, profile: str = "default", chance: float | None = None,
-                     numbers: dict | None = None) -> dict:
+def learning_metrics(
+    runs, notebook: str, profile: str = "default", chance: float | None = None, numbers: dict | None = None
+) -> dict:
     """{"learning", "not_learning"} of notebook "01" or "02" for metrics.json: each arm with ≥ 2 seeds, its final
     test accuracy against its own step 0 and chance, with the notebook's reading of each arm that does not learn
     (``papers.READINGS[nb]["learn:..."]`` at the profile the reading was written for, filled from the run)."""
     few = [a for a in A.arm_labels(runs) if len({r.seed for r in runs if r.arm == a}) < 2]
     rows = A.learning(runs, "accuracy", chance=chance, exclude=few, label="test accuracy")
     prefix = "learn:" if profile == "default" else f"{profile}:learn:"
-    why = {k[len(prefix):]: v for k, v in papers.READINGS[notebook].items() if k.startswith(prefix)}
+    why = {k[len(prefix) :]: v for k, v in papers.READINGS[notebook].items() if k.startswith(prefix)}
     return _claims.learning_metrics(rows, why, papers.READINGS[notebook].get(f"{profile}:*", ""), numbers)
 
 
 def claim_table(claims) -> list[dict]:
     """Claims as short rows for display: id, holds, mean, 95% CI, per-seed effects."""
-    return [{"id": c["id"], "holds": "✓" if c["holds"] else "✗", "mean": round(c["mean"], 3),
-             "ci95": [round(c["ci95"][0], 3), round(c["ci95"][1], 3)], "per seed": [round(v, 3) for v in c["values"]],
-             "better": c["better"], "worse": c["worse"]} for c in claims]
+    return [
+        {
+            "id": c["id"],
+            "holds": "✓" if c["holds"] else "✗",
+            "mean": round(c["mean"], 3),
+            "ci95": [round(c["ci95"][0], 3), round(c["ci95"][1], 3)],
+            "per seed": [round(v, 3) for v in c["values"]],
+            "better": c["better"],
+            "worse": c["worse"],
+        }
+        for c in claims
+    ]
 
 
 def notes(notebook: str, claims, profile: str = "default", numbers: dict | None = None) -> dict[str, str]:
@@ -361,43 +465,87 @@ def notes(notebook: str, claims, profile: str = "default", numbers: dict | None 
     if profile == "default":
         why = {k: v for k, v in R.items() if not k.startswith(("learn:", "real:", "paper:", "*"))}
         return _claims.not_holding(claims, why, R.get("*", ""), numbers)
-    why = {k[len(profile) + 1:]: v for k, v in R.items() if k.startswith(f"{profile}:") and "learn:" not in k
-           and not k.endswith(":*")}
+    why = {
+        k[len(profile) + 1 :]: v
+        for k, v in R.items()
+        if k.startswith(f"{profile}:") and "learn:" not in k and not k.endswith(":*")
+    }
     return _claims.not_holding(claims, why, R.get(f"{profile}:*", ""), numbers)
 
 
-def template_agreement(teacher: str, records, *, pool=None, k: int = 2, seed: int = 0, device: str = "auto",
-                       max_new_tokens: int = 48, progress: bool = False) -> dict:
+def template_agreement(
+    teacher: str,
+    records,
+    *,
+    pool=None,
+    k: int = 2,
+    seed: int = 0,
+    device: str = "auto",
+    max_new_tokens: int = 48,
+    progress: bool = False,
+) -> dict:
     """TinyLLM's teacher-forcing check for one (live) teacher: rationales with the plain CoT prompt and with
     the teacher-forced prompt (gold answer shown), each checked against the gold answer
     (labkit.rationales.consistency). Returns {"cot": rate, "teacher_forced": rate, "per_question":
     [agree_tf - agree_cot per question], "examples": first record's two rationales}."""
     agree, texts = {}, {}
     for template in ("cot", "teacher_forced"):
-        res = rationales.generate_rationales([teacher], records, template=template, pool=pool, k=k, seed=seed,
-                                             device=device, max_new_tokens=max_new_tokens, progress=progress)
+        res = rationales.generate_rationales(
+            [teacher],
+            records,
+            template=template,
+            pool=pool,
+            k=k,
+            seed=seed,
+            device=device,
+            max_new_tokens=max_new_tokens,
+            progress=progress,
+        )
         attached = res.attach(records)
         kept = set(rationales.consistency(attached, teacher)["kept_ids"])
         agree[template] = [1.0 if r.id in kept else 0.0 for r in attached]
         texts[template] = attached[0].rationales.get(teacher, "") if attached else ""
     n = max(len(records), 1)
-    return {"teacher": teacher, "n": len(records), "cot": sum(agree["cot"]) / n,
-            "teacher_forced": sum(agree["teacher_forced"]) / n,
-            "per_question": [a - b for a, b in zip(agree["teacher_forced"], agree["cot"])], "examples": texts}
+    return {
+        "teacher": teacher,
+        "n": len(records),
+        "cot": sum(agree["cot"]) / n,
+        "teacher_forced": sum(agree["teacher_forced"]) / n,
+        "per_question": [a - b for a, b in zip(agree["teacher_forced"], agree["cot"])],
+        "examples": texts,
+    }
 
 
 def dss_claims(runs, teacher: str, teacher_accuracy: float, fractions) -> list[dict]:
     """Notebook 01's claims (Hsieh et al., 2023), paired by seed on the test split."""
     st = lambda id, **f: papers.statement("01", id, **f)  # noqa: E731
-    out = [A.claim(runs, "dss>ft", st("dss>ft"), "accuracy", "step-by-step (gold labels)", "fine-tuning"),
-           A.claim(runs, "dss>kd", st("dss>kd"), "accuracy", "step-by-step", "distillation")]
+    out = [
+        A.claim(runs, "dss>ft", st("dss>ft"), "accuracy", "step-by-step (gold labels)", "fine-tuning"),
+        A.claim(runs, "dss>kd", st("dss>kd"), "accuracy", "step-by-step", "distillation"),
+    ]
     small = min(fractions)
     if small < 1:
-        out.append(A.claim(runs, "dss@less-data>ft@all", st("dss@less-data>ft@all", fraction=f"{small:.0%}"),
-                           "accuracy", f"step-by-step (gold labels) @{small:g}", "fine-tuning"))
+        out.append(
+            A.claim(
+                runs,
+                "dss@less-data>ft@all",
+                st("dss@less-data>ft@all", fraction=f"{small:.0%}"),
+                "accuracy",
+                f"step-by-step (gold labels) @{small:g}",
+                "fine-tuning",
+            )
+        )
     got = A.values(runs, "step-by-step", "accuracy")
-    out.append(_claims.claim("student>teacher", st("student>teacher"), "test accuracy", "step-by-step",
-                             f"teacher {teacher}", [got[s] - teacher_accuracy for s in sorted(got)]))
+    out.append(
+        _claims.claim(
+            "student>teacher",
+            st("student>teacher"),
+            "test accuracy",
+            "step-by-step",
+            f"teacher {teacher}",
+            [got[s] - teacher_accuracy for s in sorted(got)],
+        )
+    )
     return out
 
 
@@ -408,17 +556,35 @@ def tinyllm_claims(runs, arms, alpha_of: dict, seeds) -> list[dict]:
     st = lambda id, **f: papers.statement("02", id, **f)  # noqa: E731
     labels = A.arm_labels(runs)
     out = [A.claim(runs, "full>label-only", st("full>label-only"), "accuracy", FULL, LABEL_ONLY)]
-    out += [A.claim(runs, f"full>w/o {a.reads['without']}", st("full>w/o", teacher=a.reads["without"]), "accuracy",
-                    FULL, a.label) for a in arms if a.reads.get("without")]
+    out += [
+        A.claim(
+            runs,
+            f"full>w/o {a.reads['without']}",
+            st("full>w/o", teacher=a.reads["without"]),
+            "accuracy",
+            FULL,
+            a.label,
+        )
+        for a in arms
+        if a.reads.get("without")
+    ]
     if "w/o in-context" in labels:
         out.append(A.claim(runs, "full>w/o in-context", st("full>w/o in-context"), "accuracy", FULL, "w/o in-context"))
     full_alpha = _uniform(alpha_of)
     for a in (a for a in arms if a.label.startswith("α=") and full_alpha is not None):
         common = sorted(set(a.seeds or seeds) & set(seeds))
         if len(common) >= 2:
-            out.append(A.claim(runs, f"alpha {full_alpha:g}>{a.reads['alpha']:g}",
-                               st("alpha", full=f"{full_alpha:g}", other=f"{a.reads['alpha']:g}"), "accuracy", FULL,
-                               a.label, seeds=common))
+            out.append(
+                A.claim(
+                    runs,
+                    f"alpha {full_alpha:g}>{a.reads['alpha']:g}",
+                    st("alpha", full=f"{full_alpha:g}", other=f"{a.reads['alpha']:g}"),
+                    "accuracy",
+                    FULL,
+                    a.label,
+                    seeds=common,
+                )
+            )
     return out
 
 
@@ -426,14 +592,19 @@ def alpha_rows(runs, arms) -> list[dict]:
     """Notebook 02's α curve: the runs with one α for every teacher (label-only = α 0, the full run when its α is
     uniform, the "α=a" arms) as {"alpha", "curve_name", "run", "seed"}."""
     alpha = {a.label: a.reads.get("alpha") for a in arms}
-    return [{"alpha": alpha[r.arm], "curve_name": "α for all teachers", "run": r, "seed": r.seed} for r in runs
-            if alpha.get(r.arm) is not None]
+    return [
+        {"alpha": alpha[r.arm], "curve_name": "α for all teachers", "run": r, "seed": r.seed}
+        for r in runs
+        if alpha.get(r.arm) is not None
+    ]
 
 
 def alpha_means(arows) -> dict:
     """{"α": mean test accuracy over the seeds run at that α}."""
-    return {f"{a:g}": statistics.mean(r["run"].metrics["test"]["accuracy"] for r in arows if r["alpha"] == a)
-            for a in sorted({r["alpha"] for r in arows})}
+    return {
+        f"{a:g}": statistics.mean(r["run"].metrics["test"]["accuracy"] for r in arows if r["alpha"] == a)
+        for a in sorted({r["alpha"] for r in arows})
+    }
 
 
 def tinyllm_table(runs, arms, chance, teachers, kinds: dict) -> tuple[list, list]:
@@ -441,11 +612,19 @@ def tinyllm_table(runs, arms, chance, teachers, kinds: dict) -> tuple[list, list
     a not-applicable row that says why (scripted/recorded teachers generate nothing from a prompt)."""
     labels = A.arm_labels(runs)
     trained_wo = "w/o in-context" in labels
-    order = [a.label for a in arms if not a.label.startswith("α=")] + (["w/o in-context"] if trained_wo else []) + \
-        [a.label for a in arms if a.label.startswith("α=")]
+    order = (
+        [a.label for a in arms if not a.label.startswith("α=")]
+        + (["w/o in-context"] if trained_wo else [])
+        + [a.label for a in arms if a.label.startswith("α=")]
+    )
     table = summary(runs, order, chance=chance)
     if not trained_wo:
-        table.append({"arm": "w/o in-context", "status": "not applicable",
-                      "why": f"teachers {teachers} are {sorted(set(kinds.values()))}: their rationales are not "
-                             f"generated from an in-context prompt here, so there is nothing to remove"})
+        table.append(
+            {
+                "arm": "w/o in-context",
+                "status": "not applicable",
+                "why": f"teachers {teachers} are {sorted(set(kinds.values()))}: their rationales are not "
+                f"generated from an in-context prompt here, so there is nothing to remove",
+            }
+        )
     return order, table

@@ -13,6 +13,7 @@ from a scripted teacher, and scores them on the test split with that method's ow
 output. Every one of these methods is supervised fine-tuning on the pairs it builds (``labkit.methods.sft``);
 what differs is the data, and Socratic CoT's two students and Lion's round (``SurveyExperiment.run_group``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,9 +27,9 @@ from typing import ClassVar
 from labkit import data, methods, rationales, tiny
 from labkit.data import Record
 from labkit.errors import LabkitError
-from labkit.lab import papers
 from labkit.lab import arms as _arms
 from labkit.lab import claims as _claims
+from labkit.lab import papers
 from labkit.lab.arms import Arm, Run
 from labkit.lab.profiles import SURVEY as _TABLE
 from labkit.lab.profiles import TrainingProfile, choices
@@ -38,8 +39,10 @@ from labkit.methods import finetune_cot, icl, lion, scott, sft, socratic
 
 # --------------------------------------------------------------------------- the map
 
-SURVEY = ("Zhu, Li, Liu, Ma & Wang, *A Survey on Model Compression for Large Language Models*, "
-          "arXiv:2308.07633 (2023; TACL 2024), §3 Knowledge Distillation")
+SURVEY = (
+    "Zhu, Li, Liu, Ma & Wang, *A Survey on Model Compression for Large Language Models*, "
+    "arXiv:2308.07633 (2023; TACL 2024), §3 Knowledge Distillation"
+)
 
 CITATION = "as mapped by Zhu et al., arXiv:2308.07633, §3"
 
@@ -50,9 +53,21 @@ MAP = [
     ("Standard KD", "", "forward vs reverse KL", "mode covering vs mode seeking", "00_kl_mode_seeking"),
     ("EA-based KD", "In-context learning", "Meta-ICT", "ICL training on source tasks", "05_survey_map §4"),
     ("EA-based KD", "In-context learning", "Multitask-ICT", "ICL training on the target tasks", "05_survey_map §4"),
-    ("EA-based KD", "Chain of thought", "MT-CoT", "explanations as a second task", "01_distilling_step_by_step (same loss)"),
+    (
+        "EA-based KD",
+        "Chain of thought",
+        "MT-CoT",
+        "explanations as a second task",
+        "01_distilling_step_by_step (same loss)",
+    ),
     ("EA-based KD", "Chain of thought", "Fine-tune-CoT", "k sampled reasoning paths", "05_survey_map §1"),
-    ("EA-based KD", "Chain of thought", "Distilling step-by-step", "rationales as a multi-task signal", "01_distilling_step_by_step"),
+    (
+        "EA-based KD",
+        "Chain of thought",
+        "Distilling step-by-step",
+        "rationales as a multi-task signal",
+        "01_distilling_step_by_step",
+    ),
     ("EA-based KD", "Chain of thought", "TinyLLM", "many teachers' rationales", "02_tinyllm_multi_teacher"),
     ("EA-based KD", "Chain of thought", "SCOTT", "consistent rationales, faithful students", "05_survey_map §2"),
     ("EA-based KD", "Chain of thought", "Socratic CoT", "decomposer + sub-question solver", "05_survey_map §3"),
@@ -74,8 +89,11 @@ def taxonomy_figure():
     ax.axis("off")
 
     def box(x, y, w, text, color, size=9, weight="normal"):
-        ax.add_patch(FancyBboxPatch((x, y - 0.34), w, 0.68, boxstyle="round,pad=0.02,rounding_size=0.12",
-                                    fc=color, ec="#444", lw=0.8))
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, y - 0.34), w, 0.68, boxstyle="round,pad=0.02,rounding_size=0.12", fc=color, ec="#444", lw=0.8
+            )
+        )
         ax.text(x + w / 2, y, text, ha="center", va="center", fontsize=size, weight=weight)
 
     def link(x0, y0, x1, y1):
@@ -102,47 +120,104 @@ def taxonomy_figure():
                 box(6.4, y, 2.2, method, "#d9f0d3" if run else "#eeeeee", weight="bold" if run else "normal")
                 link(6.0 if fam else 3.7, fy if fam else by, 6.4, y)
                 ax.text(8.75, y + 0.13, what, fontsize=8, va="center", color="#222")
-                ax.text(8.75, y - 0.19, f"→ {where}" if run else "(described, not run here)", fontsize=8,
-                        va="center", color="#2a7a2a" if run else "#888", style="italic")
-    ax.set_title("Knowledge distillation of LLMs: the survey's map, and where this lab runs each method",
-                 fontsize=11)
-    ax.legend(handles=[Patch(fc="#d9f0d3", ec="#444", label="run in this lab (→ notebook, § section)"),
-                       Patch(fc="#eeeeee", ec="#444", label="in the survey, not run here")],
-              loc="lower left", fontsize=8, frameon=False)
+                ax.text(
+                    8.75,
+                    y - 0.19,
+                    f"→ {where}" if run else "(described, not run here)",
+                    fontsize=8,
+                    va="center",
+                    color="#2a7a2a" if run else "#888",
+                    style="italic",
+                )
+    ax.set_title("Knowledge distillation of LLMs: the survey's map, and where this lab runs each method", fontsize=11)
+    ax.legend(
+        handles=[
+            Patch(fc="#d9f0d3", ec="#444", label="run in this lab (→ notebook, § section)"),
+            Patch(fc="#eeeeee", ec="#444", label="in the survey, not run here"),
+        ],
+        loc="lower left",
+        fontsize=8,
+        frameon=False,
+    )
     fig.tight_layout()
     return fig
 
 
 TABLE = [
-    {"method": "Fine-tune-CoT", "teacher provides": "k sampled reasoning paths per question",
-     "student learns": "question → reasoning → answer", "loss": "CE on the correct paths", "runs in": "05 §1"},
-    {"method": "SCOTT", "teacher provides": "rationales consistent with the gold answer",
-     "student learns": "question → rationale → answer", "loss": "CE on rationale ⊕ answer", "runs in": "05 §2"},
-    {"method": "Socratic CoT", "teacher provides": "sub-questions and their answers",
-     "student learns": "decomposer: next sub-question; solver: its answer", "loss": "CE, one per student",
-     "runs in": "05 §3"},
-    {"method": "Meta-ICT / Multitask-ICT", "teacher provides": "labels of in-context queries",
-     "student learns": "answer from k demonstrations", "loss": "CE on the query's label", "runs in": "05 §4"},
-    {"method": "Lion", "teacher provides": "responses; judges the student's; new questions like the hard ones",
-     "student learns": "the teacher's responses on a pool that grows where it fails", "loss": "CE on the pool",
-     "runs in": "05 §5"},
-    {"method": "Distilling step-by-step / MT-CoT", "teacher provides": "rationale + label",
-     "student learns": "label and rationale as two tasks", "loss": "L_label + λ L_rationale", "runs in": "01"},
-    {"method": "TinyLLM", "teacher provides": "rationales of several teachers",
-     "student learns": "answer + each teacher's rationale", "loss": "L_label + Σ α_m L_m", "runs in": "02"},
-    {"method": "MiniLLM", "teacher provides": "token distributions", "student learns": "its own samples, judged",
-     "loss": "reverse KL (policy gradient)", "runs in": "03"},
-    {"method": "GKD", "teacher provides": "token distributions on student samples",
-     "student learns": "on-policy sequences", "loss": "JSD_β", "runs in": "04"},
+    {
+        "method": "Fine-tune-CoT",
+        "teacher provides": "k sampled reasoning paths per question",
+        "student learns": "question → reasoning → answer",
+        "loss": "CE on the correct paths",
+        "runs in": "05 §1",
+    },
+    {
+        "method": "SCOTT",
+        "teacher provides": "rationales consistent with the gold answer",
+        "student learns": "question → rationale → answer",
+        "loss": "CE on rationale ⊕ answer",
+        "runs in": "05 §2",
+    },
+    {
+        "method": "Socratic CoT",
+        "teacher provides": "sub-questions and their answers",
+        "student learns": "decomposer: next sub-question; solver: its answer",
+        "loss": "CE, one per student",
+        "runs in": "05 §3",
+    },
+    {
+        "method": "Meta-ICT / Multitask-ICT",
+        "teacher provides": "labels of in-context queries",
+        "student learns": "answer from k demonstrations",
+        "loss": "CE on the query's label",
+        "runs in": "05 §4",
+    },
+    {
+        "method": "Lion",
+        "teacher provides": "responses; judges the student's; new questions like the hard ones",
+        "student learns": "the teacher's responses on a pool that grows where it fails",
+        "loss": "CE on the pool",
+        "runs in": "05 §5",
+    },
+    {
+        "method": "Distilling step-by-step / MT-CoT",
+        "teacher provides": "rationale + label",
+        "student learns": "label and rationale as two tasks",
+        "loss": "L_label + λ L_rationale",
+        "runs in": "01",
+    },
+    {
+        "method": "TinyLLM",
+        "teacher provides": "rationales of several teachers",
+        "student learns": "answer + each teacher's rationale",
+        "loss": "L_label + Σ α_m L_m",
+        "runs in": "02",
+    },
+    {
+        "method": "MiniLLM",
+        "teacher provides": "token distributions",
+        "student learns": "its own samples, judged",
+        "loss": "reverse KL (policy gradient)",
+        "runs in": "03",
+    },
+    {
+        "method": "GKD",
+        "teacher provides": "token distributions on student samples",
+        "student learns": "on-policy sequences",
+        "loss": "JSD_β",
+        "runs in": "04",
+    },
 ]
 
 
 # --------------------------------------------------------------------------- data
 
+
 @dataclass
 class Setup:
     """One miniature's data: train (with the teacher's rationales where it has one), test, and the tokenizer
     (trained on every prompt and target any arm will use)."""
+
     train: list
     test: list
     tokenizer: object = None
@@ -165,8 +240,24 @@ class Setup:
 
 
 COLORS = ["red", "blue", "green", "yellow"]
-ITEMS = ["apple", "ball", "book", "chair", "clock", "coin", "cup", "drum", "fork", "hat", "kite", "lamp",
-         "pen", "ring", "shoe", "vase"]
+ITEMS = [
+    "apple",
+    "ball",
+    "book",
+    "chair",
+    "clock",
+    "coin",
+    "cup",
+    "drum",
+    "fork",
+    "hat",
+    "kite",
+    "lamp",
+    "pen",
+    "ring",
+    "shoe",
+    "vase",
+]
 
 
 PHRASES = ("Which box does the {item} go in?", "Where should the {item} be put?", "The {item} belongs in which box?")
@@ -183,13 +274,28 @@ def lookup_tasks(n_tasks: int, *, seed: int = 0, prefix: str = "task") -> list[R
         rule = {item: rng.choice(COLORS) for item in ITEMS}
         for item in ITEMS:
             for j, phrase in enumerate(PHRASES):
-                out.append(Record(id=f"{prefix}{t}-{item}-{j}", question=phrase.format(item=item), answer=rule[item],
-                                  choices=list(COLORS), meta={"task": f"{prefix}{t}", "item": item}))
+                out.append(
+                    Record(
+                        id=f"{prefix}{t}-{item}-{j}",
+                        question=phrase.format(item=item),
+                        answer=rule[item],
+                        choices=list(COLORS),
+                        meta={"task": f"{prefix}{t}", "item": item},
+                    )
+                )
     return out
 
 
-def cot_setup(*, n_train: int, n_test: int, task_steps: int, teachers, dataset: str = "synthetic:arithmetic",
-              seed: int = 0, eval_split: str = "test") -> Setup:
+def cot_setup(
+    *,
+    n_train: int,
+    n_test: int,
+    task_steps: int,
+    teachers,
+    dataset: str = "synthetic:arithmetic",
+    seed: int = 0,
+    eval_split: str = "test",
+) -> Setup:
     """Synthetic questions with each teacher's rationale attached to the training split; `n_test` questions of
     `eval_split` ("valid" to choose settings, "test" to report) to score the students on."""
     kw = {"seed": seed, "steps": task_steps}
@@ -200,27 +306,40 @@ def cot_setup(*, n_train: int, n_test: int, task_steps: int, teachers, dataset: 
     return Setup(train, test, info={"teachers": list(teachers), "dataset": dataset, "task_steps": task_steps})
 
 
-def icl_setup(*, n_source: int, n_target: int, n_target_train: int, n_target_valid: int = 0, seed: int = 0,
-              eval_split: str = "test") -> Setup:
+def icl_setup(
+    *,
+    n_source: int,
+    n_target: int,
+    n_target_train: int,
+    n_target_valid: int = 0,
+    seed: int = 0,
+    eval_split: str = "test",
+) -> Setup:
     """Meta-ICT's source tasks (all items) and the target tasks: per target task, n_target_train items for training
     (Multitask-ICT, fine-tuning), n_target_valid held-out items to choose settings on (eval_split="valid"), the
     rest for test. Every target item is in the support set that demonstrations come from."""
     source = lookup_tasks(n_source, seed=seed, prefix="source")
     target = lookup_tasks(n_target, seed=seed, prefix="target")
     if not (0 < n_target_train and n_target_valid >= 0 and n_target_train + n_target_valid < len(ITEMS)):
-        raise LabkitError(f"n_target_train={n_target_train}, n_target_valid={n_target_valid}: expected n_target_train "
-                          f">= 1 and both together < {len(ITEMS)} items, leaving some for test")
+        raise LabkitError(
+            f"n_target_train={n_target_train}, n_target_valid={n_target_valid}: expected n_target_train "
+            f">= 1 and both together < {len(ITEMS)} items, leaving some for test"
+        )
     rng = random.Random(f"icl-split|{seed}")
     order = {t: rng.sample(ITEMS, len(ITEMS)) for t in sorted({r.meta["task"] for r in target})}
 
     def part(r):
         i = order[r.meta["task"]].index(r.meta["item"])
         return "train" if i < n_target_train else "valid" if i < n_target_train + n_target_valid else "test"
+
     train = [r for r in target if part(r) == "train"]
     held = [r for r in target if part(r) == eval_split]
-    return Setup(train, held, support=source + target,
-                 info={"source": source, "n_source_tasks": n_source, "n_target_tasks": n_target})
-
+    return Setup(
+        train,
+        held,
+        support=source + target,
+        info={"source": source, "n_source_tasks": n_source, "n_target_tasks": n_target},
+    )
 
 
 # --------------------------------------------------------------------------- arms
@@ -234,22 +353,36 @@ METHODS = ("finetune_cot", "scott", "socratic", "lion", "icl")
 
 def finetune_cot_arms(teacher: str, *, k: int, temperature: float) -> list[Arm]:
     """Fine-tune-CoT with one greedy path per question vs k sampled paths (the correct ones kept)."""
-    return [Arm("k=1 (greedy)", "finetune_cot", {"teacher": teacher, "k": 1, "temperature": 0.0, "seed": 0}),
-            Arm(f"k={k} (T={temperature:g})", "finetune_cot",
-                {"teacher": teacher, "k": k, "temperature": temperature, "seed": 0})]
+    return [
+        Arm("k=1 (greedy)", "finetune_cot", {"teacher": teacher, "k": 1, "temperature": 0.0, "seed": 0}),
+        Arm(
+            f"k={k} (T={temperature:g})",
+            "finetune_cot",
+            {"teacher": teacher, "k": k, "temperature": temperature, "seed": 0},
+        ),
+    ]
 
 
 def scott_arms(teacher: str) -> list[Arm]:
     """Rationale ⊕ answer students on all of a noisy teacher's rationales vs only the consistent ones."""
-    return [Arm("unfiltered", "scott", {"teacher": teacher, "filter": False}),
-            Arm("consistent only", "scott", {"teacher": teacher, "filter": True})]
+    return [
+        Arm("unfiltered", "scott", {"teacher": teacher, "filter": False}),
+        Arm("consistent only", "scott", {"teacher": teacher, "filter": True}),
+    ]
 
 
 def socratic_arms(teacher: str) -> list[Arm]:
     """One CoT student vs a decomposer and a solver, on the same teacher's reasoning (every path kept)."""
-    return [Arm("single CoT student", "finetune_cot", {"teacher": teacher, "keep_correct": False}),
-            Arm("Socratic CoT (decomposer + solver)", "socratic", {"teacher": teacher},
-                reads={"roles": ["decomposer", "solver"]}, cost=2.0)]
+    return [
+        Arm("single CoT student", "finetune_cot", {"teacher": teacher, "keep_correct": False}),
+        Arm(
+            "Socratic CoT (decomposer + solver)",
+            "socratic",
+            {"teacher": teacher},
+            reads={"roles": ["decomposer", "solver"]},
+            cost=2.0,
+        ),
+    ]
 
 
 def icl_arms(*, k: int, epochs: int, choices: bool = False) -> list[Arm]:
@@ -257,9 +390,15 @@ def icl_arms(*, k: int, epochs: int, choices: bool = False) -> list[Arm]:
     tasks' training items in context); all scored on the target tasks' held-out items with k demonstrations.
     In-context arms see each record with `epochs` different draws of demonstrations. choices=False (the default):
     questions without their listed options, answered by the colour (80-token prompts at k=4 instead of 215)."""
+
     def arm(label, records, k_):
-        return Arm(label, "icl", {"k": k_, "seed": 0, "choices": choices},
-                   reads={"records": records, "epochs": epochs if k_ else 1, "eval_k": k})
+        return Arm(
+            label,
+            "icl",
+            {"k": k_, "seed": 0, "choices": choices},
+            reads={"records": records, "epochs": epochs if k_ else 1, "eval_k": k},
+        )
+
     return [arm("fine-tuning (no context)", "train", 0), arm("Meta-ICT", "source", k), arm("Multitask-ICT", "train", k)]
 
 
@@ -268,9 +407,17 @@ def lion_arms(teacher: str, *, n_pool: int, n_new: int, steps: int) -> list[Arm]
     (the same student per seed: one group), then add n_new questions generated like the ones the student gets
     wrong (Lion) or like pool questions drawn at random (control), and train `steps` more steps on the grown
     pool."""
+
     def arm(label, mining):
-        return Arm(label, "lion", {"teacher": teacher, "n_new": n_new, "mining": mining},
-                   reads={"pool": n_pool, "steps": steps}, group="lion", cost=1.5)
+        return Arm(
+            label,
+            "lion",
+            {"teacher": teacher, "n_new": n_new, "mining": mining},
+            reads={"pool": n_pool, "steps": steps},
+            group="lion",
+            cost=1.5,
+        )
+
     return [arm("control: like random pool questions", "random"), arm("Lion: like the failed questions", "hard")]
 
 
@@ -282,20 +429,25 @@ def arms_for(method: str, P, **knobs) -> list[Arm]:
         raise LabkitError(f"parameter method={method!r}: expected one of {', '.join(METHODS)}")
     if method == "scott" and knobs.get("scott_filter") is not None:
         return [a for a in scott_arms(P.noisy) if a.settings["filter"] == bool(knobs["scott_filter"])]
-    get = lambda name: knobs.get(name) or getattr(P, name)          # noqa: E731
-    build = {"finetune_cot": lambda: finetune_cot_arms(P.noisy, k=get("k_paths"), temperature=get("temperature")),
-             "scott": lambda: scott_arms(P.noisy), "socratic": lambda: socratic_arms(P.clean),
-             "icl": lambda: icl_arms(k=get("icl_k"), epochs=P.icl_epochs),
-             "lion": lambda: lion_arms(P.clean, n_pool=P.lion_pool, n_new=get("lion_new"), steps=P.lion_steps)}
+    get = lambda name: knobs.get(name) or getattr(P, name)  # noqa: E731
+    build = {
+        "finetune_cot": lambda: finetune_cot_arms(P.noisy, k=get("k_paths"), temperature=get("temperature")),
+        "scott": lambda: scott_arms(P.noisy),
+        "socratic": lambda: socratic_arms(P.clean),
+        "icl": lambda: icl_arms(k=get("icl_k"), epochs=P.icl_epochs),
+        "lion": lambda: lion_arms(P.clean, n_pool=P.lion_pool, n_new=get("lion_new"), steps=P.lion_steps),
+    }
     return build[method]()
 
 
 # --------------------------------------------------------------------------- each method's data and reading
 
+
 def _ftcot_data(setup, arm):
     s = finetune_cot.Settings(**arm.settings)
-    p, t, stats = finetune_cot.training_pairs(setup.train, finetune_cot.reasoning_paths(setup.train, s),
-                                              keep_correct=s.keep_correct)
+    p, t, stats = finetune_cot.training_pairs(
+        setup.train, finetune_cot.reasoning_paths(setup.train, s), keep_correct=s.keep_correct
+    )
     return [(p, t)], stats
 
 
@@ -342,26 +494,45 @@ def _score_socratic(models, setup, arm):
 
 
 def _score_icl(models, setup, arm):
-    acc = icl.accuracy(models[0], setup.tokenizer, setup.test, setup.support, k=arm.reads["eval_k"],
-                       choices=arm.settings.get("choices", True))
+    acc = icl.accuracy(
+        models[0],
+        setup.tokenizer,
+        setup.test,
+        setup.support,
+        k=arm.reads["eval_k"],
+        choices=arm.settings.get("choices", True),
+    )
     return {"accuracy": acc}, None
 
 
 # registered method -> (its training pairs for an arm: [(prompts, targets)] per student + stats, its reading of the
 # students' output on the test questions: ({metric: value}, one example))
-DATA = {finetune_cot.NAME: _ftcot_data, scott.NAME: _scott_data, socratic.NAME: _socratic_data, icl.NAME: _icl_data,
-        lion.NAME: _lion_data}
-SCORE = {finetune_cot.NAME: _score_cot, scott.NAME: _score_scott, socratic.NAME: _score_socratic,
-         icl.NAME: _score_icl, lion.NAME: _score_cot}
+DATA = {
+    finetune_cot.NAME: _ftcot_data,
+    scott.NAME: _scott_data,
+    socratic.NAME: _socratic_data,
+    icl.NAME: _icl_data,
+    lion.NAME: _lion_data,
+}
+SCORE = {
+    finetune_cot.NAME: _score_cot,
+    scott.NAME: _score_scott,
+    socratic.NAME: _score_socratic,
+    icl.NAME: _score_icl,
+    lion.NAME: _score_cot,
+}
 
 
 # --------------------------------------------------------------------------- the experiment
 
+
 def _spec(student: str) -> dict:
     spec = parse_scratch(student)
     if spec is None:
-        raise LabkitError(f"student={student!r}: the survey miniatures train small from-scratch students "
-                          f"('scratch@layers=L,hidden=H')")
+        raise LabkitError(
+            f"student={student!r}: the survey miniatures train small from-scratch students "
+            f"('scratch@layers=L,hidden=H')"
+        )
     return spec
 
 
@@ -389,8 +560,13 @@ class SurveyExperiment:
         """Train the setup's tokenizer on every prompt and target of the arms (the first 3000 pairs of each
         student; byte-level BPE, labkit.tiny); seconds."""
         t0 = time.perf_counter()
-        corpus = [p + t for arms in arm_lists for a in arms for prompts, targets in self.data(a)[0]
-                  for p, t in list(zip(prompts, targets))[:3000]]
+        corpus = [
+            p + t
+            for arms in arm_lists
+            for a in arms
+            for prompts, targets in self.data(a)[0]
+            for p, t in list(zip(prompts, targets))[:3000]
+        ]
         self.setup.tokenizer = tiny.train_tokenizer(corpus, vocab_size=vocab or self.spec["vocab"])
         return round(time.perf_counter() - t0, 2)
 
@@ -401,8 +577,13 @@ class SurveyExperiment:
         return self._data[arm]
 
     def fresh(self, seed: int):
-        return tiny.tiny_causal_lm(self.setup.tokenizer, n_layers=self.spec["layers"], hidden=self.spec["hidden"],
-                                   heads=self.spec["heads"], seed=seed)
+        return tiny.tiny_causal_lm(
+            self.setup.tokenizer,
+            n_layers=self.spec["layers"],
+            hidden=self.spec["hidden"],
+            heads=self.spec["heads"],
+            seed=seed,
+        )
 
     def train_config(self, seed: int, **over) -> TrainConfig:
         return TrainConfig(**{"progress": False, "device": "cpu", **self.config, "seed": seed, **over})
@@ -410,10 +591,21 @@ class SurveyExperiment:
     def _scored(self, arm, models, seed, t0, t1, loss_curves, extra=None) -> Run:
         metrics, example = SCORE[arm.method](models, self.setup, arm)
         step0 = {"test": self.untrained(arm, seed)} if seed in self.step0_seeds else {}
-        final = [c[-1][1] for k, c in loss_curves.items() if c and k != "loss/imitation"]   # the arm's own training
-        return Run(arm.label, seed, {"test": metrics}, step0, loss_curves, round(t1 - t0, 2),
-                   {"example": example, "final_loss": final, "eval_seconds": round(time.perf_counter() - t1, 2),
-                    **(extra or {})})
+        final = [c[-1][1] for k, c in loss_curves.items() if c and k != "loss/imitation"]  # the arm's own training
+        return Run(
+            arm.label,
+            seed,
+            {"test": metrics},
+            step0,
+            loss_curves,
+            round(t1 - t0, 2),
+            {
+                "example": example,
+                "final_loss": final,
+                "eval_seconds": round(time.perf_counter() - t1, 2),
+                **(extra or {}),
+            },
+        )
 
     def run(self, arm: Arm, seed: int) -> Run:
         """The arm's students (one fresh model per pair set, all with this seed), trained by SFT on the method's
@@ -444,17 +636,27 @@ class SurveyExperiment:
         pool, teacher = self.setup.lion_pool(first.reads["pool"]), first.settings["teacher"]
         base = self.fresh(seed)
         h = sft.train(base, self.setup.tokenizer, *self.data(first)[0][0], config=self.train_config(seed))
-        hard = lion.discriminate(base, self.setup.tokenizer, pool, teacher)       # once per seed, for every arm
+        hard = lion.discriminate(base, self.setup.tokenizer, pool, teacher)  # once per seed, for every arm
         shared, out = time.perf_counter() - t0, []
         for arm in arms:
             t1 = time.perf_counter()
             grown = lion.grow(pool, hard, lion.Settings(**{**arm.settings, "seed": seed}), device="cpu")
             model = copy.deepcopy(base)
-            h2 = sft.train(model, self.setup.tokenizer, *lion.training_pairs(grown, teacher)[:2],
-                           config=self.train_config(seed, steps=arm.reads["steps"]))
-            run = self._scored(arm, [model], seed, t1 - shared, time.perf_counter(),
-                               {"loss/imitation": _curve(h), "loss": _curve(h2)},
-                               {"pool": len(pool), "hard": len(hard), "new": len(grown) - len(pool)})
+            h2 = sft.train(
+                model,
+                self.setup.tokenizer,
+                *lion.training_pairs(grown, teacher)[:2],
+                config=self.train_config(seed, steps=arm.reads["steps"]),
+            )
+            run = self._scored(
+                arm,
+                [model],
+                seed,
+                t1 - shared,
+                time.perf_counter(),
+                {"loss/imitation": _curve(h), "loss": _curve(h2)},
+                {"pool": len(pool), "hard": len(hard), "new": len(grown) - len(pool)},
+            )
             self._done[(arm, seed)] = run
             out.append(run)
         return out
@@ -472,6 +674,7 @@ def one_seed(experiment: SurveyExperiment, arms: list[Arm], seed: int):
     """(runs, figure of their training curves): the arms trained for one seed in this process (the one-seed run;
     the experiment keeps the runs, so the seeds that follow do not train them again)."""
     from labkit.lab import plots
+
     if experiment.setup.tokenizer is None:
         experiment.prepare([arms])
     runs = _arms.run(experiment, arms, [seed], processes=1)
@@ -485,13 +688,18 @@ def one_seed(experiment: SurveyExperiment, arms: list[Arm], seed: int):
 # paths is named by its k and T: filled in by ``claims_of``)
 CLAIMS = {
     "finetune_cot": [("05.ftcot.diverse>single", "accuracy", "{diverse}", "k=1 (greedy)")],
-    "scott": [("05.scott.faithful", "faithfulness", "consistent only", "unfiltered"),
-              ("05.scott.accuracy", "accuracy", "consistent only", "unfiltered")],
+    "scott": [
+        ("05.scott.faithful", "faithfulness", "consistent only", "unfiltered"),
+        ("05.scott.accuracy", "accuracy", "consistent only", "unfiltered"),
+    ],
     "socratic": [("05.socratic>cot", "accuracy", "Socratic CoT (decomposer + solver)", "single CoT student")],
-    "lion": [("05.lion.hard>random", "accuracy", "Lion: like the failed questions",
-              "control: like random pool questions")],
-    "icl": [("05.icl.multitask>meta", "accuracy", "Multitask-ICT", "Meta-ICT"),
-            ("05.icl.meta>ft", "accuracy", "Meta-ICT", "fine-tuning (no context)")],
+    "lion": [
+        ("05.lion.hard>random", "accuracy", "Lion: like the failed questions", "control: like random pool questions")
+    ],
+    "icl": [
+        ("05.icl.multitask>meta", "accuracy", "Multitask-ICT", "Meta-ICT"),
+        ("05.icl.meta>ft", "accuracy", "Meta-ICT", "fine-tuning (no context)"),
+    ],
 }
 
 
@@ -505,8 +713,7 @@ def claims_of(runs: dict) -> list[dict]:
         diverse = next((a for a in _arms.arm_labels(runs[m]) if a != "k=1 (greedy)"), "")
         for cid, metric, better, worse in specs:
             better = better.format(diverse=diverse)
-            out.append(_arms.claim(runs[m], cid, papers.statement("05", cid), metric, better, worse,
-                                   citation=CITATION))
+            out.append(_arms.claim(runs[m], cid, papers.statement("05", cid), metric, better, worse, citation=CITATION))
     return out
 
 
@@ -519,7 +726,7 @@ def learning(runs: dict) -> list[dict]:
 def numbers(runs: dict, data_tables: dict) -> dict:
     """The measured numbers the readings (papers.READINGS["05"]) quote: per-arm means over seeds, the data."""
     out = {}
-    mean = lambda m, arm, metric: statistics.mean(_arms.values(runs[m], arm, metric).values())   # noqa: E731
+    mean = lambda m, arm, metric: statistics.mean(_arms.values(runs[m], arm, metric).values())  # noqa: E731
     if "scott" in runs:
         out["faithful_unfiltered"] = mean("scott", "unfiltered", "faithfulness")
         out["faithful_consistent"] = mean("scott", "consistent only", "faithfulness")
@@ -552,10 +759,12 @@ def notes(claims: list[dict], numbers: dict | None = None, profile: str = "defau
 
 # --------------------------------------------------------------------------- the profile
 
+
 @dataclass(frozen=True)
 class SurveyProfile(TrainingProfile):
     """Notebook 05's settings (labkit.lab.profiles.SURVEY): the student, the data, each miniature's knobs (seeds,
     seed, max_steps, lr, batch_size: profiles.TrainingProfile); checked once."""
+
     TABLE: ClassVar[dict] = _TABLE
     student: str = ""
     methods: list = field(default_factory=list, metadata=choices(*METHODS))

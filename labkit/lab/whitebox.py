@@ -10,6 +10,7 @@ step 0) with the same steps, batch and learning rate; only the objective differs
 ``labkit.methods`` by the arm's registered method name. Scores (``score``): task accuracy and ROUGE-L of the
 greedy answer against the gold solution; teacher log-likelihood per token, distinct-2 and length of samples.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,8 +35,8 @@ from labkit.methods import base
 from labkit.paths import labkit_home
 
 INIT = A.INIT
-MAX_LEN = 192    # token limit of every training sequence of the miniature (prompt + response)
-SIGNAL_K = 64    # top-k kept per position by signal_stores (k >= the vocabulary is exact)
+MAX_LEN = 192  # token limit of every training sequence of the miniature (prompt + response)
+SIGNAL_K = 64  # top-k kept per position by signal_stores (k >= the vocabulary is exact)
 METRICS = ("accuracy", "rouge_l", "teacher_loglik", "distinct_2", "gen_words")
 BASELINES = ("sft", "kd", "seqkd")
 # what each baseline label trains with (the registry's name) and what it reads
@@ -44,10 +45,17 @@ BASELINE_METHOD = {"sft": "sft", "kd": "wordkd", "seqkd": "seqkd"}
 
 # --------------------------------------------------------------------------- the profiles
 
+
 def _model_ok(name) -> bool:
-    return isinstance(name, str) and bool(name) and (
-        name.split("@", 1)[0] in known_teachers() or Path(name).expanduser().is_dir()
-        or (":" not in name and name.count("/") == 1))
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and (
+            name.split("@", 1)[0] in known_teachers()
+            or Path(name).expanduser().is_dir()
+            or (":" not in name and name.count("/") == 1)
+        )
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +63,7 @@ class WhiteboxProfile(TrainingProfile):
     """What notebooks 03 and 04 share: the kit (a task-teacher recipe of labkit.lab.task_teacher, or "none" for
     the named teacher/student/dataset), the response length, the teacher's signals (seeds, budget, device:
     TrainingProfile)."""
+
     TABLE: ClassVar[dict] = WHITEBOX
     kit: str = field(default="", metadata=choices("", "none", *task_teacher.RECIPES))
     teacher: str = ""
@@ -76,8 +85,11 @@ class WhiteboxProfile(TrainingProfile):
         for name in ("teacher", "student"):
             value = getattr(self, name)
             if (value or self.named) and not _model_ok(value):
-                self.fail(name, f"a known model ({', '.join(known_teachers())}), NAME@layers=K, a local model "
-                                f"directory or a hub id 'org/name'")
+                self.fail(
+                    name,
+                    f"a known model ({', '.join(known_teachers())}), NAME@layers=K, a local model "
+                    f"directory or a hub id 'org/name'",
+                )
         if self.max_new_tokens < 1:
             self.fail("max_new_tokens", "an integer >= 1")
 
@@ -85,6 +97,7 @@ class WhiteboxProfile(TrainingProfile):
 @dataclasses.dataclass(frozen=True)
 class MiniLLMProfile(WhiteboxProfile):
     """Notebook 03: the methods compared and MiniLLM's three stabilisers."""
+
     methods: list = field(default_factory=list, metadata=choices("sft", "kd", "seqkd", "minillm"))
     single_step: bool = True
     teacher_mix: float = 0.2
@@ -100,8 +113,12 @@ class MiniLLMProfile(WhiteboxProfile):
             self.fail("lm_weight", "a number >= 0")
 
     def minillm_settings(self) -> dict:
-        return dict(single_step=self.single_step, teacher_mix=self.teacher_mix, length_norm=self.length_norm,
-                    lm_weight=self.lm_weight)
+        return dict(
+            single_step=self.single_step,
+            teacher_mix=self.teacher_mix,
+            length_norm=self.length_norm,
+            lm_weight=self.lm_weight,
+        )
 
 
 GKD_METRICS = ("accuracy", "teacher_loglik", "rouge_l", "distinct_2")
@@ -110,6 +127,7 @@ GKD_METRICS = ("accuracy", "teacher_loglik", "rouge_l", "distinct_2")
 @dataclasses.dataclass(frozen=True)
 class GKDProfile(WhiteboxProfile):
     """Notebook 04: the λ × β grid, the metric its heatmap shows, the (λ, β) of the one-seed run."""
+
     lmbdas: list = field(default_factory=list)
     betas: list = field(default_factory=list)
     metric: str = field(default="accuracy", metadata=choices(*GKD_METRICS))
@@ -128,16 +146,17 @@ def load_kit(P: WhiteboxProfile) -> task_teacher.TaskKit:
     """The profile's kit: a cached task teacher + student init, or the named models and dataset."""
     if not P.named:
         return task_teacher.task_kit(P.kit)
-    return task_teacher.named_kit(P.teacher, P.student, P.dataset, n_train=P.n_train, n_eval=P.n_eval,
-                                  device=P.device)
+    return task_teacher.named_kit(P.teacher, P.student, P.dataset, n_train=P.n_train, n_eval=P.n_eval, device=P.device)
 
 
 # --------------------------------------------------------------------------- the arms
 
+
 def baseline_arm(label: str) -> A.Arm:
     """SFT (gold solutions), word-level KD (forward KL on the gold solutions), SeqKD (SFT on the teacher's outputs)."""
-    reads = {"sft": {"targets": "gold"}, "kd": {"targets": "gold", "signals": "kd"},
-             "seqkd": {"targets": "teacher"}}[label]
+    reads = {"sft": {"targets": "gold"}, "kd": {"targets": "gold", "signals": "kd"}, "seqkd": {"targets": "teacher"}}[
+        label
+    ]
     return A.Arm(label, BASELINE_METHOD[label], reads=reads)
 
 
@@ -154,19 +173,28 @@ def minillm_arms(P: MiniLLMProfile) -> list[A.Arm]:
         reads = {"targets": "gold"} if P.lm_weight > 0 else {}
         out.append(A.Arm("minillm", "minillm", s, reads, cost=3))
         if P.ablations:
-            flips = [("−single-step" if s["single_step"] else "+single-step", {"single_step": not s["single_step"]}),
-                     ("α=0" if s["teacher_mix"] > 0 else "α=0.2", {"teacher_mix": 0.0 if s["teacher_mix"] > 0 else 0.2}),
-                     ("−length-norm" if s["length_norm"] else "+length-norm", {"length_norm": not s["length_norm"]})]
-            out += [A.Arm(f"minillm {flip}", "minillm", {**s, **change}, {**reads, "ablation": flip}, cost=3)
-                    for flip, change in flips]
+            flips = [
+                ("−single-step" if s["single_step"] else "+single-step", {"single_step": not s["single_step"]}),
+                ("α=0" if s["teacher_mix"] > 0 else "α=0.2", {"teacher_mix": 0.0 if s["teacher_mix"] > 0 else 0.2}),
+                ("−length-norm" if s["length_norm"] else "+length-norm", {"length_norm": not s["length_norm"]}),
+            ]
+            out += [
+                A.Arm(f"minillm {flip}", "minillm", {**s, **change}, {**reads, "ablation": flip}, cost=3)
+                for flip, change in flips
+            ]
     return out + [init_arm()]
 
 
 def gkd_arm(lmbda: float, beta: float) -> A.Arm:
     """GKD at (λ, β); its off-policy data (λ < 1) are the teacher's greedy outputs."""
     reads = {"targets": "teacher", "signals": "gkd"} if lmbda < 1 else {}
-    return A.Arm(f"λ={lmbda} β={beta}", "gkd", {"lmbda": lmbda, "beta": beta}, {**reads, "on_policy": lmbda > 0},
-                 cost=1 + 2 * lmbda)
+    return A.Arm(
+        f"λ={lmbda} β={beta}",
+        "gkd",
+        {"lmbda": lmbda, "beta": beta},
+        {**reads, "on_policy": lmbda > 0},
+        cost=1 + 2 * lmbda,
+    )
 
 
 def gkd_arms(P: GKDProfile) -> list[A.Arm]:
@@ -174,6 +202,7 @@ def gkd_arms(P: GKDProfile) -> list[A.Arm]:
 
 
 # --------------------------------------------------------------------------- scoring and the experiment
+
 
 def score(model, kit, records, *, teacher=None, max_new_tokens: int = 64, seed: int = 0) -> dict:
     """MiniLLM's metrics of `model` on `records` (a split of ``kit``).
@@ -185,20 +214,40 @@ def score(model, kit, records, *, teacher=None, max_new_tokens: int = 64, seed: 
     tok, teacher = kit.tokenizer, teacher if teacher is not None else kit.teacher
     prompts = [task_teacher.prompt_of(r) for r in records]
     refs = [task_teacher.target_of(r).strip() for r in records]
-    greedy = evaluate.generate(model, tok, prompts, max_new_tokens=max_new_tokens, stop_at_newline=False,
-                               batch_size=64)
-    sampled = evaluate.generate(model, tok, prompts, max_new_tokens=max_new_tokens, do_sample=True,
-                                stop_at_newline=False, seed=seed, batch_size=64)
-    return {"rouge_l": evaluate.rouge_l(greedy, refs),
-            "accuracy": task_teacher.task_accuracy(model, tok, records, texts=greedy),
-            "teacher_loglik": evaluate.teacher_loglik(teacher, tok, prompts, sampled, batch_size=64),
-            "distinct_2": evaluate.distinct_n(sampled, 2),
-            "gen_words": sum(len(t.split()) for t in sampled) / max(len(sampled), 1),
-            "samples": greedy[:3]}
+    greedy = evaluate.generate(model, tok, prompts, max_new_tokens=max_new_tokens, stop_at_newline=False, batch_size=64)
+    sampled = evaluate.generate(
+        model,
+        tok,
+        prompts,
+        max_new_tokens=max_new_tokens,
+        do_sample=True,
+        stop_at_newline=False,
+        seed=seed,
+        batch_size=64,
+    )
+    return {
+        "rouge_l": evaluate.rouge_l(greedy, refs),
+        "accuracy": task_teacher.task_accuracy(model, tok, records, texts=greedy),
+        "teacher_loglik": evaluate.teacher_loglik(teacher, tok, prompts, sampled, batch_size=64),
+        "distinct_2": evaluate.distinct_n(sampled, 2),
+        "gen_words": sum(len(t.split()) for t in sampled) / max(len(sampled), 1),
+        "samples": greedy[:3],
+    }
 
 
-CURVES = ("loss", "loss/ce", "loss/kd", "loss/jsd", "loss/pg", "loss/single", "reward", "grad_var", "gen_len",
-          "on_policy", "weight_mean")
+CURVES = (
+    "loss",
+    "loss/ce",
+    "loss/kd",
+    "loss/jsd",
+    "loss/pg",
+    "loss/single",
+    "reward",
+    "grad_var",
+    "gen_len",
+    "on_policy",
+    "weight_mean",
+)
 
 
 class Experiment:
@@ -218,20 +267,30 @@ class Experiment:
         self._teacher_outputs: list[dict] | None = None
 
     def config(self, seed: int) -> TrainConfig:
-        return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr, seed=seed, device="cpu",
-                           bf16=False, max_len=MAX_LEN, progress=False, warmup=0.05,
-                           log_every=max(1, self.steps // 4))
+        return TrainConfig(
+            steps=self.steps,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            seed=seed,
+            device="cpu",
+            bf16=False,
+            max_len=MAX_LEN,
+            progress=False,
+            warmup=0.05,
+            log_every=max(1, self.steps // 4),
+        )
 
     def teacher_outputs(self) -> list[dict]:
         """The teacher's greedy answers to the training prompts, as rollouts, made once."""
         if self._teacher_outputs is None:
             prompts = [S.prompt_ids(self.kit.tokenizer, task_teacher.prompt_of(r)) for r in self.kit.splits["train"]]
             cfg = TrainConfig(device="cpu", bf16=False, max_len=MAX_LEN, progress=False)
-            self._teacher_outputs = base.teacher_outputs(self.kit.teacher, self.kit.tokenizer, prompts, cfg,
-                                                         max_new_tokens=self.max_new_tokens, batch_size=128)
+            self._teacher_outputs = base.teacher_outputs(
+                self.kit.teacher, self.kit.tokenizer, prompts, cfg, max_new_tokens=self.max_new_tokens, batch_size=128
+            )
         return self._teacher_outputs
 
-    def prepare(self, arms) -> "Experiment":
+    def prepare(self, arms) -> Experiment:
         """Make what the arms share before the workers fork (the teacher's outputs, if an arm reads them)."""
         if any(a.reads.get("targets") == "teacher" for a in arms):
             self.teacher_outputs()
@@ -240,9 +299,14 @@ class Experiment:
     def inputs(self, arm: A.Arm, seed: int) -> dict:
         """What the arm's method is given: prompts, targets as the arm reads them, the teacher (or a store)."""
         kit, train = self.kit, self.kit.splits["train"]
-        out = {"student": task_teacher.fresh_student(kit), "teacher": kit.teacher, "tokenizer": kit.tokenizer,
-               "prompts": [task_teacher.prompt_of(r) for r in train], "config": self.config(seed),
-               "max_new_tokens": self.max_new_tokens}
+        out = {
+            "student": task_teacher.fresh_student(kit),
+            "teacher": kit.teacher,
+            "tokenizer": kit.tokenizer,
+            "prompts": [task_teacher.prompt_of(r) for r in train],
+            "config": self.config(seed),
+            "max_new_tokens": self.max_new_tokens,
+        }
         targets = arm.reads.get("targets")
         if targets == "gold":
             out["targets"] = [task_teacher.target_of(r) for r in train]
@@ -255,7 +319,7 @@ class Experiment:
         if store is not None:
             out["teacher_signals"] = signals_lib.SignalStore(store["path"])
             if not arm.reads.get("on_policy"):
-                out["teacher"] = None                   # no step needs it: proof that none runs it
+                out["teacher"] = None  # no step needs it: proof that none runs it
         return out
 
     def run(self, arm: A.Arm, seed: int) -> A.Run:
@@ -271,11 +335,18 @@ class Experiment:
             model = self.kit.student_init
         final = score(model, self.kit, records, max_new_tokens=self.max_new_tokens, seed=seed)
         samples = final.pop("samples")
-        return A.Run(arm.label, seed, {self.split: final}, curves={k: v for k, v in curves.items() if v},
-                     seconds=time.perf_counter() - t0, extra={"samples": samples})
+        return A.Run(
+            arm.label,
+            seed,
+            {self.split: final},
+            curves={k: v for k, v in curves.items() if v},
+            seconds=time.perf_counter() - t0,
+            extra={"samples": samples},
+        )
 
 
 # --------------------------------------------------------------------------- teacher signals captured once
+
 
 def signals_root() -> Path:
     """Where notebooks 03/04 keep captured teacher signals: $LABKIT_HOME/teacher_signals/<content key>/."""
@@ -295,8 +366,9 @@ def off_policy_rollouts(experiment: Experiment, kind: str) -> list[dict]:
     return S.encode_rollouts(kit.tokenizer, [task_teacher.prompt_of(r) for r in train], targets, MAX_LEN)
 
 
-def signal_stores(experiment: Experiment, arms, teacher_signals: str = "captured", *, k: int = SIGNAL_K,
-                  root: Path | None = None) -> dict[str, dict]:
+def signal_stores(
+    experiment: Experiment, arms, teacher_signals: str = "captured", *, k: int = SIGNAL_K, root: Path | None = None
+) -> dict[str, dict]:
     """The teacher's signals on the off-policy sequences of `arms` (their ``reads["signals"]``), captured once.
 
     One content-keyed store per kind of data under `root` (``signals_root()``): top-k log-probabilities + tail
@@ -306,28 +378,47 @@ def signal_stores(experiment: Experiment, arms, teacher_signals: str = "captured
     reads them once set as its ``signals``.
     """
     if teacher_signals not in ("live", "captured"):
-        raise LabkitError(f"parameter teacher_signals={teacher_signals!r}: expected one of live, captured (live: run "
-                          f"the teacher at every step; captured: read its signals on the off-policy sequences from a "
-                          f"store captured once)")
+        raise LabkitError(
+            f"parameter teacher_signals={teacher_signals!r}: expected one of live, captured (live: run "
+            f"the teacher at every step; captured: read its signals on the off-policy sequences from a "
+            f"store captured once)"
+        )
     if teacher_signals == "live":
         return {}
     kit, out = experiment.kit, {}
     for kind in dict.fromkeys(a.reads["signals"] for a in arms if a.reads.get("signals")):
         rollouts = off_policy_rollouts(experiment, kind)
         t0 = time.perf_counter()
-        store, captured = signals_lib.capture_keyed(kit.teacher, kit.tokenizer, rollouts, root or signals_root(),
-                                                    teacher_name=str(kit.recipe.get("teacher") or "task-teacher"),
-                                                    k=k, samples=0, chunk_size=256, batch_size=64)
-        out[kind] = {"kind": kind, "captured": captured, "seconds": round(time.perf_counter() - t0, 2),
-                     "sequences": len(rollouts), "tokens": sum(store.lengths), "k": k,
-                     "bytes_per_token": round(store.bytes_per_token(), 1), "path": str(store.path)}
+        store, captured = signals_lib.capture_keyed(
+            kit.teacher,
+            kit.tokenizer,
+            rollouts,
+            root or signals_root(),
+            teacher_name=str(kit.recipe.get("teacher") or "task-teacher"),
+            k=k,
+            samples=0,
+            chunk_size=256,
+            batch_size=64,
+        )
+        out[kind] = {
+            "kind": kind,
+            "captured": captured,
+            "seconds": round(time.perf_counter() - t0, 2),
+            "sequences": len(rollouts),
+            "tokens": sum(store.lengths),
+            "k": k,
+            "bytes_per_token": round(store.bytes_per_token(), 1),
+            "path": str(store.path),
+        }
     return out
 
 
 # --------------------------------------------------------------------------- the methods on one batch
 
-def sample_batch(kit, n: int = 2, *, teacher_mix: float = 0.0, max_new_tokens: int = 24, seed: int = 0,
-                 student=None) -> dict:
+
+def sample_batch(
+    kit, n: int = 2, *, teacher_mix: float = 0.0, max_new_tokens: int = 24, seed: int = 0, student=None
+) -> dict:
     """n training prompts, the student's samples (from p~ = α p + (1-α) q when teacher_mix = α), and both models'
     logits at every response position: what MiniLLM's and GKD's objectives read in one step.
 
@@ -338,15 +429,29 @@ def sample_batch(kit, n: int = 2, *, teacher_mix: float = 0.0, max_new_tokens: i
     tok = kit.tokenizer
     prompts = [task_teacher.prompt_of(r) for r in kit.splits["train"][:n]]
     ids = [S.prompt_ids(tok, p) for p in prompts]
-    responses = S.sample_responses(student, ids, max_new_tokens=max_new_tokens, eos_id=tok.eos_token_id,
-                                   pad=S.pad_id(tok), teacher=kit.teacher if teacher_mix > 0 else None,
-                                   teacher_mix=teacher_mix, generator=torch.Generator().manual_seed(seed))
+    responses = S.sample_responses(
+        student,
+        ids,
+        max_new_tokens=max_new_tokens,
+        eos_id=tok.eos_token_id,
+        pad=S.pad_id(tok),
+        teacher=kit.teacher if teacher_mix > 0 else None,
+        teacher_mix=teacher_mix,
+        generator=torch.Generator().manual_seed(seed),
+    )
     batch = S.collate_rollouts([S.make_rollout(p, r, MAX_LEN) for p, r in zip(ids, responses)], S.pad_id(tok))
-    s_logits = S.response_logits(student, batch)                     # (n, T, V), differentiable
-    t_logits = S.teacher_logits(kit.teacher, batch)                   # (n, T, V)
+    s_logits = S.response_logits(student, batch)  # (n, T, V), differentiable
+    t_logits = S.teacher_logits(kit.teacher, batch)  # (n, T, V)
     tokens, mask = batch["response"], batch["response_mask"]
-    return {"prompts": prompts, "texts": [tok.decode(r) for r in responses], "tokens": tokens, "mask": mask,
-            "student_logits": s_logits, "teacher_logits": t_logits, "student": student}
+    return {
+        "prompts": prompts,
+        "texts": [tok.decode(r) for r in responses],
+        "tokens": tokens,
+        "mask": mask,
+        "student_logits": s_logits,
+        "teacher_logits": t_logits,
+        "student": student,
+    }
 
 
 def token_table(tokenizer, tokens, mask, columns: dict, row: int = 0, digits: int = 2) -> list[dict]:
@@ -355,15 +460,26 @@ def token_table(tokenizer, tokens, mask, columns: dict, row: int = 0, digits: in
     for t in range(tokens.shape[1]):
         if not bool(mask[row, t]):
             continue
-        out.append({"t": t, "token": tokenizer.decode([int(tokens[row, t])]),
-                    **{name: round(float(v.detach()[row, t]), digits) for name, v in columns.items()}})
+        out.append(
+            {
+                "t": t,
+                "token": tokenizer.decode([int(tokens[row, t])]),
+                **{name: round(float(v.detach()[row, t]), digits) for name, v in columns.items()},
+            }
+        )
     return out
 
 
 def greedy_ids(model, tokenizer, prompt: str, max_new_tokens: int) -> list[int]:
     """The model's greedy response to one prompt, as token ids."""
-    return S.sample_responses(model, [S.prompt_ids(tokenizer, prompt)], max_new_tokens=max_new_tokens,
-                              eos_id=tokenizer.eos_token_id, pad=S.pad_id(tokenizer), greedy=True)[0]
+    return S.sample_responses(
+        model,
+        [S.prompt_ids(tokenizer, prompt)],
+        max_new_tokens=max_new_tokens,
+        eos_id=tokenizer.eos_token_id,
+        pad=S.pad_id(tokenizer),
+        greedy=True,
+    )[0]
 
 
 def per_token_divergence(student, teacher, tokenizer, prompt: str, response_ids: list[int], *, beta: float) -> list:
@@ -379,14 +495,16 @@ def per_token_divergence(student, teacher, tokenizer, prompt: str, response_ids:
 
 # --------------------------------------------------------------------------- an enumerable case: MiniLLM's estimator
 
+
 def enumerable_case(vocab: int = 3, length: int = 2, seed: int = 0):
     """A toy student q and teacher p over every token sequence of `length` from a `vocab`-token alphabet, each a
     table of logits indexed by the prefix (so the sequence-level reverse KL and its exact gradient can be summed
     over all vocab**length sequences). Returns (q_table, p_table, logits_of) where logits_of(table, seqs) maps
     (N, T) sequences to (N, T, V) logits."""
     import itertools
+
     g = torch.Generator().manual_seed(seed)
-    n_prefix = sum(vocab ** t for t in range(length))
+    n_prefix = sum(vocab**t for t in range(length))
     q_table = torch.randn(n_prefix, vocab, generator=g, dtype=torch.float64)
     p_table = 2 * torch.randn(n_prefix, vocab, generator=g, dtype=torch.float64)
     index = {(): 0}
@@ -397,12 +515,14 @@ def enumerable_case(vocab: int = 3, length: int = 2, seed: int = 0):
     def logits_of(table, seqs):
         rows = [[index[tuple(s[:t].tolist())] for t in range(seqs.shape[1])] for s in seqs]
         return table[torch.tensor(rows)]
+
     return q_table, p_table, logits_of
 
 
 def exact_reverse_kl_grad(q_table, p_table, logits_of, vocab: int, length: int) -> torch.Tensor:
     """∇_q KL(q ‖ p) over whole sequences, summed over all of them (float64): the gradient MiniLLM estimates."""
     import itertools
+
     seqs = torch.tensor(list(itertools.product(range(vocab), repeat=length)))
     table = q_table.detach().clone().requires_grad_(True)
     lq = torch.log_softmax(logits_of(table, seqs), -1).gather(-1, seqs[..., None]).squeeze(-1).sum(1)
@@ -415,6 +535,7 @@ def estimator_spread(q_table, p_table, logits_of, *, n_batches: int, batch: int,
     """The MiniLLM surrogate's gradient (``methods.minillm.surrogate``) on `n_batches` batches of `batch` samples
     from q: (n_batches, ...) gradients, one per batch, each an estimate of ``exact_reverse_kl_grad``."""
     from labkit.methods import minillm
+
     g = torch.Generator().manual_seed(seed)
     vocab, length = q_table.shape[1], None
     grads = []
@@ -426,8 +547,13 @@ def estimator_spread(q_table, p_table, logits_of, *, n_batches: int, batch: int,
             probs = torch.softmax(logits_of(q_table, probe)[:, t], -1)
             seqs = torch.cat([seqs, torch.multinomial(probs, 1, generator=g)], 1)
         table = q_table.detach().clone().requires_grad_(True)
-        out = minillm.surrogate(logits_of(table, seqs).float(), logits_of(p_table, seqs).float(), seqs,
-                                torch.ones_like(seqs, dtype=torch.bool), **switches)
+        out = minillm.surrogate(
+            logits_of(table, seqs).float(),
+            logits_of(p_table, seqs).float(),
+            seqs,
+            torch.ones_like(seqs, dtype=torch.bool),
+            **switches,
+        )
         out["surrogate"].sum(1).mean().backward()
         grads.append(table.grad.clone())
     return torch.stack(grads)
@@ -436,7 +562,7 @@ def estimator_spread(q_table, p_table, logits_of, *, n_batches: int, batch: int,
 def _depth(n_prefix: int, vocab: int) -> int:
     length, total = 0, 0
     while total < n_prefix:
-        total += vocab ** length
+        total += vocab**length
         length += 1
     return length
 
@@ -447,15 +573,22 @@ def estimator_rows(grads: dict[str, torch.Tensor], exact: torch.Tensor) -> list[
     out, norm = [], float(exact.norm())
     for name, g in grads.items():
         mean = g.mean(0)
-        out.append({"estimator": name, "batches": g.shape[0],
-                    "bias (|mean − exact| / |exact|)": float((mean - exact).norm()) / norm,
-                    "spread of one batch (/ |exact|)": float(g.std(0).norm()) / norm,
-                    "cosine(mean, exact)": float(torch.nn.functional.cosine_similarity(
-                        mean.flatten(), exact.flatten(), dim=0))})
+        out.append(
+            {
+                "estimator": name,
+                "batches": g.shape[0],
+                "bias (|mean − exact| / |exact|)": float((mean - exact).norm()) / norm,
+                "spread of one batch (/ |exact|)": float(g.std(0).norm()) / norm,
+                "cosine(mean, exact)": float(
+                    torch.nn.functional.cosine_similarity(mean.flatten(), exact.flatten(), dim=0)
+                ),
+            }
+        )
     return out
 
 
 # --------------------------------------------------------------------------- claims and readings
+
 
 def grid_matrix(rows: list[dict], lmbdas, betas, metric: str) -> list[list[float | None]]:
     """[[metric at (λ_i, β_j)]] from rows with "lmbda", "beta" and the metric."""
@@ -474,20 +607,43 @@ def minillm_claims(runs, arms, P: MiniLLMProfile) -> list[dict]:
                 C.append(A.claim(runs, f"minillm>{b}:{m}", st(f"minillm>base:{m}", base=b.upper()), m, "minillm", b))
         if "sft" in labels:
             for m in ("distinct_2", "gen_words"):
-                C.append(claims.claim(f"minillm~sft:{m}", st("minillm~sft", metric=m), f"{m} band ±20%", "minillm",
-                                      "sft", A.band_effects(runs, "minillm", "sft", m, 0.2)))
+                C.append(
+                    claims.claim(
+                        f"minillm~sft:{m}",
+                        st("minillm~sft", metric=m),
+                        f"{m} band ±20%",
+                        "minillm",
+                        "sft",
+                        A.band_effects(runs, "minillm", "sft", m, 0.2),
+                    )
+                )
     ablations = [a for a in arms if a.reads.get("ablation")]
     for a in ablations:
-        C.append(A.claim(runs, f"minillm>{a.reads['ablation']}", st("minillm>ablation", arm=a.label), "rouge_l",
-                         "minillm", a.label))
+        C.append(
+            A.claim(
+                runs,
+                f"minillm>{a.reads['ablation']}",
+                st("minillm>ablation", arm=a.label),
+                "rouge_l",
+                "minillm",
+                a.label,
+            )
+        )
     flip = next((a for a in ablations if a.reads["ablation"] == "−single-step"), None)
     if flip is not None:
         full, off = A.curve_mean(runs, "minillm", "grad_var"), A.curve_mean(runs, flip.label, "grad_var")
         if len(full) >= 2 and set(full) == set(off):
-            C.append(claims.claim("single-step<var", st("single-step<var"), "log10 grad variance (lower better)",
-                                  "minillm", flip.label, better_values={s: -math.log10(max(v, 1e-30)) for s, v in
-                                                                       full.items()},
-                                  worse_values={s: -math.log10(max(v, 1e-30)) for s, v in off.items()}))
+            C.append(
+                claims.claim(
+                    "single-step<var",
+                    st("single-step<var"),
+                    "log10 grad variance (lower better)",
+                    "minillm",
+                    flip.label,
+                    better_values={s: -math.log10(max(v, 1e-30)) for s, v in full.items()},
+                    worse_values={s: -math.log10(max(v, 1e-30)) for s, v in off.items()},
+                )
+            )
     return C
 
 
@@ -499,12 +655,27 @@ def gkd_claims(runs, P: GKDProfile) -> list[dict]:
         for b in P.betas:
             better, worse = gkd_arm(on, b).label, gkd_arm(0.0, b).label
             for m in ("accuracy", "teacher_loglik"):
-                C.append(A.claim(runs, f"onpolicy>supervised:{m}:beta={b}",
-                                 papers.statement("04", "onpolicy>supervised", on=on, beta=b), m, better, worse))
+                C.append(
+                    A.claim(
+                        runs,
+                        f"onpolicy>supervised:{m}:beta={b}",
+                        papers.statement("04", "onpolicy>supervised", on=on, beta=b),
+                        m,
+                        better,
+                        worse,
+                    )
+                )
             for m in ("gen_words", "distinct_2"):
-                C.append(claims.claim(f"onpolicy~supervised:{m}:beta={b}",
-                                      papers.statement("04", "onpolicy~supervised", metric=m, beta=b),
-                                      f"{m} band ±20%", better, worse, A.band_effects(runs, better, worse, m, 0.2)))
+                C.append(
+                    claims.claim(
+                        f"onpolicy~supervised:{m}:beta={b}",
+                        papers.statement("04", "onpolicy~supervised", metric=m, beta=b),
+                        f"{m} band ±20%",
+                        better,
+                        worse,
+                        A.band_effects(runs, better, worse, m, 0.2),
+                    )
+                )
     return C
 
 
@@ -512,10 +683,16 @@ def reading_numbers(runs, kit, P: WhiteboxProfile) -> dict:
     """What the readings of notebooks 03/04 fill in: every arm's mean test metrics, the kit's measured teacher and
     init accuracies, the budget."""
     recipe = kit.recipe or {}
-    return {**A.numbers(runs, METRICS), "steps": P.max_steps, "batch_size": P.batch_size,
-            "teacher_accuracy": kit.manifest.get("teacher_valid_accuracy"),
-            "init_steps": recipe.get("student_steps"), "teacher_steps": recipe.get("teacher_steps"),
-            "student_layers": recipe.get("student_layers"), "teacher_layers": recipe.get("teacher_layers")}
+    return {
+        **A.numbers(runs, METRICS),
+        "steps": P.max_steps,
+        "batch_size": P.batch_size,
+        "teacher_accuracy": kit.manifest.get("teacher_valid_accuracy"),
+        "init_steps": recipe.get("student_steps"),
+        "teacher_steps": recipe.get("teacher_steps"),
+        "student_layers": recipe.get("student_layers"),
+        "teacher_layers": recipe.get("teacher_layers"),
+    }
 
 
 def notes(notebook: str, C, numbers: dict) -> dict[str, str]:
@@ -528,6 +705,5 @@ def learning_metrics(runs, notebook: str, numbers: dict, profile: str = "default
     step 0; no chance level, the answers are generated), with the notebook's reading of each arm that does not
     learn (written for the default miniature; other profiles get what the numbers say)."""
     rows = [r for m in ("teacher_loglik", "rouge_l", "accuracy") for r in A.learning(runs, m)]
-    why = {k[len("learn:"):]: v for k, v in papers.READINGS[notebook].items() if k.startswith("learn:")}
+    why = {k[len("learn:") :]: v for k, v in papers.READINGS[notebook].items() if k.startswith("learn:")}
     return claims.learning_metrics(rows, why if profile == "default" else {}, numbers=numbers)
-

@@ -8,6 +8,7 @@ below a panel read `beta`, `alphas`, `teachers` ... exactly as papermill would i
 Widgets are built only when `lk.lab.notebook.show_widgets(interactive)` is True: headless
 runs never import ipywidgets.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -37,12 +38,13 @@ class Panel:
         widget: the box to display.
         namespace: the dict written to (the notebook's globals()).
     """
+
     controls: dict
     widget: object
     namespace: dict
     on_change: Callable | None = None
-    readers: dict = field(default_factory=dict)   # name -> function(widget) -> value (default: .value)
-    output: object = None   # an ipywidgets Output under the controls, for rerun()
+    readers: dict = field(default_factory=dict)  # name -> function(widget) -> value (default: .value)
+    output: object = None  # an ipywidgets Output under the controls, for rerun()
 
     def value(self, name):
         reader = self.readers.get(name)
@@ -64,10 +66,11 @@ class Panel:
         appears in the notebook (a callback's own output would go to JupyterLab's Log Console); its result
         is written to namespace[store]. Returns the first result (None if run raised; the traceback is shown).
         """
+
         def go(_ns=None):
             result = None
             self.output.clear_output(wait=True)
-            with self.output:   # an exception is shown here and not raised (ipywidgets.Output.__exit__)
+            with self.output:  # an exception is shown here and not raised (ipywidgets.Output.__exit__)
                 result = run()
             if store is not None:
                 self.namespace[store] = result
@@ -82,8 +85,16 @@ def _slider(value, lo, hi, step, description, integer=False):
     default 300-px row a long label left the track 0 px wide (only the keyboard could move it)."""
     w = _w()
     cls = w.IntSlider if integer else w.FloatSlider
-    return cls(value=value, min=lo, max=hi, step=step, description=description, continuous_update=False,
-               style={"description_width": "initial"}, layout=w.Layout(width="100%", max_width="720px"))
+    return cls(
+        value=value,
+        min=lo,
+        max=hi,
+        step=step,
+        description=description,
+        continuous_update=False,
+        style={"description_width": "initial"},
+        layout=w.Layout(width="100%", max_width="720px"),
+    )
 
 
 def _full_labels(controls):
@@ -94,8 +105,15 @@ def _full_labels(controls):
     return controls
 
 
-def panel(namespace: dict, controls: dict, on_change: Callable | None = None, title: str | None = None,
-          readers: dict | None = None, note: str | None = None, output: bool = False) -> Panel:
+def panel(
+    namespace: dict,
+    controls: dict,
+    on_change: Callable | None = None,
+    title: str | None = None,
+    readers: dict | None = None,
+    note: str | None = None,
+    output: bool = False,
+) -> Panel:
     """Bind prepared widgets {name: widget} to namespace; return the Panel. note: an HTML line under the
     controls; output: add an Output under them (panel.output, see Panel.rerun)."""
     w = _w()
@@ -106,6 +124,7 @@ def panel(namespace: dict, controls: dict, on_change: Callable | None = None, ti
 
 
 # --------------------------------------------------------------------------- notebook 00
+
 
 def mode_seeking_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
     """separation, weight, beta (scene 1); degree (scene 2); student_order (scene 3)."""
@@ -134,8 +153,11 @@ def mode_seeking_live(namespace: dict) -> Panel:
 
     def redraw(ns):
         p_x = ms.mixture_pdf(x, *ms.two_modes(ns["separation"], ns["weight"]))
-        kinds = {"forward_kl": ("forward_kl", 0.0), "reverse_kl": ("reverse_kl", 1.0),
-                 f"jsd β={ns['beta']:g}": ("jsd", ns["beta"])}
+        kinds = {
+            "forward_kl": ("forward_kl", 0.0),
+            "reverse_kl": ("reverse_kl", 1.0),
+            f"jsd β={ns['beta']:g}": ("jsd", ns["beta"]),
+        }
         p.fits = {label: ms.fit_gaussian(x, p_x, kind, b) for label, (kind, b) in kinds.items()}
         out.clear_output(wait=True)
         with out:
@@ -151,6 +173,7 @@ def mode_seeking_live(namespace: dict) -> Panel:
 
 
 # --------------------------------------------------------------------------- notebook 01
+
 
 def available_datasets(data_dir: str | None = None) -> tuple[list[str], dict[str, str]]:
     """The datasets this machine can load now, and {name: why not} for the others: synthetic tasks always;
@@ -185,8 +208,12 @@ def dss_panel(namespace: dict, datasets: list[str] | None = None, on_change: Cal
     choices = [0.125, 0.25, 0.5, 0.75, 1.0]
     controls = {
         "lam": _slider(ns.get("lam", 1.0), 0.0, 3.0, 0.05, "λ (rationale loss weight)"),
-        "fractions": w.SelectMultiple(options=choices, value=tuple(f for f in ns.get("fractions", choices) if f in choices),
-                                      description="data fractions", rows=5),
+        "fractions": w.SelectMultiple(
+            options=choices,
+            value=tuple(f for f in ns.get("fractions", choices) if f in choices),
+            description="data fractions",
+            rows=5,
+        ),
         "dataset": w.Dropdown(options=sorted(set(datasets) | {dataset}), value=dataset, description="dataset"),
         "n_train": w.IntText(value=ns.get("n_train", 0), description="n_train (0 = profile)"),
     }
@@ -194,14 +221,18 @@ def dss_panel(namespace: dict, datasets: list[str] | None = None, on_change: Cal
     by_reason: dict = {}
     for name, why in missing.items():
         by_reason.setdefault(why, []).append(name)
-    note = "<br>".join(f"<small>not offered here: {', '.join(names)}: {why}</small>" for why, names in by_reason.items())
+    note = "<br>".join(
+        f"<small>not offered here: {', '.join(names)}: {why}</small>" for why, names in by_reason.items()
+    )
     return panel(namespace, controls, on_change, "Distilling step-by-step", readers, note=note or None)
 
 
 # --------------------------------------------------------------------------- notebook 02
 
-def tinyllm_panel(namespace: dict, teacher_options: list[str] | None = None,
-                  on_change: Callable | None = None) -> Panel:
+
+def tinyllm_panel(
+    namespace: dict, teacher_options: list[str] | None = None, on_change: Callable | None = None
+) -> Panel:
     """teachers (multi-select), one α slider per chosen teacher (-> alphas dict),
     in_context (k examples, 0 = off) and template (teacher_forced | cot)."""
     w = _w()
@@ -226,14 +257,19 @@ def tinyllm_panel(namespace: dict, teacher_options: list[str] | None = None,
     controls = {
         "teachers": picker,
         "in_context": _slider(int(ns.get("in_context", 2)), 0, 4, 1, "in-context examples k (0 = off)", integer=True),
-        "template": w.ToggleButtons(options=["teacher_forced", "cot"], value=ns.get("template", "teacher_forced"),
-                                    description="teacher prompt"),
+        "template": w.ToggleButtons(
+            options=["teacher_forced", "cot"], value=ns.get("template", "teacher_forced"), description="teacher prompt"
+        ),
     }
     _full_labels(controls.values())
     readers = {"teachers": lambda c: list(c.value)}
-    p = Panel(controls, w.VBox([w.HTML("<b>TinyLLM: teachers and α</b>"), picker, box,
-                                controls["in_context"], controls["template"]]),
-              namespace, on_change, readers)
+    p = Panel(
+        controls,
+        w.VBox([w.HTML("<b>TinyLLM: teachers and α</b>"), picker, box, controls["in_context"], controls["template"]]),
+        namespace,
+        on_change,
+        readers,
+    )
 
     def write_back(*_):
         for name in controls:
@@ -253,6 +289,7 @@ def tinyllm_panel(namespace: dict, teacher_options: list[str] | None = None,
 
 # --------------------------------------------------------------------------- notebooks 03 / 04
 
+
 def minillm_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
     """methods (multi-select), single_step, teacher_mix (α), length_norm, lm_weight, max_steps; the one-seed
     run's result goes to panel.output (see Panel.rerun)."""
@@ -260,8 +297,9 @@ def minillm_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
     w = _w()
     ns = namespace
     controls = {
-        "methods": w.SelectMultiple(options=list(METHODS), value=tuple(ns.get("methods", METHODS)),
-                                    description="methods", rows=len(METHODS)),
+        "methods": w.SelectMultiple(
+            options=list(METHODS), value=tuple(ns.get("methods", METHODS)), description="methods", rows=len(METHODS)
+        ),
         "single_step": w.Checkbox(value=bool(ns.get("single_step", True)), description="single-step decomposition"),
         "teacher_mix": _slider(float(ns.get("teacher_mix", 0.2)), 0.0, 0.9, 0.05, "teacher-mix α"),
         "length_norm": w.Checkbox(value=bool(ns.get("length_norm", True)), description="length normalisation"),
@@ -272,8 +310,11 @@ def minillm_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
     return panel(namespace, controls, on_change, "MiniLLM switches", readers, output=True)
 
 
-def gkd_panel(namespace: dict, on_change: Callable | None = None,
-              metrics: tuple = ("accuracy", "teacher_loglik", "rouge_l", "distinct_2")) -> Panel:
+def gkd_panel(
+    namespace: dict,
+    on_change: Callable | None = None,
+    metrics: tuple = ("accuracy", "teacher_loglik", "rouge_l", "distinct_2"),
+) -> Panel:
     """lmbda and beta of the single re-runnable GKD run, and the heat map's metric; the run's result goes
     to panel.output (see Panel.rerun)."""
     w = _w()
@@ -288,6 +329,7 @@ def gkd_panel(namespace: dict, on_change: Callable | None = None,
 
 # --------------------------------------------------------------------------- notebook 05
 
+
 def survey_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
     """method (which miniature the one-seed run trains), k_paths and temperature (Fine-tune-CoT), scott_filter
     (SCOTT's consistency filter), icl_k (demonstrations per query), lion_new (Lion's new questions); an Output
@@ -296,11 +338,18 @@ def survey_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
     ns = namespace
     methods = ["finetune_cot", "scott", "socratic", "lion", "icl"]
     controls = {
-        "method": w.Dropdown(options=methods, value=ns.get("method", methods[0]) if ns.get("method") in methods
-                             else methods[0], description="method"),
-        "k_paths": _slider(ns.get("k_paths") or 4, 1, 8, 1, "Fine-tune-CoT: reasoning paths per question (k)", integer=True),
+        "method": w.Dropdown(
+            options=methods,
+            value=ns.get("method", methods[0]) if ns.get("method") in methods else methods[0],
+            description="method",
+        ),
+        "k_paths": _slider(
+            ns.get("k_paths") or 4, 1, 8, 1, "Fine-tune-CoT: reasoning paths per question (k)", integer=True
+        ),
         "temperature": _slider(ns.get("temperature") or 1.0, 0.0, 2.0, 0.1, "Fine-tune-CoT: teacher temperature"),
-        "scott_filter": w.Checkbox(value=bool(ns.get("scott_filter", True)), description="SCOTT: keep consistent rationales only"),
+        "scott_filter": w.Checkbox(
+            value=bool(ns.get("scott_filter", True)), description="SCOTT: keep consistent rationales only"
+        ),
         "icl_k": _slider(ns.get("icl_k") or 4, 1, 8, 1, "ICL: demonstrations per query (k)", integer=True),
         "lion_new": _slider(ns.get("lion_new") or 250, 0, 1000, 50, "Lion: new questions in the round", integer=True),
     }

@@ -17,6 +17,7 @@ Two parts:
   from the "digits" teacher (labkit.methods.xtok's hybrid with one tokenizer, which is plain JSD_β).
   Built once per recipe, cached under ``$LABKIT_HOME/xtok_kits/<recipe-hash>/``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -50,6 +51,7 @@ _DIGIT = re.compile(rb"[0-9]")
 
 # --------------------------------------------------------------------------- positions and counts
 
+
 def position_kinds(al: alignment.Alignment, vmap: alignment.VocabMap) -> tuple[list[str], list[str]]:
     """(kind of every teacher token, kind of every student token) of one alignment, each in KINDS.
 
@@ -62,12 +64,18 @@ def position_kinds(al: alignment.Alignment, vmap: alignment.VocabMap) -> tuple[l
     for c in al.chunks:
         for i in range(*c.teacher):
             tid = al.teacher_ids[i]
-            t_kind[i] = "exact" if c.kind == "exact" else (
-                "merged" if 0 <= tid < len(t2s) and int(t2s[tid]) >= 0 else "unmatched")
+            t_kind[i] = (
+                "exact"
+                if c.kind == "exact"
+                else ("merged" if 0 <= tid < len(t2s) and int(t2s[tid]) >= 0 else "unmatched")
+            )
         for j in range(*c.student):
             sid = al.student_ids[j]
-            s_kind[j] = "exact" if c.kind == "exact" else (
-                "merged" if 0 <= sid < len(s2t) and int(s2t[sid]) >= 0 else "unmatched")
+            s_kind[j] = (
+                "exact"
+                if c.kind == "exact"
+                else ("merged" if 0 <= sid < len(s2t) and int(s2t[sid]) >= 0 else "unmatched")
+            )
     return t_kind, s_kind
 
 
@@ -85,9 +93,14 @@ def alignment_counts(teacher_tok, student_tok, texts: list[str], vmap: alignment
     if not texts:
         raise LabkitError("alignment_counts: no texts; expected a non-empty list of strings")
     vmap = vmap if vmap is not None else alignment.vocab_map(teacher_tok, student_tok)
-    out = {"texts": len(texts), "teacher": dict.fromkeys((*KINDS, "tokens"), 0),
-           "student": dict.fromkeys((*KINDS, "tokens"), 0), "chunks": {"exact": 0, "merged": 0},
-           "digit_chunks": {"exact": 0, "merged": 0}, "non_ascii_chunks": {"exact": 0, "merged": 0}}
+    out = {
+        "texts": len(texts),
+        "teacher": dict.fromkeys((*KINDS, "tokens"), 0),
+        "student": dict.fromkeys((*KINDS, "tokens"), 0),
+        "chunks": {"exact": 0, "merged": 0},
+        "digit_chunks": {"exact": 0, "merged": 0},
+        "non_ascii_chunks": {"exact": 0, "merged": 0},
+    }
     for text in texts:
         al = alignment.align(teacher_tok, student_tok, text)
         for side, kinds in zip(("teacher", "student"), position_kinds(al, vmap)):
@@ -121,16 +134,21 @@ def real_texts(data_dir: str = "", n: int = 100) -> dict[str, list[str]]:
     """Texts to count alignments on: the lab's real datasets when their files are there (SVAMP questions and
     PaLM rationales, CQA PaLM rationales, OBQA FLAN-T5 and LLaMA-2 rationales), else {} (the caller falls back to
     the synthetic tasks). data_dir: the folder holding dss/ and tinyllm/ ("" = $LABKIT_DATA or ../shared/data)."""
-    roots = [Path(data_dir)] if data_dir else [p for p in (data.default_data_dir(),) if p] + [
-        Path(__file__).resolve().parents[3] / "shared" / "data"]
+    roots = (
+        [Path(data_dir)]
+        if data_dir
+        else [p for p in (data.default_data_dir(),) if p] + [Path(__file__).resolve().parents[3] / "shared" / "data"]
+    )
     root = next((r for r in roots if (r / "dss").is_dir() or (r / "tinyllm").is_dir()), None)
     if root is None:
         return {}
     out = {}
-    specs = [("dss:svamp", "SVAMP questions", lambda r: [r.question]),
-             ("dss:svamp", "SVAMP PaLM rationales", lambda r: list(r.rationales.values())),
-             ("dss:cqa", "CQA PaLM rationales", lambda r: list(r.rationales.values())),
-             ("tinyllm:obqa", "OBQA FLAN-T5 + LLaMA-2 rationales", lambda r: list(r.rationales.values()))]
+    specs = [
+        ("dss:svamp", "SVAMP questions", lambda r: [r.question]),
+        ("dss:svamp", "SVAMP PaLM rationales", lambda r: list(r.rationales.values())),
+        ("dss:cqa", "CQA PaLM rationales", lambda r: list(r.rationales.values())),
+        ("tinyllm:obqa", "OBQA FLAN-T5 + LLaMA-2 rationales", lambda r: list(r.rationales.values())),
+    ]
     for name, label, pick in specs:
         try:
             recs = data.load_dataset(name, "train", data_dir=root, n=n, strict=False)
@@ -144,20 +162,23 @@ def real_texts(data_dir: str = "", n: int = 100) -> dict[str, list[str]]:
 
 def synthetic_texts(n: int = 100) -> dict[str, list[str]]:
     """The synthetic tasks' gold solutions (always available)."""
-    return {f"synthetic {task} solutions": [r.solution for r in data.generate_synthetic(task, "train", n=n, steps=2)]
-            for task in ("arithmetic", "tracking")}
+    return {
+        f"synthetic {task} solutions": [r.solution for r in data.generate_synthetic(task, "train", n=n, steps=2)]
+        for task in ("arithmetic", "tracking")
+    }
 
 
 # --------------------------------------------------------------------------- the viewer
+
 
 def _token_label(tok, tid: int, b: bytes) -> str:
     if not b:
         return tok.convert_ids_to_tokens(tid)
     try:
         text = b.decode("utf-8")
-    except UnicodeDecodeError:                      # a piece of a multi-byte character: its bytes in hex
+    except UnicodeDecodeError:  # a piece of a multi-byte character: its bytes in hex
         return "⟨" + " ".join(f"{x:02x}" for x in b) + "⟩"
-    text = "".join(f"U+{ord(ch):X}" if ord(ch) > 0xFFFF else ch for ch in text)     # emoji: no glyph in the font
+    text = "".join(f"U+{ord(ch):X}" if ord(ch) > 0xFFFF else ch for ch in text)  # emoji: no glyph in the font
     return text.replace(" ", "␣").replace("\n", "↵")
 
 
@@ -183,18 +204,28 @@ def alignment_figure(panels: list[dict], title: str = "One text, two tokenizatio
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch, Rectangle
+
     widths = [max(sum(len(c.text) for c in p["alignment"].chunks), 1) for p in panels]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(min(max(widths) * 0.16 + 2, 18), 1.9 * len(panels)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(min(max(widths) * 0.16 + 2, 18), 1.9 * len(panels)), squeeze=False
+    )
     for ax, p, width in zip(axes[:, 0], panels, widths):
         al = p["alignment"]
         kinds = dict(zip(("teacher", "student"), position_kinds(al, p["vmap"])))
         for row, side in ((1, "teacher"), (0, "student")):
             for a, b, label, k in _layout(al, p[f"{side}_tok"], side):
-                ax.add_patch(Rectangle((a, row + 0.08), b - a, 0.84, facecolor=COLOURS[kinds[side][k]],
-                                       edgecolor="0.35", lw=0.6))
-                ax.text((a + b) / 2, row + 0.5, label, ha="center", va="center", clip_on=True,
-                        fontsize=7 if len(label) <= 1.6 * (b - a) + 1 else 5)
+                ax.add_patch(
+                    Rectangle((a, row + 0.08), b - a, 0.84, facecolor=COLOURS[kinds[side][k]], edgecolor="0.35", lw=0.6)
+                )
+                ax.text(
+                    (a + b) / 2,
+                    row + 0.5,
+                    label,
+                    ha="center",
+                    va="center",
+                    clip_on=True,
+                    fontsize=7 if len(label) <= 1.6 * (b - a) + 1 else 5,
+                )
         start = 0
         for c in al.chunks:
             if c.kind != "exact" and (_chunk_has(c, "digits") or _chunk_has(c, "non_ascii")):
@@ -207,7 +238,9 @@ def alignment_figure(panels: list[dict], title: str = "One text, two tokenizatio
         ax.set_title(p["title"], fontsize=9, loc="left")
         ax.tick_params(axis="x", labelsize=7)
     handles = [Patch(facecolor=COLOURS[k], edgecolor="0.35", label=k) for k in KINDS]
-    handles.append(Patch(facecolor="white", edgecolor="black", lw=2, label="chunk cut differently that holds digits / non-ASCII"))
+    handles.append(
+        Patch(facecolor="white", edgecolor="black", lw=2, label="chunk cut differently that holds digits / non-ASCII")
+    )
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
@@ -217,39 +250,76 @@ def alignment_figure(panels: list[dict], title: str = "One text, two tokenizatio
 def alignment_html(al: alignment.Alignment, teacher_tok, student_tok, vmap, names=("teacher", "student")) -> str:
     """The aligned chunks as an HTML table: one column per chunk, teacher tokens over student tokens."""
     kinds = dict(zip(("teacher", "student"), position_kinds(al, vmap)))
-    labels = {side: {k: lab for _, _, lab, k in _layout(al, tok, side)}
-              for side, tok in (("teacher", teacher_tok), ("student", student_tok))}
+    labels = {
+        side: {k: lab for _, _, lab, k in _layout(al, tok, side)}
+        for side, tok in (("teacher", teacher_tok), ("student", student_tok))
+    }
     cells = {"teacher": [], "student": []}
     for c in al.chunks:
         thick = c.kind != "exact" and (_chunk_has(c, "digits") or _chunk_has(c, "non_ascii"))
         border = "2px solid black" if thick else "1px solid #999"
         for side, rng in (("teacher", c.teacher), ("student", c.student)):
-            toks = "".join(f"<span style='background:{COLOURS[kinds[side][k]]};padding:1px 3px;margin:1px;"
-                           f"border-radius:3px'>{html.escape(labels[side].get(k, ''))}</span>" for k in range(*rng))
+            toks = "".join(
+                f"<span style='background:{COLOURS[kinds[side][k]]};padding:1px 3px;margin:1px;"
+                f"border-radius:3px'>{html.escape(labels[side].get(k, ''))}</span>"
+                for k in range(*rng)
+            )
             cells[side].append(f"<td style='border:{border};padding:2px'>{toks}</td>")
-    rows = "".join(f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(n)}</th>{''.join(cells[s])}</tr>"
-                   for n, s in zip(names, ("teacher", "student")))
+    rows = "".join(
+        f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(n)}</th>{''.join(cells[s])}</tr>"
+        for n, s in zip(names, ("teacher", "student"))
+    )
     legend = " ".join(f"<span style='background:{COLOURS[k]};padding:1px 4px'>{k}</span>" for k in KINDS)
     return f"<div style='overflow-x:auto'><table style='border-collapse:collapse'>{rows}</table>{legend}</div>"
 
 
 # --------------------------------------------------------------------------- the number-tokenizer miniature
 
-VERSION = 1     # bump when the build changes in a way the recipe does not capture
+VERSION = 1  # bump when the build changes in a way the recipe does not capture
 SIDES = ("whole", "digits")
 
 # Recipes per profile ("smoke": seconds to build, tests; "default": the notebook's CPU miniature).
 RECIPES = {
-    "smoke": {"task": "arithmetic", "steps": [1], "n_train": 400, "n_valid": 32, "n_test": 32, "vocab": 512,
-              "teacher_layers": 1, "teacher_hidden": 64, "teacher_steps_whole": 40, "teacher_steps_digits": 40,
-              "teacher_lr": 3e-3, "student_layers": 1, "student_hidden": 32, "student_steps": 20, "student_lr": 3e-3,
-              "batch_size": 32, "seed": 0},
+    "smoke": {
+        "task": "arithmetic",
+        "steps": [1],
+        "n_train": 400,
+        "n_valid": 32,
+        "n_test": 32,
+        "vocab": 512,
+        "teacher_layers": 1,
+        "teacher_hidden": 64,
+        "teacher_steps_whole": 40,
+        "teacher_steps_digits": 40,
+        "teacher_lr": 3e-3,
+        "student_layers": 1,
+        "student_hidden": 32,
+        "student_steps": 20,
+        "student_lr": 3e-3,
+        "batch_size": 32,
+        "seed": 0,
+    },
     # teachers matched on valid accuracy (the kit's manifest records each teacher's): adding two numbers digit by
     # digit takes more steps than a lookup of number tokens, so the digit teacher trains longer
-    "default": {"task": "arithmetic", "steps": [1], "n_train": 2000, "n_valid": 96, "n_test": 128, "vocab": 512,
-                "teacher_layers": 2, "teacher_hidden": 128, "teacher_steps_whole": 400, "teacher_steps_digits": 1200,
-                "teacher_lr": 3e-3, "student_layers": 2, "student_hidden": 64, "student_steps": 150,
-                "student_lr": 3e-3, "batch_size": 32, "seed": 0},
+    "default": {
+        "task": "arithmetic",
+        "steps": [1],
+        "n_train": 2000,
+        "n_valid": 96,
+        "n_test": 128,
+        "vocab": 512,
+        "teacher_layers": 2,
+        "teacher_hidden": 128,
+        "teacher_steps_whole": 400,
+        "teacher_steps_digits": 1200,
+        "teacher_lr": 3e-3,
+        "student_layers": 2,
+        "student_hidden": 64,
+        "student_steps": 150,
+        "student_lr": 3e-3,
+        "batch_size": 32,
+        "seed": 0,
+    },
 }
 
 
@@ -258,6 +328,7 @@ class XTokKit:
     """What notebook 06 trains with, by role: "cross" = the teacher whose tokenizer differs from the student's,
     "same" = a teacher with the student's tokenizer (same-tokenizer KD). In the miniature "cross" is the
     whole-number tokenizer and its teacher, "same" the digit tokenizer, its teacher and the student."""
+
     tokenizers: dict
     teachers: dict
     student_init: object
@@ -272,11 +343,12 @@ class XTokKit:
         return self.tokenizers["same"]
 
 
-ROLE_OF = {"whole": "cross", "digits": "same"}     # the miniature's tokenizers by role
+ROLE_OF = {"whole": "cross", "digits": "same"}  # the miniature's tokenizers by role
 
 
 def recipe_hash(recipe: dict) -> str:
     import hashlib
+
     text = json.dumps({"version": VERSION, **recipe}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -306,36 +378,51 @@ def _build_part(part: str, recipe: dict, out: str) -> dict:
     from transformers.utils import logging as hf_logging
 
     from labkit.lab import task_teacher as tt
-    hf_logging.disable_progress_bar()       # a forked worker's progress bars would write to the notebook's kernel
+
+    hf_logging.disable_progress_bar()  # a forked worker's progress bars would write to the notebook's kernel
     side = "digits" if part == "student_init" else part
     tok = PreTrainedTokenizerFast.from_pretrained(str(Path(out) / f"tokenizer_{side}"))
     prefix = "student" if part == "student_init" else "teacher"
     t0 = time.perf_counter()
-    model = tiny.tiny_causal_lm(tok, n_layers=recipe[f"{prefix}_layers"], hidden=recipe[f"{prefix}_hidden"],
-                                seed=recipe["seed"] + (1 if part == "student_init" else 0))
+    model = tiny.tiny_causal_lm(
+        tok,
+        n_layers=recipe[f"{prefix}_layers"],
+        hidden=recipe[f"{prefix}_hidden"],
+        seed=recipe["seed"] + (1 if part == "student_init" else 0),
+    )
     if part != "student_init":
         recipe = {**recipe, "teacher_steps": recipe[f"teacher_steps_{part}"]}
     h, acc = tt._sft(model, tok, recipe, prefix, 1, False)
     model.save_pretrained(str(Path(out) / part))
-    return {f"{part}_valid_accuracy": acc, f"{part}_seconds": round(time.perf_counter() - t0, 1),
-            f"{part}_loss_last": h.mean("loss", 20)}
+    return {
+        f"{part}_valid_accuracy": acc,
+        f"{part}_seconds": round(time.perf_counter() - t0, 1),
+        f"{part}_loss_last": h.mean("loss", 20),
+    }
 
 
 def _build(recipe: dict, out: Path, processes: int | None) -> dict:
     from labkit.lab import task_teacher as tt
     from labkit.lab.parallel import map_runs
+
     splits = tt.task_records(recipe)
     corpus = [tt.prompt_of(r) + tt.target_of(r) for r in splits["train"]]
     toks = number_tokenizers(corpus, recipe["vocab"])
     for side, tok in toks.items():
         tok.save_pretrained(str(out / f"tokenizer_{side}"))
-    parts = map_runs(_build_part, [{"part": p, "recipe": recipe, "out": str(out)} for p in ("digits", "whole",
-                                                                                       "student_init")],
-                     processes=processes)
+    parts = map_runs(
+        _build_part,
+        [{"part": p, "recipe": recipe, "out": str(out)} for p in ("digits", "whole", "student_init")],
+        processes=processes,
+    )
     targets = [tt.target_of(r) for r in splits["valid"]]
-    manifest = {"recipe": recipe, "version": VERSION, "built": time.strftime("%Y-%m-%d %H:%M:%S"),
-                "vocab_sizes": {s: len(t) for s, t in toks.items()},
-                "numbers_single_token": {s: numbers_single_token_share(t, targets) for s, t in toks.items()}}
+    manifest = {
+        "recipe": recipe,
+        "version": VERSION,
+        "built": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "vocab_sizes": {s: len(t) for s, t in toks.items()},
+        "numbers_single_token": {s: numbers_single_token_share(t, targets) for s, t in toks.items()},
+    }
     for p in parts:
         manifest.update(p)
     return manifest
@@ -346,6 +433,7 @@ def xtok_kit(recipe: dict | str = "default", *, root: Path | None = None, proces
     from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
     from labkit.lab import task_teacher as tt
+
     if isinstance(recipe, str) and recipe not in RECIPES:
         raise LabkitError(f"xtok recipe {recipe!r}: expected one of {', '.join(RECIPES)} or a dict")
     recipe = check_recipe(dict(RECIPES[recipe] if isinstance(recipe, str) else recipe))
@@ -365,17 +453,28 @@ def xtok_kit(recipe: dict | str = "default", *, root: Path | None = None, proces
 # hybrid is plain JSD_β). The "(KD only)" arms drop the CE term (ce_weight 0), which otherwise teaches every arm the
 # gold digits directly (not in the default list: 6 more runs would not fit the 3-minute budget).
 ARM_NAMES = ("sft", "uld", "hybrid", "same-tok KD", "hybrid (KD only)", "same-tok KD (KD only)")
-SHORT = {INIT: "init", "same-tok KD": "same-tok\nKD", "hybrid (KD only)": "hybrid\nKD only",
-         "same-tok KD (KD only)": "same-tok\nKD only"}       # tick labels that fit side by side
+SHORT = {
+    INIT: "init",
+    "same-tok KD": "same-tok\nKD",
+    "hybrid (KD only)": "hybrid\nKD only",
+    "same-tok KD (KD only)": "same-tok\nKD only",
+}  # tick labels that fit side by side
 
 
 def xtok_arms(names=ARM_NAMES, *, ce_weight: float = 0.5, beta: float = 0.5, init: bool = True) -> list[Arm]:
     """The arms `names` (from ARM_NAMES, in that order), with the initial student first when `init`."""
+
     def kd(label, loss, teacher, w):
         return Arm(label, "xtok", {"loss": loss, "beta": beta, "ce_weight": w}, reads={"teacher": teacher}, cost=2.0)
-    every = [Arm("sft", "sft"), kd("uld", "uld", "cross", ce_weight), kd("hybrid", "hybrid", "cross", ce_weight),
-             kd("same-tok KD", "hybrid", "same", ce_weight), kd("hybrid (KD only)", "hybrid", "cross", 0.0),
-             kd("same-tok KD (KD only)", "hybrid", "same", 0.0)]
+
+    every = [
+        Arm("sft", "sft"),
+        kd("uld", "uld", "cross", ce_weight),
+        kd("hybrid", "hybrid", "cross", ce_weight),
+        kd("same-tok KD", "hybrid", "same", ce_weight),
+        kd("hybrid (KD only)", "hybrid", "cross", 0.0),
+        kd("same-tok KD (KD only)", "hybrid", "same", 0.0),
+    ]
     names = check_arms(names)
     return ([Arm(INIT, None, cost=0.5)] if init else []) + [a for a in every if a.label in names]
 
@@ -391,17 +490,18 @@ def check_arms(arms) -> list[str]:
 def number_logprobs(model, tok, records, batch_size: int = 64) -> dict:
     """Teacher-forced on the gold solutions: mean log-probability per digit token and per other token."""
     from labkit.lab import task_teacher as tt
+
     table = alignment.token_bytes(tok)
     sums = {"digit": [0.0, 0], "other": [0.0, 0]}
     model.eval()
     for a in range(0, len(records), batch_size):
-        recs = records[a: a + batch_size]
+        recs = records[a : a + batch_size]
         rolls = S.encode_rollouts(tok, [tt.prompt_of(r) for r in recs], [tt.target_of(r) for r in recs], 256)
         b = S.collate_rollouts(rolls, S.pad_id(tok))
         with torch.inference_mode():
             lp = torch.log_softmax(S.response_logits(model, b).float(), -1)
         got = lp.gather(-1, b["response"].unsqueeze(-1)).squeeze(-1)
-        for (i, j) in b["response_mask"].nonzero().tolist():
+        for i, j in b["response_mask"].nonzero().tolist():
             tid = int(b["response"][i, j])
             key = "digit" if _DIGIT.search(table[tid] if tid < len(table) else b"") else "other"
             sums[key][0] += float(got[i, j])
@@ -413,11 +513,21 @@ def score(model, kit: XTokKit, records, max_new_tokens: int = 48) -> dict:
     """Task accuracy of the greedy answers, and the teacher-forced log-probabilities of the gold digits."""
     from labkit import evaluate
     from labkit.lab import task_teacher as tt
+
     tok = kit.student_tok
-    greedy = evaluate.generate(model, tok, [tt.prompt_of(r) for r in records], max_new_tokens=max_new_tokens,
-                               stop_at_newline=False, batch_size=64)
-    return {"accuracy": tt.task_accuracy(model, tok, records, texts=greedy),
-            **number_logprobs(model, tok, records), "samples": greedy[:3]}
+    greedy = evaluate.generate(
+        model,
+        tok,
+        [tt.prompt_of(r) for r in records],
+        max_new_tokens=max_new_tokens,
+        stop_at_newline=False,
+        batch_size=64,
+    )
+    return {
+        "accuracy": tt.task_accuracy(model, tok, records, texts=greedy),
+        **number_logprobs(model, tok, records),
+        "samples": greedy[:3],
+    }
 
 
 class XTokExperiment:
@@ -427,8 +537,17 @@ class XTokExperiment:
     the same for every seed. Finished runs are kept: ``run`` on an (arm, seed) it ran before returns that Run.
     """
 
-    def __init__(self, kit: XTokKit, *, steps: int, lr: float, batch_size: int, split: str = "test",
-                 max_new_tokens: int = 48, device: str = "cpu"):
+    def __init__(
+        self,
+        kit: XTokKit,
+        *,
+        steps: int,
+        lr: float,
+        batch_size: int,
+        split: str = "test",
+        max_new_tokens: int = 48,
+        device: str = "cpu",
+    ):
         self.kit, self.steps, self.lr, self.batch_size = kit, steps, lr, batch_size
         self.split, self.max_new_tokens, self.device = split, max_new_tokens, device
         self._init, self._done = None, {}
@@ -439,8 +558,18 @@ class XTokExperiment:
         return None if self.device in ("cpu", "auto") else 1
 
     def train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr, seed=seed, device=self.device,
-                           bf16=False, max_len=192, progress=False, warmup=0.05, log_every=max(1, self.steps // 4))
+        return TrainConfig(
+            steps=self.steps,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            seed=seed,
+            device=self.device,
+            bf16=False,
+            max_len=192,
+            progress=False,
+            warmup=0.05,
+            log_every=max(1, self.steps // 4),
+        )
 
     def score(self, model) -> tuple[dict, list]:
         """({metric: value} on the split, three greedy answers)."""
@@ -451,28 +580,44 @@ class XTokExperiment:
         if (arm, seed) in self._done:
             return self._done[(arm, seed)]
         t0 = time.perf_counter()
-        if not arm.trains:                                  # the shared init: seed-independent, scored once
+        if not arm.trains:  # the shared init: seed-independent, scored once
             if self._init is None:
                 self._init = (*self.score(copy.deepcopy(self.kit.student_init)), time.perf_counter() - t0)
             metrics, samples, seconds = self._init
             return Run(arm.label, seed, {self.split: metrics}, seconds=seconds, extra={"samples": samples})
         from labkit.lab import task_teacher as tt
+
         kit, student = self.kit, copy.deepcopy(self.kit.student_init)
         train = kit.splits["train"]
         prompts, targets = [tt.prompt_of(r) for r in train], [tt.target_of(r) for r in train]
         student.train()
         method, config = methods.get(arm.method), self.train_config(seed)
-        if "teacher" in arm.reads:                          # KD from a teacher, through its own tokenizer
+        if "teacher" in arm.reads:  # KD from a teacher, through its own tokenizer
             role = arm.reads["teacher"]
-            h = method.train(student, kit.teachers[role], kit.student_tok, kit.tokenizers[role], prompts, targets,
-                             config=config, **arm.settings)
+            h = method.train(
+                student,
+                kit.teachers[role],
+                kit.student_tok,
+                kit.tokenizers[role],
+                prompts,
+                targets,
+                config=config,
+                **arm.settings,
+            )
         else:
             h = method.train(student, kit.student_tok, prompts, targets, config=config, **arm.settings)
-        curves = {k: [(r["step"], r[k]) for r in h.rows if r.get(k) is not None]
-                  for k in ("loss", "loss/kd", "loss/ce")}
+        curves = {
+            k: [(r["step"], r[k]) for r in h.rows if r.get(k) is not None] for k in ("loss", "loss/kd", "loss/ce")
+        }
         metrics, samples = self.score(student)
-        out = Run(arm.label, seed, {self.split: metrics}, curves={k: v for k, v in curves.items() if v},
-                  seconds=time.perf_counter() - t0, extra={"samples": samples})
+        out = Run(
+            arm.label,
+            seed,
+            {self.split: metrics},
+            curves={k: v for k, v in curves.items() if v},
+            seconds=time.perf_counter() - t0,
+            extra={"samples": samples},
+        )
         self._done[(arm, seed)] = out
         return out
 
@@ -486,7 +631,7 @@ def numbers(runs: list[Run], **settings) -> dict:
         for r in runs:
             pts = [v for _, v in r.curves.get("loss/ce", [])] if r.arm == arm else []
             if pts:
-                tails.append(statistics.mean(pts[-max(1, len(pts) // 4):]))
+                tails.append(statistics.mean(pts[-max(1, len(pts) // 4) :]))
         if tails:
             out[f"ce_{arm.replace(' ', '_')}"] = statistics.mean(tails)
     return out
@@ -496,8 +641,12 @@ def numbers(runs: list[Run], **settings) -> dict:
 
 # (claim id, better arm, worse arm): each is measured on every metric of `xtok_claims` whose two arms ran; the
 # statements are papers.STATEMENTS["06"][claim id]
-CLAIMS = [("uld>sft", "uld", "sft"), ("hybrid>uld", "hybrid", "uld"), ("same-tok>hybrid", "same-tok KD", "hybrid"),
-          ("same-tok>hybrid(KD only)", "same-tok KD (KD only)", "hybrid (KD only)")]
+CLAIMS = [
+    ("uld>sft", "uld", "sft"),
+    ("hybrid>uld", "hybrid", "uld"),
+    ("same-tok>hybrid", "same-tok KD", "hybrid"),
+    ("same-tok>hybrid(KD only)", "same-tok KD (KD only)", "hybrid (KD only)"),
+]
 
 
 def xtok_claims(runs: list[Run], metrics=("accuracy", "digit_logprob"), split: str = "test") -> list[dict]:
@@ -507,8 +656,11 @@ def xtok_claims(runs: list[Run], metrics=("accuracy", "digit_logprob"), split: s
         by = _arms.by_arm(runs, metric, split)
         for cid, better, worse in CLAIMS:
             if better in by and worse in by and len(by[better]) >= 2:
-                C.append(_arms.claim(runs, f"{cid}:{metric}", papers.statement("06", cid), metric, better, worse,
-                                     split, label=metric))
+                C.append(
+                    _arms.claim(
+                        runs, f"{cid}:{metric}", papers.statement("06", cid), metric, better, worse, split, label=metric
+                    )
+                )
     return C
 
 
@@ -526,12 +678,14 @@ def learning(runs: list[Run], metric: str = "accuracy") -> list[dict]:
 
 # --------------------------------------------------------------------------- the method on one batch
 
+
 def chunk_terms(kit: XTokKit, record, *, beta: float = 0.5, student=None) -> list[dict]:
     """One solution of the task, both tokenizations aligned by bytes, and the KD term each chunk contributes under
     ULD and under the hybrid (labkit.methods.xtok.xtok_loss on a plan of that chunk alone, as training computes
     it), for `student` (default: the kit's student init) against the "cross" teacher."""
     from labkit.lab import task_teacher as tt
     from labkit.methods import xtok as X
+
     tok_s, tok_t, teacher = kit.student_tok, kit.tokenizers["cross"], kit.teachers["cross"]
     student = student if student is not None else kit.student_init
     prompt, text = tt.prompt_of(record), tt.target_of(record)
@@ -546,21 +700,41 @@ def chunk_terms(kit: XTokKit, record, *, beta: float = 0.5, student=None) -> lis
     rows = []
     for c in al.chunks:
         plan = X.make_plan([alignment.Alignment(al.teacher_ids, al.student_ids, [c])], len(s_tok), len(t_tok))
-        terms = {loss: float(X.xtok_loss(s_logits, t_logits, s_tok, t_tok, plan, vmap if loss == "hybrid" else None,
-                                         X.Settings(loss=loss, beta=beta))) for loss in ("uld", "hybrid")}
+        terms = {
+            loss: float(
+                X.xtok_loss(
+                    s_logits,
+                    t_logits,
+                    s_tok,
+                    t_tok,
+                    plan,
+                    vmap if loss == "hybrid" else None,
+                    X.Settings(loss=loss, beta=beta),
+                )
+            )
+            for loss in ("uld", "hybrid")
+        }
         ids = {"teacher": al.teacher_ids[slice(*c.teacher)], "student": al.student_ids[slice(*c.student)]}
-        rows.append({"chunk": c.text.decode("utf-8", "replace"), "kind": c.kind,
-                     **{f"{side} tokens": " ".join(t_label[side].convert_ids_to_tokens(v)) for side, v in ids.items()},
-                     "ULD term": terms["uld"], "hybrid term": terms["hybrid"]})
+        rows.append(
+            {
+                "chunk": c.text.decode("utf-8", "replace"),
+                "kind": c.kind,
+                **{f"{side} tokens": " ".join(t_label[side].convert_ids_to_tokens(v)) for side, v in ids.items()},
+                "ULD term": terms["uld"],
+                "hybrid term": terms["hybrid"],
+            }
+        )
     return rows
 
 
 # --------------------------------------------------------------------------- the profile
 
+
 @dataclass(frozen=True)
 class XTokProfile(TrainingProfile):
     """Notebook 06's settings (labkit.lab.profiles.XTOK and the notebook's own; seeds, seed, max_steps, lr,
     batch_size and device: profiles.TrainingProfile), checked once."""
+
     TABLE: ClassVar[dict] = _TABLE
     kit: str = ""
     cross_teacher: str = ""
@@ -595,21 +769,33 @@ class XTokProfile(TrainingProfile):
 
 # --------------------------------------------------------------------------- notebook plumbing
 
-def named_kit(cross_teacher: str, same_teacher: str, student: str, *, n_train: int, n_eval: int,
-              device: str = "auto") -> XTokKit:
+
+def named_kit(
+    cross_teacher: str, same_teacher: str, student: str, *, n_train: int, n_eval: int, device: str = "auto"
+) -> XTokKit:
     """The same roles from named models (profile "paper"): a teacher with another tokenizer, a teacher with the
     student's tokenizer, the student as loaded; the synthetic arithmetic task (1-3 steps) as data."""
     from labkit import models
     from labkit.lab import task_teacher as tt
+
     toks = {"cross": models.load_tokenizer(cross_teacher), "same": models.load_tokenizer(student)}
-    teachers = {"cross": models.load_model(cross_teacher, device=device).eval(),
-                "same": models.load_model(same_teacher, device=device).eval()}
+    teachers = {
+        "cross": models.load_model(cross_teacher, device=device).eval(),
+        "same": models.load_model(same_teacher, device=device).eval(),
+    }
     s = models.load_model(student, device=device)
     S.check_vocab(s, teachers["same"])
     recipe = {"task": "arithmetic", "steps": [1, 2, 3], "n_train": n_train, "n_valid": n_eval, "n_test": n_eval}
-    return XTokKit(toks, teachers, s, tt.task_records(recipe), recipe, {"cross_teacher": cross_teacher,
-                   "same_teacher": same_teacher, "student": student}, None,
-                   {"cross": cross_teacher, "same": same_teacher})
+    return XTokKit(
+        toks,
+        teachers,
+        s,
+        tt.task_records(recipe),
+        recipe,
+        {"cross_teacher": cross_teacher, "same_teacher": same_teacher, "student": student},
+        None,
+        {"cross": cross_teacher, "same": same_teacher},
+    )
 
 
 def load_kit(P: XTokProfile) -> XTokKit:
@@ -623,6 +809,7 @@ def real_pair(profile: str):
     """(Gemma-3 tokenizer, SmolLM2 tokenizer), the embedded models' tokenizers; None at profile smoke when they
     are not cached yet (tests never download; other profiles fetch them once)."""
     from labkit import models
+
     names = ("gemma3-270m", "smollm2-135m-instruct")
     if profile == "smoke" and not all(models.is_cached(n) for n in names):
         return None
@@ -638,17 +825,33 @@ def viewer_panels(sentence: str, kit: XTokKit, pair=None) -> list[dict]:
     """alignment_figure panels: the sentence in Gemma-3 vs SmolLM2 (when `pair`), and a test solution of the
     task in the kit's two tokenizers (numbers whole vs digit by digit)."""
     from labkit.lab import task_teacher as tt
+
     out = []
     if pair is not None:
         g, s = pair
-        out.append({"title": f"Gemma-3 (teacher) vs SmolLM2 (student): {printable(sentence)!r}",
-                    "alignment": alignment.align(g, s, sentence), "teacher_tok": g, "student_tok": s,
-                    "vmap": alignment.vocab_map(g, s), "names": ("Gemma-3", "SmolLM2")})
+        out.append(
+            {
+                "title": f"Gemma-3 (teacher) vs SmolLM2 (student): {printable(sentence)!r}",
+                "alignment": alignment.align(g, s, sentence),
+                "teacher_tok": g,
+                "student_tok": s,
+                "vmap": alignment.vocab_map(g, s),
+                "names": ("Gemma-3", "SmolLM2"),
+            }
+        )
     text = tt.target_of(kit.splits["test"][0])
     tc, ts = kit.tokenizers["cross"], kit.tokenizers["same"]
-    out.append({"title": f"the task's tokenizers, {kit.names['cross']} (teacher) vs {kit.names['same']} (student): "
-                         f"a test solution", "alignment": alignment.align(tc, ts, text), "teacher_tok": tc,
-                "student_tok": ts, "vmap": alignment.vocab_map(tc, ts), "names": ("whole numbers", "digits")})
+    out.append(
+        {
+            "title": f"the task's tokenizers, {kit.names['cross']} (teacher) vs {kit.names['same']} (student): "
+            f"a test solution",
+            "alignment": alignment.align(tc, ts, text),
+            "teacher_tok": tc,
+            "student_tok": ts,
+            "vmap": alignment.vocab_map(tc, ts),
+            "names": ("whole numbers", "digits"),
+        }
+    )
     return out
 
 
@@ -658,6 +861,7 @@ def viewer_panel(namespace: dict, pair):
     from IPython.display import HTML, display
 
     from labkit.lab import widgets
+
     out = w.Output()
     vmap = alignment.vocab_map(*pair)
 
@@ -666,8 +870,13 @@ def viewer_panel(namespace: dict, pair):
         with out:
             al = alignment.align(pair[0], pair[1], ns["sentence"])
             display(HTML(alignment_html(al, pair[0], pair[1], vmap, ("Gemma-3", "SmolLM2"))))
-    text = w.Text(value=namespace.get("sentence", ""), description="sentence", continuous_update=False,
-                  layout=w.Layout(width="100%", max_width="900px"))
+
+    text = w.Text(
+        value=namespace.get("sentence", ""),
+        description="sentence",
+        continuous_update=False,
+        layout=w.Layout(width="100%", max_width="900px"),
+    )
     p = widgets.panel(namespace, {"sentence": text}, redraw, "Alignment viewer (type any text)")
     p.widget.children = (*p.widget.children, out)
     redraw(namespace)
@@ -678,6 +887,7 @@ def count_sources(profile: str, data_dir: str, n_texts: int, pair, kit: XTokKit)
     """{source: alignment_counts}: Gemma-3 vs SmolLM2 on the lab's real datasets (synthetic tasks when absent, or
     nothing when the pair is not loaded), and the kit's two tokenizers on the task's test solutions."""
     from labkit.lab import task_teacher as tt
+
     out = {}
     if pair is not None:
         texts = real_texts(data_dir, n_texts) or synthetic_texts(n_texts)
@@ -685,7 +895,6 @@ def count_sources(profile: str, data_dir: str, n_texts: int, pair, kit: XTokKit)
         out.update({f"Gemma-3 vs SmolLM2: {k}": alignment_counts(pair[0], pair[1], v, vmap) for k, v in texts.items()})
     sol = [tt.target_of(r) for r in kit.splits["test"]]
     out[f"{kit.names['cross']} vs {kit.names['same']}: task test solutions"] = alignment_counts(
-        kit.tokenizers["cross"], kit.tokenizers["same"], sol)
+        kit.tokenizers["cross"], kit.tokenizers["same"], sol
+    )
     return out
-
-

@@ -2,13 +2,15 @@
 a `train(...)` entry point, and the paper's equation in the module docstring.
 
     import labkit as lk
-    lk.methods.names()                                    # ['dss', 'gkd', 'minillm', 'seqkd', 'sft', 'tinyllm', 'wordkd']
+    lk.methods.names()                                    # ['dss', 'gkd', 'minillm', 'seqkd', 'sft', 'tinyllm',
+    'wordkd']
     h = lk.methods.train("gkd", student, teacher, tok, prompts, lmbda=0.5, beta=0.5, config=cfg)
     lk.methods.get("minillm").Settings                     # its settings, documented and checked
 
 Adding a method is one new file here that defines ``NAME``, ``Settings`` and ``train``: the registry
 finds it.
 """
+
 from __future__ import annotations
 
 import importlib

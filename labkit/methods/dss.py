@@ -12,6 +12,7 @@ the label task runs: no rationale is needed at inference. The paper's baselines 
 with other settings: standard fine-tuning (gold labels, no rationale: ``teacher=None``) and standard
 distillation (the teacher's labels: ``label_source=<teacher>``, no rationale). See docs/methods.md §2.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,25 +26,34 @@ NAME = "dss"
 @dataclass
 class DSSSettings:
     """Args:
-        teacher: whose rationales are the second task (None: no rationale task = plain fine-tuning).
-        alpha: α, the weight of the label loss, in [0, 1] (1 - α goes to the rationale loss).
-        label_source: "gold" labels, or a teacher's labels (standard distillation).
-        lam: λ of the paper's form L_label + λ · L_rationale (the label loss at weight 1); when given it replaces
-            alpha (the same minimiser as α = 1/(1+λ), a loss 1 + λ times larger).
+    teacher: whose rationales are the second task (None: no rationale task = plain fine-tuning).
+    alpha: α, the weight of the label loss, in [0, 1] (1 - α goes to the rationale loss).
+    label_source: "gold" labels, or a teacher's labels (standard distillation).
+    lam: λ of the paper's form L_label + λ · L_rationale (the label loss at weight 1); when given it replaces
+        alpha (the same minimiser as α = 1/(1+λ), a loss 1 + λ times larger).
     """
+
     teacher: str | None = None
     alpha: float = 0.5
     label_source: str = "gold"
     lam: float | None = None
 
     def __post_init__(self):
-        need(self, "teacher", self.teacher is None or (isinstance(self.teacher, str) and self.teacher),
-             "None or a teacher name")
+        need(
+            self,
+            "teacher",
+            self.teacher is None or (isinstance(self.teacher, str) and self.teacher),
+            "None or a teacher name",
+        )
         need(self, "alpha", is_unit(self.alpha), "a number in [0, 1]")
-        need(self, "label_source", isinstance(self.label_source, str) and self.label_source,
-             "'gold' or a teacher name")
-        need(self, "lam", self.lam is None or (isinstance(self.lam, (int, float)) and not isinstance(self.lam, bool)
-                                               and self.lam >= 0), "None or a number >= 0")
+        need(self, "label_source", isinstance(self.label_source, str) and self.label_source, "'gold' or a teacher name")
+        need(
+            self,
+            "lam",
+            self.lam is None
+            or (isinstance(self.lam, (int, float)) and not isinstance(self.lam, bool) and self.lam >= 0),
+            "None or a number >= 0",
+        )
 
     def weights(self) -> dict[str, float]:
         """{task: weight}: α on the label, 1 - α on the rationale (all on the label without a teacher); with lam,
@@ -62,7 +72,8 @@ def train(student, tokenizer, records, *, config: TrainConfig | None = None, on_
     """Distilling step-by-step (or its baselines) on `records`; returns the History with "loss",
     "loss/answer", "loss/rationale:<teacher>". settings: see ``DSSSettings``."""
     s = settings_of(DSSSettings, settings)
-    history = train_multitask(student, tokenizer, records, s.weights(), label_source=s.label_source, config=config,
-                              name=NAME, on_step=on_step)
+    history = train_multitask(
+        student, tokenizer, records, s.weights(), label_source=s.label_source, config=config, name=NAME, on_step=on_step
+    )
     history.meta.update(vars(s))
     return history

@@ -10,6 +10,7 @@ before it answers (its answer is the one its own path states):
 
 k = 1 at T = 0 is plain Fine-tune-CoT. See docs/methods.md §11.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,18 +24,19 @@ from labkit.methods.base import need, settings_of
 from labkit.prompts import student_prompt
 
 NAME = "finetune_cot"
-TASK = "cot"   # the student's prompt prefix: "[cot] Q: ...\nA:"
+TASK = "cot"  # the student's prompt prefix: "[cot] Q: ...\nA:"
 
 
 @dataclass
 class FinetuneCoTSettings:
     """Args:
-        teacher: who writes the reasoning paths (labkit.rationales.get_teacher: live or scripted).
-        k: reasoning paths sampled per training question (k > 1 is the paper's diverse reasoning).
-        temperature: the teacher's sampling temperature (0: greedy, one path).
-        keep_correct: drop paths whose stated answer is not the gold answer (the paper's filter).
-        seed: the teacher's sampling seed.
+    teacher: who writes the reasoning paths (labkit.rationales.get_teacher: live or scripted).
+    k: reasoning paths sampled per training question (k > 1 is the paper's diverse reasoning).
+    temperature: the teacher's sampling temperature (0: greedy, one path).
+    keep_correct: drop paths whose stated answer is not the gold answer (the paper's filter).
+    seed: the teacher's sampling seed.
     """
+
     teacher: str = "noisy-oracle@p=0.3"
     k: int = 1
     temperature: float = 0.0
@@ -45,8 +47,12 @@ class FinetuneCoTSettings:
         need(self, "teacher", isinstance(self.teacher, str) and self.teacher, "a teacher name")
         need(self, "k", isinstance(self.k, int) and not isinstance(self.k, bool) and self.k >= 1, "an integer >= 1")
         need(self, "temperature", isinstance(self.temperature, (int, float)) and self.temperature >= 0, "a number >= 0")
-        need(self, "k", self.k == 1 or self.temperature > 0,
-             "1 at temperature 0 (greedy decoding gives the same path k times); set temperature > 0 for k > 1")
+        need(
+            self,
+            "k",
+            self.k == 1 or self.temperature > 0,
+            "1 at temperature 0 (greedy decoding gives the same path k times); set temperature > 0 for k > 1",
+        )
 
 
 Settings = FinetuneCoTSettings
@@ -54,11 +60,17 @@ Settings = FinetuneCoTSettings
 
 def reasoning_paths(records, settings: FinetuneCoTSettings, *, device: str = "auto") -> list[list[str]]:
     """k paths per record from the teacher (labkit.rationales.generate_rationales, sampled when T > 0)."""
-    res = rationales.generate_rationales([settings.teacher], records, template="cot" if settings.teacher not in
-                                         rationales.SCRIPTED_TEACHERS else "teacher_forced",
-                                         do_sample=settings.temperature > 0, n_samples=settings.k,
-                                         temperature=settings.temperature or 1.0, seed=settings.seed,
-                                         device=device, progress=False)
+    res = rationales.generate_rationales(
+        [settings.teacher],
+        records,
+        template="cot" if settings.teacher not in rationales.SCRIPTED_TEACHERS else "teacher_forced",
+        do_sample=settings.temperature > 0,
+        n_samples=settings.k,
+        temperature=settings.temperature or 1.0,
+        seed=settings.seed,
+        device=device,
+        progress=False,
+    )
     return [s.get(settings.teacher) or [] for s in res.samples]
 
 
@@ -80,25 +92,37 @@ def training_pairs(records, paths: list[list[str]], *, keep_correct: bool = True
             prompts.append(student_prompt(r, TASK))
             targets.append(" " + p.strip())
             distinct.add((r.id, p.strip()))
-    stats = {"questions": len(records), "paths": sum(map(len, paths)), "kept": len(targets), "covered": covered,
-             "distinct": len(distinct)}
+    stats = {
+        "questions": len(records),
+        "paths": sum(map(len, paths)),
+        "kept": len(targets),
+        "covered": covered,
+        "distinct": len(distinct),
+    }
     return prompts, targets, stats
 
 
-def train(student, tokenizer, records, *, config: TrainConfig | None = None, device: str = "auto",
-          **settings) -> History:
+def train(
+    student, tokenizer, records, *, config: TrainConfig | None = None, device: str = "auto", **settings
+) -> History:
     """Sample the teacher's paths, keep the correct ones, fine-tune `student` on them."""
     s = settings_of(Settings, settings)
-    prompts, targets, _ = training_pairs(records, reasoning_paths(records, s, device=device),
-                                         keep_correct=s.keep_correct)
+    prompts, targets, _ = training_pairs(
+        records, reasoning_paths(records, s, device=device), keep_correct=s.keep_correct
+    )
     return sft.train(student, tokenizer, prompts, targets, config=config)
 
 
 def reason(model, tokenizer, records, *, task: str = TASK, max_new_tokens: int = 96, batch_size: int = 64) -> list[str]:
     """The student's own reasoning for each record (greedy, multi-line, until end of text)."""
     model.eval()
-    texts = S.generate(model, tokenizer, [student_prompt(r, task) for r in records], max_new_tokens=max_new_tokens,
-                       batch_size=batch_size)
+    texts = S.generate(
+        model,
+        tokenizer,
+        [student_prompt(r, task) for r in records],
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+    )
     model.train()
     return texts
 

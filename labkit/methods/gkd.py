@@ -12,16 +12,26 @@ with the lab's convention (as TRL and Liger): β = 0 is exactly forward KL(p‖q
 reverse KL(q‖p) (docs/methods.md §1, §5). λ = 0, β = 0 is supervised forward KD
 (labkit.methods.wordkd with kind="forward_kl"): a test checks the two gradients agree.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from labkit import losses
 from labkit import sequences as S
-from labkit.loop import History, TrainConfig, prepare_model, run_loop
 from labkit.errors import LabkitError
-from labkit.methods.base import (RolloutObjective, check_store, is_unit, need, prompt_rollouts, response_tokens,
-                                 settings_of, stored_divergence, teacher_outputs)
+from labkit.loop import History, TrainConfig, prepare_model, run_loop
+from labkit.methods.base import (
+    RolloutObjective,
+    check_store,
+    is_unit,
+    need,
+    prompt_rollouts,
+    response_tokens,
+    settings_of,
+    stored_divergence,
+    teacher_outputs,
+)
 
 NAME = "gkd"
 
@@ -29,11 +39,12 @@ NAME = "gkd"
 @dataclass
 class GKDSettings:
     """Args:
-        lmbda: λ, the probability that a step trains on the student's own samples, in [0, 1].
-        beta: β of the generalized JSD, in [0, 1] (0 = forward KL, 1 = reverse KL).
-        temperature: τ, for the divergence and the student's sampling.
-        max_new_tokens: length limit of samples (student and teacher).
+    lmbda: λ, the probability that a step trains on the student's own samples, in [0, 1].
+    beta: β of the generalized JSD, in [0, 1] (0 = forward KL, 1 = reverse KL).
+    temperature: τ, for the divergence and the student's sampling.
+    max_new_tokens: length limit of samples (student and teacher).
     """
+
     lmbda: float = 0.5
     beta: float = 0.5
     temperature: float = 1.0
@@ -43,8 +54,9 @@ class GKDSettings:
         need(self, "lmbda", is_unit(self.lmbda), "a number in [0, 1]")
         need(self, "beta", is_unit(self.beta), "a number in [0, 1]")
         need(self, "temperature", isinstance(self.temperature, (int, float)) and self.temperature > 0, "a number > 0")
-        need(self, "max_new_tokens", isinstance(self.max_new_tokens, int) and self.max_new_tokens >= 1,
-             "an integer >= 1")
+        need(
+            self, "max_new_tokens", isinstance(self.max_new_tokens, int) and self.max_new_tokens >= 1, "an integer >= 1"
+        )
 
 
 Settings = GKDSettings
@@ -52,22 +64,37 @@ Settings = GKDSettings
 
 class GKDObjective(RolloutObjective):
     """Each step: on-policy with probability λ (student samples), else the fixed rollouts; JSD_β loss."""
+
     name = NAME
 
-    def __init__(self, student, teacher, tokenizer, config, prompts, fixed, settings: GKDSettings,
-                 vocab_padding_ok=False, teacher_signals=None):
+    def __init__(
+        self,
+        student,
+        teacher,
+        tokenizer,
+        config,
+        prompts,
+        fixed,
+        settings: GKDSettings,
+        vocab_padding_ok=False,
+        teacher_signals=None,
+    ):
         super().__init__(student, teacher, tokenizer, config, vocab_padding_ok=vocab_padding_ok)
         self.s, self.vocab_padding_ok = settings, vocab_padding_ok
         self.prompt_only = prompt_rollouts(tokenizer, prompts, config.max_len)
-        self.fixed = fixed if fixed is not None else [None] * len(prompts)   # None: teacher output, made on use
+        self.fixed = fixed if fixed is not None else [None] * len(prompts)  # None: teacher output, made on use
         if teacher_signals is not None:
             if fixed is None:
-                raise LabkitError("teacher_signals need the off-policy sequences up front: pass targets (or the "
-                                  "teacher's outputs as targets) that the signals were captured on")
+                raise LabkitError(
+                    "teacher_signals need the off-policy sequences up front: pass targets (or the "
+                    "teacher's outputs as targets) that the signals were captured on"
+                )
             check_store(teacher_signals, fixed)
         if teacher is None and (teacher_signals is None or settings.lmbda > 0):
-            raise LabkitError("GKD needs a live teacher unless λ = 0 and teacher_signals are given (on-policy "
-                              "sequences are the student's own: no stored signal covers them)")
+            raise LabkitError(
+                "GKD needs a live teacher unless λ = 0 and teacher_signals are given (on-policy "
+                "sequences are the student's own: no stored signal covers them)"
+            )
         self.store, self.on_policy = teacher_signals, False
         self.name = f"gkd λ={settings.lmbda} β={settings.beta}"
         self.meta = {"n_examples": len(prompts), **vars(settings)}
@@ -78,13 +105,19 @@ class GKDObjective(RolloutObjective):
     def prepare(self, indices):
         on_policy = self.on_policy = self.coin.random() < self.s.lmbda
         if on_policy:
-            self.current = self.sample(indices, self.prompt_only, max_new_tokens=self.s.max_new_tokens,
-                                       temperature=self.s.temperature)
+            self.current = self.sample(
+                indices, self.prompt_only, max_new_tokens=self.s.max_new_tokens, temperature=self.s.temperature
+            )
         else:
             missing = [i for i in indices if self.fixed[i] is None]
             if missing:
-                made = teacher_outputs(self.teacher, self.tokenizer, [self.prompt_only[i]["prompt"] for i in missing],
-                                       self.config, max_new_tokens=self.s.max_new_tokens)
+                made = teacher_outputs(
+                    self.teacher,
+                    self.tokenizer,
+                    [self.prompt_only[i]["prompt"] for i in missing],
+                    self.config,
+                    max_new_tokens=self.s.max_new_tokens,
+                )
                 for i, r in zip(missing, made):
                     self.fixed[i] = r
             self.current = {i: self.fixed[i] for i in indices}
@@ -95,20 +128,44 @@ class GKDObjective(RolloutObjective):
     def loss(self, indices, totals):
         b = self.batch(indices)
         student_logits = S.response_logits(self.student, b)
-        if self.store is not None and not self.on_policy:          # off-policy step: the captured signals
-            jsd = stored_divergence(student_logits, b["response_mask"], self.store, indices, kind="jsd",
-                                    beta=self.s.beta, temperature=self.s.temperature, estimator="topk")
+        if self.store is not None and not self.on_policy:  # off-policy step: the captured signals
+            jsd = stored_divergence(
+                student_logits,
+                b["response_mask"],
+                self.store,
+                indices,
+                kind="jsd",
+                beta=self.s.beta,
+                temperature=self.s.temperature,
+                estimator="topk",
+            )
         else:
-            jsd = losses.divergence(student_logits, S.teacher_logits(self.teacher, b), kind="jsd", beta=self.s.beta,
-                                    temperature=self.s.temperature, mask=b["response_mask"], reduction="sum",
-                                    vocab_padding_ok=self.vocab_padding_ok)
+            jsd = losses.divergence(
+                student_logits,
+                S.teacher_logits(self.teacher, b),
+                kind="jsd",
+                beta=self.s.beta,
+                temperature=self.s.temperature,
+                mask=b["response_mask"],
+                reduction="sum",
+                vocab_padding_ok=self.vocab_padding_ok,
+            )
         jsd = jsd / max(totals["jsd"], 1)
         return jsd, {"jsd": float(jsd.detach())}
 
 
-def train(student, teacher, tokenizer, prompts: list[str], targets: list[str] | None = None, *,
-          config: TrainConfig | None = None, vocab_padding_ok: bool = False, teacher_signals=None,
-          **settings) -> History:
+def train(
+    student,
+    teacher,
+    tokenizer,
+    prompts: list[str],
+    targets: list[str] | None = None,
+    *,
+    config: TrainConfig | None = None,
+    vocab_padding_ok: bool = False,
+    teacher_signals=None,
+    **settings,
+) -> History:
     """GKD of `teacher` into `student` on `prompts` (off-policy data: `targets`, or the teacher's
     greedy outputs when None, generated once per prompt on first use).
 

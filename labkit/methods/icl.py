@@ -17,6 +17,7 @@ teacher gives labels). Two ways to use it:
 
 Plain fine-tuning (no examples in the input) is the baseline. See docs/methods.md §11.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,15 +37,16 @@ NAME = "icl"
 @dataclass
 class ICLSettings:
     """Args:
-        k: solved examples before each query (0 = plain fine-tuning).
-        include_query: one of the k examples asks about the same item as the query (the demonstrations
-            then hold the answer: the student must find and use it); else k random examples.
-        seed: draws the examples.
-        label_source: "gold" or a teacher name (record.teacher_labels) for the query's target.
-        choices: list the answer choices under every question and answer "(c) green"; False: the bare question,
-            answered by the option's text ("green"), still scored over the same options. Short prompts: a
-            k=4 prompt of the lab's lookup tasks is 215 tokens with choices, 80 without.
+    k: solved examples before each query (0 = plain fine-tuning).
+    include_query: one of the k examples asks about the same item as the query (the demonstrations
+        then hold the answer: the student must find and use it); else k random examples.
+    seed: draws the examples.
+    label_source: "gold" or a teacher name (record.teacher_labels) for the query's target.
+    choices: list the answer choices under every question and answer "(c) green"; False: the bare question,
+        answered by the option's text ("green"), still scored over the same options. Short prompts: a
+        k=4 prompt of the lab's lookup tasks is 215 tokens with choices, 80 without.
     """
+
     k: int = 4
     include_query: bool = True
     seed: int = 0
@@ -79,9 +81,12 @@ def demonstrations(record, support, k: int, *, include_query: bool = True, rng: 
     if include_query and k and not match:
         raise LabkitError(f"record {record.id}: no example of item {item!r} of task {task!r} in the support set")
     if len(rest) < k - bool(match):
-        raise LabkitError(f"record {record.id}: task {task!r} has {len(same)} other examples in the support set, "
-                          f"fewer than k={k}")
-    demos = (rng.sample(match, 1) if include_query and k else []) + rng.sample(rest, k - (1 if include_query and k else 0))
+        raise LabkitError(
+            f"record {record.id}: task {task!r} has {len(same)} other examples in the support set, fewer than k={k}"
+        )
+    demos = (rng.sample(match, 1) if include_query and k else []) + rng.sample(
+        rest, k - (1 if include_query and k else 0)
+    )
     rng.shuffle(demos)
     return demos
 
@@ -93,10 +98,12 @@ def _bare(record):
 def prompt(record, demos, label_source: str = "gold", *, choices: bool = True) -> str:
     """The in-context prompt: each demonstration "Q: ...\\nA: (x) answer", then the query's "[answer] Q: ...\\nA:".
     choices=False: no answer choices under the questions, demonstrations answered "A: answer"."""
+
     def solved(d):
         label = d.answer if label_source == "gold" else d.teacher_labels.get(label_source, d.answer)
         d = d if choices else _bare(d)
         return f"{format_question(d)}\nA: {answer_text(d, label)}\n\n"
+
     return "".join(solved(d) for d in demos) + student_prompt(record if choices else _bare(record))
 
 
@@ -120,8 +127,9 @@ def training_pairs(records, support, settings: ICLSettings, *, epoch: int = 0) -
     return prompts, targets
 
 
-def train(student, tokenizer, records, *, support=None, epochs: int = 4, config: TrainConfig | None = None,
-          **settings) -> History:
+def train(
+    student, tokenizer, records, *, support=None, epochs: int = 4, config: TrainConfig | None = None, **settings
+) -> History:
     """In-context training on `records` (Meta-ICT: source tasks; Multitask-ICT: the target tasks' training
     examples), with `epochs` independent draws of demonstrations from `support` (default: the records)."""
     s = settings_of(Settings, settings)
@@ -134,8 +142,18 @@ def train(student, tokenizer, records, *, support=None, epochs: int = 4, config:
     return sft.train(student, tokenizer, prompts, targets, config=config)
 
 
-def accuracy(model, tokenizer, records, support, *, k: int, include_query: bool = True, seed: int = 0,
-             choices: bool = True, batch_size: int = 64) -> float:
+def accuracy(
+    model,
+    tokenizer,
+    records,
+    support,
+    *,
+    k: int,
+    include_query: bool = True,
+    seed: int = 0,
+    choices: bool = True,
+    batch_size: int = 64,
+) -> float:
     """Option-scoring accuracy of answering each record after k demonstrations from `support` (prompts as
     `prompt(..., choices=choices)`; the options are scored either way)."""
     rng = random.Random(f"icl-eval|{seed}")

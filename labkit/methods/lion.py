@@ -15,6 +15,7 @@ labkit.data.similar_question (the same operations, nearby numbers). The control,
 many new questions from pool questions drawn uniformly, so that only *which* questions seed the new ones differs.
 See docs/methods.md §11.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,12 +36,13 @@ MINING = ("hard", "random")
 @dataclass
 class LionSettings:
     """Args:
-        teacher: writes the responses (reasoning that ends in "So the answer is ..."); labkit.rationales names.
-        n_new: new questions generated per round.
-        mining: "hard" (Lion: new questions like the ones the student gets wrong) or "random" (like pool
-            questions drawn uniformly: the control).
-        seed: draws the seed questions and the generator's numbers.
+    teacher: writes the responses (reasoning that ends in "So the answer is ..."); labkit.rationales names.
+    n_new: new questions generated per round.
+    mining: "hard" (Lion: new questions like the ones the student gets wrong) or "random" (like pool
+        questions drawn uniformly: the control).
+    seed: draws the seed questions and the generator's numbers.
     """
+
     teacher: str = "oracle"
     n_new: int = 200
     mining: str = "hard"
@@ -48,8 +50,12 @@ class LionSettings:
 
     def __post_init__(self):
         need(self, "teacher", isinstance(self.teacher, str) and self.teacher, "a teacher name")
-        need(self, "n_new", isinstance(self.n_new, int) and not isinstance(self.n_new, bool) and self.n_new >= 0,
-             "an integer >= 0")
+        need(
+            self,
+            "n_new",
+            isinstance(self.n_new, int) and not isinstance(self.n_new, bool) and self.n_new >= 0,
+            "an integer >= 0",
+        )
         need(self, "mining", self.mining in MINING, f"one of {', '.join(MINING)}")
 
 
@@ -69,8 +75,11 @@ def hard_questions(records, student_texts, teacher: str) -> list[int]:
     (the teacher's response is record.rationales[teacher])."""
     if len(records) != len(student_texts):
         raise LabkitError(f"hard_questions: {len(records)} records but {len(student_texts)} student responses")
-    return [i for i, (r, s) in enumerate(zip(records, student_texts))
-            if not referee(r, s, (r.rationales or {}).get(teacher))]
+    return [
+        i
+        for i, (r, s) in enumerate(zip(records, student_texts))
+        if not referee(r, s, (r.rationales or {}).get(teacher))
+    ]
 
 
 def new_questions(pool, hard: list[int], settings: LionSettings, *, round_index: int = 0) -> list:
@@ -91,8 +100,9 @@ def new_questions(pool, hard: list[int], settings: LionSettings, *, round_index:
 def respond(records, teacher: str, *, device: str = "auto") -> list:
     """The records with the teacher's greedy response attached (record.rationales[teacher]). A live teacher answers
     without the gold answer in its prompt (template "cot"); scripted and recorded ones write theirs as they do."""
-    return rationales.generate_rationales([teacher], records, template="cot", device=device,
-                                          progress=False).attach(list(records))
+    return rationales.generate_rationales([teacher], records, template="cot", device=device, progress=False).attach(
+        list(records)
+    )
 
 
 def training_pairs(records, teacher: str) -> tuple[list, list, dict]:
@@ -110,12 +120,14 @@ def discriminate(student, tokenizer, pool, teacher: str) -> list[int]:
 
 def grow(pool, hard: list[int], settings: LionSettings, *, round_index: int = 0, device: str = "auto") -> list:
     """Generation: the pool plus settings.n_new new questions (new_questions), answered by the teacher."""
-    return list(pool) + respond(new_questions(pool, hard, settings, round_index=round_index), settings.teacher,
-                                device=device)
+    return list(pool) + respond(
+        new_questions(pool, hard, settings, round_index=round_index), settings.teacher, device=device
+    )
 
 
-def one_round(student, tokenizer, pool, settings: LionSettings, *, config: TrainConfig, round_index: int = 0,
-              device: str = "auto") -> tuple[list, dict]:
+def one_round(
+    student, tokenizer, pool, settings: LionSettings, *, config: TrainConfig, round_index: int = 0, device: str = "auto"
+) -> tuple[list, dict]:
     """One Lion round on `pool` (records with the teacher's responses): imitation, discrimination, generation.
     Returns (the grown pool, {"pool", "hard", "new"})."""
     sft.train(student, tokenizer, *training_pairs(pool, settings.teacher)[:2], config=config)
@@ -124,8 +136,9 @@ def one_round(student, tokenizer, pool, settings: LionSettings, *, config: Train
     return grown, {"pool": len(pool), "hard": len(hard), "new": len(grown) - len(pool)}
 
 
-def train(student, tokenizer, records, *, rounds: int = 1, config: TrainConfig | None = None, device: str = "auto",
-          **settings) -> History:
+def train(
+    student, tokenizer, records, *, rounds: int = 1, config: TrainConfig | None = None, device: str = "auto", **settings
+) -> History:
     """Lion from scratch: the teacher answers `records` (the first pool), then `rounds` rounds of imitation,
     discrimination and generation, then imitation on the final pool. Returns the last imitation's History."""
     s = settings_of(Settings, settings)

@@ -20,11 +20,12 @@ A leave-one-out baseline (mean return of the other samples of the micro-batch) k
 estimate unbiased with much lower variance. A test checks that the surrogate's mean gradient
 equals the exact gradient of the sequence-level reverse KL on an enumerable toy case.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -39,9 +40,15 @@ NAME = "minillm"
 
 # --------------------------------------------------------------------------- the pieces of the gradient
 
-def rewards(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tokens: torch.Tensor,
-                    mask: torch.Tensor | None = None, temperature: float = 1.0,
-                    vocab_padding_ok: bool = False) -> torch.Tensor:
+
+def rewards(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    tokens: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    temperature: float = 1.0,
+    vocab_padding_ok: bool = False,
+) -> torch.Tensor:
     """MiniLLM per-token reward r_t = log p(y_t | y_<t, x) - log q(y_t | y_<t, x), detached.
 
     Args:
@@ -63,17 +70,25 @@ def rewards(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tokens: 
     return r
 
 
-def long_term(student_logp_tokens: torch.Tensor, rewards: torch.Tensor,
-                      mask: torch.Tensor | None = None, *, gamma: float = 1.0, length_norm: bool = True,
-                      weights: torch.Tensor | None = None, reduction: str = "mean",
-                      return_returns: bool = False):
+def long_term(
+    student_logp_tokens: torch.Tensor,
+    rewards: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    *,
+    gamma: float = 1.0,
+    length_norm: bool = True,
+    weights: torch.Tensor | None = None,
+    reduction: str = "mean",
+    return_returns: bool = False,
+):
     """MiniLLM long-term term: policy gradient on the future reward, surrogate -w_t R_{t+1} log q(y_t).
 
         R_{t+1} = sum_{t' > t} gamma^(t' - t - 1) r_{t'}        (counted tokens only)
         length_norm: R_{t+1} / (number of counted tokens after t), 0 when none remain
         loss_t = -(w_t * R_{t+1}).detach() * log q(y_t | y_<t, x)
 
-    Its gradient, -w_t R_{t+1} grad log q(y_t), plus the gradient of the single-step term (per-token reverse KL) is an unbiased
+    Its gradient, -w_t R_{t+1} grad log q(y_t), plus the gradient of the single-step term (per-token reverse KL) is
+    an unbiased
     estimate of the gradient of the sequence-level KL(q || p) when gamma = 1, length_norm = False and w = 1.
 
     Args:
@@ -86,8 +101,10 @@ def long_term(student_logp_tokens: torch.Tensor, rewards: torch.Tensor,
     gamma = losses.check_unit_interval("gamma", gamma)
     losses.check_reduction(reduction)
     if student_logp_tokens.shape != rewards.shape:
-        raise LabkitError(f"student_logp_tokens and rewards must have the same shape, got "
-                          f"{tuple(student_logp_tokens.shape)} and {tuple(rewards.shape)}")
+        raise LabkitError(
+            f"student_logp_tokens and rewards must have the same shape, got "
+            f"{tuple(student_logp_tokens.shape)} and {tuple(rewards.shape)}"
+        )
     mask = losses.check_mask(mask, rewards.shape)
     r = rewards.detach().float()
     m = torch.ones_like(r) if mask is None else mask.to(r)
@@ -106,13 +123,14 @@ def long_term(student_logp_tokens: torch.Tensor, rewards: torch.Tensor,
     if length_norm:
         future = future / remaining.clamp(min=1.0)
     advantage = future if weights is None else future * weights.detach().to(future)
-    per_token = -(advantage * m) * student_logp_tokens.float()                # (B, T)
+    per_token = -(advantage * m) * student_logp_tokens.float()  # (B, T)
     loss = losses.reduce_tokens(per_token.reshape(-1), mask, per_token.numel(), per_token.shape, reduction)
     return (loss, future) if return_returns else loss
 
 
-def mixed_sampling_weights(student_logp_tokens: torch.Tensor, teacher_logp_tokens: torch.Tensor,
-                           alpha: float, clip: float | None = None) -> torch.Tensor:
+def mixed_sampling_weights(
+    student_logp_tokens: torch.Tensor, teacher_logp_tokens: torch.Tensor, alpha: float, clip: float | None = None
+) -> torch.Tensor:
     """Per-token importance weights w_t = q(y_t) / p~(y_t), p~ = alpha p + (1 - alpha) q (detached).
 
     Tokens sampled from the mixture p~ are re-weighted towards the student's own distribution, as in
@@ -149,10 +167,18 @@ def leave_one_out_baseline(returns: torch.Tensor, mask: torch.Tensor) -> torch.T
     return torch.where(count - m > 0, (total - returns * m) / others, torch.zeros_like(returns))
 
 
-def surrogate(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tokens: torch.Tensor,
-                      mask: torch.Tensor, *, single_step: bool = True, teacher_mix: float = 0.0,
-                      length_norm: bool = True, temperature: float = 1.0, baseline: bool | torch.Tensor = True
-                      ) -> dict[str, torch.Tensor]:
+def surrogate(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    tokens: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    single_step: bool = True,
+    teacher_mix: float = 0.0,
+    length_norm: bool = True,
+    temperature: float = 1.0,
+    baseline: bool | torch.Tensor = True,
+) -> dict[str, torch.Tensor]:
     """Per-token MiniLLM surrogate whose gradient estimates grad KL(q_θ || p) over sequences.
 
     Args:
@@ -179,28 +205,35 @@ def surrogate(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tokens
     "single" (per-token reverse KL, differentiable), "reward" r_t, "weight" w_t, "logq" (detached).
     """
     mask = mask.bool()
-    logq = losses.token_logprobs(student_logits, tokens, temperature)                   # (B, T), grad
+    logq = losses.token_logprobs(student_logits, tokens, temperature)  # (B, T), grad
     with torch.no_grad():
         logp = losses.token_logprobs(teacher_logits.float(), tokens, temperature)
         reward = rewards(student_logits.detach(), teacher_logits, tokens, mask, temperature)
-        weight = (mixed_sampling_weights(logq, logp, teacher_mix) if teacher_mix > 0
-                  else torch.ones_like(reward))
+        weight = mixed_sampling_weights(logq, logp, teacher_mix) if teacher_mix > 0 else torch.ones_like(reward)
         weight = weight * mask
-    _, future = long_term(logq.detach(), reward, mask, length_norm=length_norm,
-                                         reduction="none", return_returns=True)         # R_{t+1}: (B, T)
-    single = losses.divergence(student_logits, teacher_logits, kind="reverse_kl", temperature=temperature,
-                               mask=mask, reduction="none")                              # (B, T)
-    G = future if single_step else reward + future                                      # PG return
+    _, future = long_term(
+        logq.detach(), reward, mask, length_norm=length_norm, reduction="none", return_returns=True
+    )  # R_{t+1}: (B, T)
+    single = losses.divergence(
+        student_logits, teacher_logits, kind="reverse_kl", temperature=temperature, mask=mask, reduction="none"
+    )  # (B, T)
+    G = future if single_step else reward + future  # PG return
     if isinstance(baseline, torch.Tensor):
         b = baseline.to(G)
     else:
         b = leave_one_out_baseline(G, mask) if baseline else torch.zeros_like(G)
     advantage = (weight * (G - b) * mask).detach()
-    surrogate = -advantage * logq                                                        # policy gradient
+    surrogate = -advantage * logq  # policy gradient
     if single_step:
-        surrogate = surrogate + weight * single                                          # exact immediate term
-    return {"surrogate": surrogate * mask, "single": single, "reward": reward, "weight": weight,
-            "returns": G, "logq": logq.detach() * mask}
+        surrogate = surrogate + weight * single  # exact immediate term
+    return {
+        "surrogate": surrogate * mask,
+        "single": single,
+        "reward": reward,
+        "weight": weight,
+        "returns": G,
+        "logq": logq.detach() * mask,
+    }
 
 
 def trainable_non_embedding(model) -> list[torch.nn.Parameter]:
@@ -235,20 +268,22 @@ def per_sample_grad_variance(loss_of: Callable[[int], torch.Tensor], indices, pa
 
 # --------------------------------------------------------------------------- the method
 
+
 @dataclass
 class MiniLLMSettings:
     """Args:
-        single_step: single-step decomposition (stabiliser 1).
-        teacher_mix: α of the teacher-mixed sampling p~ = α p + (1-α) q, in [0, 1) (stabiliser 2; 0 = off).
-        length_norm: length-normalised long-term reward (stabiliser 3).
-        lm_weight: weight of the language-modelling term on the targets (>= 0; needs targets).
-        baseline: subtract the leave-one-out mean return of the micro-batch.
-        temperature: τ of sampling and of the rewards.
-        max_new_tokens: length limit of the samples.
-        grad_var_every: every this many steps, measure the spread of per-sample gradients of the
-            surrogate on grad_var_samples rollouts (None = the loop's log_every; 0 = never).
-        grad_var_samples: how many rollouts that measurement uses (>= 2).
+    single_step: single-step decomposition (stabiliser 1).
+    teacher_mix: α of the teacher-mixed sampling p~ = α p + (1-α) q, in [0, 1) (stabiliser 2; 0 = off).
+    length_norm: length-normalised long-term reward (stabiliser 3).
+    lm_weight: weight of the language-modelling term on the targets (>= 0; needs targets).
+    baseline: subtract the leave-one-out mean return of the micro-batch.
+    temperature: τ of sampling and of the rewards.
+    max_new_tokens: length limit of the samples.
+    grad_var_every: every this many steps, measure the spread of per-sample gradients of the
+        surrogate on grad_var_samples rollouts (None = the loop's log_every; 0 = never).
+    grad_var_samples: how many rollouts that measurement uses (>= 2).
     """
+
     single_step: bool = True
     teacher_mix: float = 0.2
     length_norm: bool = True
@@ -260,16 +295,29 @@ class MiniLLMSettings:
     grad_var_samples: int = 4
 
     def __post_init__(self):
-        need(self, "teacher_mix", is_unit(self.teacher_mix) and self.teacher_mix < 1,
-             "α in [0, 1) (1 would never sample from the student)")
+        need(
+            self,
+            "teacher_mix",
+            is_unit(self.teacher_mix) and self.teacher_mix < 1,
+            "α in [0, 1) (1 would never sample from the student)",
+        )
         need(self, "lm_weight", isinstance(self.lm_weight, (int, float)) and self.lm_weight >= 0, "a number >= 0")
         need(self, "temperature", isinstance(self.temperature, (int, float)) and self.temperature > 0, "a number > 0")
-        need(self, "max_new_tokens", isinstance(self.max_new_tokens, int) and self.max_new_tokens >= 1,
-             "an integer >= 1")
-        need(self, "grad_var_every", self.grad_var_every is None or
-             (isinstance(self.grad_var_every, int) and self.grad_var_every >= 0), "None or an integer >= 0")
-        need(self, "grad_var_samples", isinstance(self.grad_var_samples, int) and self.grad_var_samples >= 2,
-             "an integer >= 2")
+        need(
+            self, "max_new_tokens", isinstance(self.max_new_tokens, int) and self.max_new_tokens >= 1, "an integer >= 1"
+        )
+        need(
+            self,
+            "grad_var_every",
+            self.grad_var_every is None or (isinstance(self.grad_var_every, int) and self.grad_var_every >= 0),
+            "None or an integer >= 0",
+        )
+        need(
+            self,
+            "grad_var_samples",
+            isinstance(self.grad_var_samples, int) and self.grad_var_samples >= 2,
+            "an integer >= 2",
+        )
 
 
 Settings = MiniLLMSettings
@@ -277,10 +325,12 @@ Settings = MiniLLMSettings
 
 class MiniLLMObjective(RolloutObjective):
     """Each step samples responses (teacher-mixed), scores them with both models, descends the surrogate."""
+
     name = NAME
 
-    def __init__(self, student, teacher, tokenizer, config, prompts, settings: MiniLLMSettings, sft=None,
-                 vocab_padding_ok=False):
+    def __init__(
+        self, student, teacher, tokenizer, config, prompts, settings: MiniLLMSettings, sft=None, vocab_padding_ok=False
+    ):
         super().__init__(student, teacher, tokenizer, config, vocab_padding_ok=vocab_padding_ok)
         self.s, self.sft = settings, sft
         self.prompt_only = prompt_rollouts(tokenizer, prompts, config.max_len)
@@ -297,9 +347,17 @@ class MiniLLMObjective(RolloutObjective):
         """(pg loss / n_tokens, surrogate pieces, batch) for the current rollouts of `indices`."""
         s, b = self.s, self.batch(indices)
         student_logits, teacher_logits = S.response_logits(self.student, b), S.teacher_logits(self.teacher, b)
-        out = surrogate(student_logits, teacher_logits, b["response"], b["response_mask"], single_step=s.single_step,
-                        teacher_mix=s.teacher_mix, length_norm=s.length_norm, temperature=s.temperature,
-                        baseline=s.baseline if baseline is None else baseline)
+        out = surrogate(
+            student_logits,
+            teacher_logits,
+            b["response"],
+            b["response_mask"],
+            single_step=s.single_step,
+            teacher_mix=s.teacher_mix,
+            length_norm=s.length_norm,
+            temperature=s.temperature,
+            baseline=s.baseline if baseline is None else baseline,
+        )
         return out["surrogate"].sum() / n_tokens, out, b
 
     def lm_term(self, indices, n_tokens):
@@ -311,20 +369,26 @@ class MiniLLMObjective(RolloutObjective):
     def measure_grad_variance(self, indices):
         """Spread of per-sample surrogate gradients over a few of this step's rollouts."""
         some = list(indices)[: self.s.grad_var_samples]
-        with torch.no_grad():                           # the batch's baseline, reused sample by sample
+        with torch.no_grad():  # the batch's baseline, reused sample by sample
             out = self.pg_terms(some, 1)[1]
         mask = self.batch(some)["response_mask"]
         base = leave_one_out_baseline(out["returns"], mask) if self.s.baseline else torch.zeros_like(out["returns"])
 
         def loss_of(k):
             n_k = max(len(self.current[some[k]]["response"]), 1)
-            return self.pg_terms([some[k]], n_k, base[k: k + 1, :n_k])[0]
+            return self.pg_terms([some[k]], n_k, base[k : k + 1, :n_k])[0]
+
         var, norm = per_sample_grad_variance(loss_of, range(len(some)), trainable_non_embedding(self.student))
         self.log(grad_var=var, grad_norm_sample=norm)
 
     def prepare(self, indices):
-        self.current = self.sample(indices, self.prompt_only, max_new_tokens=self.s.max_new_tokens,
-                                   temperature=self.s.temperature, teacher_mix=self.s.teacher_mix)
+        self.current = self.sample(
+            indices,
+            self.prompt_only,
+            max_new_tokens=self.s.max_new_tokens,
+            temperature=self.s.temperature,
+            teacher_mix=self.s.teacher_mix,
+        )
         totals = {"pg": response_tokens(self.current, indices)}
         if self.sft is not None:
             totals["lm"] = response_tokens(self.sft, indices)
@@ -338,8 +402,11 @@ class MiniLLMObjective(RolloutObjective):
         n = max(totals["pg"], 1)
         pg, out, b = self.pg_terms(indices, n)
         single = float((out["single"].detach() * b["response_mask"]).sum()) / n
-        self.log(reward=float(out["reward"].sum()) / n, weight_mean=float(out["weight"].sum()) / n,
-                 reverse_kl_seq=-float(out["reward"].sum()) / len(self.current))
+        self.log(
+            reward=float(out["reward"].sum()) / n,
+            weight_mean=float(out["weight"].sum()) / n,
+            reverse_kl_seq=-float(out["reward"].sum()) / len(self.current),
+        )
         parts, loss = {"pg": float(pg.detach()), "single": single}, pg
         if self.sft is not None:
             lm = self.lm_term(indices, max(totals["lm"], 1))
@@ -348,8 +415,17 @@ class MiniLLMObjective(RolloutObjective):
         return loss, parts
 
 
-def train(student, teacher, tokenizer, prompts: list[str], *, targets: list[str] | None = None,
-          config: TrainConfig | None = None, vocab_padding_ok: bool = False, **settings) -> History:
+def train(
+    student,
+    teacher,
+    tokenizer,
+    prompts: list[str],
+    *,
+    targets: list[str] | None = None,
+    config: TrainConfig | None = None,
+    vocab_padding_ok: bool = False,
+    **settings,
+) -> History:
     """MiniLLM of `teacher` into `student` on `prompts` (targets: the LM term's data, with lm_weight > 0).
 
     settings: see ``MiniLLMSettings``.
@@ -362,5 +438,6 @@ def train(student, teacher, tokenizer, prompts: list[str], *, targets: list[str]
         raise LabkitError("MiniLLMSettings.lm_weight > 0 needs targets (the data of the language-modelling term)")
     student = prepare_model(student, config)
     sft = S.encode_rollouts(tokenizer, prompts, targets, config.max_len) if s.lm_weight > 0 else None
-    return run_loop(student, config, MiniLLMObjective(student, teacher, tokenizer, config, prompts, s, sft,
-                                                      vocab_padding_ok))
+    return run_loop(
+        student, config, MiniLLMObjective(student, teacher, tokenizer, config, prompts, s, sft, vocab_padding_ok)
+    )

@@ -15,6 +15,7 @@ Faithfulness of a student = the fraction of test questions where the answer it g
 is the answer its own rationale states. Unfiltered data teaches rationales that contradict the answer
 they precede. See docs/methods.md §11.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,9 +36,10 @@ ANSWER_MARK = "\nAnswer:"
 @dataclass
 class SCOTTSettings:
     """Args:
-        teacher: who writes the rationales (its rationale per question, labkit.rationales).
-        filter: keep only rationales whose stated answer is the gold answer (SCOTT's consistency).
+    teacher: who writes the rationales (its rationale per question, labkit.rationales).
+    filter: keep only rationales whose stated answer is the gold answer (SCOTT's consistency).
     """
+
     teacher: str = "noisy-oracle@p=0.3"
     filter: bool = True
 
@@ -74,8 +76,11 @@ def training_pairs(records, teacher: str, *, filter: bool = True) -> tuple[list,
         if ok or not filter:
             prompts.append(student_prompt(r, TASK))
             targets.append(target(text, r))
-    return prompts, targets, {"questions": len(records), "with_rationale": n_rat, "consistent": n_ok,
-                              "kept": len(targets)}
+    return (
+        prompts,
+        targets,
+        {"questions": len(records), "with_rationale": n_rat, "consistent": n_ok, "kept": len(targets)},
+    )
 
 
 def read(text: str, record) -> tuple[str | None, str | None]:

@@ -5,6 +5,7 @@
 The targets are gold responses; SeqKD (``labkit.methods.seqkd``) is the same objective on the
 teacher's responses. See docs/methods.md §1.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from labkit import losses
 from labkit import sequences as S
 from labkit.loop import History, TrainConfig, prepare_model, run_loop
-from labkit.methods.base import RolloutObjective, rollout_lengths, response_tokens
+from labkit.methods.base import RolloutObjective, response_tokens, rollout_lengths
 
 NAME = "sft"
 
@@ -27,6 +28,7 @@ Settings = SFTSettings
 
 class SFTObjective(RolloutObjective):
     """Cross-entropy on the response tokens of fixed rollouts."""
+
     name = NAME
 
     def __init__(self, student, tokenizer, config: TrainConfig, rollouts: list[dict]):
@@ -49,8 +51,15 @@ class SFTObjective(RolloutObjective):
         return ce, {"ce": float(ce.detach())}
 
 
-def train(student, tokenizer, prompts: list[str] | None = None, targets: list[str] | None = None, *,
-          config: TrainConfig | None = None, rollouts: list[dict] | None = None) -> History:
+def train(
+    student,
+    tokenizer,
+    prompts: list[str] | None = None,
+    targets: list[str] | None = None,
+    *,
+    config: TrainConfig | None = None,
+    rollouts: list[dict] | None = None,
+) -> History:
     """Fine-tune `student` on prompt -> target texts (or ready ``rollouts``); returns the History
     ("loss", "loss/ce": mean per target token)."""
     config = config or TrainConfig()

@@ -16,6 +16,7 @@ scripted teachers on synthetic:arithmetic / synthetic:tracking): q_i = "<what ha
 a_i = "<result>.", and a last q = "What is the answer?" whose answer is the teacher's final sentence.
 The paper has GPT-3 write the sub-questions. See docs/methods.md §11.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,9 +38,10 @@ _STEP = re.compile(r"^(\d+)\.\s*(.+?): (.+?)\.?$")
 @dataclass
 class SocraticSettings:
     """Args:
-        teacher: whose numbered reasoning is split into sub-questions (labkit.rationales).
-        role: "decomposer" or "solver": which of the two students `train` trains.
+    teacher: whose numbered reasoning is split into sub-questions (labkit.rationales).
+    role: "decomposer" or "solver": which of the two students `train` trains.
     """
+
     teacher: str = "oracle"
     role: str = "decomposer"
 
@@ -52,11 +54,14 @@ Settings = SocraticSettings
 
 
 def decompose(rationale: str, where: str = "rationale") -> list[tuple[str, str]]:
-    """[(q_i, a_i)] of a numbered rationale "1. A: B.\\n2. ...\\nSo the answer is X." (last: LAST, "So the answer is X.")."""
+    """[(q_i, a_i)] of a numbered rationale "1. A: B.\\n2. ...\\nSo the answer is X." (last: LAST, "So the answer is
+    X.")."""
     lines = [ln.strip() for ln in (rationale or "").strip().split("\n") if ln.strip()]
     if len(lines) < 2 or "answer is" not in lines[-1]:
-        raise LabkitError(f"{where}: expected numbered steps 'i. <event>: <result>.' and a last line "
-                          f"'So the answer is ...', got {rationale!r}")
+        raise LabkitError(
+            f"{where}: expected numbered steps 'i. <event>: <result>.' and a last line "
+            f"'So the answer is ...', got {rationale!r}"
+        )
     pairs = []
     for ln in lines[:-1]:
         m = _STEP.match(ln)
@@ -102,8 +107,9 @@ def train(student, tokenizer, records, *, config: TrainConfig | None = None, **s
     return sft.train(student, tokenizer, prompts, targets, config=config)
 
 
-def solve(decomposer, solver, tokenizer, records, *, max_steps: int = 6, max_new_tokens: int = 32,
-          batch_size: int = 64) -> list[dict]:
+def solve(
+    decomposer, solver, tokenizer, records, *, max_steps: int = 6, max_new_tokens: int = 32, batch_size: int = 64
+) -> list[dict]:
     """Run the two students together on each record: {"pairs": [(q, a)], "answer_text": the last answer}.
 
     All records advance one sub-question per round (batched); a record stops when its decomposer asks
@@ -116,11 +122,25 @@ def solve(decomposer, solver, tokenizer, records, *, max_steps: int = 6, max_new
         if not open_:
             break
         last_round = step == max_steps - 1
-        asked = [LAST if last_round else q.strip() for q in S.generate(
-            decomposer, tokenizer, [decomposer_prompt(records[i], state[i]["pairs"]) for i in open_],
-            max_new_tokens=max_new_tokens, batch_size=batch_size, stop_at_newline=True)]
-        said = S.generate(solver, tokenizer, [solver_prompt(records[i], state[i]["pairs"], q) for i, q in zip(open_, asked)],
-                          max_new_tokens=max_new_tokens, batch_size=batch_size, stop_at_newline=True)
+        asked = [
+            LAST if last_round else q.strip()
+            for q in S.generate(
+                decomposer,
+                tokenizer,
+                [decomposer_prompt(records[i], state[i]["pairs"]) for i in open_],
+                max_new_tokens=max_new_tokens,
+                batch_size=batch_size,
+                stop_at_newline=True,
+            )
+        ]
+        said = S.generate(
+            solver,
+            tokenizer,
+            [solver_prompt(records[i], state[i]["pairs"], q) for i, q in zip(open_, asked)],
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            stop_at_newline=True,
+        )
         still = []
         for i, q, a in zip(open_, asked, said):
             state[i]["pairs"].append((q, a.strip()))

@@ -12,6 +12,7 @@ each task with its own prefix p_A, p_m:
 α_m per teacher; the paper searches α in {0.01, 0.1, 0.5, 1, 2, 3}. Label-only fine-tuning is
 ``alphas={}``; the ablation "w/o T_m" drops teacher m. See docs/methods.md §3.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,20 +26,29 @@ NAME = "tinyllm"
 @dataclass
 class TinyLLMSettings:
     """Args:
-        alphas: {teacher: α_m >= 0}, the weight of each teacher's rationale loss ({} = label only).
-        answer_weight: the weight of L_A (1 in the paper).
-        label_source: "gold" answers (the paper), or a teacher's labels.
+    alphas: {teacher: α_m >= 0}, the weight of each teacher's rationale loss ({} = label only).
+    answer_weight: the weight of L_A (1 in the paper).
+    label_source: "gold" answers (the paper), or a teacher's labels.
     """
+
     alphas: dict[str, float] = field(default_factory=dict)
     answer_weight: float = 1.0
     label_source: str = "gold"
 
     def __post_init__(self):
-        need(self, "alphas", isinstance(self.alphas, dict) and all(
-            isinstance(t, str) and isinstance(a, (int, float)) and a >= 0 for t, a in self.alphas.items()),
-            "a dict {teacher name: α >= 0}")
-        need(self, "answer_weight", isinstance(self.answer_weight, (int, float)) and self.answer_weight >= 0,
-             "a number >= 0")
+        need(
+            self,
+            "alphas",
+            isinstance(self.alphas, dict)
+            and all(isinstance(t, str) and isinstance(a, (int, float)) and a >= 0 for t, a in self.alphas.items()),
+            "a dict {teacher name: α >= 0}",
+        )
+        need(
+            self,
+            "answer_weight",
+            isinstance(self.answer_weight, (int, float)) and self.answer_weight >= 0,
+            "a number >= 0",
+        )
 
     def weights(self) -> dict[str, float]:
         return {"answer": self.answer_weight, **{f"rationale:{t}": a for t, a in self.alphas.items()}}
@@ -51,7 +61,8 @@ def train(student, tokenizer, records, *, config: TrainConfig | None = None, on_
     """TinyLLM on `records` (their .rationales hold each teacher's rationale); returns the History with
     "loss", "loss/answer", "loss/rationale:<teacher>". settings: see ``TinyLLMSettings``."""
     s = settings_of(TinyLLMSettings, settings)
-    history = train_multitask(student, tokenizer, records, s.weights(), label_source=s.label_source, config=config,
-                              name=NAME, on_step=on_step)
+    history = train_multitask(
+        student, tokenizer, records, s.weights(), label_source=s.label_source, config=config, name=NAME, on_step=on_step
+    )
     history.meta.update(alphas=dict(s.alphas), answer_weight=s.answer_weight)
     return history

@@ -8,6 +8,7 @@ Hinton et al. (2015) applied per token (Kim & Rush, 2016, "word-level KD"); Mini
 baseline. The sequences are the gold targets (teacher-forced), never the student's samples:
 for those see labkit.methods.gkd.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,8 +16,16 @@ from dataclasses import dataclass
 from labkit import losses
 from labkit import sequences as S
 from labkit.loop import History, TrainConfig, prepare_model, run_loop
-from labkit.methods.base import (RolloutObjective, check_store, is_unit, need, response_tokens, rollout_lengths,
-                                 settings_of, stored_divergence)
+from labkit.methods.base import (
+    RolloutObjective,
+    check_store,
+    is_unit,
+    need,
+    response_tokens,
+    rollout_lengths,
+    settings_of,
+    stored_divergence,
+)
 
 NAME = "wordkd"
 
@@ -24,12 +33,13 @@ NAME = "wordkd"
 @dataclass
 class WordKDSettings:
     """Args:
-        kind: the divergence (labkit.losses.KINDS), default forward KL(p‖q).
-        beta: β of "jsd" (0 = forward KL, 1 = reverse KL).
-        skew: α of the skew kinds.
-        temperature: τ dividing both logits.
-        ce_weight: weight of the cross-entropy on the targets, in [0, 1] (kd_ratio = 1 - ce_weight).
+    kind: the divergence (labkit.losses.KINDS), default forward KL(p‖q).
+    beta: β of "jsd" (0 = forward KL, 1 = reverse KL).
+    skew: α of the skew kinds.
+    temperature: τ dividing both logits.
+    ce_weight: weight of the cross-entropy on the targets, in [0, 1] (kd_ratio = 1 - ce_weight).
     """
+
     kind: str = "forward_kl"
     beta: float = 0.5
     skew: float = 0.1
@@ -50,8 +60,18 @@ Settings = WordKDSettings
 class WordKDObjective(RolloutObjective):
     name = NAME
 
-    def __init__(self, student, teacher, tokenizer, config, rollouts, settings: WordKDSettings, vocab_padding_ok=False,
-                 teacher_signals=None, estimator: str = "topk"):
+    def __init__(
+        self,
+        student,
+        teacher,
+        tokenizer,
+        config,
+        rollouts,
+        settings: WordKDSettings,
+        vocab_padding_ok=False,
+        teacher_signals=None,
+        estimator: str = "topk",
+    ):
         super().__init__(student, teacher, tokenizer, config, vocab_padding_ok=vocab_padding_ok)
         self.rollouts, self.s, self.vocab_padding_ok = rollouts, settings, vocab_padding_ok
         check_store(teacher_signals, rollouts)
@@ -69,15 +89,37 @@ class WordKDObjective(RolloutObjective):
     def loss(self, indices, totals):
         s, b = self.s, self.batch(indices)
         n = max(totals["kd"], 1)
-        student_logits = S.response_logits(self.student, b)                      # (B, R, V)
-        if self.store is not None:                                               # captured once, no teacher here
-            kd = stored_divergence(student_logits, b["response_mask"], self.store, indices, kind=s.kind, beta=s.beta,
-                                   temperature=s.temperature, estimator=self.estimator) / n
+        student_logits = S.response_logits(self.student, b)  # (B, R, V)
+        if self.store is not None:  # captured once, no teacher here
+            kd = (
+                stored_divergence(
+                    student_logits,
+                    b["response_mask"],
+                    self.store,
+                    indices,
+                    kind=s.kind,
+                    beta=s.beta,
+                    temperature=s.temperature,
+                    estimator=self.estimator,
+                )
+                / n
+            )
         else:
-            teacher_logits = S.teacher_logits(self.teacher, b)                   # (B, R, V), no grad
-            kd = losses.divergence(student_logits, teacher_logits, kind=s.kind, beta=s.beta, skew=s.skew,
-                                   temperature=s.temperature, mask=b["response_mask"], reduction="sum",
-                                   vocab_padding_ok=self.vocab_padding_ok) / n
+            teacher_logits = S.teacher_logits(self.teacher, b)  # (B, R, V), no grad
+            kd = (
+                losses.divergence(
+                    student_logits,
+                    teacher_logits,
+                    kind=s.kind,
+                    beta=s.beta,
+                    skew=s.skew,
+                    temperature=s.temperature,
+                    mask=b["response_mask"],
+                    reduction="sum",
+                    vocab_padding_ok=self.vocab_padding_ok,
+                )
+                / n
+            )
         labels = b["response"].masked_fill(~b["response_mask"], losses.IGNORE_INDEX)
         ce = losses.token_cross_entropy(student_logits.float(), labels, reduction="sum") / n
         kd_ratio = 1.0 - s.ce_weight
@@ -85,9 +127,20 @@ class WordKDObjective(RolloutObjective):
         return loss, {"kd": float(kd.detach()), "ce": float(ce.detach())}
 
 
-def train(student, teacher, tokenizer, prompts: list[str] | None = None, targets: list[str] | None = None, *,
-          config: TrainConfig | None = None, rollouts: list[dict] | None = None, vocab_padding_ok: bool = False,
-          teacher_signals=None, estimator: str = "topk", **settings) -> History:
+def train(
+    student,
+    teacher,
+    tokenizer,
+    prompts: list[str] | None = None,
+    targets: list[str] | None = None,
+    *,
+    config: TrainConfig | None = None,
+    rollouts: list[dict] | None = None,
+    vocab_padding_ok: bool = False,
+    teacher_signals=None,
+    estimator: str = "topk",
+    **settings,
+) -> History:
     """Word-level KD of `teacher` into `student` on prompt -> target texts (or ``rollouts``).
 
     teacher_signals: a labkit.signals.SignalStore captured on these rollouts: the KD term reads it (top-k + tail,
@@ -98,5 +151,8 @@ def train(student, teacher, tokenizer, prompts: list[str] | None = None, targets
     config, s = config or TrainConfig(), settings_of(WordKDSettings, settings)
     student = prepare_model(student, config)
     data = rollouts if rollouts is not None else S.encode_rollouts(tokenizer, prompts, targets, config.max_len)
-    return run_loop(student, config, WordKDObjective(student, teacher, tokenizer, config, data, s, vocab_padding_ok,
-                                                     teacher_signals, estimator))
+    return run_loop(
+        student,
+        config,
+        WordKDObjective(student, teacher, tokenizer, config, data, s, vocab_padding_ok, teacher_signals, estimator),
+    )

@@ -34,6 +34,7 @@ parameters); a run interrupted midway (no complete metrics.json) is done again.
 **Reproduce plans** (notebooks/grids/reproduce_<profile>.yaml) list what ``labkit reproduce`` runs at a
 profile: every notebook once per seed, plus grid files.
 """
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -58,8 +59,18 @@ from labkit.runs.layout import make_run_id, metrics_complete, now, strip_ansi, w
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 GRIDS_DIR = NOTEBOOKS_DIR / "grids"
 RESERVED = ("profile", "seed", "interactive", "out_dir")  # set by the batch runner, never by a grid
-GRID_KEYS = {"notebook", "description", "parameters", "axes", "variants", "seeds", "resources",
-             "profile", "profiles", "timeout"}
+GRID_KEYS = {
+    "notebook",
+    "description",
+    "parameters",
+    "axes",
+    "variants",
+    "seeds",
+    "resources",
+    "profile",
+    "profiles",
+    "timeout",
+}
 OVERRIDE_KEYS = {"parameters", "axes", "variants", "seeds", "resources", "timeout"}
 PLAN_KEYS = {"profile", "description", "notebooks", "seeds", "resources", "parameters", "grids", "timeout"}
 MAX_SHIPPED_BYTES = 64 * 1024 * 1024  # files a Ray task sends back when the driver cannot see its disk
@@ -110,29 +121,33 @@ def pick_kernel() -> str:
             exe = ksm.get_kernel_spec(name).argv[0]
         except (NoSuchKernel, IndexError, OSError):
             continue
-        if exe in ("python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}") \
-                or os.path.abspath(exe) == here \
-                or os.path.dirname(os.path.abspath(exe)) == os.path.dirname(here):
+        if (
+            exe in ("python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}")
+            or os.path.abspath(exe) == here
+            or os.path.dirname(os.path.abspath(exe)) == os.path.dirname(here)
+        ):
             return name
     return "python3"
 
 
 # --------------------------------------------------------------------------- grids
 
+
 @dataclass
 class Run:
     """One notebook execution."""
-    notebook: str                       # stem, e.g. "02_tinyllm_multi_teacher"
+
+    notebook: str  # stem, e.g. "02_tinyllm_multi_teacher"
     notebook_path: str
     run_id: str
     out_dir: str
-    parameters: dict                    # everything papermill injects (incl. profile, seed, out_dir)
+    parameters: dict  # everything papermill injects (incl. profile, seed, out_dir)
     seed: int
-    grid: str = ""                      # grid / plan file stem
-    label: str = ""                     # variant label, if any
+    grid: str = ""  # grid / plan file stem
+    label: str = ""  # variant label, if any
     gpus: float = 0.0
     cpus: float = 1.0
-    timeout: float | None = None        # per cell, seconds
+    timeout: float | None = None  # per cell, seconds
 
     @property
     def name(self) -> str:
@@ -142,6 +157,7 @@ class Run:
 @dataclass
 class Grid:
     """A parsed grid file at one profile."""
+
     path: Path | None
     notebook: Path
     profile: str
@@ -188,19 +204,23 @@ def _check_grid_parts(parts: dict, where: str) -> None:
     names = [*params, *axes, *(k for v in variants for k in v if k != "label")]
     bad = [n for n in names if n in RESERVED]
     if bad:
-        raise LabkitError(f"{where}: parameter(s) {bad} are set by the runner (profile comes from "
-                          f"--profile, seeds from `seeds:`, out_dir from --out)")
+        raise LabkitError(
+            f"{where}: parameter(s) {bad} are set by the runner (profile comes from "
+            f"--profile, seeds from `seeds:`, out_dir from --out)"
+        )
     seeds = parts.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
-                                                           for s in seeds):
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+    ):
         raise LabkitError(f"{where}.seeds: expected a non-empty list of integers, got {seeds!r}")
     res = parts.get("resources", {})
     if not isinstance(res, dict) or set(res) - {"gpus", "cpus"}:
         raise LabkitError(f"{where}.resources: expected {{gpus: N, cpus: N}}, got {res!r}")
 
 
-def parse_grid(doc: dict, *, path: Path | None = None, profile: str | None = None,
-               check_notebook: bool = True) -> Grid:
+def parse_grid(doc: dict, *, path: Path | None = None, profile: str | None = None, check_notebook: bool = True) -> Grid:
     """Validate a grid mapping and apply the profile's overrides.
 
     Raises:
@@ -226,18 +246,27 @@ def parse_grid(doc: dict, *, path: Path | None = None, profile: str | None = Non
             else:
                 parts[key] = value
     notebook = resolve_notebook(str(doc["notebook"]), path.parent if path else None)
-    grid = Grid(path=path, notebook=notebook, profile=profile,
-                parameters=dict(parts.get("parameters") or {}), axes=dict(parts.get("axes") or {}),
-                variants=list(parts.get("variants") or []), seeds=list(parts.get("seeds") or [0]),
-                resources=dict(parts.get("resources") or {}), description=str(doc.get("description", "")),
-                timeout=parts.get("timeout"))
+    grid = Grid(
+        path=path,
+        notebook=notebook,
+        profile=profile,
+        parameters=dict(parts.get("parameters") or {}),
+        axes=dict(parts.get("axes") or {}),
+        variants=list(parts.get("variants") or []),
+        seeds=list(parts.get("seeds") or [0]),
+        resources=dict(parts.get("resources") or {}),
+        description=str(doc.get("description", "")),
+        timeout=parts.get("timeout"),
+    )
     if check_notebook:
         declared = notebook_parameters(notebook)
         used = [*grid.parameters, *grid.axes, *(k for v in grid.variants for k in v if k != "label")]
         unknown = sorted(set(used) - set(declared))
         if unknown:
-            raise LabkitError(f"{where}: parameter(s) {unknown} are not in the parameters cell of "
-                              f"{notebook.name} (it declares: {', '.join(declared) or 'nothing'})")
+            raise LabkitError(
+                f"{where}: parameter(s) {unknown} are not in the parameters cell of "
+                f"{notebook.name} (it declares: {', '.join(declared) or 'nothing'})"
+            )
     return grid
 
 
@@ -273,17 +302,38 @@ def expand_grid(grid: Grid, out) -> list[Run]:
         for combo in itertools.product(*(grid.axes[n] for n in names)):
             axis_params = dict(zip(names, combo))
             # run id: what varies first (axes, variant), then the base parameters the grid sets
-            id_params = {**axis_params, **vparams,
-                         **{k: v for k, v in grid.parameters.items() if k not in axis_params and k not in vparams}}
+            id_params = {
+                **axis_params,
+                **vparams,
+                **{k: v for k, v in grid.parameters.items() if k not in axis_params and k not in vparams},
+            }
             for seed in grid.seeds:
                 run_id = make_run_id(id_params, seed)
                 out_dir = out / grid.notebook.stem / run_id
-                params = {**grid.parameters, **vparams, **axis_params,
-                          "profile": grid.profile, "seed": seed, "interactive": False, "out_dir": str(out_dir)}
-                runs.append(Run(notebook=grid.notebook.stem, notebook_path=str(grid.notebook), run_id=run_id,
-                                out_dir=str(out_dir), parameters=params, seed=seed, grid=grid.name, label=label,
-                                gpus=float(grid.resources.get("gpus", 0)),
-                                cpus=float(grid.resources.get("cpus", 1)), timeout=grid.timeout))
+                params = {
+                    **grid.parameters,
+                    **vparams,
+                    **axis_params,
+                    "profile": grid.profile,
+                    "seed": seed,
+                    "interactive": False,
+                    "out_dir": str(out_dir),
+                }
+                runs.append(
+                    Run(
+                        notebook=grid.notebook.stem,
+                        notebook_path=str(grid.notebook),
+                        run_id=run_id,
+                        out_dir=str(out_dir),
+                        parameters=params,
+                        seed=seed,
+                        grid=grid.name,
+                        label=label,
+                        gpus=float(grid.resources.get("gpus", 0)),
+                        cpus=float(grid.resources.get("cpus", 1)),
+                        timeout=grid.timeout,
+                    )
+                )
     return runs
 
 
@@ -309,17 +359,24 @@ def _matches(only: list[str] | None, *names: str) -> bool:
     return any(name == o or name.startswith(o + "_") or name == Path(o).stem for o in only for name in names)
 
 
-def _planned_grids(profile: str, out, only: list[str] | None = None,
-                   plan_dir: Path | None = None) -> tuple[dict, list, list[tuple[Grid, list[Run]]]]:
+def _planned_grids(
+    profile: str, out, only: list[str] | None = None, plan_dir: Path | None = None
+) -> tuple[dict, list, list[tuple[Grid, list[Run]]]]:
     """(plan, notebooks, [(grid, its runs)]) of `labkit reproduce --profile PROFILE`: one grid per notebook of
     the plan (its seeds and resources), then the plan's grid files."""
     plan = load_plan(profile, plan_dir)
-    base = {"parameters": plan.get("parameters") or {}, "seeds": plan.get("seeds") or [0],
-            "resources": plan.get("resources") or {}}
+    base = {
+        "parameters": plan.get("parameters") or {},
+        "seeds": plan.get("seeds") or [0],
+        "resources": plan.get("resources") or {},
+    }
     if plan.get("timeout"):
         base["timeout"] = plan["timeout"]
-    notebooks = lab_notebooks() if plan["notebooks"] == "all" else \
-        [resolve_notebook(n, plan["path"].parent) for n in plan["notebooks"]]
+    notebooks = (
+        lab_notebooks()
+        if plan["notebooks"] == "all"
+        else [resolve_notebook(n, plan["path"].parent) for n in plan["notebooks"]]
+    )
     out_grids: list[tuple[Grid, list[Run]]] = []
     for nb in notebooks:
         if _matches(only, nb.stem):
@@ -340,8 +397,9 @@ def _unique(runs: list[Run]) -> list[Run]:
     return list(unique.values())
 
 
-def plan_runs(profile: str, out, only: list[str] | None = None, plan_dir: Path | None = None,
-              dry_run: bool = False) -> list[Run]:
+def plan_runs(
+    profile: str, out, only: list[str] | None = None, plan_dir: Path | None = None, dry_run: bool = False
+) -> list[Run]:
     """Every run `labkit reproduce --profile PROFILE` makes, duplicates (same folder) removed.
 
     dry_run: check every run's Ray request against its grid's resources (labkit.runs.dryrun.check_resources),
@@ -349,6 +407,7 @@ def plan_runs(profile: str, out, only: list[str] | None = None, plan_dir: Path |
     plan, notebooks, grids = _planned_grids(profile, out, only, plan_dir)
     if dry_run:
         from labkit.runs import dryrun
+
         runs = []
         for grid, grid_runs in grids:
             dryrun.check_resources(grid_runs, {grid_runs[0].grid: grid.resources} if grid_runs else {})
@@ -357,8 +416,10 @@ def plan_runs(profile: str, out, only: list[str] | None = None, plan_dir: Path |
         runs = [r for _, grid_runs in grids for r in grid_runs]
     unique = _unique(runs)
     if only and not unique:
-        raise LabkitError(f"--only {' '.join(only)} matches no notebook or grid of profile {profile!r} "
-                          f"(notebooks: {', '.join(n.stem for n in notebooks)}; grids: {', '.join(plan['grids'])})")
+        raise LabkitError(
+            f"--only {' '.join(only)} matches no notebook or grid of profile {profile!r} "
+            f"(notebooks: {', '.join(n.stem for n in notebooks)}; grids: {', '.join(plan['grids'])})"
+        )
     return unique
 
 
@@ -394,9 +455,16 @@ def execute_run(run: dict, kernel_name: str = "python3") -> dict:
         try:
             import papermill as pm  # lazy: see notebook_parameters
 
-            pm.execute_notebook(run["notebook_path"], str(out_dir / "output.ipynb"), parameters=run["parameters"],
-                                kernel_name=kernel_name, progress_bar=False, log_output=False,
-                                cwd=str(Path(run["notebook_path"]).parent), execution_timeout=run.get("timeout"))
+            pm.execute_notebook(
+                run["notebook_path"],
+                str(out_dir / "output.ipynb"),
+                parameters=run["parameters"],
+                kernel_name=kernel_name,
+                progress_bar=False,
+                log_output=False,
+                cwd=str(Path(run["notebook_path"]).parent),
+                execution_timeout=run.get("timeout"),
+            )
         except Exception as e:  # noqa: BLE001 - every failure is recorded, none stops the batch
             if type(e).__name__ == "PapermillExecutionError":
                 error = f"{e.ename}: {e.evalue}"
@@ -407,14 +475,22 @@ def execute_run(run: dict, kernel_name: str = "python3") -> dict:
                 tb = traceback.format_exc()
         if not (error and error_cell is None and kernel_start_failed(error, tb)):
             break
-        record["kernel_start_retries"] = attempt + 1   # the kernel never ran a cell: start it again
+        record["kernel_start_retries"] = attempt + 1  # the kernel never ran a cell: start it again
         time.sleep(1.0 + attempt)
     wall = time.perf_counter() - t0
     if error is None and not metrics_complete(out_dir):
-        error = ("the notebook ran to the end but wrote no complete metrics.json into out_dir "
-                 "(its last cell should call lk.lab.metrics.write_metrics(out_dir, ...))")
-    record.update(status="failed" if error else "ok", wall_s=round(wall, 2), finished=now(),
-                  error=error, error_cell=error_cell, traceback=tb[-6000:] if tb else None)
+        error = (
+            "the notebook ran to the end but wrote no complete metrics.json into out_dir "
+            "(its last cell should call lk.lab.metrics.write_metrics(out_dir, ...))"
+        )
+    record.update(
+        status="failed" if error else "ok",
+        wall_s=round(wall, 2),
+        finished=now(),
+        error=error,
+        error_cell=error_cell,
+        traceback=tb[-6000:] if tb else None,
+    )
     write_json(out_dir / "run.json", record)
     return record
 
@@ -427,8 +503,15 @@ def _worker_init(threads: int | None) -> None:
 
 
 def _failed_record(run: Run, error: str) -> dict:
-    return {**asdict(run), "status": "failed", "wall_s": None, "finished": now(), "error": error,
-            "error_cell": None, "traceback": None}
+    return {
+        **asdict(run),
+        "status": "failed",
+        "wall_s": None,
+        "finished": now(),
+        "error": error,
+        "error_cell": None,
+        "traceback": None,
+    }
 
 
 def _ray_execute(run: dict, kernel_name: str) -> tuple[dict, dict]:
@@ -444,11 +527,13 @@ def _ray_execute(run: dict, kernel_name: str) -> tuple[dict, dict]:
 
 # --------------------------------------------------------------------------- executors
 
+
 def _run_local(runs: list[Run], jobs: int, kernel: str, done) -> None:
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-                                initargs=(threads,)) as pool:
+    with cf.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,)
+    ) as pool:
         futures = {pool.submit(execute_run, asdict(r), kernel): r for r in runs}
         try:
             for fut in cf.as_completed(futures):
@@ -481,8 +566,9 @@ def _run_ray(runs: list[Run], jobs: int, kernel: str, done) -> None:
         started_here = True
     try:
         from labkit.runs import dryrun
+
         task = ray.remote(_ray_execute)
-        env = dryrun.passed_env()   # a dry run's variables reach workers on every node
+        env = dryrun.passed_env()  # a dry run's variables reach workers on every node
         extra = {"runtime_env": {"env_vars": env}} if env else {}
         pending = {task.options(**dryrun.ray_options(r), **extra).remote(asdict(r), kernel): r for r in runs}
         while pending:
@@ -507,9 +593,11 @@ def _run_ray(runs: list[Run], jobs: int, kernel: str, done) -> None:
 
 # --------------------------------------------------------------------------- entry points
 
+
 @dataclass
 class BatchResult:
     """What a batch did. `failed` lists the run records that failed in this invocation."""
+
     out: Path
     runs: int = 0
     ok: int = 0
@@ -523,8 +611,9 @@ class BatchResult:
         return min(len(self.failed), 100)
 
 
-def execute_runs(runs: list[Run], out, *, executor: str = "local", jobs: int = 1, redo: bool = False,
-                 progress: bool = True) -> BatchResult:
+def execute_runs(
+    runs: list[Run], out, *, executor: str = "local", jobs: int = 1, redo: bool = False, progress: bool = True
+) -> BatchResult:
     """Run (or skip, when complete) every run; print one status line per run.
     (labkit.runs.reproduce runs a batch and then writes the report.)
 
@@ -544,12 +633,20 @@ def execute_runs(runs: list[Run], out, *, executor: str = "local", jobs: int = 1
     t0 = time.perf_counter()
     todo = [r for r in runs if redo or not metrics_complete(Path(r.out_dir), r.parameters)]
     result.skipped = len(runs) - len(todo)
-    bar = tqdm(total=len(runs), desc=f"runs ({executor}, jobs={jobs})", unit="run", disable=not progress,
-               file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(runs),
+        desc=f"runs ({executor}, jobs={jobs})",
+        unit="run",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
     say = bar.write if progress else print
     if result.skipped:
-        say(f"skipping {result.skipped} of {len(runs)} runs already complete in {out} (their metrics.json "
-            f"is finished; use a new --out or delete a run's folder to redo it)")
+        say(
+            f"skipping {result.skipped} of {len(runs)} runs already complete in {out} (their metrics.json "
+            f"is finished; use a new --out or delete a run's folder to redo it)"
+        )
         for r in runs:
             if r not in todo:
                 say(f"skipped {r.name}  (complete)")
@@ -557,8 +654,9 @@ def execute_runs(runs: list[Run], out, *, executor: str = "local", jobs: int = 1
 
     def done(run: Run, record: dict) -> None:
         wall = record.get("wall_s")
-        line = f"{record['status']:7} {run.name}  {wall:.1f} s" if wall is not None else \
-            f"{record['status']:7} {run.name}"
+        line = (
+            f"{record['status']:7} {run.name}  {wall:.1f} s" if wall is not None else f"{record['status']:7} {run.name}"
+        )
         if record["status"] == "ok":
             result.ok += 1
         else:
@@ -574,8 +672,10 @@ def execute_runs(runs: list[Run], out, *, executor: str = "local", jobs: int = 1
     finally:
         bar.close()
         result.wall_s = time.perf_counter() - t0
-    print(f"{result.runs} runs: {result.ok} ok, {len(result.failed)} failed, {result.skipped} skipped "
-          f"(already complete); {result.wall_s / 60:.1f} min")
+    print(
+        f"{result.runs} runs: {result.ok} ok, {len(result.failed)} failed, {result.skipped} skipped "
+        f"(already complete); {result.wall_s / 60:.1f} min"
+    )
     for rec in result.failed:
         print(f"  failed: {rec['notebook']}/{rec['run_id']}: {rec.get('error')}  (see {rec['out_dir']}/output.ipynb)")
     return result

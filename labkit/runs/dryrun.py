@@ -18,6 +18,7 @@ checked against pyproject.toml (the GPU nodes' environment), and every run that 
 is checked to find them (labkit.runs.needs): when some do not, the batch stops before its first run with one
 message naming the folder, the runs and `labkit data fetch ...`.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,6 +36,7 @@ def enable(cache: str | os.PathLike | None = None, data_dir: str | os.PathLike |
     """Turn the dry run on for this process and everything it starts (papermill kernels, pool workers); returns
     the variables set, which Ray tasks also receive (runtime_env), so workers on other nodes see them too."""
     from labkit import tiny  # lazy (torch): the CLI driver imports this module
+
     env = {tiny.DRY_RUN_ENV: "1", tiny.DRY_RUN_CACHE_ENV: str(Path(cache or tiny.dry_run_cache()).resolve())}
     if data_dir:
         if not Path(data_dir).is_dir():
@@ -47,6 +49,7 @@ def enable(cache: str | os.PathLike | None = None, data_dir: str | os.PathLike |
 def passed_env() -> dict:
     """The variables a dry run passes to Ray workers ({} outside a dry run)."""
     from labkit import tiny
+
     if not tiny.dry_run():
         return {}
     names = (tiny.DRY_RUN_ENV, tiny.DRY_RUN_CACHE_ENV, "LABKIT_DATA", "LABKIT_HOME")
@@ -55,9 +58,11 @@ def passed_env() -> dict:
 
 # --------------------------------------------------------------------------- environment.yml vs pyproject
 
+
 def _requirement_key(line: str):
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
+
     try:
         req = Requirement(line)
     except InvalidRequirement as e:
@@ -99,13 +104,17 @@ def check_environment(root: Path = ROOT) -> list[str]:
     allowed = {_requirement_key(x) for x in project.get("dependencies", [])}
     for lines in project.get("optional-dependencies", {}).values():
         allowed |= {_requirement_key(x) for x in lines}
-    deps = {_requirement_key(x)[0] for x in project.get("dependencies", [])}   # reported above if they differ
-    problems += [f"environment.yml entry {line!r} is neither a pyproject dependency nor an extra (same spec)"
-                 for key, line in entries.values() if key not in allowed and key[0] not in deps]
+    deps = {_requirement_key(x)[0] for x in project.get("dependencies", [])}  # reported above if they differ
+    problems += [
+        f"environment.yml entry {line!r} is neither a pyproject dependency nor an extra (same spec)"
+        for key, line in entries.values()
+        if key not in allowed and key[0] not in deps
+    ]
     return problems
 
 
 # --------------------------------------------------------------------------- Ray resource requests
+
 
 def ray_options(run) -> dict:
     """What a Ray task of `run` asks for (labkit.runs.batch._run_ray submits exactly this)."""
@@ -124,19 +133,23 @@ def check_resources(runs, grids: dict) -> list[dict]:
         want = {"num_gpus": float(spec.get("gpus", 0)), "num_cpus": float(spec.get("cpus", 1))}
         got = ray_options(run)
         if got != want:
-            raise LabkitError(f"dry run: {run.name} (grid {run.grid}) would ask Ray for {got}, but the grid's "
-                              f"resources: {spec} mean {want}")
+            raise LabkitError(
+                f"dry run: {run.name} (grid {run.grid}) would ask Ray for {got}, but the grid's "
+                f"resources: {spec} mean {want}"
+            )
         if any(v < 0 for v in got.values()):
             raise LabkitError(f"dry run: grid {run.grid}: negative resource request {got}")
         row = rows.setdefault(run.grid, {"grid": run.grid, "runs": 0, "resources": spec, "request": got})
         if row["request"] != got:
-            raise LabkitError(f"dry run: grid {run.grid}: runs ask for different resources ({row['request']} "
-                              f"and {got})")
+            raise LabkitError(
+                f"dry run: grid {run.grid}: runs ask for different resources ({row['request']} and {got})"
+            )
         row["runs"] += 1
     return list(rows.values())
 
 
 # --------------------------------------------------------------------------- which runs execute
+
 
 def covering(runs, axes: dict, variants: list) -> list:
     """One seed (the first) of a covering subset of a grid's runs: run i takes value i mod n of each axis and

@@ -3,6 +3,7 @@ metrics.json (the notebook's), run.json (the batch runner's), output.ipynb and f
 
 Helpers that labkit.runs.batch and labkit.runs.report share: run ids, JSON files, "is this run finished?".
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,7 +62,7 @@ def make_run_id(params: dict, seed: int) -> str:
     safe = re.sub(r"[^A-Za-z0-9._=+,@-]", "_", raw.replace(":", "-").replace("/", "_"))
     if len(safe) > MAX_RUN_ID:
         digest = hashlib.sha1(raw.encode()).hexdigest()[:10]
-        safe = f"{safe[:MAX_RUN_ID - 11]}~{digest}"
+        safe = f"{safe[: MAX_RUN_ID - 11]}~{digest}"
     return safe
 
 
@@ -81,7 +82,10 @@ def metrics_complete(out_dir: Path, parameters: dict | None = None) -> bool:
             if key in recorded and key in parameters and recorded[key] != parameters[key]:
                 return False
         record = read_json(Path(out_dir) / "run.json")
-        if record is not None and isinstance(record.get("parameters"), dict) and \
-                _without(record["parameters"], "out_dir") != _without(parameters, "out_dir"):
+        if (
+            record is not None
+            and isinstance(record.get("parameters"), dict)
+            and _without(record["parameters"], "out_dir") != _without(parameters, "out_dir")
+        ):
             return False
     return True

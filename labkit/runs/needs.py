@@ -12,6 +12,7 @@ The folder is the run's `data_dir` parameter, else $LABKIT_DATA, else $LABKIT_HO
 Synthetic tasks need nothing; hub datasets and hub models are downloaded by the run itself, and the
 embedded models are fetched on first use, so neither is checked here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -53,7 +54,8 @@ def run_data_dir(run) -> Path | None:
 @dataclass
 class MissingData:
     """Runs whose datasets are not in one data folder."""
-    folder: Path                                     # where they looked (data_home() when nothing is set)
+
+    folder: Path  # where they looked (data_home() when nothing is set)
     families: list[str] = field(default_factory=list)  # releases to fetch: tinyllm, dss
     datasets: list[str] = field(default_factory=list)
     runs: list = field(default_factory=list)
@@ -81,7 +83,7 @@ def missing_data(runs, *, redo: bool = False) -> list[MissingData]:
         key = (folder, *family)
         if key not in found:
             try:
-                data._dataset_dir(*family, folder)   # the notebook's own lookup (labkit.data)
+                data._dataset_dir(*family, folder)  # the notebook's own lookup (labkit.data)
                 found[key] = True
             except LabkitError:
                 found[key] = False
@@ -103,11 +105,15 @@ def describe(missing: list[MissingData], n_runs: int) -> str:
     for group in missing:
         notebooks = sorted({r.notebook[:2] for r in group.runs})
         profiles = sorted({str(r.parameters.get("profile")) for r in group.runs})
-        lines.append(f"{len(group.runs)} of {n_runs} runs need the papers' data ({', '.join(group.datasets)}) in "
-                     f"{group.folder}, which does not hold it (notebook{'s' * (len(notebooks) > 1)} "
-                     f"{', '.join(notebooks)} at profile {', '.join(profiles)}):")
-        lines.append(f"  run `{group.fetch_command()}`, or pass --data-dir DIR (or set LABKIT_DATA=DIR) for a "
-                     f"folder holding tinyllm/ and dss/")
+        lines.append(
+            f"{len(group.runs)} of {n_runs} runs need the papers' data ({', '.join(group.datasets)}) in "
+            f"{group.folder}, which does not hold it (notebook{'s' * (len(notebooks) > 1)} "
+            f"{', '.join(notebooks)} at profile {', '.join(profiles)}):"
+        )
+        lines.append(
+            f"  run `{group.fetch_command()}`, or pass --data-dir DIR (or set LABKIT_DATA=DIR) for a "
+            f"folder holding tinyllm/ and dss/"
+        )
         per_notebook = {}
         for r in group.runs:
             per_notebook[r.notebook] = per_notebook.get(r.notebook, 0) + 1

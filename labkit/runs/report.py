@@ -11,11 +11,13 @@ parameters (JSON), one `param.<name>` column per parameter, one `metric.<name>` 
 metric (nested dicts flattened with '.'), error.
 
 report.md opens with one table of every claim of every notebook (held or not: mean effect, 95% CI, seeds,
-the claim with its citation); then, per notebook: the paper it reproduces and the paper's setting beside ours; a table of the
+the claim with its citation); then, per notebook: the paper it reproduces and the paper's setting beside ours; a
+table of the
 runs grouped by parameters with mean ± std over seeds; the notebook's own tables ("tables" in
 metrics.json, numeric cells averaged over seeds); its figures; the paper's claims and numbers (only
 those we are sure of, with citations) next to what the lab measured.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,6 +39,7 @@ HIDDEN_PARAMS = ("out_dir", "interactive")
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _read_json(path: Path):
     try:
@@ -127,6 +130,7 @@ def _anchor(text: str) -> str:
 
 # --------------------------------------------------------------------------- collection
 
+
 def load_runs(out) -> list[dict]:
     """One dict per run folder OUT/<notebook>/<run-id>/ that has a run.json or a metrics.json.
 
@@ -150,22 +154,35 @@ def load_runs(out) -> list[dict]:
             status = "incomplete"
         wall = record.get("wall_s")
         if wall is None and doc is not None:
-            wall = ((doc.get("timings") or {}).get("total"))
-        figures = [f for f in metrics.get("figures") or [] if (d / f).is_file()] if isinstance(
-            metrics.get("figures"), list) else []
-        runs.append({
-            "notebook": d.parent.name, "run_id": d.name, "dir": d, "grid": record.get("grid", ""),
-            "label": record.get("label", ""), "status": status,
-            "seed": params.get("seed", record.get("seed")), "profile": params.get("profile", ""),
-            "parameters": params, "wall_s": wall,
-            "resolved": (doc or {}).get("parameters") or params,  # the notebook's values after profile defaults
-            "error": record.get("error") if status == "failed" else
-            ("interrupted (no complete metrics.json)" if status == "incomplete" else None),
-            "error_cell": record.get("error_cell") if status == "failed" else None,
-            "metrics": metrics, "flat": flatten(metrics),
-            "tables": metrics.get("tables") if isinstance(metrics.get("tables"), dict) else {},
-            "figures": figures,
-        })
+            wall = (doc.get("timings") or {}).get("total")
+        figures = (
+            [f for f in metrics.get("figures") or [] if (d / f).is_file()]
+            if isinstance(metrics.get("figures"), list)
+            else []
+        )
+        runs.append(
+            {
+                "notebook": d.parent.name,
+                "run_id": d.name,
+                "dir": d,
+                "grid": record.get("grid", ""),
+                "label": record.get("label", ""),
+                "status": status,
+                "seed": params.get("seed", record.get("seed")),
+                "profile": params.get("profile", ""),
+                "parameters": params,
+                "wall_s": wall,
+                "resolved": (doc or {}).get("parameters") or params,  # the notebook's values after profile defaults
+                "error": record.get("error")
+                if status == "failed"
+                else ("interrupted (no complete metrics.json)" if status == "incomplete" else None),
+                "error_cell": record.get("error_cell") if status == "failed" else None,
+                "metrics": metrics,
+                "flat": flatten(metrics),
+                "tables": metrics.get("tables") if isinstance(metrics.get("tables"), dict) else {},
+                "figures": figures,
+            }
+        )
     return runs
 
 
@@ -178,17 +195,31 @@ def write_results_csv(runs: list[dict], path) -> Path:
                 param_cols[f"param.{k}"] = None
         for k in r["flat"]:
             metric_cols[f"metric.{k}"] = None
-    header = ["notebook", "run_id", "grid", "label", "status", "seed", "profile", "wall_s", "parameters",
-              *param_cols, *metric_cols, "error"]
+    header = [
+        "notebook",
+        "run_id",
+        "grid",
+        "label",
+        "status",
+        "seed",
+        "profile",
+        "wall_s",
+        "parameters",
+        *param_cols,
+        *metric_cols,
+        "error",
+    ]
     path = Path(path)
     with path.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=header)
         w.writeheader()
         for r in runs:
-            row = {k: r[k] for k in ("notebook", "run_id", "grid", "label", "status", "seed", "profile", "wall_s",
-                                     "error")}
-            row["parameters"] = json.dumps({k: v for k, v in r["parameters"].items() if k not in HIDDEN_PARAMS},
-                                           sort_keys=True)
+            row = {
+                k: r[k] for k in ("notebook", "run_id", "grid", "label", "status", "seed", "profile", "wall_s", "error")
+            }
+            row["parameters"] = json.dumps(
+                {k: v for k, v in r["parameters"].items() if k not in HIDDEN_PARAMS}, sort_keys=True
+            )
             for k, v in r["parameters"].items():
                 if k not in HIDDEN_PARAMS:
                     row[f"param.{k}"] = format_value(v)
@@ -236,12 +267,17 @@ def aggregate_table(tables: list[list[dict]]) -> tuple[list[str], list[list[str]
         return header, [[fmt_cell(row.get(k)) for k in header] for row in tables[0]], False
     rows = []
     for i, row in enumerate(tables[0]):
-        rows.append([fmt_mean_std([t[i].get(k) for t in tables]) if _is_number(row.get(k)) else
-                     fmt_cell(row.get(k)) for k in header])
+        rows.append(
+            [
+                fmt_mean_std([t[i].get(k) for t in tables]) if _is_number(row.get(k)) else fmt_cell(row.get(k))
+                for k in header
+            ]
+        )
     return header, rows, True
 
 
 # --------------------------------------------------------------------------- report
+
 
 def _paper(notebook: str) -> dict | None:
     return paper_of(notebook)
@@ -301,8 +337,14 @@ def _lab_claims(prefixes: list[str], runs: list[dict]) -> str:
         text = f"{c['id']}: {fmt_number(c['mean'])}" + (f" [{fmt_number(ci[0])}, {fmt_number(ci[1])}]" if ci else "")
         text += f" {'✓' if c['holds'] else '✗'} ({c['n']} seeds"
         acc = [r["metrics"].get("accuracy") for r in runs if r["status"] == "ok"]
-        pairs = [(a[c["better"]], a[c["worse"]]) for a in acc if isinstance(a, dict)
-                 and _is_number(a.get(c["better"])) and _is_number(a.get(c["worse"])) and a[c["worse"]] > 0]
+        pairs = [
+            (a[c["better"]], a[c["worse"]])
+            for a in acc
+            if isinstance(a, dict)
+            and _is_number(a.get(c["better"]))
+            and _is_number(a.get(c["worse"]))
+            and a[c["worse"]] > 0
+        ]
         if pairs:
             text += f"; {statistics.fmean(b / w - 1 for b, w in pairs):+.1%} relative"
         parts.append(text + ")")
@@ -323,9 +365,12 @@ def _notebook_section(notebook: str, runs: list[dict], out: Path) -> list[str]:
         ok = sum(r["status"] == "ok" for r in g["runs"])
         walls = [r["wall_s"] for r in g["runs"] if _is_number(r["wall_s"])]
         n = len(g["runs"])
-        lines += [f"{n} run{'s' if n > 1 else ''}, {ok} ok" + (f", {statistics.fmean(walls):.0f} s" + (" each on average" if n > 1 else "")
-                                                          if walls else "") +
-                  (f"; tables below are means ± std over {ok} seeds." if ok > 1 else "."), ""]
+        lines += [
+            f"{n} run{'s' if n > 1 else ''}, {ok} ok"
+            + (f", {statistics.fmean(walls):.0f} s" + (" each on average" if n > 1 else "") if walls else "")
+            + (f"; tables below are means ± std over {ok} seeds." if ok > 1 else "."),
+            "",
+        ]
     metric_cols = _metric_columns(groups, (paper or {}).get("key_metrics"))
     varying = list(groups[0]["key"]) if groups else []
     has_labels = any(g["label"] for g in groups)
@@ -337,8 +382,13 @@ def _notebook_section(notebook: str, runs: list[dict], out: Path) -> list[str]:
         metric_cells = [fmt_mean_std([r["flat"].get(c) for r in ok]) if ok else "—" for c in metric_cols]
         walls = [r["wall_s"] for r in g["runs"] if _is_number(r["wall_s"])]
         wall = f"{statistics.fmean(walls):.0f} s" if walls else ""
-        rows.append(([g["label"]] if has_labels else []) + [format_value(g["key"][v]) for v in varying]
-                    + [status] + metric_cells + [wall])
+        rows.append(
+            ([g["label"]] if has_labels else [])
+            + [format_value(g["key"][v]) for v in varying]
+            + [status]
+            + metric_cells
+            + [wall]
+        )
     n_seeds = max(len(g["runs"]) for g in groups)
     if len(groups) > 1:
         lines += ["### Grid" + (" (mean ± std over seeds)" if n_seeds > 1 else ""), "", md_table(header, rows), ""]
@@ -356,8 +406,11 @@ def _notebook_section(notebook: str, runs: list[dict], out: Path) -> list[str]:
             head, trows, agg = aggregate_table([r["tables"].get(name) for r in ok])
             if not head:
                 continue
-            note = f" (mean ± std over {len(ok)} seeds)" if agg else (
-                f" (seed {ok[0]['seed']}; rows differ between seeds)" if len(ok) > 1 else "")
+            note = (
+                f" (mean ± std over {len(ok)} seeds)"
+                if agg
+                else (f" (seed {ok[0]['seed']}; rows differ between seeds)" if len(ok) > 1 else "")
+            )
             body += [f"**{name.replace('_', ' ')}**{note}", "", md_table(head, trows), ""]
         for f in figures:
             rel = (ok[0]["dir"] / f).relative_to(out).as_posix()
@@ -367,18 +420,26 @@ def _notebook_section(notebook: str, runs: list[dict], out: Path) -> list[str]:
         elif gi == 0:
             lines += [f"### Tables and figures: {where}", ""] + body
         else:
-            lines += [f"<details><summary>Tables and figures: {html.escape(where)}</summary>", ""] + body + \
-                     ["</details>", ""]
+            lines += (
+                [f"<details><summary>Tables and figures: {html.escape(where)}</summary>", ""]
+                + body
+                + ["</details>", ""]
+            )
 
     if paper:
         first = [r for r in groups[0]["runs"] if r["status"] == "ok"]
         claims = [[c["claim"], c["source"], _lab_summary(c.get("lab"), first)] for c in paper["claims"]]
-        lines += ["### The paper (its scale) beside the lab (this miniature)", "",
-                  md_table(["paper's claim", "source", "lab, measured here"], claims), ""]
+        lines += [
+            "### The paper (its scale) beside the lab (this miniature)",
+            "",
+            md_table(["paper's claim", "source", "lab, measured here"], claims),
+            "",
+        ]
     return lines
 
 
 # --------------------------------------------------------------------------- claims (the report opens with them)
+
 
 def student_t_ci95(values: list[float]) -> tuple[float, float] | None:
     """Two-sided 95% Student-t interval of the mean over seeds; None with fewer than two values."""
@@ -404,7 +465,9 @@ def collect_claims(runs: list[dict]) -> list[dict]:
         claims = r["metrics"].get("claims")
         for c in claims if isinstance(claims, list) else []:
             if isinstance(c, dict) and c.get("id"):
-                rows.setdefault((r["notebook"], c["id"]), {"notebook": r["notebook"], "written": []})["written"].append(c)
+                rows.setdefault((r["notebook"], c["id"]), {"notebook": r["notebook"], "written": []})["written"].append(
+                    c
+                )
     out = []
     for (notebook, cid), row in rows.items():
         written = row["written"]
@@ -417,8 +480,18 @@ def collect_claims(runs: list[dict]) -> list[dict]:
             mean = statistics.fmean(values) if values else None
             ci = student_t_ci95(values)
             holds = bool(ci and ci[0] > 0)
-        out.append({**first, "notebook": notebook, "id": cid, "values": values, "mean": mean,
-                    "ci95": list(ci) if ci else None, "holds": bool(holds), "n": len(values)})
+        out.append(
+            {
+                **first,
+                "notebook": notebook,
+                "id": cid,
+                "values": values,
+                "mean": mean,
+                "ci95": list(ci) if ci else None,
+                "holds": bool(holds),
+                "n": len(values),
+            }
+        )
     return out
 
 
@@ -435,19 +508,45 @@ def claims_section(runs: list[dict]) -> list[str]:
     claims = collect_claims(runs)
     notebooks = list(OrderedDict.fromkeys(r["notebook"] for r in runs))
     silent = [n for n in notebooks if n not in {c["notebook"] for c in claims}]
-    lines = ["## Claims", "",
-             "Each claim is the paper's, tested by the lab: the effect is metric(better) − metric(worse) per "
-             "seed (positive = the paper's direction); it holds (✓) when the lower end of the 95% Student-t "
-             "interval over seeds is above zero, and not (✗) otherwise (also with a single seed, which gives "
-             "no interval).", ""]
+    lines = [
+        "## Claims",
+        "",
+        "Each claim is the paper's, tested by the lab: the effect is metric(better) − metric(worse) per "
+        "seed (positive = the paper's direction); it holds (✓) when the lower end of the 95% Student-t "
+        "interval over seeds is above zero, and not (✗) otherwise (also with a single seed, which gives "
+        "no interval).",
+        "",
+    ]
     if claims:
-        rows = [["✓" if c["holds"] else "✗", c["notebook"], c["id"], fmt_number(c["mean"]),
-                 f"[{fmt_number(c['ci95'][0])}, {fmt_number(c['ci95'][1])}]" if c.get("ci95") else "—", c["n"],
-                 f"{c.get('metric', '')}: {c.get('better', '')} vs {c.get('worse', '')}",
-                 f"{c.get('claim', '')}{_citation(c)}"]
-                for c in claims]
-        lines += [md_table(["held", "notebook", "claim", "mean effect", "95% CI", "n seeds", "metric: better vs worse",
-                            "the claim"], rows), ""]
+        rows = [
+            [
+                "✓" if c["holds"] else "✗",
+                c["notebook"],
+                c["id"],
+                fmt_number(c["mean"]),
+                f"[{fmt_number(c['ci95'][0])}, {fmt_number(c['ci95'][1])}]" if c.get("ci95") else "—",
+                c["n"],
+                f"{c.get('metric', '')}: {c.get('better', '')} vs {c.get('worse', '')}",
+                f"{c.get('claim', '')}{_citation(c)}",
+            ]
+            for c in claims
+        ]
+        lines += [
+            md_table(
+                [
+                    "held",
+                    "notebook",
+                    "claim",
+                    "mean effect",
+                    "95% CI",
+                    "n seeds",
+                    "metric: better vs worse",
+                    "the claim",
+                ],
+                rows,
+            ),
+            "",
+        ]
         held = sum(c["holds"] for c in claims)
         lines += [f"{held} of {len(claims)} claims held.", ""]
     for n in silent:
@@ -466,9 +565,13 @@ def why_not_section(runs: list[dict]) -> list[str]:
     failing = [c for c in collect_claims(runs) if not c["holds"]]
     if not failing:
         return []
-    lines = ["### Why these claims do not hold", "",
-             "The notebook's reading of each claim that did not hold, as measured (nothing was tuned on the test "
-             "split to turn a claim green).", ""]
+    lines = [
+        "### Why these claims do not hold",
+        "",
+        "The notebook's reading of each claim that did not hold, as measured (nothing was tuned on the test "
+        "split to turn a claim green).",
+        "",
+    ]
     for c in failing:
         text = notes.get((c["notebook"], c["id"]))
         lines += [f"- **{c['notebook']} · {c['id']}**: " + (text or "see the notebook's reading of its claims.")]
@@ -484,17 +587,51 @@ def learning_section(runs: list[dict]) -> list[str]:
             rows += [(r["notebook"], x) for x in r["metrics"]["learning"] if isinstance(x, dict)]
     if not rows:
         return []
-    body = [["✓" if x.get("learns") else "✗", nb, x.get("arm", ""), x.get("metric", ""),
-             fmt_number(x.get("chance")) if _is_number(x.get("chance")) else "—", fmt_number(x.get("step0")),
-             fmt_number(x.get("final")), (f"[{fmt_number(x['ci95'][0])}, {fmt_number(x['ci95'][1])}]"
-                                          if isinstance(x.get("ci95"), list) and all(map(_is_number, x["ci95"])) else "—"),
-             fmt_number(x.get("gain_over_step0")), x.get("n", "")] for nb, x in rows]
+    body = [
+        [
+            "✓" if x.get("learns") else "✗",
+            nb,
+            x.get("arm", ""),
+            x.get("metric", ""),
+            fmt_number(x.get("chance")) if _is_number(x.get("chance")) else "—",
+            fmt_number(x.get("step0")),
+            fmt_number(x.get("final")),
+            (
+                f"[{fmt_number(x['ci95'][0])}, {fmt_number(x['ci95'][1])}]"
+                if isinstance(x.get("ci95"), list) and all(map(_is_number, x["ci95"]))
+                else "—"
+            ),
+            fmt_number(x.get("gain_over_step0")),
+            x.get("n", ""),
+        ]
+        for nb, x in rows
+    ]
     learns = sum(bool(x.get("learns")) for _, x in rows)
-    return ["## Do the students learn?", "",
-            "Each trained arm after training (mean over seeds, 95% Student-t interval) beside its own step 0 (the "
-            "untrained or initial student) and chance; it learns (✓) when the interval's lower end is above both.", "",
-            md_table(["learns", "notebook", "arm", "metric", "chance", "step 0", "trained", "95% CI", "gain over step 0",
-                      "n seeds"], body), "", f"{learns} of {len(rows)} arms learn.", ""] + not_learning_section(runs, rows)
+    return [
+        "## Do the students learn?",
+        "",
+        "Each trained arm after training (mean over seeds, 95% Student-t interval) beside its own step 0 (the "
+        "untrained or initial student) and chance; it learns (✓) when the interval's lower end is above both.",
+        "",
+        md_table(
+            [
+                "learns",
+                "notebook",
+                "arm",
+                "metric",
+                "chance",
+                "step 0",
+                "trained",
+                "95% CI",
+                "gain over step 0",
+                "n seeds",
+            ],
+            body,
+        ),
+        "",
+        f"{learns} of {len(rows)} arms learn.",
+        "",
+    ] + not_learning_section(runs, rows)
 
 
 def not_learning_section(runs: list[dict], rows: list[tuple[str, dict]]) -> list[str]:
@@ -505,7 +642,7 @@ def not_learning_section(runs: list[dict], rows: list[tuple[str, dict]]) -> list
     for r in runs:
         if r["status"] == "ok" and isinstance(r["metrics"].get("not_learning"), dict):
             notes.update({(r["notebook"], k): str(v) for k, v in r["metrics"]["not_learning"].items()})
-    groups: OrderedDict = OrderedDict()          # (notebook, reading) -> {metric: [arms]}
+    groups: OrderedDict = OrderedDict()  # (notebook, reading) -> {metric: [arms]}
     for nb, x in rows:
         if not x.get("learns"):
             arm, metric = str(x.get("arm", "")), str(x.get("metric", ""))
@@ -513,9 +650,13 @@ def not_learning_section(runs: list[dict], rows: list[tuple[str, dict]]) -> list
             groups.setdefault((nb, text), OrderedDict()).setdefault(metric, []).append(arm)
     if not groups:
         return []
-    lines = ["### Why these arms do not learn", "",
-             "The notebook's reading of the arms whose interval does not clear their step 0 (and chance); their "
-             "numbers are in the table above.", ""]
+    lines = [
+        "### Why these arms do not learn",
+        "",
+        "The notebook's reading of the arms whose interval does not clear their step 0 (and chance); their "
+        "numbers are in the table above.",
+        "",
+    ]
     for (nb, text), by_metric in groups.items():
         who = "; ".join(f"{metric}: {', '.join(arms)}" for metric, arms in by_metric.items())
         lines += [f"- **{nb}** · {who} — {text}"]
@@ -531,27 +672,41 @@ def render_markdown(out, runs: list[dict]) -> str:
     profiles = sorted({str(r["profile"]) for r in runs if r["profile"]})
     notebooks = list(OrderedDict.fromkeys(r["notebook"] for r in runs))
     lines = [
-        "# Distillation lab: reproduction report", "",
+        "# Distillation lab: reproduction report",
+        "",
         f"Runs folder `{out}` · profile {', '.join(profiles) or '?'} · {len(runs)} runs: {ok} ok, "
         f"{len(failed)} failed, {len(incomplete)} incomplete · summed run time {sum(walls) / 60:.1f} min · "
-        f"written {time.strftime('%Y-%m-%d %H:%M %Z')}.", "",
-        f"> {SCALE_NOTE}", "",
+        f"written {time.strftime('%Y-%m-%d %H:%M %Z')}.",
+        "",
+        f"> {SCALE_NOTE}",
+        "",
         "Numbers are means ± sample standard deviation (n − 1) over seeds when a setting ran with several "
         "seeds; one seed shows the value alone. Every run: `results.csv`; each run's executed notebook: "
-        "`<notebook>/<run-id>/output.ipynb`.", "",
+        "`<notebook>/<run-id>/output.ipynb`.",
+        "",
     ]
     lines += claims_section(runs) + why_not_section(runs) + learning_section(runs)
     if notebooks:
-        lines += ["Contents: " + " · ".join(f"[{n}](#{_anchor(n + (' — ' + _paper(n)['title'] if _paper(n) else ''))})"
-                                             for n in notebooks), ""]
+        lines += [
+            "Contents: "
+            + " · ".join(
+                f"[{n}](#{_anchor(n + (' — ' + _paper(n)['title'] if _paper(n) else ''))})" for n in notebooks
+            ),
+            "",
+        ]
     if failed or incomplete:
         lines += ["## Failed runs", ""]
         for r in failed + incomplete:
-            lines += [f"- **{r['notebook']}/{r['run_id']}** ({r['status']}): `{r['error']}` — "
-                      f"`{(r['dir'] / 'output.ipynb').relative_to(out).as_posix()}`"]
+            lines += [
+                f"- **{r['notebook']}/{r['run_id']}** ({r['status']}): `{r['error']}` — "
+                f"`{(r['dir'] / 'output.ipynb').relative_to(out).as_posix()}`"
+            ]
             if r.get("error_cell"):
-                lines += ["", "  cell that raised:", "", "  ```python"] + \
-                         [f"  {line}" for line in r["error_cell"].splitlines()[:15]] + ["  ```"]
+                lines += (
+                    ["", "  cell that raised:", "", "  ```python"]
+                    + [f"  {line}" for line in r["error_cell"].splitlines()[:15]]
+                    + ["  ```"]
+                )
         lines += [""]
     for nb in notebooks:
         lines += _notebook_section(nb, [r for r in runs if r["notebook"] == nb], out)
@@ -566,12 +721,16 @@ def render_html(markdown_text: str, title: str = "Distillation lab report") -> s
         body = mistune.create_markdown(escape=False, plugins=["table"])(markdown_text)
     except Exception:  # noqa: BLE001 - the markdown is the report; html is a convenience
         body = f"<pre>{html.escape(markdown_text)}</pre>"
-    style = ("body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
-             "table{border-collapse:collapse;margin:.5rem 0 1rem}td,th{border:1px solid #ccc;padding:.2rem .5rem;"
-             "text-align:left}th{background:#f3f3f3}img{max-width:100%}blockquote{background:#fff8e0;"
-             "margin:0;padding:.5rem 1rem;border-left:4px solid #e0b000}code{background:#f3f3f3}")
-    return (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>\n{body}\n</body></html>\n")
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
+        "table{border-collapse:collapse;margin:.5rem 0 1rem}td,th{border:1px solid #ccc;padding:.2rem .5rem;"
+        "text-align:left}th{background:#f3f3f3}img{max-width:100%}blockquote{background:#fff8e0;"
+        "margin:0;padding:.5rem 1rem;border-left:4px solid #e0b000}code{background:#f3f3f3}"
+    )
+    return (
+        f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>\n{body}\n</body></html>\n"
+    )
 
 
 def write_report(out) -> dict:
@@ -579,8 +738,7 @@ def write_report(out) -> dict:
     out = Path(out)
     runs = load_runs(out)
     md = render_markdown(out, runs)
-    paths = {"csv": write_results_csv(runs, out / "results.csv"), "md": out / "report.md",
-             "html": out / "report.html"}
+    paths = {"csv": write_results_csv(runs, out / "results.csv"), "md": out / "report.md", "html": out / "report.html"}
     paths["md"].write_text(md)
     paths["html"].write_text(render_html(md))
     return paths

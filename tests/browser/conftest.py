@@ -3,6 +3,7 @@
 Skipped unless LABKIT_BROWSER_TESTS=1 (set by `make test-browser`), so `make test` does not start a browser.
 Screenshots and the server's log go to $LABKIT_BROWSER_OUT (default runs/browser/<time>); the path is printed.
 """
+
 import os
 import shutil
 import sys
@@ -31,7 +32,7 @@ def pytest_collection_modifyitems(config, items):
 def out_dir(request):
     out = Path(os.environ.get("LABKIT_BROWSER_OUT") or L.ROOT / "runs" / "browser" / time.strftime("%Y%m%d-%H%M%S"))
     out = out.resolve()
-    for sub in ("screenshots", "notebooks"):   # this suite's own folders, emptied each run
+    for sub in ("screenshots", "notebooks"):  # this suite's own folders, emptied each run
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir(parents=True)
     request.config.stash[OUT_KEY] = out
@@ -47,8 +48,9 @@ def pytest_terminal_summary(terminalreporter, config):
     out = config.stash.get(OUT_KEY, None)
     if out is not None:
         shots = sorted((out / "screenshots").glob("*.png"))
-        terminalreporter.write_line(f"browser tests: {len(shots)} screenshots in {out / 'screenshots'}; "
-                                    f"server log {out / 'jupyterlab.log'}")
+        terminalreporter.write_line(
+            f"browser tests: {len(shots)} screenshots in {out / 'screenshots'}; server log {out / 'jupyterlab.log'}"
+        )
 
 
 @pytest.fixture(scope="session")

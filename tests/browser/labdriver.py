@@ -9,6 +9,7 @@ downloads a browser build.
 (the kernel's variables, the cells' outputs); what a user does (run all, move a slider, pick an entry) goes
 through the page.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,6 +35,7 @@ WARNING = re.compile(r"\b\w*Warning\b|Traceback")
 
 # --------------------------------------------------------------------------- the server
 
+
 def make_lab_command() -> list[str]:
     """`make lab`'s JupyterLab command line, as make would run it (`make -n lab`), split into words."""
     out = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
@@ -58,14 +60,21 @@ class Lab:
             raise RuntimeError(f"`make lab` no longer opens notebooks/: {cmd}; update tests/browser/labdriver.py")
         cmd[cmd.index("notebooks/")] = str(folder)
         self.port, self.token = free_port(), secrets.token_hex(16)
-        self.command = cmd + ["--no-browser", "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
-                              f"--IdentityProvider.token={self.token}", "--LabApp.expose_app_in_browser=True",
-                              f"--LabApp.workspaces_dir={log.parent / 'workspaces'}"]
+        self.command = cmd + [
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            "--LabApp.expose_app_in_browser=True",
+            f"--LabApp.workspaces_dir={log.parent / 'workspaces'}",
+        ]
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self._log_file = open(log, "w")  # noqa: SIM115 (closed in stop())
-        self.proc = subprocess.Popen(self.command, cwd=ROOT, stdout=self._log_file, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command, cwd=ROOT, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def wait_ready(self, timeout: float = 120.0):
         """Poll /api/status until the server answers (or fail with the server's log)."""
@@ -83,8 +92,9 @@ class Lab:
         raise RuntimeError(f"JupyterLab did not answer within {timeout:.0f} s:\n{self.log.read_text()[-3000:]}")
 
     def api(self, path: str, method: str = "GET"):
-        req = urllib.request.Request(f"{self.url}{path}", method=method,
-                                     headers={"Authorization": f"token {self.token}"})
+        req = urllib.request.Request(
+            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             body = r.read()
         return json.loads(body) if body else None
@@ -109,6 +119,7 @@ class Lab:
 
 # --------------------------------------------------------------------------- notebooks
 
+
 def prepare(name: str, folder: Path, source: Path | None = None, **params) -> Path:
     """notebooks/<name>.ipynb (or source) copied into folder/<name>.ipynb with papermill's injected-parameters
     cell (profile="smoke", interactive=True, out_dir=folder/runs/<name>, then params)."""
@@ -127,8 +138,10 @@ def prepare(name: str, folder: Path, source: Path | None = None, **params) -> Pa
 def chromium() -> str:
     path = shutil.which(CHROMIUM) or CHROMIUM
     if not Path(path).exists():
-        raise RuntimeError(f"no Chromium at {CHROMIUM}: `make test-browser` installs Debian's chromium "
-                           f"(apt-get install chromium); or set LABKIT_CHROMIUM")
+        raise RuntimeError(
+            f"no Chromium at {CHROMIUM}: `make test-browser` installs Debian's chromium "
+            f"(apt-get install chromium); or set LABKIT_CHROMIUM"
+        )
     return path
 
 
@@ -174,10 +187,14 @@ class NotebookPage:
     def open(self, timeout_ms: int = 120_000):
         # ?reset: a fresh workspace, so that the tabs of earlier tests do not reopen (and start kernels)
         self.page.goto(f"{self.lab.url}/lab/tree/{self.path}?reset&token={self.lab.token}")
-        self.page.wait_for_function(f"(path) => {{ const w = window.jupyterapp && {_PANEL}; "
-                                    "return !!(w && w.sessionContext.session && w.sessionContext.session.kernel "
-                                    "&& w.sessionContext.session.kernel.status === 'idle'); }",
-                                    arg=self.path, timeout=timeout_ms, polling=500)
+        self.page.wait_for_function(
+            f"(path) => {{ const w = window.jupyterapp && {_PANEL}; "
+            "return !!(w && w.sessionContext.session && w.sessionContext.session.kernel "
+            "&& w.sessionContext.session.kernel.status === 'idle'); }",
+            arg=self.path,
+            timeout=timeout_ms,
+            polling=500,
+        )
         # JupyterLab's toasts ("get notified about Jupyter news?") would cover the screenshots
         self.page.add_style_tag(content=".Toastify__toast-container { display: none !important; }")
         return self
@@ -205,8 +222,9 @@ class NotebookPage:
         try:
             self.page.wait_for_function(_IDLE, arg=self.path, timeout=timeout_ms, polling=1000)
         except PlaywrightTimeout:
-            raise AssertionError(f"{self.name}: the kernel is still busy (or a cell shows [*]) after "
-                                 f"{timeout_ms / 1000:.0f} s") from None
+            raise AssertionError(
+                f"{self.name}: the kernel is still busy (or a cell shows [*]) after {timeout_ms / 1000:.0f} s"
+            ) from None
 
     def menu(self, menu: str, item: str):
         self.page.locator("li.lm-MenuBar-item", has_text=menu).first.click()
@@ -247,8 +265,11 @@ class NotebookPage:
 
     def log_console(self) -> str:
         """The text of JupyterLab's Log Console for this notebook (outputs that reached no cell)."""
-        self.page.evaluate("(path) => window.jupyterapp.commands.execute('logconsole:open', "
-                           "{source: path, insertMode: 'split-bottom'})", self.path)
+        self.page.evaluate(
+            "(path) => window.jupyterapp.commands.execute('logconsole:open', "
+            "{source: path, insertMode: 'split-bottom'})",
+            self.path,
+        )
         panel = self.page.locator(".jp-LogConsolePanel").first
         panel.wait_for(state="visible", timeout=10_000)
         return panel.inner_text()

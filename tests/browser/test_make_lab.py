@@ -1,5 +1,6 @@
 """`make lab` brings the labkit kernel and the widget front-end: checked on the server the suite started
 from `make lab`'s own command line (labdriver.make_lab_command) and on the page it serves."""
+
 import json
 import os
 from pathlib import Path

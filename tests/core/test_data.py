@@ -1,4 +1,5 @@
 """labkit.data: synthetic tasks, file formats, teacher output splitting, hub mappings, real data."""
+
 from __future__ import annotations
 
 import json
@@ -25,6 +26,7 @@ def real_data_dir() -> Path | None:
 # ---------------------------------------------------------------------------
 # Independent solvers: recompute the gold answer from the QUESTION TEXT
 # ---------------------------------------------------------------------------
+
 
 def solve_arithmetic(q: str) -> int:
     value = int(re.match(r"\w+ has (\d+) \w+\.", q).group(1))
@@ -53,7 +55,7 @@ def solve_tracking(q: str) -> str:
 
 
 def solve_ordering(q: str) -> str:
-    above = set()          # (higher, lower) in the attribute's "more" direction
+    above = set()  # (higher, lower) in the attribute's "more" direction
     for a, word, b in re.findall(r"(\w+) is (\w+) than (\w+)\.", q):
         if word in {x[0] for x in D.ATTRIBUTES}:
             above.add((a, b))
@@ -67,8 +69,7 @@ def solve_ordering(q: str) -> str:
     return ends[0]
 
 
-SOLVERS = {"arithmetic": lambda q: str(solve_arithmetic(q)), "tracking": solve_tracking,
-           "ordering": solve_ordering}
+SOLVERS = {"arithmetic": lambda q: str(solve_arithmetic(q)), "tracking": solve_tracking, "ordering": solve_ordering}
 
 
 # ---------------------------------------------------------------------------
@@ -76,12 +77,17 @@ SOLVERS = {"arithmetic": lambda q: str(solve_arithmetic(q)), "tracking": solve_t
 # ---------------------------------------------------------------------------
 
 PINNED_FIRST = {
-    "arithmetic": ("Lou has 8 stickers. Lou doubles them. Lou gives 1 away. Lou gives 5 away. "
-                   "How many stickers does Lou have now?", "10"),
-    "tracking": ("Lou has the box, Ned has the toy, Cal has the key, Eve has the book. Ned and Eve swap items. "
-                 "Eve and Cal swap items. Ned and Lou swap items. Who has the key at the end?", "Eve"),
-    "ordering": ("Fay is slower than Ned. Sam is slower than Max. Sam is faster than Ned. Who is the fastest?",
-                 "Max"),
+    "arithmetic": (
+        "Lou has 8 stickers. Lou doubles them. Lou gives 1 away. Lou gives 5 away. "
+        "How many stickers does Lou have now?",
+        "10",
+    ),
+    "tracking": (
+        "Lou has the box, Ned has the toy, Cal has the key, Eve has the book. Ned and Eve swap items. "
+        "Eve and Cal swap items. Ned and Lou swap items. Who has the key at the end?",
+        "Eve",
+    ),
+    "ordering": ("Fay is slower than Ned. Sam is slower than Max. Sam is faster than Ned. Who is the fastest?", "Max"),
 }
 
 
@@ -155,8 +161,15 @@ def test_synthetic_bad_options():
 
 
 def test_record_roundtrip_and_answer_index():
-    r = D.Record(id="x", question="q?", answer="b", choices=["a", "b"], rationales={"t": "because"},
-                 teacher_labels={"t": "a"}, meta={"k": 1})
+    r = D.Record(
+        id="x",
+        question="q?",
+        answer="b",
+        choices=["a", "b"],
+        rationales={"t": "because"},
+        teacher_labels={"t": "a"},
+        meta={"k": 1},
+    )
     assert r.answer_index == 1
     assert D.Record.from_dict(json.loads(json.dumps(r.to_dict()))) == r
     assert D.Record(id="y", question="q", answer="42").answer_index is None
@@ -171,8 +184,9 @@ def test_shuffle_and_n():
     assert len(shuffled) == 20
     assert {r.id for r in shuffled} <= {r.id for r in plain}
     assert [r.id for r in shuffled] != [r.id for r in plain[:20]]
-    assert [r.id for r in shuffled] == [r.id for r in D.load_dataset("synthetic:ordering", "valid",
-                                                                     shuffle=True, seed=3, n=20)]
+    assert [r.id for r in shuffled] == [
+        r.id for r in D.load_dataset("synthetic:ordering", "valid", shuffle=True, seed=3, n=20)
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -180,10 +194,12 @@ def test_shuffle_and_n():
 # ---------------------------------------------------------------------------
 
 CHOICES = ["trees", "water", "sand", "air"]
-TINYLLM_TEXT = ("Let's think step by step. Fish need water to breathe. Thus, the answer is (b) water"
-                "\n\nQ: Where do fish live?\nAnswer Choices:\n(a) trees\n(b) water\n(c) sand\n(d) air\n"
-                "A: Let's think step by step. llama rationale: Fish have gills.\nSo, the correct answer is (b)."
-                "\n\nQuestion:\nWhere do birds live?\nThe answer is (a)")
+TINYLLM_TEXT = (
+    "Let's think step by step. Fish need water to breathe. Thus, the answer is (b) water"
+    "\n\nQ: Where do fish live?\nAnswer Choices:\n(a) trees\n(b) water\n(c) sand\n(d) air\n"
+    "A: Let's think step by step. llama rationale: Fish have gills.\nSo, the correct answer is (b)."
+    "\n\nQuestion:\nWhere do birds live?\nThe answer is (a)"
+)
 
 
 def test_split_tinyllm_both_teachers_and_labels():
@@ -205,8 +221,10 @@ def test_split_tinyllm_garbage_is_missing(text):
 
 
 def test_split_palm_cqa_and_svamp():
-    cqa = ("Of the above choices, only math problem fits. So the answer is (d) math problem.\n\n"
-           "Q: next?\nA: So the answer is (a) horse.")
+    cqa = (
+        "Of the above choices, only math problem fits. So the answer is (d) math problem.\n\n"
+        "Q: next?\nA: So the answer is (a) horse."
+    )
     rationale, answer = D.split_palm(cqa)
     assert rationale == "Of the above choices, only math problem fits."
     assert A.match_choice(answer, ["park", "book", "garden", "math problem", "gravity"]) == "math problem"
@@ -226,14 +244,24 @@ def test_split_palm_cqa_and_svamp():
 # File formats on temporary folders
 # ---------------------------------------------------------------------------
 
+
 def _mc_rows(n, prefix="q"):
-    return [{"id": f"{prefix}{i}", "question": f"Question {i}?", "choices": ["alpha", "beta", "gamma", "delta"],
-             "answer": ["alpha", "beta", "gamma", "delta"][i % 4]} for i in range(n)]
+    return [
+        {
+            "id": f"{prefix}{i}",
+            "question": f"Question {i}?",
+            "choices": ["alpha", "beta", "gamma", "delta"],
+            "answer": ["alpha", "beta", "gamma", "delta"][i % 4],
+        }
+        for i in range(n)
+    ]
 
 
 def _tinyllm_string(i, letter="abcd"):
-    return (f"Rationale {i}. Thus, the answer is ({letter[i % 4]}) x\n\nQ: Question {i}?\nAnswer Choices:\n"
-            f"(a) alpha llama rationale: Llama {i}. The answer is ({letter[(i + 1) % 4]}).")
+    return (
+        f"Rationale {i}. Thus, the answer is ({letter[i % 4]}) x\n\nQ: Question {i}?\nAnswer Choices:\n"
+        f"(a) alpha llama rationale: Llama {i}. The answer is ({letter[(i + 1) % 4]})."
+    )
 
 
 def write_tinyllm(root: Path, name="obqa", split="train", n=22, files=11, array=False, rows=None):
@@ -248,15 +276,18 @@ def write_tinyllm(root: Path, name="obqa", split="train", n=22, files=11, array=
     texts = [_tinyllm_string(i) for i in range(len(rows))]
     per = -(-len(texts) // files)
     for k in range(files):
-        (ddir / "llm" / f"{split}_CoT_{k}.json").write_text(json.dumps(texts[k * per:(k + 1) * per]))
+        (ddir / "llm" / f"{split}_CoT_{k}.json").write_text(json.dumps(texts[k * per : (k + 1) * per]))
     return ddir
 
 
 def test_numeric_k_order(tmp_path):
     # 0..10: lexical order would put 10 after 1 and misalign every question after file 1
     ddir = write_tinyllm(tmp_path, n=22, files=11)
-    assert [p.name for p in D.rationale_files(ddir, "train")][:3] == ["train_CoT_0.json", "train_CoT_1.json",
-                                                                      "train_CoT_2.json"]
+    assert [p.name for p in D.rationale_files(ddir, "train")][:3] == [
+        "train_CoT_0.json",
+        "train_CoT_1.json",
+        "train_CoT_2.json",
+    ]
     assert D.rationale_files(ddir, "train")[-1].name == "train_CoT_10.json"
     records = D.load_dataset("tinyllm:obqa", "train", data_dir=tmp_path)
     assert len(records) == 22
@@ -288,7 +319,7 @@ def test_malformed_line_names_file_and_line(tmp_path):
     ddir = write_tinyllm(tmp_path, n=6, files=2)
     path = ddir / "obqa_train.json"
     lines = path.read_text().splitlines()
-    lines[3] = '{"id": "q3", "question": "broken'               # line 4: invalid JSON
+    lines[3] = '{"id": "q3", "question": "broken'  # line 4: invalid JSON
     lines[4] = json.dumps({"id": "q4", "question": "Q?", "choices": ["a", "b"], "answer": "zzz"})  # line 5
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(LabkitError, match=re.escape(f"{path}:4:")):
@@ -323,13 +354,33 @@ def test_count_mismatch_names_both_counts(tmp_path):
 def test_dss_files(tmp_path):
     cqa = tmp_path / "dss" / "cqa"
     (cqa / "llm").mkdir(parents=True)
-    rows = [{"id": "c0", "question": "Where?", "choices": ["park", "book", "garden", "math problem", "gravity"],
-             "answer": "math problem", "abstractive_explanation": "abs", "extractive_explanation": "ext"},
-            {"id": "c1", "question": "What?", "choices": ["a1", "b1", "c1", "d1", "e1"], "answer": "b1",
-             "abstractive_explanation": "", "extractive_explanation": ""}]
+    rows = [
+        {
+            "id": "c0",
+            "question": "Where?",
+            "choices": ["park", "book", "garden", "math problem", "gravity"],
+            "answer": "math problem",
+            "abstractive_explanation": "abs",
+            "extractive_explanation": "ext",
+        },
+        {
+            "id": "c1",
+            "question": "What?",
+            "choices": ["a1", "b1", "c1", "d1", "e1"],
+            "answer": "b1",
+            "abstractive_explanation": "",
+            "extractive_explanation": "",
+        },
+    ]
     (cqa / "cqa_train.json").write_text("\n".join(json.dumps(r) for r in rows))
-    (cqa / "llm" / "train_CoT_0.json").write_text(json.dumps([
-        "Only math problem fits. So the answer is (d) math problem.\n\nQ: x", "So the answer is either (a) or (b)."]))
+    (cqa / "llm" / "train_CoT_0.json").write_text(
+        json.dumps(
+            [
+                "Only math problem fits. So the answer is (d) math problem.\n\nQ: x",
+                "So the answer is either (a) or (b).",
+            ]
+        )
+    )
     recs = D.load_dataset("dss:cqa", data_dir=tmp_path)
     assert recs[0].rationales == {"palm-540b": "Only math problem fits."}
     assert recs[0].teacher_labels == {"palm-540b": "math problem"}
@@ -338,14 +389,16 @@ def test_dss_files(tmp_path):
 
     svamp = tmp_path / "dss" / "svamp"
     (svamp / "llm").mkdir(parents=True)
-    (svamp / "svamp_test.json").write_text(json.dumps({"input": "Luke has 84 points in 2 rounds. Per round?",
-                                                       "label": "( 84.0 / 2.0 )"}) + "\n")
+    (svamp / "svamp_test.json").write_text(
+        json.dumps({"input": "Luke has 84 points in 2 rounds. Per round?", "label": "( 84.0 / 2.0 )"}) + "\n"
+    )
     (svamp / "llm" / "test_CoT_0.json").write_text(json.dumps(["84 / 2 = 42. The answer is (84 / 2)."]))
     (rec,) = D.load_dataset("dss:svamp", "test", data_dir=tmp_path)
     assert rec.choices is None and rec.answer == "( 84.0 / 2.0 )" and rec.meta["value"] == 42.0
     assert rec.teacher_labels["palm-540b"] == "(84 / 2)" and A.is_correct("(84 / 2)", rec)
-    with pytest.raises(LabkitError, match="svamp_train.json"):   # that split's file is absent
+    with pytest.raises(LabkitError, match="svamp_train.json"):  # that split's file is absent
         D.dataset_info("dss:svamp", data_dir=tmp_path)
+
 
 def test_missing_split_file_and_data_dir_errors(tmp_path, monkeypatch):
     monkeypatch.delenv("LABKIT_DATA", raising=False)
@@ -382,7 +435,7 @@ def test_cli_show_json_and_text(tmp_path, capsys):
     assert cli_main(["data", "show", "synthetic:ordering"]) == 0
     out = capsys.readouterr().out
     assert "train 2000, valid 200, test 200" in out and "So the answer is" in out
-    assert cli_main(["data", "show", "tinyllm:nope"]) == 2          # LabkitError -> message, exit 2
+    assert cli_main(["data", "show", "tinyllm:nope"]) == 2  # LabkitError -> message, exit 2
     assert "known:" in capsys.readouterr().err
 
 
@@ -390,19 +443,37 @@ def test_cli_show_json_and_text(tmp_path, capsys):
 # Hugging Face hub row mappings (rows shaped like each hub schema; no download)
 # ---------------------------------------------------------------------------
 
+
 def test_hub_openbookqa_and_arc():
-    r = D.from_hub_row("openbookqa", {"id": "7-980", "question_stem": "The sun is responsible for",
-                                      "choices": {"text": ["puppies", "children", "flowers", "plants"],
-                                                  "label": ["A", "B", "C", "D"]}, "answerKey": "D"})
-    assert (r.id, r.question, r.answer, r.choices) == ("7-980", "The sun is responsible for", "plants",
-                                                       ["puppies", "children", "flowers", "plants"])
-    r = D.from_hub_row("arc", {"id": "Mercury_1", "question": "Which is hot?",
-                               "choices": {"text": ["ice", "fire", "snow"], "label": ["1", "2", "3"]},
-                               "answerKey": "2"})
+    r = D.from_hub_row(
+        "openbookqa",
+        {
+            "id": "7-980",
+            "question_stem": "The sun is responsible for",
+            "choices": {"text": ["puppies", "children", "flowers", "plants"], "label": ["A", "B", "C", "D"]},
+            "answerKey": "D",
+        },
+    )
+    assert (r.id, r.question, r.answer, r.choices) == (
+        "7-980",
+        "The sun is responsible for",
+        "plants",
+        ["puppies", "children", "flowers", "plants"],
+    )
+    r = D.from_hub_row(
+        "arc",
+        {
+            "id": "Mercury_1",
+            "question": "Which is hot?",
+            "choices": {"text": ["ice", "fire", "snow"], "label": ["1", "2", "3"]},
+            "answerKey": "2",
+        },
+    )
     assert r.answer == "fire" and r.answer_index == 1
     with pytest.raises(LabkitError, match="answerKey"):
-        D.from_hub_row("arc", {"id": "x", "question": "?", "choices": {"text": ["a"], "label": ["A"]},
-                               "answerKey": "B"})
+        D.from_hub_row(
+            "arc", {"id": "x", "question": "?", "choices": {"text": ["a"], "label": ["A"]}, "answerKey": "B"}
+        )
 
 
 def test_hub_piqa_riddlesense_pubmedqa_commonsenseqa():
@@ -411,26 +482,45 @@ def test_hub_piqa_riddlesense_pubmedqa_commonsenseqa():
     assert r.id == D.from_hub_row("piqa", {"goal": "Open a jar", "sol1": "a", "sol2": "b", "label": 1}).id
     with pytest.raises(LabkitError):
         D.from_hub_row("piqa", {"goal": "g", "sol1": "a", "sol2": "b", "label": -1})
-    r = D.from_hub_row("riddlesense", {"question": "What has keys but no locks?", "answerKey": "C",
-                                       "choices": {"label": list("ABCDE"),
-                                                   "text": ["door", "car", "piano", "map", "tree"]}})
+    r = D.from_hub_row(
+        "riddlesense",
+        {
+            "question": "What has keys but no locks?",
+            "answerKey": "C",
+            "choices": {"label": list("ABCDE"), "text": ["door", "car", "piano", "map", "tree"]},
+        },
+    )
     assert r.answer == "piano" and len(r.choices) == 5
-    r = D.from_hub_row("pubmedqa", {"pubid": 21645374, "question": "Do mitochondria matter?",
-                                    "context": {"contexts": ["Part one.", "Part two."], "labels": ["A", "B"],
-                                                "meshes": ["m"]},
-                                    "long_answer": "They do.", "final_decision": "yes"})
-    assert (r.id, r.answer, r.choices, r.context) == ("21645374", "yes", ["yes", "no", "maybe"],
-                                                      "Part one. Part two.")
+    r = D.from_hub_row(
+        "pubmedqa",
+        {
+            "pubid": 21645374,
+            "question": "Do mitochondria matter?",
+            "context": {"contexts": ["Part one.", "Part two."], "labels": ["A", "B"], "meshes": ["m"]},
+            "long_answer": "They do.",
+            "final_decision": "yes",
+        },
+    )
+    assert (r.id, r.answer, r.choices, r.context) == ("21645374", "yes", ["yes", "no", "maybe"], "Part one. Part two.")
     assert r.meta["long_answer"] == "They do."
-    r = D.from_hub_row("commonsenseqa", {"id": "075e", "question": "Where is a fox?", "question_concept": "fox",
-                                         "choices": {"label": list("ABCDE"),
-                                                     "text": ["pretty flowers", "hen house", "natural habitat",
-                                                              "storybook", "dense forest"]},
-                                         "answerKey": "C"})
+    r = D.from_hub_row(
+        "commonsenseqa",
+        {
+            "id": "075e",
+            "question": "Where is a fox?",
+            "question_concept": "fox",
+            "choices": {
+                "label": list("ABCDE"),
+                "text": ["pretty flowers", "hen house", "natural habitat", "storybook", "dense forest"],
+            },
+            "answerKey": "C",
+        },
+    )
     assert r.answer == "natural habitat" and r.meta["question_concept"] == "fox"
     with pytest.raises(LabkitError, match="unlabelled"):
-        D.from_hub_row("commonsenseqa", {"id": "t", "question": "?", "choices": {"label": ["A"], "text": ["a"]},
-                                         "answerKey": ""})
+        D.from_hub_row(
+            "commonsenseqa", {"id": "t", "question": "?", "choices": {"label": ["A"], "text": ["a"]}, "answerKey": ""}
+        )
     with pytest.raises(LabkitError, match="known"):
         D.from_hub_row("gsm8k", {})
 
@@ -446,10 +536,12 @@ def test_hub_names_resolve():
 # Real data (skipped when ../shared/data is absent)
 # ---------------------------------------------------------------------------
 
-REAL_COUNTS = {"tinyllm:obqa": {"train": 4957, "valid": 500, "test": 500},
-               "tinyllm:arc": {"train": 1117, "valid": 295, "test": 1165},
-               "dss:cqa": {"train": 9741, "test": 1221},
-               "dss:svamp": {"train": 800, "test": 200}}
+REAL_COUNTS = {
+    "tinyllm:obqa": {"train": 4957, "valid": 500, "test": 500},
+    "tinyllm:arc": {"train": 1117, "valid": 295, "test": 1165},
+    "dss:cqa": {"train": 9741, "test": 1221},
+    "dss:svamp": {"train": 800, "test": 200},
+}
 
 
 @pytest.mark.parametrize("name", list(REAL_COUNTS))

@@ -1,4 +1,5 @@
 """labkit.evaluate against hand-computed cases and slow one-at-a-time reference loops."""
+
 import math
 
 import pytest
@@ -6,10 +7,10 @@ import torch
 
 from labkit import answers as A
 from labkit import data, evaluate, tiny
-from labkit.loop import TrainConfig
-from labkit.methods import tinyllm
 from labkit.data import Record
 from labkit.errors import LabkitError
+from labkit.loop import TrainConfig
+from labkit.methods import tinyllm
 from labkit.prompts import answer_text, student_prompt
 
 
@@ -32,7 +33,7 @@ def _slow_logprob(model, tok, prompt, cont):
             logits = model(input_ids=torch.tensor([p + [tok.eos_token_id]]), labels=torch.tensor([c])).logits[0]
             logp = torch.log_softmax(logits.double(), -1)
             return sum(float(logp[i, t]) for i, t in enumerate(c)), len(c)
-        logits = model(input_ids=torch.tensor([p + c])).logits[0]                  # (T, V)
+        logits = model(input_ids=torch.tensor([p + c])).logits[0]  # (T, V)
         logp = torch.log_softmax(logits.double(), -1)
         return sum(float(logp[len(p) - 1 + i, t]) for i, t in enumerate(c)), len(c)
 
@@ -54,7 +55,7 @@ def test_option_scores_match_slow_loop(tok, records, kind):
 def test_shared_prompt_logprobs_equal_the_batched_pairs_and_the_slow_loop(tok, records):
     model = tiny.tiny_causal_lm(tok, seed=5)
     prompt = student_prompt(records[0], "answer")
-    conts = [" a", " the red ball is in the box", " 12", " (b) " + records[0].choices[1]]   # unequal lengths
+    conts = [" a", " the red ball is in the box", " 12", " (b) " + records[0].choices[1]]  # unequal lengths
     shared = evaluate.shared_prompt_logprobs(model, tok, prompt, conts, device="cpu")
     pairs = evaluate.continuation_logprobs(model, tok, [prompt] * len(conts), conts, device="cpu")
     assert [n for _, n in shared] == [n for _, n in pairs] == [len(tok(c)["input_ids"]) for c in conts]
@@ -74,8 +75,8 @@ def test_option_scores_read_the_question_once_for_large_models(tok, records, mon
     shared = evaluate.shared_prompt_logprobs
     monkeypatch.setattr(evaluate, "shared_prompt_logprobs", lambda *a, **k: calls.append(1) or shared(*a, **k))
     pairs = evaluate.option_scores(model, tok, records, device="cpu")
-    assert calls == []                                                      # a tiny model scores pairs
-    monkeypatch.setattr(evaluate, "SHARED_PROMPT_MIN_PARAMS", 0)            # as if it were SmolLM2-sized
+    assert calls == []  # a tiny model scores pairs
+    monkeypatch.setattr(evaluate, "SHARED_PROMPT_MIN_PARAMS", 0)  # as if it were SmolLM2-sized
     once = evaluate.option_scores(model, tok, records, device="cpu")
     assert len(calls) == len(records)
     assert [x for s in once for x in s] == pytest.approx([x for s in pairs for x in s], abs=1e-5)
@@ -102,7 +103,7 @@ def test_generate_batched_left_padding_matches_greedy_by_hand(tok):
                 if nxt == tok.eos_token_id:
                     break
                 ids.append(nxt)
-        assert g == tok.decode(ids[len(tok(p)["input_ids"]):])
+        assert g == tok.decode(ids[len(tok(p)["input_ids"]) :])
     one = evaluate.generate(model, tok, prompts, max_new_tokens=6, batch_size=1, device="cpu")
     assert one == [g.split("\n")[0] for g in got]
 
@@ -111,7 +112,7 @@ def test_generate_seq2seq_and_sampling_runs(tok):
     model = tiny.tiny_seq2seq(tok, seed=1)
     prompts = ["Q: x\nA:", "Q: y y y y\nA:"]
     out = evaluate.generate(model, tok, prompts, max_new_tokens=5, stop_at_newline=False, device="cpu")
-    for p, g in zip(prompts, out):                     # greedy decoder loop by hand
+    for p, g in zip(prompts, out):  # greedy decoder loop by hand
         enc = torch.tensor([tok(p)["input_ids"] + [tok.eos_token_id]])
         dec = [model.config.decoder_start_token_id]
         with torch.no_grad():
@@ -121,7 +122,7 @@ def test_generate_seq2seq_and_sampling_runs(tok):
                     break
                 dec.append(nxt)
         assert g == tok.decode(dec[1:])
-    assert out[0] != ""                                # seed 1: the first prompt does not stop at once
+    assert out[0] != ""  # seed 1: the first prompt does not stop at once
     a = evaluate.generate(model, tok, ["Q: x\nA:"] * 3, max_new_tokens=5, do_sample=True, seed=1, device="cpu")
     b = evaluate.generate(model, tok, ["Q: x\nA:"] * 3, max_new_tokens=5, do_sample=True, seed=1, device="cpu")
     assert a == b
@@ -130,8 +131,9 @@ def test_generate_seq2seq_and_sampling_runs(tok):
 def test_gen_accuracy_agrees_with_the_answers_module(tok, records):
     model = tiny.tiny_causal_lm(tok, seed=1)
     acc, texts = evaluate.gen_accuracy(model, tok, records, max_new_tokens=4, device="cpu", return_predictions=True)
-    assert acc == pytest.approx(sum(A.is_correct(A.parse_answer(t, r), r)
-                                    for t, r in zip(texts, records)) / len(records))
+    assert acc == pytest.approx(
+        sum(A.is_correct(A.parse_answer(t, r), r) for t, r in zip(texts, records)) / len(records)
+    )
     sv = [Record("s", "Q?", "( 1.0 + 1.0 )")] * 2
     acc, texts = evaluate.gen_accuracy(model, tok, sv, max_new_tokens=4, device="cpu", return_predictions=True)
     assert acc == sum(A.is_correct(A.parse_answer(t, sv[0]), sv[0]) for t in texts) / 2
@@ -160,7 +162,7 @@ def test_rouge_l_known_values():
 
 
 def test_distinct_n_hand_counts():
-    assert evaluate.distinct_n(["a b a b"], n=2) == pytest.approx(2 / 3)        # ab, ba, ab
+    assert evaluate.distinct_n(["a b a b"], n=2) == pytest.approx(2 / 3)  # ab, ba, ab
     assert evaluate.distinct_n(["a b a b"], n=1) == pytest.approx(2 / 4)
     assert evaluate.distinct_n(["a b c", "a b d"], n=2) == pytest.approx(3 / 4)  # ab bc ab bd
     assert evaluate.distinct_n(["a"], n=2) == 0.0

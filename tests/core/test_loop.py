@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from labkit import tiny
 from labkit import sequences as S
+from labkit import tiny
 from labkit.errors import LabkitError
 from labkit.loop import History, TrainConfig, step_schedule
 from labkit.methods import tinyllm
@@ -41,10 +41,11 @@ def test_length_bucketing_covers_every_example_and_cuts_padding(cfg):
     c = cfg(batch_size=8, bucket_mult=8)
     steps = step_schedule(lengths, c, epoch=0)
     assert sorted(i for s in steps for i in s) == list(range(256))
-    assert steps != step_schedule(lengths, c, epoch=1)          # a new order each epoch
+    assert steps != step_schedule(lengths, c, epoch=1)  # a new order each epoch
 
     def padded(batches):
         return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
     plain = step_schedule(lengths, cfg(batch_size=8, bucket_mult=1), epoch=0)
     assert padded(steps) < 0.75 * padded(plain)
 
@@ -63,7 +64,7 @@ def _reference_loss(model, tok, recs, weights):
             if target is None:
                 continue
             b = S.encode_pairs(tok, [student_prompt(r, task)], [target], max_len=256)
-            logits = model(input_ids=b["input_ids"]).logits[0, :-1]              # (T-1, V)
+            logits = model(input_ids=b["input_ids"]).logits[0, :-1]  # (T-1, V)
             ce = ce + F.cross_entropy(logits, b["labels"][0, 1:], ignore_index=-100, reduction="sum")
             n += int((b["labels"][0, 1:] != -100).sum())
         total = total + w * ce / n
@@ -71,7 +72,7 @@ def _reference_loss(model, tok, recs, weights):
 
 
 def test_accumulation_2x2_equals_4x1_and_token_normalised_reference(tok, records, cfg):
-    recs = records[:4]                           # one step sees all four records
+    recs = records[:4]  # one step sees all four records
     alphas = {"oracle": 0.5, "short": 2.0}
     tasks = {"answer": 1.0, **{f"rationale:{t}": a for t, a in alphas.items()}}
     grads = []
@@ -105,19 +106,21 @@ def test_lora_trains_only_adapters(tok, records, cfg):
     x = S.encode_pairs(tok, ["[answer] Q: hi\nA:"], [" (a) 1"], max_len=32)["input_ids"]
     logits0 = model(x).logits
     tinyllm.train(model, tok, records, config=cfg(steps=3, lora_r=4))
-    assert all(torch.equal(p, p0) for p, p0 in before)        # base weights frozen
+    assert all(torch.equal(p, p0) for p, p0 in before)  # base weights frozen
     lora = [n for n, _ in model.named_parameters() if "lora_" in n]
-    assert lora                                              # adapters injected into the caller's module
-    assert not torch.allclose(model(x).logits, logits0)     # ... and trained
+    assert lora  # adapters injected into the caller's module
+    assert not torch.allclose(model(x).logits, logits0)  # ... and trained
 
 
 def test_resume_gives_the_same_next_losses(tok, records, tmp_path, cfg):
     alphas = {"oracle": 0.5}
-    full = tinyllm.train(tiny.tiny_causal_lm(tok), tok, records, alphas=alphas, config=cfg(steps=6, warmup=2, max_grad_norm=1.0))
+    full = tinyllm.train(
+        tiny.tiny_causal_lm(tok), tok, records, alphas=alphas, config=cfg(steps=6, warmup=2, max_grad_norm=1.0)
+    )
     d = tmp_path / "ckpt"
     c = cfg(steps=6, warmup=2, max_grad_norm=1.0, checkpoint_dir=str(d), save_every=3)
     tinyllm.train(tiny.tiny_causal_lm(tok), tok, records, alphas=alphas, config=c)
-    (d / "step-000006.pt").unlink()                          # as if interrupted after step 3
+    (d / "step-000006.pt").unlink()  # as if interrupted after step 3
     resumed = tinyllm.train(tiny.tiny_causal_lm(tok, seed=9), tok, records, alphas=alphas, config=c)
     assert resumed.series("step") == list(range(1, 7))
     for key in ("loss", "loss/answer", "lr"):
@@ -128,25 +131,27 @@ def test_bf16_auto_is_float32_for_small_cpu_models_only(monkeypatch):
     """bf16="auto": float32 on a bf16 CPU below models.CPU_BF16_MIN_PARAMS parameters (slower there, measured
     in benchmarks/bf16_small_models.py), bf16 at or above it and on CUDA; True/False are obeyed as given."""
     from labkit import loop, models
+
     monkeypatch.setattr(models, "_cpu_bf16", lambda: True)
-    small = torch.nn.Linear(64, 64)                                        # 4,160 parameters
-    big = torch.nn.Linear(1000, models.CPU_BF16_MIN_PARAMS // 1000)        # just over the threshold
+    small = torch.nn.Linear(64, 64)  # 4,160 parameters
+    big = torch.nn.Linear(1000, models.CPU_BF16_MIN_PARAMS // 1000)  # just over the threshold
     assert sum(p.numel() for p in big.parameters()) >= models.CPU_BF16_MIN_PARAMS
     assert not models.bf16_auto("cpu", small)
     assert models.bf16_auto("cpu", big)
-    assert models.bf16_auto("cpu")                                         # no model: bf16 where supported
+    assert models.bf16_auto("cpu")  # no model: bf16 where supported
     x = torch.randn(2, 64)
 
     def dtype_under(model, bf16):
         _, ac = loop.resolve(model, TrainConfig(device="cpu", bf16=bf16))
         with ac():
             return (x @ x.T).dtype
+
     assert dtype_under(small, "auto") == torch.float32
     assert dtype_under(big, "auto") == torch.bfloat16
     assert dtype_under(small, True) == torch.bfloat16
     assert dtype_under(big, False) == torch.float32
     monkeypatch.setattr(models, "_cpu_bf16", lambda: False)
-    assert not models.bf16_auto("cpu", big)                                # no native bf16: never
+    assert not models.bf16_auto("cpu", big)  # no native bf16: never
     # CUDA keeps bf16 whatever the size (device resolution faked: no GPU here)
     monkeypatch.setattr(models, "resolve_device", lambda device="auto": torch.device("cuda"))
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)

@@ -3,6 +3,7 @@
 The reference below shares no code with labkit.losses: plain float64 softmax, the textbook definitions,
 and torch autograd for the gradients.
 """
+
 import itertools
 import math
 
@@ -20,6 +21,7 @@ TEMPERATURES = (0.5, 1.0, 2.0)
 # ---------------------------------------------------------------------------------------------
 # Independent float64 reference
 # ---------------------------------------------------------------------------------------------
+
 
 def _kl(a, log_a, log_b):
     """sum_v a (log a - log b) with 0 log 0 = 0, float64."""
@@ -89,6 +91,7 @@ def random_pair(shape=(3, 5, 17), seed=0, scale=2.0, dtype=torch.float32):
 # Values and gradients against the reference
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", L.KINDS)
 def test_values_and_gradients_match_float64_reference(kind):
     betas = BETAS if kind == "jsd" else (0.5,)
@@ -99,10 +102,12 @@ def test_values_and_gradients_match_float64_reference(kind):
             v, g = lab_value_and_grad(z, t, kind, beta=beta, skew=skew, temperature=tau, mask=m)
             rv, rg = ref_value_and_grad(z, t, kind, beta=beta, skew=skew, tau=tau, mask=m)
             assert v.dtype == torch.float32
-            torch.testing.assert_close(v.double(), rv, rtol=1e-5, atol=1e-7,
-                                       msg=f"{kind} beta={beta} skew={skew} tau={tau}")
-            torch.testing.assert_close(g.double(), rg, rtol=1e-4, atol=1e-7,
-                                       msg=f"grad {kind} beta={beta} skew={skew} tau={tau}")
+            torch.testing.assert_close(
+                v.double(), rv, rtol=1e-5, atol=1e-7, msg=f"{kind} beta={beta} skew={skew} tau={tau}"
+            )
+            torch.testing.assert_close(
+                g.double(), rg, rtol=1e-4, atol=1e-7, msg=f"grad {kind} beta={beta} skew={skew} tau={tau}"
+            )
 
 
 @pytest.mark.parametrize("kind", L.KINDS)
@@ -130,6 +135,7 @@ def test_reductions(kind):
 # Properties
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", L.KINDS)
 def test_nonnegative_and_zero_for_identical(kind):
     z, t, _ = random_pair(shape=(40, 23), seed=2, scale=3.0)
@@ -140,7 +146,7 @@ def test_nonnegative_and_zero_for_identical(kind):
     assert torch.all(same.abs() < 1e-6)
     zz = z.clone().requires_grad_(True)
     L.divergence(zz, z.clone(), kind=kind, beta=0.3).backward()
-    assert zz.grad.abs().max() < 1e-6   # identical inputs: a minimum, zero gradient
+    assert zz.grad.abs().max() < 1e-6  # identical inputs: a minimum, zero gradient
 
 
 def test_jsd_symmetric_at_half():
@@ -198,6 +204,7 @@ def test_teacher_gets_no_gradient():
 # Chunking
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", L.KINDS)
 def test_chunked_equals_unchunked(kind):
     z, t, mask = random_pair(shape=(4, 9, 31), seed=6)
@@ -222,6 +229,7 @@ def test_default_chunk_rows():
 # Numerical edge cases
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", L.KINDS)
 def test_all_masked_gives_zero_and_a_valid_gradient(kind):
     z, t, _ = random_pair(seed=7)
@@ -238,7 +246,7 @@ def test_masked_positions_get_exactly_zero_gradient_even_with_garbage(kind):
     z, t, mask = random_pair(seed=8)
     t = t.clone()
     z = z.clone()
-    t[~mask] = float("-inf")       # padded rows: every teacher logit -inf (softmax would be NaN)
+    t[~mask] = float("-inf")  # padded rows: every teacher logit -inf (softmax would be NaN)
     z[~mask] = 1e30
     z.requires_grad_(True)
     v = L.divergence(z, t, kind=kind, mask=mask, chunk_size=4)
@@ -252,7 +260,7 @@ def _banned_pair():
     g = torch.Generator().manual_seed(9)
     z = torch.randn(6, 12, generator=g)
     t = torch.randn(6, 12, generator=g)
-    t[:, :3] = float("-inf")       # banned tokens 0..2
+    t[:, :3] = float("-inf")  # banned tokens 0..2
     t[0, 5] = float("-inf")
     return z, t
 
@@ -268,8 +276,7 @@ def test_inf_teacher_logits_exact_kinds(kind):
         torch.testing.assert_close(g.double(), rg, rtol=1e-4, atol=1e-7)
 
 
-@pytest.mark.parametrize("kind,kw", [("reverse_kl", {}), ("jsd", {"beta": 1.0}),
-                                     ("skew_reverse_kl", {"skew": 0.0})])
+@pytest.mark.parametrize("kind,kw", [("reverse_kl", {}), ("jsd", {"beta": 1.0}), ("skew_reverse_kl", {"skew": 0.0})])
 def test_inf_teacher_logits_reverse_kl_floor(kind, kw):
     z, t = _banned_pair()
     zz = z.clone().requires_grad_(True)
@@ -329,6 +336,7 @@ def test_bf16_inputs(kind):
 # Vocabulary mismatch and argument checks
 # ---------------------------------------------------------------------------------------------
 
+
 def test_vocab_mismatch_raises_naming_both_sizes():
     z = torch.randn(2, 3, 20)
     t = torch.randn(2, 3, 24)
@@ -370,6 +378,7 @@ def test_argument_errors():
 # Cross-entropy, multi-task, GKD
 # ---------------------------------------------------------------------------------------------
 
+
 def test_token_cross_entropy_matches_float64():
     g = torch.Generator().manual_seed(14)
     logits = torch.randn(3, 7, 29, generator=g) * 3
@@ -401,8 +410,9 @@ def test_multitask_loss():
     la = torch.tensor(2.0, requires_grad=True)
     l1 = torch.tensor(3.0, requires_grad=True)
     l2 = torch.tensor(5.0, requires_grad=True)
-    total, parts = L.multitask_loss({"answer": la, "rationale:a": l1, "rationale:b": l2},
-                                    {"rationale:a": 0.1, "rationale:b": 2.0})
+    total, parts = L.multitask_loss(
+        {"answer": la, "rationale:a": l1, "rationale:b": l2}, {"rationale:a": 0.1, "rationale:b": 2.0}
+    )
     assert float(total.detach()) == pytest.approx(2.0 + 0.3 + 10.0)
     assert parts == pytest.approx({"answer": 2.0, "rationale:a": 3.0, "rationale:b": 5.0, "total": 12.3})
     assert all(isinstance(v, float) for v in parts.values())
@@ -410,18 +420,6 @@ def test_multitask_loss():
     assert (float(la.grad), float(l1.grad), float(l2.grad)) == pytest.approx((1.0, 0.1, 2.0))
     with pytest.raises(LabkitError, match="rationale:c"):
         L.multitask_loss({"answer": la}, {"rationale:c": 1.0})
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def test_no_gradient_work_under_no_grad(monkeypatch):

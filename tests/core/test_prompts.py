@@ -1,4 +1,5 @@
 """Teacher prompts: exact template text, the in-context sampler's guarantees, fitting to a context."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,18 +8,21 @@ from labkit import prompts as P
 from labkit.data import Record, load_dataset
 from labkit.errors import LabkitError
 
-EXAMPLE = Record(id="ex1", question="What is 2 + 3?", answer="5", choices=["4", "5"],
-                 solution="1. 2 + 3 = 5.\nSo the answer is 5.")
+EXAMPLE = Record(
+    id="ex1", question="What is 2 + 3?", answer="5", choices=["4", "5"], solution="1. 2 + 3 = 5.\nSo the answer is 5."
+)
 QUESTION = Record(id="q1", question="Where do fish live?", answer="water", choices=["trees", "water", "sand"])
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
     from labkit import tiny
+
     return tiny.train_tokenizer(tiny.default_corpus(), vocab_size=512)
 
 
 # --- exact template text ---------------------------------------------------------------
+
 
 def test_teacher_forced_plain_text_is_pinned():
     text = P.render_teacher_prompt(QUESTION, "teacher_forced", [(EXAMPLE, P.example_rationale(EXAMPLE))])
@@ -29,7 +33,8 @@ def test_teacher_forced_plain_text_is_pinned():
         "A: Let's think step by step. 1. 2 + 3 = 5.\nSo the answer is 5.\n"
         "\n"
         "Q: Where do fish live?\nAnswer Choices:\n(a) trees\n(b) water\n(c) sand\nCorrect answer: (b) water\n"
-        "A: Let's think step by step.")
+        "A: Let's think step by step."
+    )
 
 
 def test_cot_plain_text_is_pinned_and_hides_the_answer():
@@ -41,7 +46,8 @@ def test_cot_plain_text_is_pinned_and_hides_the_answer():
         "A: Let's think step by step. 1. 2 + 3 = 5.\nSo the answer is 5.\n"
         "\n"
         "Q: Where do fish live?\nAnswer Choices:\n(a) trees\n(b) water\n(c) sand\n"
-        "A: Let's think step by step.")
+        "A: Let's think step by step."
+    )
     assert "Correct answer" not in text
 
 
@@ -50,18 +56,21 @@ def test_zero_shot_and_context_field():
     assert P.render_teacher_prompt(rec, "teacher_forced") == (
         P.TEMPLATES["teacher_forced"].instruction + "\n\n"
         "Context: It rains.\nQ: Is it wet?\nAnswer Choices:\n(a) yes\n(b) no\nCorrect answer: (a) yes\n"
-        "A: Let's think step by step.")
+        "A: Let's think step by step."
+    )
 
 
 def test_chat_rendering_is_pinned(tokenizer):
-    text = P.render_teacher_prompt(QUESTION, "teacher_forced", [(EXAMPLE, P.example_rationale(EXAMPLE))],
-                                   chat=True, tokenizer=tokenizer)
+    text = P.render_teacher_prompt(
+        QUESTION, "teacher_forced", [(EXAMPLE, P.example_rationale(EXAMPLE))], chat=True, tokenizer=tokenizer
+    )
     assert text == (
         "<|user|>\nEach question below is shown with its correct answer. Explain step by step why that answer "
         "is correct.\n\nQ: What is 2 + 3?\nAnswer Choices:\n(a) 4\n(b) 5\nCorrect answer: (b) 5<|endoftext|>\n"
         "<|assistant|>\nLet's think step by step. 1. 2 + 3 = 5.\nSo the answer is 5.<|endoftext|>\n"
         "<|user|>\nQ: Where do fish live?\nAnswer Choices:\n(a) trees\n(b) water\n(c) sand\n"
-        "Correct answer: (b) water<|endoftext|>\n<|assistant|>\nLet's think step by step.")
+        "Correct answer: (b) water<|endoftext|>\n<|assistant|>\nLet's think step by step."
+    )
     with pytest.raises(LabkitError, match="tokenizer"):
         P.render_teacher_prompt(QUESTION, "cot", chat=True)
 
@@ -76,18 +85,27 @@ def test_templates_are_named_documented_objects():
 
 
 def test_student_side_unchanged():
-    assert P.student_prompt(QUESTION) == "[answer] Q: Where do fish live?\nAnswer Choices:\n(a) trees\n(b) water\n(c) sand\nA:"
+    assert (
+        P.student_prompt(QUESTION)
+        == "[answer] Q: Where do fish live?\nAnswer Choices:\n(a) trees\n(b) water\n(c) sand\nA:"
+    )
     assert P.student_target(QUESTION) == " (b) water"
 
 
 # --- rationale shown for an in-context example ----------------------------------------------
 
+
 def test_example_rationale_sources():
     # gold solution first (kept as is)
     assert P.example_rationale(EXAMPLE) == "1. 2 + 3 = 5.\nSo the answer is 5."
     # recorded rationale: trigger removed, blank lines squeezed, answer statement appended when missing
-    rec = Record(id="r", question="Where do fish live?", answer="water", choices=["trees", "water"],
-                 rationales={"llama2-7b-chat": "Let's think step by step.\nFish swim.\n\nThey need water."})
+    rec = Record(
+        id="r",
+        question="Where do fish live?",
+        answer="water",
+        choices=["trees", "water"],
+        rationales={"llama2-7b-chat": "Let's think step by step.\nFish swim.\n\nThey need water."},
+    )
     assert P.example_rationale(rec) == "Fish swim.\nThey need water. So the answer is (b) water."
     rec.rationales["flan-t5-xl"] = "Fish live in water. Thus, the answer is (b) water"
     assert P.example_rationale(rec, source="flan-t5-xl") == "Fish live in water. Thus, the answer is (b) water"
@@ -95,6 +113,7 @@ def test_example_rationale_sources():
 
 
 # --- the in-context sampler ------------------------------------------------------------
+
 
 def test_in_context_sampler_guarantees():
     pool = load_dataset("synthetic:tracking", n=40)
@@ -104,9 +123,9 @@ def test_in_context_sampler_guarantees():
         ex = P.in_context_examples(pool, rec, k=3, seed=7)
         assert len(ex) == 3
         ids = [e.id for e, _ in ex]
-        assert rec.id not in ids and len(set(ids)) == 3          # never itself, distinct
-        assert all(by_id[i] is e for i, (e, _) in zip(ids, ex))   # drawn from the pool
-        assert all(r == e.solution for e, r in ex)                # gold solutions as rationales
+        assert rec.id not in ids and len(set(ids)) == 3  # never itself, distinct
+        assert all(by_id[i] is e for i, (e, _) in zip(ids, ex))  # drawn from the pool
+        assert all(r == e.solution for e, r in ex)  # gold solutions as rationales
         assert P.in_context_examples(pool, rec, k=3, seed=7) == ex  # deterministic
         draws[rec.id] = ids
     # different seeds give different draws (for most records), and draws vary across records
@@ -116,8 +135,13 @@ def test_in_context_sampler_guarantees():
 
 
 def test_in_context_sampler_edge_cases():
-    twin = Record(id="twin", question=QUESTION.question, answer="water", choices=QUESTION.choices,
-                  solution="So the answer is water.")
+    twin = Record(
+        id="twin",
+        question=QUESTION.question,
+        answer="water",
+        choices=QUESTION.choices,
+        solution="So the answer is water.",
+    )
     no_rationale = Record(id="bare", question="Other?", answer="x", choices=["x", "y"])
     # the same question under another id is never shown; records without a rationale are skipped
     assert P.in_context_examples([QUESTION, twin, no_rationale], QUESTION, k=2) == []

@@ -1,4 +1,5 @@
 """Rationales: answer extraction, consistency, scripted/recorded/live teachers, the crash-safe cache, CLI."""
+
 from __future__ import annotations
 
 import json
@@ -25,6 +26,7 @@ MC = Record(id="m", question="Where do fish live?", answer="water", choices=["tr
 def _noisy_tiny_lm(tok, seed=1):
     """A tiny random Llama whose greedy output varies with the prompt (plain random init repeats one token)."""
     from labkit import tiny
+
     model = tiny.tiny_causal_lm(tok, seed=seed)
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
@@ -38,6 +40,7 @@ def _noisy_tiny_lm(tok, seed=1):
 @pytest.fixture(scope="module")
 def tok():
     from labkit import tiny
+
     return tiny.train_tokenizer(tiny.default_corpus(), vocab_size=512)
 
 
@@ -52,13 +55,23 @@ def live(tok, lm, name="tiny-live", **kw):
 
 def test_consistency_counts_and_lengths():
     recs = [
-        Record(id="1", question="a", answer="water", choices=MC.choices, rationales={"t": "w. The answer is (b) water"}),
-        Record(id="2", question="b", answer="water", choices=MC.choices, rationales={"t": "x y. The answer is (a) trees"}),
+        Record(
+            id="1", question="a", answer="water", choices=MC.choices, rationales={"t": "w. The answer is (b) water"}
+        ),
+        Record(
+            id="2", question="b", answer="water", choices=MC.choices, rationales={"t": "x y. The answer is (a) trees"}
+        ),
         Record(id="3", question="c", answer="water", choices=MC.choices, rationales={"t": "no answer here"}),
         Record(id="4", question="d", answer="water", choices=MC.choices),
         # a recorded label wins over the text (PaLM's label)
-        Record(id="5", question="e", answer="sand", choices=MC.choices, rationales={"t": "because"},
-               teacher_labels={"t": "sand"}),
+        Record(
+            id="5",
+            question="e",
+            answer="sand",
+            choices=MC.choices,
+            rationales={"t": "because"},
+            teacher_labels={"t": "sand"},
+        ),
     ]
     c = R.consistency(recs, "t")
     assert (c["total"], c["with_rationale"], c["parsed"], c["kept"], c["dropped"], c["unparsed"]) == (5, 4, 3, 2, 2, 1)
@@ -68,10 +81,15 @@ def test_consistency_counts_and_lengths():
 
 # --- scripted teachers ------------------------------------------------------------------
 
+
 def test_oracle_and_noisy_oracle():
     recs = load_dataset("synthetic:arithmetic", n=200)
-    res = R.generate_rationales(["oracle", "noisy-oracle@p=0.3", "noisy-oracle@p=0.3,style=terse"], recs,
-                                cache_dir="/nonexistent-never-written", progress=False)
+    res = R.generate_rationales(
+        ["oracle", "noisy-oracle@p=0.3", "noisy-oracle@p=0.3,style=terse"],
+        recs,
+        cache_dir="/nonexistent-never-written",
+        progress=False,
+    )
     out = res.attach(recs)
     assert R.consistency(out, "oracle")["rate"] == 1.0
     assert [t["oracle"] for t in res.texts] == [r.solution for r in recs]
@@ -106,6 +124,7 @@ def test_teacher_name_errors():
 
 # --- recorded teachers on the real files ------------------------------------------------------
 
+
 @needs_data
 def test_recorded_teachers_on_real_data():
     obqa = load_dataset("tinyllm:obqa", "test", data_dir=DATA, n=50)
@@ -113,7 +132,7 @@ def test_recorded_teachers_on_real_data():
     for i, rec in enumerate(obqa):
         assert res.texts[i]["flan-t5-xl"] == rec.rationales.get("flan-t5-xl")
     flan = R.consistency(res.attach(obqa), "flan-t5-xl")
-    assert flan["with_rationale"] == 50 and flan["rate"] > 0.8   # teacher-forced FLAN-T5 mostly agrees
+    assert flan["with_rationale"] == 50 and flan["rate"] > 0.8  # teacher-forced FLAN-T5 mostly agrees
     cqa = load_dataset("dss:cqa", "train", data_dir=DATA, n=30)
     palm = R.consistency(R.generate_rationales("palm-540b", cqa, progress=False).attach(cqa), "palm-540b")
     assert palm["parsed"] >= 28 and palm["kept"] >= 20  # a few PaLM strings have no parsable label
@@ -122,6 +141,7 @@ def test_recorded_teachers_on_real_data():
 
 
 # --- the cache -------------------------------------------------------------------------------
+
 
 def test_cache_skips_corrupt_trailing_line_and_appends_after_it(tmp_path):
     path = tmp_path / "c.jsonl"
@@ -144,17 +164,17 @@ def test_cache_skips_corrupt_trailing_line_and_appends_after_it(tmp_path):
 def test_batched_equals_one_at_a_time_and_cache_resume(tok, lm, tmp_path):
     recs = load_dataset("synthetic:tracking", n=8)
     teacher = live(tok, lm)
-    res = R.generate_rationales([teacher], recs, k=1, cache_dir=tmp_path / "a", batch_size=4, max_new_tokens=16,
-                                progress=False)
+    res = R.generate_rationales(
+        [teacher], recs, k=1, cache_dir=tmp_path / "a", batch_size=4, max_new_tokens=16, progress=False
+    )
     batched = [t["tiny-live"] for t in res.texts]
     assert res.stats["tiny-live"]["generated"] == 8 and len(set(batched)) > 4
     # one at a time with plain model.generate on the same prompts: identical greedy text
-    built = R._build_prompts(teacher, recs, "teacher_forced", recs, 1, 0, 16,
-                             {"dropped_examples": 0, "truncated": 0})
+    built = R._build_prompts(teacher, recs, "teacher_forced", recs, 1, 0, 16, {"dropped_examples": 0, "truncated": 0})
     for (prompt, _), text in zip(built, batched):
         ids = tok(prompt, return_tensors="pt")
         out = lm.generate(**ids, max_new_tokens=16, do_sample=False, pad_token_id=tok.pad_token_id)
-        one = tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        one = tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
         assert one.split("\n\nQ:")[0].strip() == text
 
     # crash after 2 batches (an exception that is not an OOM, so it is not retried)
@@ -169,21 +189,27 @@ def test_batched_equals_one_at_a_time_and_cache_resume(tok, lm, tmp_path):
 
     crashing = CrashingTeacher("tiny-live", model=lm, tokenizer=tok, chat=False, bf16=False)
     with pytest.raises(Crash):
-        R.generate_rationales([crashing], recs, k=1, cache_dir=tmp_path / "b", batch_size=3, max_new_tokens=16,
-                              progress=False)
+        R.generate_rationales(
+            [crashing], recs, k=1, cache_dir=tmp_path / "b", batch_size=3, max_new_tokens=16, progress=False
+        )
     path = R.cache_path(tmp_path / "b", "tiny-live", "teacher_forced", "greedy-m16")
-    assert len(path.read_text().splitlines()) == 6            # two finished batches kept
-    resumed = R.generate_rationales([live(tok, lm)], recs, k=1, cache_dir=tmp_path / "b", batch_size=3,
-                                    max_new_tokens=16, progress=False)
-    assert {k: resumed.stats["tiny-live"][k] for k in ("generated", "cached", "failed")} == \
-        {"generated": 2, "cached": 6, "failed": 0}
+    assert len(path.read_text().splitlines()) == 6  # two finished batches kept
+    resumed = R.generate_rationales(
+        [live(tok, lm)], recs, k=1, cache_dir=tmp_path / "b", batch_size=3, max_new_tokens=16, progress=False
+    )
+    assert {k: resumed.stats["tiny-live"][k] for k in ("generated", "cached", "failed")} == {
+        "generated": 2,
+        "cached": 6,
+        "failed": 0,
+    }
     assert [t["tiny-live"] for t in resumed.texts] == batched
     ids = [json.loads(line)["id"] for line in path.read_text().splitlines()]
-    assert sorted(ids) == sorted(r.id for r in recs)          # no loss, no duplicate
+    assert sorted(ids) == sorted(r.id for r in recs)  # no loss, no duplicate
     # warm cache: zero model calls
     warm = live(tok, lm)
-    again = R.generate_rationales([warm], recs, k=1, cache_dir=tmp_path / "b", batch_size=3, max_new_tokens=16,
-                                  progress=False)
+    again = R.generate_rationales(
+        [warm], recs, k=1, cache_dir=tmp_path / "b", batch_size=3, max_new_tokens=16, progress=False
+    )
     assert warm.calls == 0 and again.stats["tiny-live"]["cached"] == 8
     assert [t["tiny-live"] for t in again.texts] == batched
 
@@ -200,8 +226,7 @@ def test_failed_batches_are_retried_smaller(tok, lm, tmp_path):
 
     t = OOMTeacher("tiny-oom", model=lm, tokenizer=tok, chat=False, bf16=False)
     with pytest.warns(UserWarning, match="retrying"):
-        res = R.generate_rationales([t], recs, k=1, cache_dir=tmp_path, batch_size=6, max_new_tokens=8,
-                                    progress=False)
+        res = R.generate_rationales([t], recs, k=1, cache_dir=tmp_path, batch_size=6, max_new_tokens=8, progress=False)
     st = res.stats["tiny-oom"]
     assert (st["generated"], st["failed"]) == (5, 1)
     assert res.texts[2]["tiny-oom"] is None and all(res.texts[i]["tiny-oom"] for i in (0, 1, 3, 4, 5))
@@ -209,8 +234,17 @@ def test_failed_batches_are_retried_smaller(tok, lm, tmp_path):
 
 def test_sampling_gives_n_paths(tok, lm, tmp_path):
     recs = load_dataset("synthetic:arithmetic", n=3)
-    res = R.generate_rationales([live(tok, lm)], recs, k=1, cache_dir=tmp_path, max_new_tokens=8,
-                                do_sample=True, n_samples=3, temperature=1.5, progress=False)
+    res = R.generate_rationales(
+        [live(tok, lm)],
+        recs,
+        k=1,
+        cache_dir=tmp_path,
+        max_new_tokens=8,
+        do_sample=True,
+        n_samples=3,
+        temperature=1.5,
+        progress=False,
+    )
     assert all(len(s["tiny-live"]) == 3 for s in res.samples)
     assert any(len(set(s["tiny-live"])) > 1 for s in res.samples)
     assert list(tmp_path.glob("*sample-n3-t1.5*.jsonl"))
@@ -218,13 +252,29 @@ def test_sampling_gives_n_paths(tok, lm, tmp_path):
 
 # --- command line ---------------------------------------------------------------------------
 
+
 def test_cli_final_line_and_resume(tok, lm, tmp_path, capsys):
     from labkit.cli import main
+
     model_dir = tmp_path / "tiny-model"
     lm.save_pretrained(model_dir)
     tok.save_pretrained(model_dir)
-    argv = ["rationales", "generate", "--teacher", str(model_dir), "--teacher", "oracle", "--dataset",
-            "synthetic:arithmetic", "--limit", "5", "--cache", str(tmp_path / "cache"), "--max-new-tokens", "8"]
+    argv = [
+        "rationales",
+        "generate",
+        "--teacher",
+        str(model_dir),
+        "--teacher",
+        "oracle",
+        "--dataset",
+        "synthetic:arithmetic",
+        "--limit",
+        "5",
+        "--cache",
+        str(tmp_path / "cache"),
+        "--max-new-tokens",
+        "8",
+    ]
     assert main(argv) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == "generated=10 cached=0 failed=0"
     assert main(argv) == 0
@@ -259,6 +309,7 @@ def test_kill_9_mid_run_loses_only_the_batch_in_flight(tmp_path):
     n_before = len([ln for ln in path.read_bytes().split(b"\n") if ln.strip()])
     assert 4 <= n_before < 40
     from labkit import tiny
+
     tok = tiny.train_tokenizer(tiny.default_corpus(), vocab_size=512)
     recs = load_dataset("synthetic:tracking", n=40)
     t = R.get_teacher("tiny-kill", model=_noisy_tiny_lm(tok), tokenizer=tok, chat=False, bf16=False)

@@ -1,5 +1,6 @@
 """labkit.releases (`labkit data fetch`) against a local HTTP server on 127.0.0.1 that serves archives
 built here from ../shared/data: served, already there, interrupted, corrupt, wrong row count, offline."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,8 +23,10 @@ from labkit.cli import main as cli_main
 from labkit.errors import LabkitError
 
 DATA = Path(os.environ.get("LABKIT_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
-pytestmark = pytest.mark.skipif(not (DATA / "tinyllm" / "arc").is_dir() or not (DATA / "dss" / "svamp").is_dir(),
-                                reason="real data (../shared/data) absent")
+pytestmark = pytest.mark.skipif(
+    not (DATA / "tinyllm" / "arc").is_dir() or not (DATA / "dss" / "svamp").is_dir(),
+    reason="real data (../shared/data) absent",
+)
 
 
 def _files(folder: Path):
@@ -82,8 +85,11 @@ class _Server:
 
 
 def _sha(folder: Path, names) -> dict[str, str]:
-    return {f"arc/{p.relative_to(folder)}": hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in _files(folder) if p.name in names}
+    return {
+        f"arc/{p.relative_to(folder)}": hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in _files(folder)
+        if p.name in names
+    }
 
 
 def _drop_last_valid_row(path: Path, raw: bytes) -> bytes:
@@ -96,10 +102,14 @@ def _drop_last_valid_row(path: Path, raw: bytes) -> bytes:
 @pytest.fixture()
 def server():
     arc = DATA / "tinyllm" / "arc"
-    s = _Server({"/tinyllm.tar.gz": _tar_gz("TinyLLM-x/datasets/arc", arc),
-                 "/dss.zip": _zip("datasets/svamp", DATA / "dss" / "svamp"),
-                 "/garbage.zip": b"PK\x03\x04 this is not a zip file at all" * 10,
-                 "/short.tar.gz": _tar_gz("TinyLLM-x/datasets/arc", arc, edit=_drop_last_valid_row)})
+    s = _Server(
+        {
+            "/tinyllm.tar.gz": _tar_gz("TinyLLM-x/datasets/arc", arc),
+            "/dss.zip": _zip("datasets/svamp", DATA / "dss" / "svamp"),
+            "/garbage.zip": b"PK\x03\x04 this is not a zip file at all" * 10,
+            "/short.tar.gz": _tar_gz("TinyLLM-x/datasets/arc", arc, edit=_drop_last_valid_row),
+        }
+    )
     yield s
     s.close()
 
@@ -108,11 +118,18 @@ def _releases(url, tinyllm_path="/tinyllm.tar.gz", sha256=None):
     arc = DATA / "tinyllm" / "arc"
     return {
         "tinyllm": dataclasses.replace(
-            releases.RELEASES["tinyllm"], url=url + tinyllm_path, members={"arc": "TinyLLM-x/datasets/arc"},
+            releases.RELEASES["tinyllm"],
+            url=url + tinyllm_path,
+            members={"arc": "TinyLLM-x/datasets/arc"},
             rows={"arc": releases.RELEASES["tinyllm"].rows["arc"]},
-            sha256=_sha(arc, {"arc_test.json", "train_CoT_0.json"}) if sha256 is None else sha256),
-        "dss": dataclasses.replace(releases.RELEASES["dss"], url=url + "/dss.zip", members={"svamp": "datasets/svamp"},
-                                   rows={"svamp": releases.RELEASES["dss"].rows["svamp"]}),
+            sha256=_sha(arc, {"arc_test.json", "train_CoT_0.json"}) if sha256 is None else sha256,
+        ),
+        "dss": dataclasses.replace(
+            releases.RELEASES["dss"],
+            url=url + "/dss.zip",
+            members={"svamp": "datasets/svamp"},
+            rows={"svamp": releases.RELEASES["dss"].rows["svamp"]},
+        ),
     }
 
 
@@ -127,7 +144,7 @@ def test_fetch_unpacks_validates_and_loads_then_skips(server, tmp_path, capsys):
     assert server.url in manifest and '"files_checked": 2' in manifest
     assert not [p for p in dest.iterdir() if p.name.startswith(".tinyllm-") or p.name.startswith(".dss-")]
     n = len(server.requests)
-    releases.fetch(["tinyllm", "dss"], dest, releases=_releases(server.url), progress=False)     # already there
+    releases.fetch(["tinyllm", "dss"], dest, releases=_releases(server.url), progress=False)  # already there
     assert len(server.requests) == n and "already in" in capsys.readouterr().out
 
 
@@ -136,7 +153,7 @@ def test_interrupted_download_leaves_nothing_then_restarts(server, tmp_path):
     with pytest.raises(LabkitError, match="could not download the tinyllm release"):
         releases.fetch("tinyllm", tmp_path, releases=_releases(server.url), progress=False)
     assert not (tmp_path / "tinyllm").exists()
-    assert not [p for p in (tmp_path / ".downloads").iterdir() if p.suffix == ".gz"]    # no half archive kept
+    assert not [p for p in (tmp_path / ".downloads").iterdir() if p.suffix == ".gz"]  # no half archive kept
     server.cut.clear()
     releases.fetch("tinyllm", tmp_path, releases=_releases(server.url), progress=False)
     assert (tmp_path / "tinyllm" / "arc" / "arc_test.json").is_file()
@@ -145,6 +162,7 @@ def test_interrupted_download_leaves_nothing_then_restarts(server, tmp_path):
 def test_failure_after_download_keeps_the_archive_and_installs_nothing(server, tmp_path, monkeypatch):
     def boom(release, folder):
         raise LabkitError("interrupted while validating")
+
     monkeypatch.setattr(releases, "validate", boom)
     with pytest.raises(LabkitError, match="interrupted"):
         releases.fetch("dss", tmp_path, releases=_releases(server.url), progress=False)
@@ -152,7 +170,7 @@ def test_failure_after_download_keeps_the_archive_and_installs_nothing(server, t
     monkeypatch.undo()
     n = len(server.requests)
     releases.fetch("dss", tmp_path, releases=_releases(server.url), progress=False)
-    assert len(server.requests) == n                       # the downloaded archive was reused
+    assert len(server.requests) == n  # the downloaded archive was reused
     assert (tmp_path / "dss" / "svamp" / "svamp_train.json").is_file()
 
 
@@ -173,7 +191,7 @@ def test_wrong_row_count_and_wrong_hash_name_the_file(server, tmp_path):
 
 
 def test_offline_fails_at_once_with_the_url_and_the_alternative(tmp_path):
-    with socket.socket() as s:                             # a port nobody listens on
+    with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     rel = _releases(f"http://127.0.0.1:{port}")
@@ -188,6 +206,8 @@ def test_offline_fails_at_once_with_the_url_and_the_alternative(tmp_path):
 def test_cli_unknown_release_and_pinned_urls(capsys):
     assert cli_main(["data", "fetch", "flan"]) == 2
     assert "unknown release" in capsys.readouterr().err
-    for r in releases.RELEASES.values():                   # immutable: a 40-hex commit in every URL
-        assert any(len(part) >= 40 and all(c in "0123456789abcdef" for c in part[:40])
-                   for part in r.url.replace("-", "/").replace(".", "/").split("/")), r.url
+    for r in releases.RELEASES.values():  # immutable: a 40-hex commit in every URL
+        assert any(
+            len(part) >= 40 and all(c in "0123456789abcdef" for c in part[:40])
+            for part in r.url.replace("-", "/").replace(".", "/").split("/")
+        ), r.url

@@ -1,5 +1,6 @@
 """labkit.sequences: pair encoding masks, truncation, the teacher-mixed sampler, batched greedy decoding and
 response logits equal to one-at-a-time."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,9 +9,10 @@ import torch
 from labkit import sequences as S
 from labkit import tiny
 
-
-PROMPTS = [f"Q: {a} has {n} {o}. How many?\nA:" for a, n, o in
-           zip(["Ann", "Bob", "Carol"], range(3, 6), ["apples", "pens", "cups"])]
+PROMPTS = [
+    f"Q: {a} has {n} {o}. How many?\nA:"
+    for a, n, o in zip(["Ann", "Bob", "Carol"], range(3, 6), ["apples", "pens", "cups"])
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +47,8 @@ def test_encode_truncates_prompt_from_the_left(tok):
     e = S.encode_example(tok, prompt, " (c) 7", max_len=24)
     t_ids = tok(" (c) 7")["input_ids"] + [tok.eos_token_id]
     assert len(e["input_ids"]) == 24
-    assert e["input_ids"][-len(t_ids):] == t_ids                   # the target survives whole
-    assert tok.decode(e["input_ids"][: -len(t_ids)]).endswith("last bit?\nA:")   # the prompt's end survives
+    assert e["input_ids"][-len(t_ids) :] == t_ids  # the target survives whole
+    assert tok.decode(e["input_ids"][: -len(t_ids)]).endswith("last bit?\nA:")  # the prompt's end survives
     s = S.encode_example(tok, prompt, " (c) 7", max_len=24, seq2seq=True)
     assert s["labels"] == t_ids and s["input_ids"][-1] == tok.eos_token_id and len(s["input_ids"]) == 24
 
@@ -56,9 +58,17 @@ def test_teacher_mixed_sampler_draws_from_the_mixture(tok, teacher):
     alpha, n = 0.4, 2000
     prompt = S.prompt_ids(tok, PROMPTS[0])
     g = torch.Generator().manual_seed(0)
-    ys = S.sample_responses(student, [prompt] * n, max_new_tokens=1, eos_id=tok.eos_token_id,
-                             pad=tok.pad_token_id, teacher=teacher, teacher_mix=alpha, generator=g,
-                             batch_size=n)
+    ys = S.sample_responses(
+        student,
+        [prompt] * n,
+        max_new_tokens=1,
+        eos_id=tok.eos_token_id,
+        pad=tok.pad_token_id,
+        teacher=teacher,
+        teacher_mix=alpha,
+        generator=g,
+        batch_size=n,
+    )
     counts = torch.bincount(torch.tensor([y[0] for y in ys]), minlength=len(tok)).double()
     with torch.no_grad():
         ids = torch.tensor([prompt])
@@ -73,7 +83,7 @@ def test_teacher_mixed_sampler_draws_from_the_mixture(tok, teacher):
 
 def test_batched_greedy_decoding_and_logits_match_one_at_a_time(tok, teacher):
     prompts = [S.prompt_ids(tok, p) for p in PROMPTS[:3]]
-    assert len({len(p) for p in prompts}) > 1   # different lengths: left padding matters
+    assert len({len(p) for p in prompts}) > 1  # different lengths: left padding matters
     kw = dict(max_new_tokens=6, eos_id=tok.eos_token_id, pad=tok.pad_token_id, greedy=True)
     batched = S.sample_responses(teacher, prompts, batch_size=3, **kw)
     single = [S.sample_responses(teacher, [p], batch_size=1, **kw)[0] for p in prompts]
@@ -81,8 +91,8 @@ def test_batched_greedy_decoding_and_logits_match_one_at_a_time(tok, teacher):
     rollouts = [S.make_rollout(p, r, 64) for p, r in zip(prompts, batched)]
     b = S.collate_rollouts(rollouts, tok.pad_token_id)
     with torch.no_grad():
-        logits = S.response_logits(teacher, b)                                     # (B, R, V)
+        logits = S.response_logits(teacher, b)  # (B, R, V)
         for i, r in enumerate(rollouts):
             ids = torch.tensor([r["prompt"] + r["response"]])
-            ref = teacher(ids).logits[0, len(r["prompt"]) - 1: -1]
+            ref = teacher(ids).logits[0, len(r["prompt"]) - 1 : -1]
             torch.testing.assert_close(logits[i, : len(r["response"])], ref, atol=1e-4, rtol=1e-4)

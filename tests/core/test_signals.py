@@ -1,5 +1,6 @@
 """labkit.signals: the store round-trips exactly, resumes after kill -9, refuses other settings by name;
 top-k with k = V is the exact divergence; the sampled forward KL is unbiased (value and gradient)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -53,10 +54,10 @@ def test_store_round_trips_exactly(tok, teacher, rollouts, tmp_path):
     assert torch.equal(sig.topk_ids, top_ids) and torch.equal(sig.topk_logprobs, top_lp)
     torch.testing.assert_close(sig.tail_logmass, torch.log1p(-top_lp.exp().sum(-1)), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(sig.sample_logprobs, lp.gather(-1, sig.sample_ids))
-    one = store.get([3])                                         # a single sequence: its rows only
+    one = store.get([3])  # a single sequence: its rows only
     n_before = sum(len(r["response"]) for r in rollouts[:3])
-    assert torch.equal(one.topk_ids, sig.topk_ids[n_before: n_before + len(rollouts[3]["response"])])
-    assert store.bytes_per_token() < 4 * lp.shape[-1] / 4        # far below dense float32 rows
+    assert torch.equal(one.topk_ids, sig.topk_ids[n_before : n_before + len(rollouts[3]["response"])])
+    assert store.bytes_per_token() < 4 * lp.shape[-1] / 4  # far below dense float32 rows
 
 
 def test_capture_resumes_after_kill_9_without_loss_or_duplicates(tok, teacher, rollouts, tmp_path):
@@ -64,7 +65,7 @@ def test_capture_resumes_after_kill_9_without_loss_or_duplicates(tok, teacher, r
     script = textwrap.dedent(f"""
         import os, torch
         from labkit import signals
-        d = torch.load({str(tmp_path / 'inputs.pt')!r}, weights_only=False)
+        d = torch.load({str(tmp_path / "inputs.pt")!r}, weights_only=False)
         real = signals.save_file
         count = [0]
         def save_then_die(tensors, path):
@@ -73,7 +74,7 @@ def test_capture_resumes_after_kill_9_without_loss_or_duplicates(tok, teacher, r
             if count[0] == 2:
                 os.kill(os.getpid(), 9)                           # killed right after the second chunk
         signals.save_file = save_then_die
-        signals.capture(d["teacher"], d["tok"], d["rollouts"], {str(tmp_path / 'store')!r}, k=4, samples=2,
+        signals.capture(d["teacher"], d["tok"], d["rollouts"], {str(tmp_path / "store")!r}, k=4, samples=2,
                         chunk_size=2, batch_size=1)
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
@@ -113,8 +114,8 @@ def test_topk_with_k_equal_v_is_the_exact_divergence(tok, teacher, rollouts, tmp
     t_full[b["response_mask"]] = lp
     ref = losses.divergence(z, t_full, kind=kind, mask=b["response_mask"])
     torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-6)
-    g1, = torch.autograd.grad(got, z)
-    g2, = torch.autograd.grad(losses.divergence(z, t_full, kind=kind, mask=b["response_mask"]), z)
+    (g1,) = torch.autograd.grad(got, z)
+    (g2,) = torch.autograd.grad(losses.divergence(z, t_full, kind=kind, mask=b["response_mask"]), z)
     torch.testing.assert_close(g1, g2, rtol=1e-4, atol=1e-7)
 
 
@@ -133,17 +134,22 @@ def test_sampled_forward_kl_is_unbiased_value_and_gradient():
     g = torch.Generator().manual_seed(2)
     t = torch.randn(3, 11, generator=g) * 2
     z = torch.randn(3, 11, generator=g).requires_grad_(True)
-    exact = losses.divergence(z, t, kind="forward_kl", reduction="none").detach()       # (3,)
+    exact = losses.divergence(z, t, kind="forward_kl", reduction="none").detach()  # (3,)
     draws = []
     grads = []
     for rep in range(400):
         rows = signals._capture_rows(t, k=2, samples=16, temperature=1.0, generator=torch.Generator().manual_seed(rep))
-        sig = signals.Signals(rows["topk_ids"].long(), rows["topk_logprobs"], rows["tail_logmass"],
-                              rows["sample_ids"].long(), rows["sample_logprobs"])
+        sig = signals.Signals(
+            rows["topk_ids"].long(),
+            rows["topk_logprobs"],
+            rows["tail_logmass"],
+            rows["sample_ids"].long(),
+            rows["sample_logprobs"],
+        )
         v = signals.sampled_forward_kl(z, sig, reduction="none")
         grads.append(torch.autograd.grad(v.sum(), z)[0])
         draws.append(v.detach())
-    d = torch.stack(draws)                                                             # (400, 3)
+    d = torch.stack(draws)  # (400, 3)
     se = d.std(0) / 20
     assert torch.all((d.mean(0) - exact).abs() < 4 * se + 1e-6), (d.mean(0), exact, se)
     gm = torch.stack(grads)

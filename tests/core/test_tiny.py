@@ -1,4 +1,5 @@
 """labkit.tiny: deterministic tokenizer and tiny models, built in well under a second."""
+
 import time
 
 import pytest
@@ -18,8 +19,14 @@ def _ids(tok, text="[answer] Q: Alice has 12 apples. How many?\nA: 12 + 3 = 15."
 
 
 def test_tokenizer_round_trips_any_text(tok):
-    texts = ["Hello world!", "  two  spaces\nand a newline\t", "12 + 7 = 19.", "Ünïcödé 日本語 🙂",
-             "(a) water (b) fire", ""]
+    texts = [
+        "Hello world!",
+        "  two  spaces\nand a newline\t",
+        "12 + 7 = 19.",
+        "Ünïcödé 日本語 🙂",
+        "(a) water (b) fire",
+        "",
+    ]
     for t in texts:
         assert tok.decode(tok(t).input_ids) == t
 
@@ -44,8 +51,21 @@ def test_split_digits_cuts_every_number_into_single_digits():
     text = "A: 19 + 7 = 26."
     # frequent numbers become one token each (" 19", " 26"); with split_digits the space and every digit stand alone
     assert whole.convert_ids_to_tokens(whole(text).input_ids) == ["A", ":", "Ġ19", "Ġ+", "Ġ7", "Ġ=", "Ġ26", "."]
-    assert digits.convert_ids_to_tokens(digits(text).input_ids) == ["A", ":", "Ġ", "1", "9", "Ġ+", "Ġ", "7", "Ġ=",
-                                                                    "Ġ", "2", "6", "."]
+    assert digits.convert_ids_to_tokens(digits(text).input_ids) == [
+        "A",
+        ":",
+        "Ġ",
+        "1",
+        "9",
+        "Ġ+",
+        "Ġ",
+        "7",
+        "Ġ=",
+        "Ġ",
+        "2",
+        "6",
+        ".",
+    ]
     assert not any(any(c.isdigit() for c in t) and len(t.lstrip("Ġ")) > 1 for t in digits.get_vocab())
     for t in (text, "x 1234567  8\n9 🙂", "a12b"):
         assert digits.decode(digits(t).input_ids) == t and whole.decode(whole(t).input_ids) == t
@@ -54,8 +74,7 @@ def test_split_digits_cuts_every_number_into_single_digits():
 
 
 def test_chat_template(tok):
-    text = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
-                                   add_generation_prompt=True)
+    text = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
     assert text == "<|user|>\nhi<|endoftext|>\n<|assistant|>\n"
 
 

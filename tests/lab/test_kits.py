@@ -1,5 +1,6 @@
 """labkit.lab.kits (`labkit kits build`): the kits a profile's notebooks read are built once into $LABKIT_HOME and
 loaded by the notebooks' own loaders; the paper profile has none; a bad name fails before anything is built."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ def test_build_writes_the_kits_the_notebooks_then_load(tmp_path, monkeypatch, ca
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     assert cli(["kits", "build", "--profile", "smoke"]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in printed] == ["task", "task", "xtok", "xtok"]   # what it does, then what it did
+    assert [line.split()[0] for line in printed] == ["task", "task", "xtok", "xtok"]  # what it does, then what it did
     assert "03_minillm_reverse_kl, 04_gkd_on_policy" in printed[0] and printed[3].split()[1] == "smoke"
     assert kits.used_by("xtok") == ["06_cross_tokenizer"]
     task_dir = tmp_path / "task_teachers" / task_teacher.recipe_hash(task_teacher.RECIPES["smoke"])
@@ -27,7 +28,7 @@ def test_build_writes_the_kits_the_notebooks_then_load(tmp_path, monkeypatch, ca
     assert task_teacher.task_kit("smoke").path == task_dir
     assert xtok.xtok_kit("smoke").path == xtok_dir
     assert {d: (d / "manifest.json").stat().st_mtime_ns for d in stamps} == stamps
-    row, = kits.build("smoke", ["task"])
+    (row,) = kits.build("smoke", ["task"])
     assert row["path"] == str(task_dir) and row["manifest"]["teacher_valid_accuracy"] >= 0
 
 
@@ -40,4 +41,4 @@ def test_profiles_without_kits_and_bad_names(tmp_path, monkeypatch):
         kits.build("smoke", ["task", "bogus"])
     with pytest.raises(LabkitError, match="profile='nope'"):
         kits.build("nope")
-    assert not any(tmp_path.iterdir())                   # nothing built before the error
+    assert not any(tmp_path.iterdir())  # nothing built before the error

@@ -1,4 +1,5 @@
 """labkit.lab.parallel: forked workers give the same results as a plain loop, in job order, one thread each."""
+
 from __future__ import annotations
 
 import os
@@ -7,13 +8,17 @@ import torch
 
 from labkit.lab import parallel
 
-STATE = {"offset": 10}          # module state a forked worker inherits
+STATE = {"offset": 10}  # module state a forked worker inherits
 
 
 def _work(seed: int, scale: float):
     g = torch.Generator().manual_seed(seed)
-    return {"seed": seed, "value": float(torch.randn(3, generator=g).sum() * scale) + STATE["offset"],
-            "pid": os.getpid(), "threads": torch.get_num_threads()}
+    return {
+        "seed": seed,
+        "value": float(torch.randn(3, generator=g).sum() * scale) + STATE["offset"],
+        "pid": os.getpid(),
+        "threads": torch.get_num_threads(),
+    }
 
 
 def test_map_runs_matches_a_loop_in_order():

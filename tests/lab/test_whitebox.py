@@ -1,5 +1,6 @@
 """labkit.lab.whitebox without a kit: the arms' fields, the profiles' checks, and the enumerable case behind
 notebook 03's estimator cell (the exact gradient against finite differences, the estimator against it)."""
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,15 @@ from labkit.lab import whitebox
 def test_minillm_arms_carry_the_flipped_stabiliser_in_a_field():
     P = whitebox.MiniLLMProfile.resolve("default", methods=["sft", "kd", "minillm"], teacher_mix=0.2)
     arms = {a.label: a for a in whitebox.minillm_arms(P)}
-    assert list(arms) == ["sft", "kd", "minillm", "minillm −single-step", "minillm α=0", "minillm −length-norm",
-                          whitebox.INIT]
+    assert list(arms) == [
+        "sft",
+        "kd",
+        "minillm",
+        "minillm −single-step",
+        "minillm α=0",
+        "minillm −length-norm",
+        whitebox.INIT,
+    ]
     assert arms["kd"].method == "wordkd" and arms["kd"].reads == {"targets": "gold", "signals": "kd"}
     assert arms["minillm α=0"].settings["teacher_mix"] == 0.0 and arms["minillm α=0"].reads["ablation"] == "α=0"
     assert arms["minillm −single-step"].settings["single_step"] is False
@@ -26,17 +34,20 @@ def test_minillm_arms_carry_the_flipped_stabiliser_in_a_field():
 
 def test_gkd_arms_read_the_teachers_outputs_only_off_policy():
     assert whitebox.gkd_arm(0.0, 0.5).reads == {"targets": "teacher", "signals": "gkd", "on_policy": False}
-    assert whitebox.gkd_arm(1.0, 0.5).reads == {"on_policy": True}            # all on-policy: no fixed data
-    assert whitebox.gkd_arm(0.5, 1.0).setting("max_new_tokens") == 64          # the method's own default
+    assert whitebox.gkd_arm(1.0, 0.5).reads == {"on_policy": True}  # all on-policy: no fixed data
+    assert whitebox.gkd_arm(0.5, 1.0).setting("max_new_tokens") == 64  # the method's own default
 
 
-@pytest.mark.parametrize("given, message", [
-    (dict(teacher_mix=1.0), r"parameter teacher_mix=1.0: expected α in \[0, 1\)"),
-    (dict(methods=["sft", "rl"]), r"parameter methods=\['sft', 'rl'\]: expected a non-empty list from sft, kd"),
-    (dict(kit="huge"), r"parameter kit='huge': expected one of"),
-    (dict(seeds=[0, "1"]), r"parameter seeds=\[0, '1'\]: expected a non-empty list of distinct integers"),
-    (dict(teacher="no-such-model"), r"parameter teacher='no-such-model': expected a known model"),
-])
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        (dict(teacher_mix=1.0), r"parameter teacher_mix=1.0: expected α in \[0, 1\)"),
+        (dict(methods=["sft", "rl"]), r"parameter methods=\['sft', 'rl'\]: expected a non-empty list from sft, kd"),
+        (dict(kit="huge"), r"parameter kit='huge': expected one of"),
+        (dict(seeds=[0, "1"]), r"parameter seeds=\[0, '1'\]: expected a non-empty list of distinct integers"),
+        (dict(teacher="no-such-model"), r"parameter teacher='no-such-model': expected a known model"),
+    ],
+)
 def test_minillm_profile_errors_name_the_parameter(given, message):
     with pytest.raises(LabkitError, match=message):
         whitebox.MiniLLMProfile.resolve("default", **given)
@@ -53,12 +64,14 @@ def test_exact_reverse_kl_gradient_matches_finite_differences():
     q, p, logits_of = whitebox.enumerable_case(vocab=3, length=2, seed=4)
     exact = whitebox.exact_reverse_kl_grad(q, p, logits_of, 3, 2)
     import itertools
+
     seqs = torch.tensor(list(itertools.product(range(3), repeat=2)))
 
     def kl(table):
         lq = torch.log_softmax(logits_of(table, seqs), -1).gather(-1, seqs[..., None]).squeeze(-1).sum(1)
         lp = torch.log_softmax(logits_of(p, seqs), -1).gather(-1, seqs[..., None]).squeeze(-1).sum(1)
         return float((lq.exp() * (lq - lp)).sum())
+
     h, fd = 1e-6, torch.zeros_like(q)
     for i in range(q.shape[0]):
         for j in range(q.shape[1]):
@@ -74,13 +87,15 @@ def test_exact_reverse_kl_gradient_matches_finite_differences():
 def test_the_estimator_cell_is_unbiased_and_single_step_spreads_less(single_step):
     q, p, logits_of = whitebox.enumerable_case(vocab=3, length=2, seed=0)
     exact = whitebox.exact_reverse_kl_grad(q, p, logits_of, 3, 2)
-    g = whitebox.estimator_spread(q, p, logits_of, n_batches=400, batch=16, seed=1, single_step=single_step,
-                                  teacher_mix=0.0, length_norm=False)
+    g = whitebox.estimator_spread(
+        q, p, logits_of, n_batches=400, batch=16, seed=1, single_step=single_step, teacher_mix=0.0, length_norm=False
+    )
     se = g.std(0) / math.sqrt(g.shape[0])
     assert torch.all((g.mean(0) - exact).abs() <= 4 * se + 1e-3)
     rows = {r["estimator"]: r for r in whitebox.estimator_rows({"x": g}, exact)}
     assert rows["x"]["cosine(mean, exact)"] > 0.98 and rows["x"]["batches"] == 400
     if single_step:
-        other = whitebox.estimator_spread(q, p, logits_of, n_batches=400, batch=16, seed=1, single_step=False,
-                                          teacher_mix=0.0, length_norm=False)
+        other = whitebox.estimator_spread(
+            q, p, logits_of, n_batches=400, batch=16, seed=1, single_step=False, teacher_mix=0.0, length_norm=False
+        )
         assert g.std(0).norm() < other.std(0).norm()

@@ -1,4 +1,5 @@
 """Widget panels write the values of their controls back to the notebook's variables."""
+
 import pytest
 
 pytest.importorskip("ipywidgets")
@@ -49,8 +50,8 @@ def test_tinyllm_panel_alpha_slider_per_teacher():
 def test_mode_seeking_live_refits_when_a_slider_moves():
     ns = {"separation": 6.0, "weight": 0.7, "beta": 0.5, "degree": 2, "student_order": 1}
     panel = widgets.mode_seeking_live(ns)
-    assert panel.fits["forward_kl"][0] == pytest.approx(0.7 * -3 + 0.3 * 3, abs=1e-2)   # moment matching
-    assert panel.fits["reverse_kl"][0] == pytest.approx(-3.0, abs=0.05)                 # the heavier mode
+    assert panel.fits["forward_kl"][0] == pytest.approx(0.7 * -3 + 0.3 * 3, abs=1e-2)  # moment matching
+    assert panel.fits["reverse_kl"][0] == pytest.approx(-3.0, abs=0.05)  # the heavier mode
     panel.controls["weight"].value = 0.3
     assert ns["weight"] == 0.3
     assert panel.fits["forward_kl"][0] == pytest.approx(0.3 * -3 + 0.7 * 3, abs=1e-2)
@@ -66,8 +67,13 @@ def _sliders(panel):
 def test_sliders_take_a_wide_row_and_labels_their_natural_width():
     """In the default 300-px row a long label left the track 0 px wide (tests/browser measures it in Chromium)."""
     ns = {"teachers": ["oracle"], "alphas": 1.0}
-    panels = [widgets.mode_seeking_panel({}), widgets.dss_panel({}, datasets=["synthetic:arithmetic"]),
-              widgets.tinyllm_panel(ns, teacher_options=["oracle"]), widgets.minillm_panel({}), widgets.gkd_panel({})]
+    panels = [
+        widgets.mode_seeking_panel({}),
+        widgets.dss_panel({}, datasets=["synthetic:arithmetic"]),
+        widgets.tinyllm_panel(ns, teacher_options=["oracle"]),
+        widgets.minillm_panel({}),
+        widgets.gkd_panel({}),
+    ]
     sliders = [s for p in panels for s in _sliders(p)] + list(panels[2].alpha_sliders.values())
     assert len(sliders) == 12
     for s in sliders:
@@ -78,7 +84,7 @@ def test_sliders_take_a_wide_row_and_labels_their_natural_width():
 
 
 def test_gkd_panel_reruns_into_its_output_and_stores_the_result():
-    ns = {"lmbda": 0.5, "beta": 0.5, "metric": "accuracy"}   # the notebook's default metric is offered
+    ns = {"lmbda": 0.5, "beta": 0.5, "metric": "accuracy"}  # the notebook's default metric is offered
     panel = widgets.gkd_panel(ns)
     calls = []
 
@@ -89,7 +95,7 @@ def test_gkd_panel_reruns_into_its_output_and_stores_the_result():
     first = panel.rerun(one_run, store="single")
     assert first == {"lmbda": 0.5, "beta": 0.5} and ns["single"] == first
     assert panel.output in panel.widget.children
-    mini = widgets.minillm_panel({})                           # notebook 03 re-runs its one seed the same way
+    mini = widgets.minillm_panel({})  # notebook 03 re-runs its one seed the same way
     assert mini.output in mini.widget.children
     panel.controls["lmbda"].value = 0.7
     assert calls == [0.5, 0.7] and ns["single"] == {"lmbda": 0.7, "beta": 0.5}
@@ -99,7 +105,7 @@ def test_gkd_panel_reruns_into_its_output_and_stores_the_result():
 
 def test_dss_panel_offers_only_the_datasets_this_machine_has(tmp_path, monkeypatch):
     monkeypatch.delenv("LABKIT_DATA", raising=False)
-    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))   # no fetched data
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))  # no fetched data
     ok, missing = widgets.available_datasets()
     synthetic = [d for d in widgets.known_datasets() if d.startswith("synthetic:")]
     assert [d for d in ok if not d.startswith("hub:")] == synthetic and "synthetic:arithmetic" in ok
@@ -109,9 +115,10 @@ def test_dss_panel_offers_only_the_datasets_this_machine_has(tmp_path, monkeypat
     note = panel.widget.children[-1].value
     assert "not offered here" in note and "dss:svamp" in note
 
-    svamp = tmp_path / "data" / "dss" / "svamp"   # one dataset's files in data_dir: it is offered
+    svamp = tmp_path / "data" / "dss" / "svamp"  # one dataset's files in data_dir: it is offered
     svamp.mkdir(parents=True)
-    (svamp / "svamp_test.json").write_text('{"input": "Luke has 84 points in 2 rounds. Per round?", '
-                                           '"label": "( 84.0 / 2.0 )"}\n')
+    (svamp / "svamp_test.json").write_text(
+        '{"input": "Luke has 84 points in 2 rounds. Per round?", "label": "( 84.0 / 2.0 )"}\n'
+    )
     panel = widgets.dss_panel({"dataset": "synthetic:arithmetic", "data_dir": str(tmp_path / "data")})
     assert "dss:svamp" in panel.controls["dataset"].options and "dss:cqa" not in panel.controls["dataset"].options

@@ -1,5 +1,6 @@
 """labkit.lab.xtok (notebook 06's glue): position kinds and alignment counts on hand-checked tokenizations, the
 viewer's boxes, teacher-forced digit log-probabilities against a hand-computed uniform model, claims."""
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,21 @@ def test_number_tokenizers_and_position_kinds_by_hand(pair, tmp_path):
     # the teacher's number tokens exist nowhere in the digit vocabulary; the student's "Ġ" and digits do exist
     # in the whole-number vocabulary (every byte is a token there)
     assert t_kind == ["exact", "exact", "unmatched", "exact", "unmatched", "exact", "unmatched", "exact"]
-    assert s_kind == ["exact", "exact", "merged", "merged", "merged", "exact", "merged", "merged", "exact",
-                      "merged", "merged", "merged", "exact"]
+    assert s_kind == [
+        "exact",
+        "exact",
+        "merged",
+        "merged",
+        "merged",
+        "exact",
+        "merged",
+        "merged",
+        "exact",
+        "merged",
+        "merged",
+        "merged",
+        "exact",
+    ]
     assert xtok.numbers_single_token_share(whole, [TEXT]) == 1.0
     assert xtok.numbers_single_token_share(digits, [TEXT]) == 0.0
 
@@ -66,11 +80,14 @@ def _wordlevel(vocab, decoder, **special):
 
 
 def test_specials_and_split_multibyte_characters_count_as_unmatched(tmp_path):
-    bl = _wordlevel(["<|endoftext|>", "Ann", "Ġcaf", "Ã©", "Ġ1", "2", "."], decoders.ByteLevel(),
-                    eos_token="<|endoftext|>")
-    ms = _wordlevel(["<bos>", "Ann", "▁café", "▁", "1", "2", "."],
-                    decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()]),
-                    bos_token="<bos>")
+    bl = _wordlevel(
+        ["<|endoftext|>", "Ann", "Ġcaf", "Ã©", "Ġ1", "2", "."], decoders.ByteLevel(), eos_token="<|endoftext|>"
+    )
+    ms = _wordlevel(
+        ["<bos>", "Ann", "▁café", "▁", "1", "2", "."],
+        decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()]),
+        bos_token="<bos>",
+    )
     t = ms.convert_tokens_to_ids(["<bos>", "Ann", "▁café", "▁", "1", "2", "."])
     s = bl.convert_tokens_to_ids(["Ann", "Ġcaf", "Ã©", "Ġ1", "2", "."])
     al = alignment.align_ids(ms, bl, t, s)
@@ -85,13 +102,46 @@ def test_viewer_draws_one_box_per_token_and_one_outline_per_number(pair, tmp_pat
     whole, digits = pair
     al = alignment.align(whole, digits, TEXT)
     vm = alignment.vocab_map(whole, digits, cache_dir=tmp_path)
-    fig = xtok.alignment_figure([{"title": "t", "alignment": al, "teacher_tok": whole, "student_tok": digits,
-                                  "vmap": vm, "names": ("whole", "digits")}])
+    fig = xtok.alignment_figure(
+        [
+            {
+                "title": "t",
+                "alignment": al,
+                "teacher_tok": whole,
+                "student_tok": digits,
+                "vmap": vm,
+                "names": ("whole", "digits"),
+            }
+        ]
+    )
     ax = fig.axes[0]
-    assert len(ax.patches) == 8 + 13 + 3                       # tokens of both sides + the three numbers
+    assert len(ax.patches) == 8 + 13 + 3  # tokens of both sides + the three numbers
     labels = sorted(t.get_text() for t in ax.texts)
-    assert labels == sorted(["A", ":", "␣19", "␣+", "␣7", "␣=", "␣26", ".",
-                             "A", ":", "␣", "1", "9", "␣+", "␣", "7", "␣=", "␣", "2", "6", "."])
+    assert labels == sorted(
+        [
+            "A",
+            ":",
+            "␣19",
+            "␣+",
+            "␣7",
+            "␣=",
+            "␣26",
+            ".",
+            "A",
+            ":",
+            "␣",
+            "1",
+            "9",
+            "␣+",
+            "␣",
+            "7",
+            "␣=",
+            "␣",
+            "2",
+            "6",
+            ".",
+        ]
+    )
     html = xtok.alignment_html(al, whole, digits, vm)
     assert html.count("<td") == 2 * len(al.chunks) and "␣19" in html
     assert xtok.printable("a🍎b") == "aU+1F34Eb"
@@ -102,8 +152,9 @@ def test_digit_logprobs_of_a_uniform_model_are_minus_log_v(pair):
     model = tiny.tiny_causal_lm(digits, n_layers=1, hidden=32)
     with torch.no_grad():
         for p in model.parameters():
-            p.zero_()                                           # all logits 0: every token has probability 1/V
+            p.zero_()  # all logits 0: every token has probability 1/V
     from labkit.data import generate_synthetic
+
     recs = generate_synthetic("arithmetic", "test", n=3, steps=1)
     lp = xtok.number_logprobs(model, digits, recs, batch_size=2)
     assert lp["digit_logprob"] == pytest.approx(-math.log(len(digits)), rel=1e-5)
@@ -113,11 +164,14 @@ def test_digit_logprobs_of_a_uniform_model_are_minus_log_v(pair):
 def test_claims_pair_arms_by_seed():
     def run(arm, seed, acc, dig):
         return Run(arm, seed, {"test": {"accuracy": acc, "digit_logprob": dig}})
+
     runs = [run("sft", s, 0.5, -2.0) for s in (0, 1, 2)] + [run("uld", s, 0.6 + 0.02 * s, -1.5) for s in (0, 1, 2)]
     C = {c["id"]: c for c in xtok.xtok_claims(runs)}
-    assert set(C) == {"uld>sft:accuracy", "uld>sft:digit_logprob"}           # the other arms were not run
+    assert set(C) == {"uld>sft:accuracy", "uld>sft:digit_logprob"}  # the other arms were not run
     assert C["uld>sft:accuracy"]["values"] == pytest.approx([0.1, 0.12, 0.14]) and C["uld>sft:accuracy"]["holds"]
-    assert C["uld>sft:digit_logprob"]["values"] == pytest.approx([0.5, 0.5, 0.5]) and C["uld>sft:digit_logprob"]["n"] == 3
+    assert (
+        C["uld>sft:digit_logprob"]["values"] == pytest.approx([0.5, 0.5, 0.5]) and C["uld>sft:digit_logprob"]["n"] == 3
+    )
     assert "2402.12030" in C["uld>sft:accuracy"]["claim"] and "issue" not in C["uld>sft:accuracy"]["claim"]
     assert xtok.xtok_notes(list(C.values())) == {}
     runs = [run("hybrid (KD only)", s, 0.2, -2.0 - 0.1 * s) for s in (0, 1, 2)]
@@ -126,15 +180,17 @@ def test_claims_pair_arms_by_seed():
     assert C["same-tok>hybrid(KD only):digit_logprob"]["values"] == pytest.approx([1.0, 1.1, 1.2])
     assert C["same-tok>hybrid(KD only):accuracy"]["values"] == [0.0, 0.0, 0.0]
     notes = xtok.xtok_notes(list(C.values()))
-    assert set(notes) == {"same-tok>hybrid(KD only):accuracy"} and "one probability per number" in notes[
-        "same-tok>hybrid(KD only):accuracy"]
+    assert (
+        set(notes) == {"same-tok>hybrid(KD only):accuracy"}
+        and "one probability per number" in notes["same-tok>hybrid(KD only):accuracy"]
+    )
 
 
 def test_readings_quote_the_runs_training_ce():
     runs = [Run("uld", s, {}, curves={"loss/ce": [(i, 2.0 - 0.1 * i + s) for i in range(8)]}) for s in (0, 1)]
     runs += [Run("sft", s, {}, curves={"loss/ce": [(i, 1.0) for i in range(8)]}) for s in (0, 1)]
     nums = xtok.numbers(runs, steps=8, ce_weight=0.5)
-    assert nums["ce_uld"] == pytest.approx((1.35 + 2.35) / 2)   # last quarter: steps 6, 7 and nums["ce_sft"] == 1.0
+    assert nums["ce_uld"] == pytest.approx((1.35 + 2.35) / 2)  # last quarter: steps 6, 7 and nums["ce_sft"] == 1.0
     c = {"id": "uld>sft:accuracy", "holds": False, "mean": -0.1, "ci95": [-0.3, 0.1], "n": 2, "values": [-0.1, -0.1]}
     assert "ULD 1.850, SFT 1.000" in xtok.xtok_notes([c], nums)["uld>sft:accuracy"]
 
@@ -163,11 +219,19 @@ def number_kit(pair):
     """The miniature's roles on tiny untrained models: a whole-number teacher, a digit teacher and student."""
     whole, digits = pair
     from labkit.data import generate_synthetic
+
     recs = generate_synthetic("arithmetic", "test", n=8, steps=1)
-    models_ = {"cross": tiny.tiny_causal_lm(whole, n_layers=1, hidden=32, seed=1),
-               "same": tiny.tiny_causal_lm(digits, n_layers=1, hidden=32, seed=2)}
-    return xtok.XTokKit({"cross": whole, "same": digits}, models_, tiny.tiny_causal_lm(digits, n_layers=1, hidden=32),
-                        {"train": recs[:6], "test": recs[6:]}, {})
+    models_ = {
+        "cross": tiny.tiny_causal_lm(whole, n_layers=1, hidden=32, seed=1),
+        "same": tiny.tiny_causal_lm(digits, n_layers=1, hidden=32, seed=2),
+    }
+    return xtok.XTokKit(
+        {"cross": whole, "same": digits},
+        models_,
+        tiny.tiny_causal_lm(digits, n_layers=1, hidden=32),
+        {"train": recs[:6], "test": recs[6:]},
+        {},
+    )
 
 
 def test_chunk_terms_add_up_to_the_training_loss_of_the_solution(number_kit):
@@ -175,6 +239,7 @@ def test_chunk_terms_add_up_to_the_training_loss_of_the_solution(number_kit):
     from labkit import sequences as S
     from labkit.lab import task_teacher as tt
     from labkit.methods import xtok as X
+
     kit, rec = number_kit, number_kit.splits["test"][0]
     rows = xtok.chunk_terms(kit, rec, beta=0.5)
     text = tt.target_of(rec)
@@ -199,14 +264,23 @@ def test_experiment_trains_each_arm_from_the_init_and_scores_the_init_once(numbe
     arms = xtok.xtok_arms(["sft", "hybrid"], ce_weight=0.5, beta=0.5)
     assert [a.label for a in arms] == [INIT, "sft", "hybrid"] and arms[2].reads == {"teacher": "cross"}
     runs = A.run(X, arms, [0, 1], processes=1)
-    assert [(r.arm, r.seed) for r in runs] == [(INIT, 0), (INIT, 1), ("sft", 0), ("sft", 1), ("hybrid", 0),
-                                               ("hybrid", 1)]
-    assert runs[0].metrics == runs[1].metrics and set(runs[0].metrics["test"]) == {"accuracy", "digit_logprob",
-                                                                                   "other_logprob"}
+    assert [(r.arm, r.seed) for r in runs] == [
+        (INIT, 0),
+        (INIT, 1),
+        ("sft", 0),
+        ("sft", 1),
+        ("hybrid", 0),
+        ("hybrid", 1),
+    ]
+    assert runs[0].metrics == runs[1].metrics and set(runs[0].metrics["test"]) == {
+        "accuracy",
+        "digit_logprob",
+        "other_logprob",
+    }
     assert all(len(r.curves["loss"]) == 2 for r in runs[2:]) and "loss/kd" in runs[4].curves
-    assert runs[2].metrics != runs[0].metrics                           # trained: no longer the init
+    assert runs[2].metrics != runs[0].metrics  # trained: no longer the init
     fresh = xtok.XTokExperiment(number_kit, steps=2, lr=1e-3, batch_size=4, max_new_tokens=4).run(arms[2], 1)
-    assert fresh.curves == runs[5].curves and fresh.metrics == runs[5].metrics      # same seed, same numbers
+    assert fresh.curves == runs[5].curves and fresh.metrics == runs[5].metrics  # same seed, same numbers
     assert runs[4].curves != runs[5].curves
     assert [r["arm"] for r in A.learning(runs, "accuracy")] == ["sft", "hybrid"]
 
@@ -223,7 +297,7 @@ def test_named_models_take_the_same_path(tmp_path, monkeypatch):
 
 
 def test_real_texts_skip_cleanly_and_fall_back_to_synthetic(tmp_path):
-    assert xtok.real_texts(str(tmp_path), n=5) == {}                     # no dss/ or tinyllm/: nothing, no error
+    assert xtok.real_texts(str(tmp_path), n=5) == {}  # no dss/ or tinyllm/: nothing, no error
     synthetic = xtok.synthetic_texts(n=4)
     assert set(synthetic) == {"synthetic arithmetic solutions", "synthetic tracking solutions"}
     assert all(len(v) == 4 and all(v) for v in synthetic.values())

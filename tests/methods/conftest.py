@@ -1,5 +1,6 @@
 """Shared set-up of the method tests: a tiny tokenizer, a sharpened tiny teacher, small students,
 eight prompt/target pairs, and helpers (a TrainConfig, "the loss fell", the first-step gradient)."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -10,11 +11,17 @@ import torch
 from labkit import tiny
 from labkit.loop import TrainConfig
 
-PROMPTS = [f"Q: {a} has {n} {o}. How many?\nA:" for a, n, o in
-           zip(["Ann", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi"], range(3, 11),
-               ["apples", "pens", "cups", "hats", "keys", "coins", "books", "cards"])]
-TARGETS = [f" {n} {o}." for n, o in zip(range(3, 11), ["apples", "pens", "cups", "hats", "keys", "coins",
-                                                       "books", "cards"])]
+PROMPTS = [
+    f"Q: {a} has {n} {o}. How many?\nA:"
+    for a, n, o in zip(
+        ["Ann", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi"],
+        range(3, 11),
+        ["apples", "pens", "cups", "hats", "keys", "coins", "books", "cards"],
+    )
+]
+TARGETS = [
+    f" {n} {o}." for n, o in zip(range(3, 11), ["apples", "pens", "cups", "hats", "keys", "coins", "books", "cards"])
+]
 
 
 @pytest.fixture(scope="session")
@@ -54,4 +61,9 @@ def kd(tok):
     """Helpers of the white-box tests: kd.student(seed), kd.cfg(**kw), kd.falls(series), kd.first_step_gradient."""
     return SimpleNamespace(
         student=lambda seed=2: tiny.tiny_causal_lm(tok, n_layers=1, hidden=64, heads=4, seed=seed),
-        cfg=_cfg, falls=_falls, first_step_gradient=_first_step_gradient, PROMPTS=PROMPTS, TARGETS=TARGETS)
+        cfg=_cfg,
+        falls=_falls,
+        first_step_gradient=_first_step_gradient,
+        PROMPTS=PROMPTS,
+        TARGETS=TARGETS,
+    )

@@ -18,8 +18,9 @@ def test_loss_falls_seq2seq_and_dss_form(tok, records, cfg):
 
 def test_lam_is_the_papers_form_label_plus_lambda_rationale():
     from labkit.errors import LabkitError
+
     assert dss.DSSSettings(teacher="t", lam=2.0).weights() == {"answer": 1.0, "rationale:t": 2.0}
     assert dss.DSSSettings(teacher="t", alpha=0.3).weights() == {"answer": 0.3, "rationale:t": pytest.approx(0.7)}
-    assert dss.DSSSettings(lam=2.0).weights() == {"answer": 1.0}          # no teacher: no rationale task
+    assert dss.DSSSettings(lam=2.0).weights() == {"answer": 1.0}  # no teacher: no rationale task
     with pytest.raises(LabkitError, match="DSSSettings.lam=-1"):
         dss.DSSSettings(teacher="t", lam=-1)

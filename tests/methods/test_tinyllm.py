@@ -1,5 +1,6 @@
 """TinyLLM (labkit.methods.tinyllm): L = L_A + Σ_m α_m L_Tm falls and is the logged mix; records missing a
 teacher's rationale skip that term."""
+
 import copy
 
 import pytest

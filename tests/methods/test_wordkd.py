@@ -1,5 +1,6 @@
 """Word-level KD and SFT (labkit.methods.wordkd, labkit.methods.sft): losses fall, the visible loss mix,
 settings and vocabulary checks before the first step."""
+
 from __future__ import annotations
 
 import pytest
@@ -41,7 +42,9 @@ def test_sft_and_word_level_kd_losses_fall(tok, teacher, kd):
     ok, a, b = kd.falls(h.series("loss/ce"))
     assert ok and b < 0.8 * a, (a, b)
     for kind, ce_weight in (("forward_kl", 0.25), ("reverse_kl", 0.0), ("jsd", 0.0)):
-        h = wordkd.train(kd.student(), teacher, tok, kd.PROMPTS, kd.TARGETS, kind=kind, ce_weight=ce_weight, config=kd.cfg())
+        h = wordkd.train(
+            kd.student(), teacher, tok, kd.PROMPTS, kd.TARGETS, kind=kind, ce_weight=ce_weight, config=kd.cfg()
+        )
         ok, a, b = kd.falls(h.series("loss/kd"))
         assert ok and b < 0.8 * a, (kind, a, b)
         # the visible mix: loss = (1 - kd_ratio) * ce + kd_ratio * kd with kd_ratio = 1 - ce_weight

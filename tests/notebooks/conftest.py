@@ -1,5 +1,6 @@
 """The one papermill runner every notebook test uses: a notebook from notebooks/, headless (profile
 "smoke", interactive=False), in the kernel that runs this interpreter (labkit.runs.batch.pick_kernel)."""
+
 import json
 from pathlib import Path
 
@@ -17,9 +18,14 @@ def execute(name: str, out: Path, **params) -> dict:
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(NOTEBOOKS / name), str(out / "output.ipynb"), kernel_name=pick_kernel(), cwd=str(out),
-                        parameters={"profile": "smoke", "interactive": False, "out_dir": str(out), **params},
-                        progress_bar=False)
+    pm.execute_notebook(
+        str(NOTEBOOKS / name),
+        str(out / "output.ipynb"),
+        kernel_name=pick_kernel(),
+        cwd=str(out),
+        parameters={"profile": "smoke", "interactive": False, "out_dir": str(out), **params},
+        progress_bar=False,
+    )
     return json.loads((out / "metrics.json").read_text())
 
 

@@ -1,5 +1,6 @@
 """Notebooks 00-02 run headless through papermill (profile="smoke", interactive=False) and write
 metrics whose values say the method did what it should; a wrong parameter fails in the check cell."""
+
 import json
 from pathlib import Path
 
@@ -49,8 +50,12 @@ def test_00_mode_seeking(run, tmp_path):
     assert tok["forward_kl"]["modes_covered"] >= tok["reverse_kl"]["modes_covered"]
     # scene 1: separation 5, weight 0.7 -> moment matching μ = -1, σ = 2.5; reverse KL sits on the mode at -2.5
     g = m["gaussian"]
-    assert m["gaussian_closed_form"]["mu"] == pytest.approx(-1.0) and m["gaussian_closed_form"]["sigma"] == pytest.approx(2.5)
-    assert g["forward_kl"]["mu"] == pytest.approx(-1.0, abs=1e-2) and g["forward_kl"]["sigma"] == pytest.approx(2.5, abs=1e-2)
+    assert m["gaussian_closed_form"]["mu"] == pytest.approx(-1.0) and m["gaussian_closed_form"][
+        "sigma"
+    ] == pytest.approx(2.5)
+    assert g["forward_kl"]["mu"] == pytest.approx(-1.0, abs=1e-2) and g["forward_kl"]["sigma"] == pytest.approx(
+        2.5, abs=1e-2
+    )
     assert g["reverse_kl"]["mu"] == pytest.approx(-2.5, abs=0.1)
     path = m["tables"]["gaussian_beta_path"]
     assert path[0]["mu"] == pytest.approx(g["forward_kl"]["mu"], abs=1e-3)
@@ -60,13 +65,14 @@ def test_00_mode_seeking(run, tmp_path):
     assert set(claims) == {"00.void_mass", "00.modes"} and all(c["n"] == 3 and c["holds"] for c in claims.values())
     per = m["per_seed"]
     assert claims["00.void_mass"]["values"] == pytest.approx(
-        [per[s]["forward KL"]["void_mass"] - per[s]["reverse KL"]["void_mass"] for s in sorted(per)])
+        [per[s]["forward KL"]["void_mass"] - per[s]["reverse KL"]["void_mass"] for s in sorted(per)]
+    )
     # scene 5: stored teacher signals; top-k + tail is biased low and converges, sampled scatters around the exact loss
     errors = m["tables"]["signal_errors"]
     topk = [r for r in errors if r["estimator"] == "top-k + tail"]
-    assert all(r["loss"] <= r["exact_loss"] * (1 + 1e-5) for r in topk)      # (k = V at smoke: exact)
+    assert all(r["loss"] <= r["exact_loss"] * (1 + 1e-5) for r in topk)  # (k = V at smoke: exact)
     assert [r["loss_rel_err"] for r in topk] == sorted((r["loss_rel_err"] for r in topk), reverse=True)
-    sampled = [r for r in errors if r["estimator"] == "sampled"]     # (unbiasedness itself: tests/core/test_signals.py)
+    sampled = [r for r in errors if r["estimator"] == "sampled"]  # (unbiasedness itself: tests/core/test_signals.py)
     assert [r["grad_rel_err"] for r in sampled] == sorted((r["grad_rel_err"] for r in sampled), reverse=True)
 
 
@@ -94,7 +100,9 @@ def test_01_distilling_step_by_step(run, tmp_path):
     # noisy-oracle@p=0.2 is wrong on roughly a fifth of the 48 training questions
     assert 0.6 <= m["teacher_accuracy"] <= 0.95
     runs = m["runs"]
-    assert len(runs) == 6 * 2 and {(r["arm"], r["seed"]) for r in runs} == {(a, s) for a in m["accuracy"] for s in (0, 1)}
+    assert len(runs) == 6 * 2 and {(r["arm"], r["seed"]) for r in runs} == {
+        (a, s) for a in m["accuracy"] for s in (0, 1)
+    }
     assert {r["extra"]["n_train"] for r in runs if r["extra"]["fraction"] == 0.5} == {24}
     # the same seed starts every arm from the same untrained student
     for s in (0, 1):
@@ -119,25 +127,31 @@ def test_02_tinyllm(run, tmp_path):
     # scripted teachers: w/o in-context is reported as not applicable, never trained or copied
     assert [r["arm"] for r in m["not_applicable"]] == ["w/o in-context"]
     assert not any(r["arm"] == "w/o in-context" for r in m["runs"])
-    assert m["teacher_consistency"][T2] == 1.0              # the oracle explains the gold answer
-    assert 0.6 <= m["teacher_consistency"][T1] <= 0.95      # the noisy one is wrong on about a fifth
+    assert m["teacher_consistency"][T2] == 1.0  # the oracle explains the gold answer
+    assert 0.6 <= m["teacher_consistency"][T1] <= 0.95  # the noisy one is wrong on about a fifth
     tf = m["teacher_forcing"]
     assert tf["teacher"] == "tiny" and tf["n"] == 4 and 0.0 <= tf["cot"] <= 1.0
     runs = {(r["arm"], r["seed"]) for r in m["runs"]}
     assert {("TinyLLM (full)", s) for s in (0, 1)} <= runs and {("α=3", s) for s in (0, 1)} <= runs
-    _check_claims(m["claims"], {"full>label-only", f"full>w/o {T1}", f"full>w/o {T2}", "teacher-forced>cot",
-                                "alpha 1>0.1", "alpha 1>3"}, 2)
+    _check_claims(
+        m["claims"],
+        {"full>label-only", f"full>w/o {T1}", f"full>w/o {T2}", "teacher-forced>cot", "alpha 1>0.1", "alpha 1>3"},
+        2,
+    )
     assert set(m["figures"]) == {"ablations.png", "alpha_sensitivity.png"}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,params,word", [
-    ("00_kl_mode_seeking.ipynb", {"beta": 1.5}, "beta"),
-    ("01_distilling_step_by_step.ipynb", {"dataset": "synthetic:nope"}, "dataset"),
-    ("02_tinyllm_multi_teacher.ipynb", {"teachers": ["oracle", "no-such-teacher"]}, "teachers"),
-    ("01_distilling_step_by_step.ipynb", {"seeds": [0, 0]}, "seeds"),
-    ("02_tinyllm_multi_teacher.ipynb", {"alphas": -0.5}, "alphas"),
-])
+@pytest.mark.parametrize(
+    "name,params,word",
+    [
+        ("00_kl_mode_seeking.ipynb", {"beta": 1.5}, "beta"),
+        ("01_distilling_step_by_step.ipynb", {"dataset": "synthetic:nope"}, "dataset"),
+        ("02_tinyllm_multi_teacher.ipynb", {"teachers": ["oracle", "no-such-teacher"]}, "teachers"),
+        ("01_distilling_step_by_step.ipynb", {"seeds": [0, 0]}, "seeds"),
+        ("02_tinyllm_multi_teacher.ipynb", {"alphas": -0.5}, "alphas"),
+    ],
+)
 def test_wrong_parameter_fails_in_the_check_cell(run, tmp_path, name, params, word):
     with pytest.raises(pm.PapermillExecutionError) as err:
         run(name, tmp_path, **params)
@@ -158,23 +172,40 @@ DATA = Path(__import__("os").environ.get("LABKIT_DATA") or Path(__file__).resolv
 @pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "dss" / "svamp").is_dir(), reason="real distilling-step-by-step data not present")
 def test_01_on_real_svamp_palm_rationales(run, tmp_path):
-    doc = run("01_distilling_step_by_step.ipynb", tmp_path, dataset="dss:svamp", data_dir=str(DATA), n_train=16,
-              n_test=8, max_steps=4, fractions=[1.0])
-    assert doc["parameters"]["teacher"] == "palm-540b"          # the recorded teacher is picked for dss:*
+    doc = run(
+        "01_distilling_step_by_step.ipynb",
+        tmp_path,
+        dataset="dss:svamp",
+        data_dir=str(DATA),
+        n_train=16,
+        n_test=8,
+        max_steps=4,
+        fractions=[1.0],
+    )
+    assert doc["parameters"]["teacher"] == "palm-540b"  # the recorded teacher is picked for dss:*
     m = doc["metrics"]
     assert m["n_train"] == 16 and m["n_test"] == 8
-    assert 0.5 <= m["teacher_accuracy"] < 1.0                 # PaLM's recorded SVAMP labels: right, mostly
+    assert 0.5 <= m["teacher_accuracy"] < 1.0  # PaLM's recorded SVAMP labels: right, mostly
     assert {r["extra"]["n_train"] for r in m["runs"]} == {16}
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (DATA / "dss" / "cqa").is_dir() or not (DATA / "tinyllm" / "obqa").is_dir(),
-                    reason="real distilling-step-by-step / TinyLLM data not present")
+@pytest.mark.skipif(
+    not (DATA / "dss" / "cqa").is_dir() or not (DATA / "tinyllm" / "obqa").is_dir(),
+    reason="real distilling-step-by-step / TinyLLM data not present",
+)
 def test_profile_real_runs_the_papers_data_with_the_recorded_teachers(run_notebook, tmp_path):
     """Notebooks 01/02 at profile "real" with the student swapped for a tiny scratch one (the real student is the
     embedded SmolLM2, not downloaded in tests) and 2 steps: the profile's datasets, teachers and claims."""
-    small = dict(profile="real", data_dir=str(DATA), student="scratch@layers=1,hidden=32", max_steps=2, n_train=16,
-                 n_test=8, seeds=[0, 1])          # two seeds give an interval; the profile's three: test_batch
+    small = dict(
+        profile="real",
+        data_dir=str(DATA),
+        student="scratch@layers=1,hidden=32",
+        max_steps=2,
+        n_train=16,
+        n_test=8,
+        seeds=[0, 1],
+    )  # two seeds give an interval; the profile's three: test_batch
     doc = run_notebook("01_distilling_step_by_step.ipynb", tmp_path / "01", **small)
     p, m = doc["parameters"], doc["metrics"]
     assert (p["dataset"], p["teacher"], p["student"]) == ("dss:cqa", "palm-540b", "scratch@layers=1,hidden=32")

@@ -1,6 +1,7 @@
 """Notebook 06 (cross-tokenizer KD) runs headless through papermill at profile "smoke": its alignment counts add
 up, the miniature's numbers are all merged chunks, every arm ran for every seed, the claims have one effect per
 seed, and a wrong parameter fails in the check cell."""
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,7 @@ def test_06_alignment_counts_add_up(nb06):
     assert task["student"]["tokens"] > task["teacher"]["tokens"]
     if doc["metrics"]["real_pair"]:
         real = [c for s, c in counts.items() if s.startswith("Gemma-3 vs SmolLM2")]
-        assert real and all(c["digit_chunks"]["merged"] == 0 for c in real)     # both split digits
+        assert real and all(c["digit_chunks"]["merged"] == 0 for c in real)  # both split digits
     assert (out / "alignment.png").stat().st_size > 5000
 
 
@@ -53,15 +54,21 @@ def test_06_arms_over_seeds_and_claims(nb06):
         assert math.isfinite(f["digit_logprob"]) and f["digit_logprob"] < 0
         assert math.isfinite(f["other_logprob"]) and f["other_logprob"] < 0
     init = [r["metrics"] for r in m["runs"] if r["arm"] == "student (init)"]
-    assert all(f == init[0] for f in init)                        # one init, scored once, the same for every seed
+    assert all(f == init[0] for f in init)  # one init, scored once, the same for every seed
     kd = next(r["curves"] for r in m["runs"] if (r["arm"], r["seed"]) == ("uld", seeds[0]))
     assert len(kd["loss/kd"]) == p["max_steps"] and all(v >= 0 for _, v in kd["loss/kd"])
-    rows = m["chunk_terms"]                                       # one solution, chunk by chunk: numbers are merged
+    rows = m["chunk_terms"]  # one solution, chunk by chunk: numbers are merged
     assert rows and all(r["kind"] == "merged" for r in rows if any(ch.isdigit() for ch in r["chunk"]))
     assert all(r["ULD term"] >= 0 and r["hybrid term"] >= 0 for r in rows)
     C = {c["id"]: c for c in m["claims"]}
-    assert {"uld>sft:accuracy", "hybrid>uld:accuracy", "same-tok>hybrid:accuracy",
-            "uld>sft:digit_logprob", "hybrid>uld:digit_logprob", "same-tok>hybrid:digit_logprob"} == set(C)
+    assert {
+        "uld>sft:accuracy",
+        "hybrid>uld:accuracy",
+        "same-tok>hybrid:accuracy",
+        "uld>sft:digit_logprob",
+        "hybrid>uld:digit_logprob",
+        "same-tok>hybrid:digit_logprob",
+    } == set(C)
     by = {(r["arm"], r["seed"]): r["metrics"]["test"] for r in m["runs"]}
     for c in C.values():
         metric = c["metric"]

@@ -1,5 +1,6 @@
 """Each notebook's one source is notebooks/NN_name.py (jupytext percent); the paired .ipynb that papermill
 and JupyterLab open must hold the same cells (`make notebooks` syncs them), without outputs."""
+
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,8 @@ def test_ipynb_agrees_with_its_percent_script(script):
     a, b = _cells(text), _cells(ipynb)
     diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
     assert len(a) == len(b) and not diff, (
-        f"{script.name} and its .ipynb disagree (cells {diff[:5]}, {len(a)} vs {len(b)} cells): run `make notebooks`")
+        f"{script.name} and its .ipynb disagree (cells {diff[:5]}, {len(a)} vs {len(b)} cells): run `make notebooks`"
+    )
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
@@ -41,10 +43,11 @@ def test_ipynb_is_committed_without_outputs_and_names_the_labkit_kernel(script):
     assert len(tagged) == 1, f"{script.name}: expected one cell tagged parameters"
 
 
-
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
 def test_notebook_code_cells_are_short_glue(script):
-    long = [c.source.splitlines()[0] for c in jupytext.read(script).cells
-            if c.cell_type == "code" and len(c.source.splitlines()) > 15
-            and "parameters" not in c.metadata.get("tags", [])]   # parameters: literals, one per line
+    long = [
+        c.source.splitlines()[0]
+        for c in jupytext.read(script).cells
+        if c.cell_type == "code" and len(c.source.splitlines()) > 15 and "parameters" not in c.metadata.get("tags", [])
+    ]  # parameters: literals, one per line
     assert not long, f"{script.name}: code cells over 15 lines (move the code into labkit): {long}"

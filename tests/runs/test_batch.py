@@ -1,9 +1,11 @@
-"""labkit.runs.batch (and runs.reproduce): grids, run ids, real papermill runs (a failing one among them), resume, Ray, reproduce.
+"""labkit.runs.batch (and runs.reproduce): grids, run ids, real papermill runs (a failing one among them), resume,
+Ray, reproduce.
 
 The notebooks executed here are small real notebooks written into tmp_path with nbformat (a parameters
 cell, a cell that raises when asked to, a last cell calling lk.lab.metrics.write_metrics), run through
 papermill in real kernels; the lab's own notebooks are used when present (smoke profile).
 """
+
 import csv
 import json
 import subprocess
@@ -13,8 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labkit.runs import batch, layout, reproduce
 from labkit.errors import LabkitError
+from labkit.runs import batch, layout, reproduce
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,8 +48,12 @@ def write_notebook(path: Path) -> Path:
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell(PARAMS_CELL)
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# toy"), params, nbformat.v4.new_code_cell(BODY_CELL),
-                nbformat.v4.new_code_cell(LAST_CELL)]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# toy"),
+        params,
+        nbformat.v4.new_code_cell(BODY_CELL),
+        nbformat.v4.new_code_cell(LAST_CELL),
+    ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, str(path))
     return path
@@ -59,9 +65,17 @@ def toy(tmp_path):
 
 
 def toy_grid(nb: Path, **extra) -> dict:
-    return {"notebook": str(nb), "profile": "smoke", "seeds": [0],
-            "variants": [{"label": "low", "value": 0.25}, {"label": "high", "value": 0.75},
-                         {"label": "broken", "value": 0.5, "fail": True}], **extra}
+    return {
+        "notebook": str(nb),
+        "profile": "smoke",
+        "seeds": [0],
+        "variants": [
+            {"label": "low", "value": 0.25},
+            {"label": "high", "value": 0.75},
+            {"label": "broken", "value": 0.5, "fail": True},
+        ],
+        **extra,
+    }
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -71,9 +85,12 @@ def read_csv(path: Path) -> list[dict]:
 
 # --------------------------------------------------------------------------- pure parts
 
+
 def test_run_ids_are_readable_sanitized_and_hashed_when_long():
-    assert batch.make_run_id({"alpha": 0.5, "teachers": ["oracle", "noisy-oracle"]}, 1) == \
-        "alpha=0.5,teachers=oracle+noisy-oracle,seed=1"
+    assert (
+        batch.make_run_id({"alpha": 0.5, "teachers": ["oracle", "noisy-oracle"]}, 1)
+        == "alpha=0.5,teachers=oracle+noisy-oracle,seed=1"
+    )
     assert batch.make_run_id({"dataset": "tinyllm:arc", "path": "a/b c"}, 0) == "dataset=tinyllm-arc,path=a_b_c,seed=0"
     assert batch.make_run_id({}, 3) == "seed=3"
     long = {"teachers": [f"teacher-number-{i}" for i in range(12)]}
@@ -83,18 +100,32 @@ def test_run_ids_are_readable_sanitized_and_hashed_when_long():
 
 
 def test_grid_expansion_order_layout_and_profile_overrides(toy, tmp_path):
-    doc = {"notebook": str(toy), "parameters": {"fail": False}, "axes": {"value": [0.1, 0.2, 0.3]},
-           "seeds": [0, 1], "resources": {"gpus": 1},
-           "profiles": {"smoke": {"axes": {"value": [0.1]}, "seeds": [5]}}}
+    doc = {
+        "notebook": str(toy),
+        "parameters": {"fail": False},
+        "axes": {"value": [0.1, 0.2, 0.3]},
+        "seeds": [0, 1],
+        "resources": {"gpus": 1},
+        "profiles": {"smoke": {"axes": {"value": [0.1]}, "seeds": [5]}},
+    }
     grid = batch.parse_grid(doc, profile="paper")
     runs = batch.expand_grid(grid, tmp_path / "out")
-    assert [r.run_id for r in runs][:3] == ["value=0.1,fail=false,seed=0", "value=0.1,fail=false,seed=1",
-                                            "value=0.2,fail=false,seed=0"]
+    assert [r.run_id for r in runs][:3] == [
+        "value=0.1,fail=false,seed=0",
+        "value=0.1,fail=false,seed=1",
+        "value=0.2,fail=false,seed=0",
+    ]
     assert len(runs) == 6 and all(r.gpus == 1.0 for r in runs)
     r = runs[0]
     assert Path(r.out_dir) == (tmp_path / "out" / "07_toy" / r.run_id).resolve()
-    assert r.parameters == {"fail": False, "value": 0.1, "profile": "paper", "seed": 0, "interactive": False,
-                            "out_dir": r.out_dir}
+    assert r.parameters == {
+        "fail": False,
+        "value": 0.1,
+        "profile": "paper",
+        "seed": 0,
+        "interactive": False,
+        "out_dir": r.out_dir,
+    }
     smoke = batch.expand_grid(batch.parse_grid(doc, profile="smoke"), tmp_path / "out")
     assert [(s.parameters["value"], s.seed, s.parameters["profile"]) for s in smoke] == [(0.1, 5, "smoke")]
 
@@ -133,8 +164,9 @@ def test_every_grid_file_starts_with_its_command_and_validates():
     assert files, "notebooks/grids/ holds no grid files"
     for path in files:
         first = path.read_text().splitlines()[0]
-        assert first.startswith("# labkit ") and path.name in first or first.startswith("# labkit reproduce"), \
+        assert first.startswith("# labkit ") and path.name in first or first.startswith("# labkit reproduce"), (
             f"{path.name}: first line must be the exact command, got {first!r}"
+        )
         if path.stem.startswith("reproduce_"):
             plan = batch.load_plan(path.stem.removeprefix("reproduce_"))
             assert f"--profile {path.stem.removeprefix('reproduce_')}" in first
@@ -142,6 +174,7 @@ def test_every_grid_file_starts_with_its_command_and_validates():
                 assert (batch.GRIDS_DIR / g).is_file(), f"{path.name} names a missing grid {g}"
             continue
         import yaml
+
         doc = yaml.safe_load(path.read_text())
         try:
             nb = batch.resolve_notebook(doc["notebook"])
@@ -153,6 +186,7 @@ def test_every_grid_file_starts_with_its_command_and_validates():
 
 
 # --------------------------------------------------------------------------- real papermill runs
+
 
 def test_failure_is_isolated_recorded_then_resume_skips_and_redoes(toy, tmp_path, capsys):
     out = tmp_path / "runs"
@@ -190,8 +224,10 @@ def test_failure_is_isolated_recorded_then_resume_skips_and_redoes(toy, tmp_path
 
 def test_cli_batch_and_report(toy, tmp_path):
     grid = tmp_path / "toy_grid.yaml"
-    grid.write_text(f"# labkit batch {grid} --out {tmp_path / 'cli'}\n"
-                    f"notebook: {toy.name}\nprofile: smoke\naxes:\n  value: [0.5]\nseeds: [2]\n")
+    grid.write_text(
+        f"# labkit batch {grid} --out {tmp_path / 'cli'}\n"
+        f"notebook: {toy.name}\nprofile: smoke\naxes:\n  value: [0.5]\nseeds: [2]\n"
+    )
     cmd = [sys.executable, "-m", "labkit.cli"]
     p = subprocess.run(cmd + ["batch", str(grid), "--out", str(tmp_path / "cli")], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
@@ -207,7 +243,7 @@ def test_cli_batch_and_report(toy, tmp_path):
 @pytest.mark.slow
 def test_ray_executor_on_a_local_instance(toy, tmp_path):
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=80 * 1024 ** 2, log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=80 * 1024**2, log_to_driver=False)
     try:
         res = reproduce.run_grid(toy_grid(toy, seeds=[0]), tmp_path / "ray", executor="ray", progress=False)
     finally:
@@ -219,6 +255,7 @@ def test_ray_executor_on_a_local_instance(toy, tmp_path):
 
 
 # --------------------------------------------------------------------------- the lab's own notebooks
+
 
 @pytest.mark.slow
 def test_reproduce_smoke_on_the_mode_seeking_notebook(tmp_path):
@@ -242,12 +279,13 @@ def test_a_kernel_that_dies_at_start_is_started_again_and_a_notebook_error_is_no
 
     def flaky(path, output, parameters=None, **kw):
         calls.append(parameters["value"])
-        if len(calls) == 1:          # jupyter_client's port race: the kernel dies before it answers
+        if len(calls) == 1:  # jupyter_client's port race: the kernel dies before it answers
             raise RuntimeError("Kernel died before replying to kernel_info")
         if parameters["value"] == "bad":
             raise ValueError("a real failure")
-        (Path(output).parent / "metrics.json").write_text(json.dumps(
-            {"notebook": "x", "parameters": parameters, "metrics": {}, "timings": {}, "versions": {}}))
+        (Path(output).parent / "metrics.json").write_text(
+            json.dumps({"notebook": "x", "parameters": parameters, "metrics": {}, "timings": {}, "versions": {}})
+        )
 
     monkeypatch.setattr(batch.time, "sleep", lambda s: None)
     monkeypatch.setattr(papermill, "execute_notebook", flaky)
@@ -264,9 +302,12 @@ def test_a_kernel_that_dies_at_start_is_started_again_and_a_notebook_error_is_no
 def test_reproduce_real_plans_notebooks_01_and_02_at_the_real_profile(tmp_path):
     runs = batch.plan_runs("real", tmp_path)
     assert [(r.notebook, r.parameters["profile"]) for r in runs] == [
-        ("01_distilling_step_by_step", "real"), ("02_tinyllm_multi_teacher", "real")]
-    assert all(r.timeout == 3600 for r in runs)        # per cell: the students' cell runs ≈ 30 min
+        ("01_distilling_step_by_step", "real"),
+        ("02_tinyllm_multi_teacher", "real"),
+    ]
+    assert all(r.timeout == 3600 for r in runs)  # per cell: the students' cell runs ≈ 30 min
     from labkit.lab import profiles
+
     dss, tinyllm = profiles.resolve("real", profiles.DSS), profiles.resolve("real", profiles.TINYLLM)
     assert (dss["dataset"], dss["teacher"], len(dss["seeds"])) == ("dss:cqa", "palm-540b", 3)
     assert (tinyllm["dataset"], tinyllm["teachers"]) == ("tinyllm:obqa", ["flan-t5-xl", "llama2-7b-chat"])

@@ -4,6 +4,7 @@ No notebook runs here: the plans are the lab's own (notebooks/grids/reproduce_*.
 expanded as `labkit reproduce` expands them; the data folders are written into tmp_path (a dataset is found
 by its `<name>_<split>.json` files, as labkit.data finds it).
 """
+
 import json
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def no_data(tmp_path, monkeypatch):
     """An empty $LABKIT_HOME, no $LABKIT_DATA and no dry run in force; returns where data would be fetched to."""
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
     for name in ("LABKIT_DATA", tiny.DRY_RUN_ENV, tiny.DRY_RUN_CACHE_ENV):
-        monkeypatch.delenv(name, raising=False)   # restored after the test, whatever the dry run sets
+        monkeypatch.delenv(name, raising=False)  # restored after the test, whatever the dry run sets
     return tmp_path / "home" / "data"
 
 
@@ -41,11 +42,11 @@ def test_real_profile_without_data_stops_before_any_run(no_data, tmp_path):
         reproduce.reproduce("real", out, progress=False)
     msg = str(err.value)
     assert "2 of 2 runs need the papers' data" in msg
-    assert str(no_data) in msg                                   # the folder it looked in
-    assert "`labkit data fetch tinyllm dss`" in msg                # the command that provides it
+    assert str(no_data) in msg  # the folder it looked in
+    assert "`labkit data fetch tinyllm dss`" in msg  # the command that provides it
     assert "notebooks 01, 02 at profile real" in msg
-    assert msg.count("need the papers' data") == 1                 # said once, not per run
-    assert not out.exists() or not list(out.rglob("run.json"))     # nothing ran, nothing written
+    assert msg.count("need the papers' data") == 1  # said once, not per run
+    assert not out.exists() or not list(out.rglob("run.json"))  # nothing ran, nothing written
 
 
 def test_paper_dry_run_names_every_run_that_reads_the_papers_files(no_data, tmp_path, capsys):
@@ -78,7 +79,7 @@ def test_data_dir_given_but_empty_is_named_with_its_fetch_destination(no_data, t
 
 
 def test_only_the_missing_release_is_named_with_the_folder_given(no_data, tmp_path):
-    data_dir = write_data(tmp_path / "mine", "tinyllm:obqa")      # TinyLLM's files, not step-by-step's
+    data_dir = write_data(tmp_path / "mine", "tinyllm:obqa")  # TinyLLM's files, not step-by-step's
     runs = batch.plan_runs("real", tmp_path / "out")
     runs = [batch.Run(**{**r.__dict__, "parameters": {**r.parameters, "data_dir": str(data_dir)}}) for r in runs]
     missing = needs.missing_data(runs)
@@ -92,8 +93,9 @@ def test_synthetic_plans_and_finished_runs_need_nothing(no_data, tmp_path):
     runs = batch.plan_runs("real", tmp_path / "real")
     finished = runs[0]
     Path(finished.out_dir).mkdir(parents=True)
-    (Path(finished.out_dir) / "metrics.json").write_text(json.dumps(
-        {"notebook": finished.notebook, "parameters": finished.parameters, "metrics": {}}))
+    (Path(finished.out_dir) / "metrics.json").write_text(
+        json.dumps({"notebook": finished.notebook, "parameters": finished.parameters, "metrics": {}})
+    )
     assert [r.name for m in needs.missing_data(runs) for r in m.runs] == [r.name for r in runs[1:]]
     assert len(needs.missing_data(runs, redo=True)[0].runs) == len(runs)
 

@@ -4,6 +4,7 @@ The runs folder is built the way notebooks and the batch runner leave it (metric
 lk.lab.metrics.write_metrics, run.json by labkit.runs.batch), with values chosen so that means and sample
 standard deviations over three seeds are known exactly.
 """
+
 import csv
 import json
 import math
@@ -16,13 +17,21 @@ from labkit.runs import report
 
 def write_metrics(out_dir, notebook, parameters, metrics, timings):
     """metrics.json in the shape lk.lab.metrics.write_metrics writes (without importing torch for versions)."""
-    doc = {"notebook": notebook, "parameters": parameters, "metrics": metrics, "timings": timings,
-           "versions": {"python": "3"}}
+    doc = {
+        "notebook": notebook,
+        "parameters": parameters,
+        "metrics": metrics,
+        "timings": timings,
+        "versions": {"python": "3"},
+    }
     (Path(out_dir) / "metrics.json").write_text(json.dumps(doc))
 
+
 # alphas -> acc over seeds 0, 1, 2
-ACC = {0.1: [0.5, 0.6, 0.7],        # mean 0.6, sample std 0.1
-       1.0: [0.2, 0.4, 0.9]}        # mean 0.5, sample std sqrt(0.13) = 0.3606
+ACC = {
+    0.1: [0.5, 0.6, 0.7],  # mean 0.6, sample std 0.1
+    1.0: [0.2, 0.4, 0.9],
+}  # mean 0.5, sample std sqrt(0.13) = 0.3606
 
 
 def make_runs(out: Path) -> None:
@@ -30,27 +39,54 @@ def make_runs(out: Path) -> None:
     for alpha, accs in ACC.items():
         for seed, acc in enumerate(accs):
             d = out / nb / f"alphas={alpha},seed={seed}"
-            params = {"profile": "smoke", "alphas": alpha, "teachers": ["oracle", "noisy-oracle"], "seed": seed,
-                      "interactive": False, "out_dir": str(d)}
+            params = {
+                "profile": "smoke",
+                "alphas": alpha,
+                "teachers": ["oracle", "noisy-oracle"],
+                "seed": seed,
+                "interactive": False,
+                "out_dir": str(d),
+            }
             (d.mkdir(parents=True))
             (d / "curve.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-            write_metrics(d, nb, params,
-                          {"acc": acc, "loss": {"final": 2.0 * acc}, "steps": 10,
-                           "tables": {"main_table": [{"method": "TinyLLM", "acc": acc},
-                                                     {"method": "fine-tune", "acc": acc / 2}]},
-                           "figures": ["curve.png", "missing.png"]},
-                          {"total": 3.0})
-            (d / "run.json").write_text(json.dumps({"parameters": params, "status": "ok", "wall_s": 4.0 + seed,
-                                                    "grid": "tinyllm_alpha", "label": ""}))
+            write_metrics(
+                d,
+                nb,
+                params,
+                {
+                    "acc": acc,
+                    "loss": {"final": 2.0 * acc},
+                    "steps": 10,
+                    "tables": {
+                        "main_table": [{"method": "TinyLLM", "acc": acc}, {"method": "fine-tune", "acc": acc / 2}]
+                    },
+                    "figures": ["curve.png", "missing.png"],
+                },
+                {"total": 3.0},
+            )
+            (d / "run.json").write_text(
+                json.dumps(
+                    {"parameters": params, "status": "ok", "wall_s": 4.0 + seed, "grid": "tinyllm_alpha", "label": ""}
+                )
+            )
     bad = out / nb / "alphas=3.0,seed=0"
     bad.mkdir()
-    (bad / "run.json").write_text(json.dumps({
-        "parameters": {"profile": "smoke", "alphas": 3.0, "teachers": ["oracle"], "seed": 0},
-        "status": "failed", "wall_s": 1.5, "error": "ValueError: boom", "error_cell": "raise ValueError('boom')"}))
+    (bad / "run.json").write_text(
+        json.dumps(
+            {
+                "parameters": {"profile": "smoke", "alphas": 3.0, "teachers": ["oracle"], "seed": 0},
+                "status": "failed",
+                "wall_s": 1.5,
+                "error": "ValueError: boom",
+                "error_cell": "raise ValueError('boom')",
+            }
+        )
+    )
     interrupted = out / "04_gkd_on_policy" / "seed=0"
     interrupted.mkdir(parents=True)
-    (interrupted / "run.json").write_text(json.dumps({"parameters": {"profile": "smoke", "seed": 0},
-                                                      "status": "running"}))
+    (interrupted / "run.json").write_text(
+        json.dumps({"parameters": {"profile": "smoke", "seed": 0}, "status": "running"})
+    )
 
 
 def test_mean_std_and_formatting():
@@ -75,8 +111,12 @@ def test_results_csv_has_one_row_per_run_with_flattened_columns(tmp_path):
     assert r["status"] == "ok" and r["seed"] == "2" and r["profile"] == "smoke" and r["grid"] == "tinyllm_alpha"
     assert float(r["metric.acc"]) == 0.9 and float(r["metric.loss.final"]) == 1.8 and r["metric.steps"] == "10"
     assert r["param.alphas"] == "1.0" and r["param.teachers"] == "oracle+noisy-oracle"
-    assert json.loads(r["parameters"]) == {"alphas": 1.0, "profile": "smoke", "seed": 2,
-                                           "teachers": ["oracle", "noisy-oracle"]}
+    assert json.loads(r["parameters"]) == {
+        "alphas": 1.0,
+        "profile": "smoke",
+        "seed": 2,
+        "teachers": ["oracle", "noisy-oracle"],
+    }
     assert float(r["wall_s"]) == 6.0
     bad = by_id[("02_tinyllm_multi_teacher", "alphas=3.0,seed=0")]
     assert bad["status"] == "failed" and bad["error"] == "ValueError: boom" and bad["metric.acc"] == ""
@@ -114,9 +154,14 @@ def test_tables_with_different_rows_per_seed_are_not_averaged():
 
 
 def test_lab_summary_beside_a_paper_claim_averages_the_seeds():
-    runs = [{"tables": {"ablations": [{"variant": "full", "accuracy": a}, {"variant": "w/o in-context",
-                                                                           "accuracy": a / 2}]}}
-            for a in (0.5, 0.6, 0.7)]
+    runs = [
+        {
+            "tables": {
+                "ablations": [{"variant": "full", "accuracy": a}, {"variant": "w/o in-context", "accuracy": a / 2}]
+            }
+        }
+        for a in (0.5, 0.6, 0.7)
+    ]
     spec = {"table": "ablations", "label": "variant", "values": ["accuracy"]}
     assert report._lab_summary(spec, runs) == "full: accuracy 0.600 ± 0.100; w/o in-context: accuracy 0.300 ± 0.050"
     assert report._lab_summary(spec, [{"tables": {}}]) == "—"
@@ -124,38 +169,68 @@ def test_lab_summary_beside_a_paper_claim_averages_the_seeds():
 
 def test_lab_summary_beside_a_paper_number_gives_the_claims_and_the_relative_gain():
     full, label = "TinyLLM (full)", "label only (fine-tuning)"
-    claims = [dict(_claim("full>label-only", [0.1, 0.2, 0.3], True), better=full, worse=label),
-              _claim("full>w/o llama2-7b-chat", [0.0, 0.02, -0.02], False), _claim("alpha 1>0.1", [0.1, 0.1], True)]
-    run = {"status": "ok", "notebook": "02_tinyllm_multi_teacher",
-           "metrics": {"claims": claims, "accuracy": {full: 0.6, label: 0.4}}}
+    claims = [
+        dict(_claim("full>label-only", [0.1, 0.2, 0.3], True), better=full, worse=label),
+        _claim("full>w/o llama2-7b-chat", [0.0, 0.02, -0.02], False),
+        _claim("alpha 1>0.1", [0.1, 0.1], True),
+    ]
+    run = {
+        "status": "ok",
+        "notebook": "02_tinyllm_multi_teacher",
+        "metrics": {"claims": claims, "accuracy": {full: 0.6, label: 0.4}},
+    }
     spec = next(c["lab"] for c in report.PAPERS["02_tinyllm_multi_teacher"]["claims"] if "12.57" in c["claim"])
     assert report._lab_summary(spec, [run]) == "full>label-only: 0.200 [0.190, 0.210] ✓ (3 seeds; +50.0% relative)"
     spec = next(c["lab"] for c in report.PAPERS["02_tinyllm_multi_teacher"]["claims"] if "Ablations" in c["claim"])
-    assert report._lab_summary(spec, [run]) == ("full>w/o llama2-7b-chat: 0 [-1.000, 1.000] ✗ (3 seeds); "
-                                                "alpha 1>0.1: 0.100 [0.090, 0.110] ✓ (2 seeds)")
+    assert report._lab_summary(spec, [run]) == (
+        "full>w/o llama2-7b-chat: 0 [-1.000, 1.000] ✗ (3 seeds); alpha 1>0.1: 0.100 [0.090, 0.110] ✓ (2 seeds)"
+    )
 
 
 def _claim(cid, values, holds, **extra):
     """A claim as a notebook writes it (docs/methods.md, "Claims"); mean and ci95 as the notebook computed them."""
     mean = sum(values) / len(values)
-    return {"id": cid, "claim": f"{cid} beats the baseline", "metric": "accuracy", "better": "dss",
-            "worse": "fine-tuning", "values": values, "mean": mean, "ci95": [mean - 0.01, mean + 0.01] if holds
-            else [mean - 1.0, mean + 1.0], "holds": holds, **extra}
+    return {
+        "id": cid,
+        "claim": f"{cid} beats the baseline",
+        "metric": "accuracy",
+        "better": "dss",
+        "worse": "fine-tuning",
+        "values": values,
+        "mean": mean,
+        "ci95": [mean - 0.01, mean + 0.01] if holds else [mean - 1.0, mean + 1.0],
+        "holds": holds,
+        **extra,
+    }
 
 
 def test_the_report_opens_with_every_claim_of_every_notebook(tmp_path):
     # 01: one run, two claims written with three seeds inside it (one held, one not)
     d = tmp_path / "01_distilling_step_by_step" / "seed=0"
     d.mkdir(parents=True)
-    write_metrics(d, "01_distilling_step_by_step", {"profile": "default", "seed": 0},
-                  {"claims": [_claim("dss>ft", [0.1, 0.2, 0.3], True, citation="Hsieh et al. 2023, Table 1"),
-                              _claim("dss>distill", [-0.2, 0.1, 0.05], False)]}, {"total": 1.0})
+    write_metrics(
+        d,
+        "01_distilling_step_by_step",
+        {"profile": "default", "seed": 0},
+        {
+            "claims": [
+                _claim("dss>ft", [0.1, 0.2, 0.3], True, citation="Hsieh et al. 2023, Table 1"),
+                _claim("dss>distill", [-0.2, 0.1, 0.05], False),
+            ]
+        },
+        {"total": 1.0},
+    )
     # 04: the same claim from two runs (seeds as separate runs): values pooled, mean/CI/holds recomputed
     for seed, values in ((0, [1.0]), (1, [3.0])):
         d = tmp_path / "04_gkd_on_policy" / f"seed={seed}"
         d.mkdir(parents=True)
-        write_metrics(d, "04_gkd_on_policy", {"profile": "smoke", "seed": seed},
-                      {"claims": [_claim("on>off", values, False)]}, {"total": 1.0})
+        write_metrics(
+            d,
+            "04_gkd_on_policy",
+            {"profile": "smoke", "seed": seed},
+            {"claims": [_claim("on>off", values, False)]},
+            {"total": 1.0},
+        )
     # 00: ran, wrote no claims
     d = tmp_path / "00_kl_mode_seeking" / "seed=0"
     d.mkdir(parents=True)
@@ -163,8 +238,11 @@ def test_the_report_opens_with_every_claim_of_every_notebook(tmp_path):
 
     runs = report.load_runs(tmp_path)
     claims = {(c["notebook"], c["id"]): c for c in report.collect_claims(runs)}
-    assert list(claims) == [("01_distilling_step_by_step", "dss>ft"), ("01_distilling_step_by_step", "dss>distill"),
-                            ("04_gkd_on_policy", "on>off")]
+    assert list(claims) == [
+        ("01_distilling_step_by_step", "dss>ft"),
+        ("01_distilling_step_by_step", "dss>distill"),
+        ("04_gkd_on_policy", "on>off"),
+    ]
     pooled = claims[("04_gkd_on_policy", "on>off")]
     assert pooled["values"] == [1.0, 3.0] and pooled["n"] == 2 and pooled["mean"] == pytest.approx(2.0)
     # t(0.975, 1) = 12.706; s = sqrt(2); half width = 12.706 * sqrt(2) / sqrt(2) = 12.706
@@ -174,14 +252,14 @@ def test_the_report_opens_with_every_claim_of_every_notebook(tmp_path):
     report.write_report(tmp_path)
     md = (tmp_path / "report.md").read_text()
     claims_at, first_section = md.index("## Claims"), md.index("\n## 00_kl_mode_seeking")
-    assert claims_at < first_section                                       # claims first, then each notebook
+    assert claims_at < first_section  # claims first, then each notebook
     table = md[claims_at:first_section]
     rows = [line for line in table.splitlines() if line.startswith("| ✓") or line.startswith("| ✗")]
     assert len(rows) == 3
     assert rows[0].startswith("| ✓ | 01_distilling_step_by_step | dss>ft | 0.200 | [0.190, 0.210] | 3 |")
     assert "dss>ft beats the baseline (Hsieh et al. 2023, Table 1)" in rows[0]
     assert rows[1].startswith("| ✗ | 01_distilling_step_by_step | dss>distill |")
-    assert "(Hsieh et al., *Distilling Step-by-Step!" in rows[1]           # no citation given: the paper's
+    assert "(Hsieh et al., *Distilling Step-by-Step!" in rows[1]  # no citation given: the paper's
     assert rows[2].startswith("| ✗ | 04_gkd_on_policy | on>off | 2.000 | [-10.706, 14.706] | 2 |")
     assert "1 of 3 claims held." in table
     assert "- 00_kl_mode_seeking: no claims written" in table
@@ -189,28 +267,48 @@ def test_the_report_opens_with_every_claim_of_every_notebook(tmp_path):
 
 def test_report_says_why_claims_fail_and_whether_students_learn(tmp_path):
     from labkit.lab.claims import learning
+
     d = tmp_path / "03_minillm_reverse_kl" / "seed=0"
     d.mkdir(parents=True)
-    write_metrics(d, "03_minillm_reverse_kl", {"profile": "default", "seed": 0},
-                  {"claims": [_claim("minillm>sft", [-0.1, 0.0, 0.05], False), _claim("ok", [0.1, 0.2, 0.3], True),
-                              _claim("silent", [-0.1, -0.2, 0.0], False)],
-                   "claims_not_holding": {"minillm>sft": "the init is already at the SFT optimum"},
-                   "learning": learning({"sft": {0: 0.5, 1: 0.6, 2: 0.7}, "minillm": {0: 0.2, 1: 0.2, 2: 0.21},
-                                         "kd": {0: 0.2, 1: 0.3, 2: 0.25}}, 0.25, "test accuracy", chance=0.0)
-                               + learning({"x": {0: 0.1, 1: 0.1, 2: 0.12}}, 0.5, "test rouge_l"),
-                   "not_learning": {"minillm · test accuracy": "collapses", "kd · test accuracy": "collapses"}},
-                  {"total": 1.0})
+    write_metrics(
+        d,
+        "03_minillm_reverse_kl",
+        {"profile": "default", "seed": 0},
+        {
+            "claims": [
+                _claim("minillm>sft", [-0.1, 0.0, 0.05], False),
+                _claim("ok", [0.1, 0.2, 0.3], True),
+                _claim("silent", [-0.1, -0.2, 0.0], False),
+            ],
+            "claims_not_holding": {"minillm>sft": "the init is already at the SFT optimum"},
+            "learning": learning(
+                {
+                    "sft": {0: 0.5, 1: 0.6, 2: 0.7},
+                    "minillm": {0: 0.2, 1: 0.2, 2: 0.21},
+                    "kd": {0: 0.2, 1: 0.3, 2: 0.25},
+                },
+                0.25,
+                "test accuracy",
+                chance=0.0,
+            )
+            + learning({"x": {0: 0.1, 1: 0.1, 2: 0.12}}, 0.5, "test rouge_l"),
+            "not_learning": {"minillm · test accuracy": "collapses", "kd · test accuracy": "collapses"},
+        },
+        {"total": 1.0},
+    )
     report.write_report(tmp_path)
     md = (tmp_path / "report.md").read_text()
-    why = md[md.index("### Why these claims do not hold"):md.index("## Do the students learn?")]
+    why = md[md.index("### Why these claims do not hold") : md.index("## Do the students learn?")]
     assert "- **03_minillm_reverse_kl · minillm>sft**: the init is already at the SFT optimum" in why
     assert "03_minillm_reverse_kl · silent**: see the notebook" in why and "· ok**" not in why
-    learn = md[md.index("## Do the students learn?"):]
+    learn = md[md.index("## Do the students learn?") :]
     rows = [line for line in learn.splitlines() if line.startswith(("| ✓", "| ✗"))]
-    assert rows[0].startswith("| ✓ | 03_minillm_reverse_kl | sft | test accuracy | 0 | 0.250 | 0.600 | [0.352, 0.848] | 0.350 | 3 |")
+    assert rows[0].startswith(
+        "| ✓ | 03_minillm_reverse_kl | sft | test accuracy | 0 | 0.250 | 0.600 | [0.352, 0.848] | 0.350 | 3 |"
+    )
     assert rows[1].startswith("| ✗ | 03_minillm_reverse_kl | minillm |")
     assert "1 of 4 arms learn." in learn
-    why_not = learn[learn.index("### Why these arms do not learn"):].splitlines()
+    why_not = learn[learn.index("### Why these arms do not learn") :].splitlines()
     # one line per reading, naming its arms by metric; sft learns and is not named
     assert "- **03_minillm_reverse_kl** · test accuracy: minillm, kd — collapses" in why_not
     assert "- **03_minillm_reverse_kl** · test rouge_l: x — no reading written by the notebook." in why_not
