@@ -242,6 +242,16 @@ STATEMENTS: dict[str, dict[str, str]] = {
         "Table 6 / Fig. 5).",
         "single-step<var": "The single-step decomposition reduces the variance of the policy gradient (Gu et al., "
         "MiniLLM, ICLR 2024, §2.2, Fig. 6).",
+        # known teacher (kit="known"): the quantities the paper argues about, measured exactly
+        "minillm<base:void_mass": "MiniLLM's samples put less mass in the void (responses the teacher finds "
+        "unlikely) than {base}'s: the reverse KL is mode-seeking, the forward KL mode-covering (Gu et al., MiniLLM, "
+        "ICLR 2024, §2.1, Fig. 2).",
+        "base>minillm:modes_covered": "{base} covers more of the teacher's modes per prompt than MiniLLM: mode "
+        "seeking drops minor modes (Gu et al., MiniLLM, ICLR 2024, §2.1).",
+        "minillm<base:reverse_kl": "MiniLLM reaches a lower sequence-level reverse KL(q‖p) than {base} (Gu et al., "
+        "MiniLLM, ICLR 2024, §2.1, eq. 1).",
+        "minillm<ablation:reverse_kl": "Removing a stabiliser ({arm}) leaves MiniLLM a higher reverse KL(q‖p) "
+        "(Gu et al., MiniLLM, ICLR 2024, ablation Table 6 / Fig. 5).",
     },
     "04": {
         "onpolicy>supervised": "On-policy GKD (λ={on}) beats supervised KD (λ=0) at the same divergence β={beta} "
@@ -249,6 +259,13 @@ STATEMENTS: dict[str, dict[str, str]] = {
         "onpolicy~supervised": "On-policy training does not collapse: {metric} within ±20% of supervised KD's "
         "(β={beta}; "
         "Agarwal et al., GKD, ICLR 2024, on-policy diversity).",
+        # known teacher (kit="known"): the train/inference mismatch, measured exactly
+        "onpolicy<supervised:own_prefix_jsd": "On-policy GKD (λ={on}) is closer to the teacher token by token on its "
+        "own samples (per-token JSD_0.5) than supervised KD (λ=0) at the same divergence β={beta}: it trains on "
+        "the prefixes it will generate (Agarwal et al., GKD, ICLR 2024, §3, train/inference mismatch).",
+        "onpolicy<supervised:exposure_gap": "On-policy GKD (λ={on}) shrinks the gap between the per-token divergence "
+        "on its own samples and on the teacher's, against supervised KD (λ=0) at β={beta} (Agarwal et al., GKD, "
+        "ICLR 2024, §1, exposure bias).",
     },
     "05": {
         "05.ftcot.diverse>single": "Diverse reasoning (k sampled teacher paths per question, the correct ones kept) "
