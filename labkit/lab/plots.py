@@ -627,3 +627,35 @@ def heatmap(
     fig.colorbar(im, ax=ax, label=cbar)
     fig.tight_layout()
     return fig
+
+
+def template_samples(columns: dict[str, list[dict]], n_templates: int, title: str = "", per_column: int = 12):
+    """Samples of several students side by side, each coloured by the teacher template it follows (grey: the void).
+
+    columns: {student label: [{"prompt": index, "text": str, "template": int | None}, ...]} (``Run.extra["labelled"]``
+    of a known-teacher run); the first `per_column` samples of each are drawn, one line each, the prompt index
+    on the left so equal prompts line up.
+    """
+    cmap = matplotlib.colormaps["tab10"]
+    n = max(min(len(v), per_column) for v in columns.values())
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.6 * len(columns), 0.32 * n + 1.2), squeeze=False)
+    for ax, (label, samples) in zip(axes[0], columns.items()):
+        ax.set_axis_off()
+        ax.set_xlim(0, 1), ax.set_ylim(n, -1)
+        ax.set_title(label, fontsize=10)
+        for row, s in enumerate(samples[:per_column]):
+            k = s["template"]
+            color = "0.85" if k is None else cmap(k % 10)
+            text = s["text"].encode("ascii", "replace").decode()[:48]  # noise tokens: unprintable bytes shown as ?
+            ax.text(0.0, row, f"x{s['prompt']}", fontsize=7, va="center", color="0.4", family="monospace")
+            ax.text(
+                0.1, row, text or "(empty)", fontsize=8, va="center", family="monospace",
+                bbox=dict(boxstyle="round,pad=0.2", fc=color, ec="none", alpha=0.55),
+            )  # fmt: skip
+    handles = [matplotlib.patches.Patch(color=cmap(k), alpha=0.55, label=f"template {k}") for k in range(n_templates)]
+    handles.append(matplotlib.patches.Patch(color="0.85", label="void"))
+    fig.legend(handles=handles, loc="lower center", ncol=n_templates + 1, fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig

@@ -234,6 +234,10 @@ WHITEBOX = {
         max_len=160,
         lmbdas=[0.0, 1.0],
         betas=[0.0, 1.0],
+        modes=3,  # known teacher (kit="known"): templates per prompt, weights decay**k, noise η, additions
+        decay=0.6,
+        eta=0.05,
+        sum_steps=1,
     ),
     "default": dict(
         kit="default",
@@ -252,6 +256,10 @@ WHITEBOX = {
         max_len=192,
         lmbdas=[0.0, 1.0],
         betas=[0.0, 0.5, 1.0],
+        modes=3,  # known teacher (kit="known"): templates per prompt, weights decay**k, noise η, additions
+        decay=0.6,
+        eta=0.05,
+        sum_steps=1,
     ),
     "paper": dict(
         kit="",
@@ -270,6 +278,10 @@ WHITEBOX = {
         max_len=512,
         lmbdas=[0.0, 0.5, 1.0],
         betas=[0.0, 0.5, 0.9, 1.0],
+        modes=3,  # known teacher (kit="known"): templates per prompt, weights decay**k, noise η, additions
+        decay=0.6,
+        eta=0.05,
+        sum_steps=1,
     ),
 }
 # notebook 06: cross-tokenizer KD. smoke/default: the number-tokenizer miniature of labkit.lab.xtok (a teacher

@@ -27,7 +27,7 @@ from labkit import sequences as S
 from labkit import signals as signals_lib
 from labkit.errors import LabkitError
 from labkit.lab import arms as A
-from labkit.lab import claims, papers, task_teacher
+from labkit.lab import claims, known_kit, papers, task_teacher
 from labkit.lab.params import check_parameters, known_teachers
 from labkit.lab.profiles import WHITEBOX, TrainingProfile, choices
 from labkit.loop import TrainConfig
@@ -38,6 +38,20 @@ INIT = A.INIT
 MAX_LEN = 192  # token limit of every training sequence of the miniature (prompt + response)
 SIGNAL_K = 64  # top-k kept per position by signal_stores (k >= the vocabulary is exact)
 METRICS = ("accuracy", "rouge_l", "teacher_loglik", "distinct_2", "gen_words")
+# what a known teacher measures exactly (known_kit.known_metrics), beside the task metrics
+KNOWN_METRICS = (
+    "void_mass",
+    "modes_covered",
+    "reverse_kl",
+    "forward_kl",
+    "own_prefix_jsd",
+    "teacher_prefix_jsd",
+    "exposure_gap",
+    "teacher_loglik",
+    "accuracy",
+    "distinct_2",
+)
+LOWER_BETTER = {"void_mass", "reverse_kl", "forward_kl", "own_prefix_jsd", "teacher_prefix_jsd", "exposure_gap"}
 BASELINES = ("sft", "kd", "seqkd")
 # what each baseline label trains with (the registry's name) and what it reads
 BASELINE_METHOD = {"sft": "sft", "kd": "wordkd", "seqkd": "seqkd"}
@@ -60,12 +74,14 @@ def _model_ok(name) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class WhiteboxProfile(TrainingProfile):
-    """What notebooks 03 and 04 share: the kit (a task-teacher recipe of labkit.lab.task_teacher, or "none" for
-    the named teacher/student/dataset), the response length, the teacher's signals (seeds, budget, device:
-    TrainingProfile)."""
+    """What notebooks 03 and 04 share: the kit (a task-teacher recipe of labkit.lab.task_teacher, "known" for the
+    known teacher of labkit.lab.known_kit, or "none" for the named teacher/student/dataset), the response length,
+    the teacher's signals (seeds, budget, device: TrainingProfile). The known teacher's shape: ``modes`` templates
+    per prompt with weights decay**k, per-token noise ``eta``, ``sum_steps`` additions per prompt (the response
+    length)."""
 
     TABLE: ClassVar[dict] = WHITEBOX
-    kit: str = field(default="", metadata=choices("", "none", *task_teacher.RECIPES))
+    kit: str = field(default="", metadata=choices("", "none", *task_teacher.RECIPES, *known_kit.RECIPES))
     teacher: str = ""
     student: str = ""
     dataset: str = ""
@@ -73,11 +89,20 @@ class WhiteboxProfile(TrainingProfile):
     n_eval: int = 0
     max_new_tokens: int = 0
     teacher_signals: str = field(default="live", metadata=choices("live", "captured"))
+    modes: int = 3
+    decay: float = 0.6
+    eta: float = 0.05
+    sum_steps: int = 1
 
     @property
     def named(self) -> bool:
         """True when the notebook runs named models instead of a task-teacher kit (profile paper)."""
         return self.kit in ("", "none")
+
+    @property
+    def known(self) -> bool:
+        """True when the teacher is a known teacher (exact void mass, modes, KL, exposure bias)."""
+        return self.kit in known_kit.RECIPES
 
     def check(self):
         super().check()
@@ -92,6 +117,16 @@ class WhiteboxProfile(TrainingProfile):
                 )
         if self.max_new_tokens < 1:
             self.fail("max_new_tokens", "an integer >= 1")
+        if not 1 <= self.modes <= 6:
+            self.fail("modes", "an integer in 1..6 (templates per prompt)")
+        if not 0 < self.eta <= 1:
+            self.fail("eta", "a per-token noise in (0, 1]")
+        if not self.decay > 0:
+            self.fail("decay", "a weight ratio > 0 between successive templates (1: equal weights)")
+        if self.sum_steps < 1:
+            self.fail("sum_steps", "an integer >= 1 (additions per prompt)")
+        if self.known and self.teacher_signals != "live":
+            self.fail("teacher_signals", "'live' with a known teacher (it has no weights to key a store by)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +178,12 @@ class GKDProfile(WhiteboxProfile):
 
 
 def load_kit(P: WhiteboxProfile) -> task_teacher.TaskKit:
-    """The profile's kit: a cached task teacher + student init, or the named models and dataset."""
+    """The profile's kit: a known teacher built on the spot, a cached task teacher + student init, or the named
+    models and dataset."""
+    if P.known:
+        return known_kit.known_kit(
+            P.kit, modes=P.modes, decay=P.decay, eta=P.eta, sum_steps=P.sum_steps, max_new_tokens=P.max_new_tokens
+        )
     if not P.named:
         return task_teacher.task_kit(P.kit)
     return task_teacher.named_kit(P.teacher, P.student, P.dataset, n_train=P.n_train, n_eval=P.n_eval, device=P.device)
@@ -235,6 +275,26 @@ def score(model, kit, records, *, teacher=None, max_new_tokens: int = 64, seed: 
     }
 
 
+def score_known(model, kit, records, *, max_new_tokens: int = 32, seed: int = 0) -> dict:
+    """Against a known teacher: the exact measurements of ``known_kit.known_metrics`` (void mass, modes covered,
+    forward/reverse KL, exposure bias, exact teacher log-likelihood, distinct-2 and length of the samples) and the
+    greedy answer's task accuracy and ROUGE-L against the heaviest template."""
+    greedy = evaluate.generate(
+        model,
+        kit.tokenizer,
+        [task_teacher.prompt_of(r) for r in records],
+        max_new_tokens=max_new_tokens,
+        stop_at_newline=False,
+        batch_size=64,
+    )
+    return {
+        **known_kit.known_metrics(model, kit, records, max_new_tokens=max_new_tokens, seed=seed),
+        "accuracy": task_teacher.task_accuracy(model, kit.tokenizer, records, texts=greedy),
+        "rouge_l": evaluate.rouge_l(greedy, [task_teacher.target_of(r).strip() for r in records]),
+        "samples": greedy[:3],
+    }
+
+
 CURVES = (
     "loss",
     "loss/ce",
@@ -308,7 +368,9 @@ class Experiment:
             "max_new_tokens": self.max_new_tokens,
         }
         targets = arm.reads.get("targets")
-        if targets == "gold":
+        if targets == "gold" and known_kit.is_known(kit):
+            out["rollouts"] = kit.data  # teacher samples (ids): the known task's "gold" data, drawn from p
+        elif targets == "gold":
             out["targets"] = [task_teacher.target_of(r) for r in train]
         elif targets == "teacher":
             out["teacher_rollouts"] = self.teacher_outputs()
@@ -333,15 +395,18 @@ class Experiment:
             curves = {k: [(r["step"], r[k]) for r in rows if r.get(k) is not None] for k in CURVES}
         else:
             model = self.kit.student_init
-        final = score(model, self.kit, records, max_new_tokens=self.max_new_tokens, seed=seed)
-        samples = final.pop("samples")
+        if known_kit.is_known(self.kit):
+            final = score_known(model, self.kit, records, max_new_tokens=self.max_new_tokens, seed=seed)
+        else:
+            final = score(model, self.kit, records, max_new_tokens=self.max_new_tokens, seed=seed)
+        extra = {k: final.pop(k) for k in ("samples", "labelled") if k in final}
         return A.Run(
             arm.label,
             seed,
             {self.split: final},
             curves={k: v for k, v in curves.items() if v},
             seconds=time.perf_counter() - t0,
-            extra={"samples": samples},
+            extra=extra,
         )
 
 
@@ -596,14 +661,55 @@ def grid_matrix(rows: list[dict], lmbdas, betas, metric: str) -> list[list[float
     return [[at.get((lm, b)) for b in betas] for lm in lmbdas]
 
 
+def lower_claim(runs, id: str, text: str, metric: str, better: str, worse: str, split: str = "test", **extra) -> dict:
+    """A claim on a lower-is-better metric: effect per seed = metric(worse) − metric(better) (positive: `better`
+    is lower, the paper's direction)."""
+    neg = {a: {s: -v for s, v in A.values(runs, a, metric, split).items()} for a in (better, worse)}
+    c = claims.claim(id, text, f"{split} {metric} (lower better)", better, worse, better_values=neg[better],
+                     worse_values=neg[worse])  # fmt: skip
+    return {**c, **extra}
+
+
+def minillm_known_claims(runs, arms, P: MiniLLMProfile) -> list[dict]:
+    """Notebook 03 on a known teacher: MiniLLM's void mass below each baseline's (headline: word-level KD), each
+    baseline covering more modes, MiniLLM's reverse KL below each baseline's and each ablation's."""
+    labels = {a.label for a in arms}
+    C, st = [], lambda id, **f: papers.statement("03", id, **f)
+    if "minillm" not in labels:
+        return C
+    for b in [x for x in ("kd", "sft", "seqkd") if x in labels]:
+        text = st("minillm<base:void_mass", base=b.upper())
+        C.append(lower_claim(runs, f"minillm<{b}:void_mass", text, "void_mass", "minillm", b, headline=b == "kd"))
+        C.append(
+            A.claim(
+                runs,
+                f"{b}>minillm:modes_covered",
+                st("base>minillm:modes_covered", base=b.upper()),
+                "modes_covered",
+                b,
+                "minillm",
+            )
+        )
+        text = st("minillm<base:reverse_kl", base=b.upper())
+        C.append(lower_claim(runs, f"minillm<{b}:reverse_kl", text, "reverse_kl", "minillm", b))
+    for a in [a for a in arms if a.reads.get("ablation")]:
+        text = st("minillm<ablation:reverse_kl", arm=a.label)
+        C.append(lower_claim(runs, f"minillm<{a.reads['ablation']}:reverse_kl", text, "reverse_kl", "minillm", a.label))
+    return C
+
+
 def minillm_claims(runs, arms, P: MiniLLMProfile) -> list[dict]:
     """Notebook 03's claims: MiniLLM vs SFT/KD (ROUGE-L, teacher log-likelihood), no collapse (distinct-2 and
-    length within ±20 % of SFT's), each stabiliser's ablation, and single-step's effect on gradient variance."""
+    length within ±20 % of SFT's), each stabiliser's ablation, and single-step's effect on gradient variance. On a
+    known teacher the comparisons are on void mass, modes covered and reverse KL instead (``minillm_known_claims``)
+    and only teacher log-likelihood stays of the first (ROUGE-L against one template means little there)."""
     labels = {a.label: a for a in arms}
     C, st = [], lambda id, **f: papers.statement("03", id, **f)
+    if P.known:
+        C += minillm_known_claims(runs, arms, P)
     if "minillm" in labels:
         for b in [x for x in ("sft", "kd") if x in labels]:
-            for m in ("rouge_l", "teacher_loglik"):
+            for m in ("teacher_loglik",) if P.known else ("rouge_l", "teacher_loglik"):
                 C.append(A.claim(runs, f"minillm>{b}:{m}", st(f"minillm>base:{m}", base=b.upper()), m, "minillm", b))
         if "sft" in labels:
             for m in ("distinct_2", "gen_words"):
@@ -618,7 +724,7 @@ def minillm_claims(runs, arms, P: MiniLLMProfile) -> list[dict]:
                     )
                 )
     ablations = [a for a in arms if a.reads.get("ablation")]
-    for a in ablations:
+    for a in ablations if not P.known else ():
         C.append(
             A.claim(
                 runs,
@@ -649,11 +755,25 @@ def minillm_claims(runs, arms, P: MiniLLMProfile) -> list[dict]:
 
 def gkd_claims(runs, P: GKDProfile) -> list[dict]:
     """Notebook 04's claims: on-policy (largest λ) vs supervised (λ = 0) at each β, on task accuracy and teacher
-    log-likelihood, and no collapse (length and distinct-2 within ±20 %)."""
+    log-likelihood, and no collapse (length and distinct-2 within ±20 %). On a known teacher, first: the per-token
+    divergence on the student's own samples (headline at the profile's β) and the exposure gap, and modes covered
+    within ±20 %."""
     C, on = [], max(P.lmbdas)
     if 0.0 in P.lmbdas and on > 0:
         for b in P.betas:
             better, worse = gkd_arm(on, b).label, gkd_arm(0.0, b).label
+            for m in ("own_prefix_jsd", "exposure_gap") if P.known else ():
+                C.append(
+                    lower_claim(
+                        runs,
+                        f"onpolicy<supervised:{m}:beta={b}",
+                        papers.statement("04", f"onpolicy<supervised:{m}", on=on, beta=b),
+                        m,
+                        better,
+                        worse,
+                        headline=m == "own_prefix_jsd" and b == P.beta,
+                    )
+                )
             for m in ("accuracy", "teacher_loglik"):
                 C.append(
                     A.claim(
@@ -665,7 +785,7 @@ def gkd_claims(runs, P: GKDProfile) -> list[dict]:
                         worse,
                     )
                 )
-            for m in ("gen_words", "distinct_2"):
+            for m in ("gen_words", "distinct_2", *(("modes_covered",) if P.known else ())):
                 C.append(
                     claims.claim(
                         f"onpolicy~supervised:{m}:beta={b}",
@@ -684,7 +804,8 @@ def reading_numbers(runs, kit, P: WhiteboxProfile) -> dict:
     init accuracies, the budget."""
     recipe = kit.recipe or {}
     return {
-        **A.numbers(runs, METRICS),
+        **A.numbers(runs, KNOWN_METRICS if known_kit.is_known(kit) else METRICS),
+        **{k: v for k, v in kit.manifest.items() if k.startswith("teacher_") and isinstance(v, (int, float))},
         "steps": P.max_steps,
         "batch_size": P.batch_size,
         "teacher_accuracy": kit.manifest.get("teacher_valid_accuracy"),
