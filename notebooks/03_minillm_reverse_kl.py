@@ -48,7 +48,11 @@ from labkit.methods import minillm
 
 # %% tags=["parameters"]
 profile: str = "default"  # smoke (tiny, what tests run) | default (task teacher, the CPU miniature) | paper (GPT-2, GPU)
-kit: str = ""  # task-teacher recipe of labkit.lab.task_teacher (empty: profile default; "none": use teacher/student)
+kit: str = ""  # known (a known teacher, exact measurements) | a task-teacher recipe | none (empty: profile default)
+modes: int = 0  # known teacher: templates per prompt (0: profile default)
+decay: float = 0.0  # known teacher: weight ratio of successive templates, 1 for equal weights (0: profile default)
+eta: float = 0.0  # known teacher: per-token noise η (0: profile default)
+sum_steps: int = 0  # known teacher: additions per prompt, i.e. the response length (0: profile default)
 teacher: str = ""  # named teacher model (profile paper; empty: profile default)
 student: str = ""  # named student model (profile paper; empty: profile default)
 dataset: str = ""  # named dataset (profile paper; empty: profile default)
@@ -79,7 +83,7 @@ P = whitebox.MiniLLMProfile.resolve(
     profile, kit=kit, teacher=teacher, student=student, dataset=dataset, n_train=n_train, n_eval=n_eval,
     seeds=seeds, max_steps=max_steps, lr=lr, max_new_tokens=max_new_tokens, methods=methods, single_step=single_step,
     teacher_mix=teacher_mix, length_norm=length_norm, lm_weight=lm_weight, ablations=ablations, seed=seed,
-    teacher_signals=teacher_signals, device=device)
+    teacher_signals=teacher_signals, device=device, modes=modes, decay=decay, eta=eta, sum_steps=sum_steps)
 timer = lk.lab.metrics.Timer()
 P
 
@@ -92,7 +96,17 @@ if lk.lab.notebook.show_widgets(interactive):
 # %% [markdown]
 # ## Teacher, student, task
 #
-# A small transformer teacher fine-tuned on step-by-step arithmetic word problems and a smaller student with the
+# With `kit="known"` the teacher is a **known teacher** (`labkit.known`): for each arithmetic prompt it writes one of
+# `modes` differently worded correct solutions (weights decay^k), each token replaced by a uniform one with
+# probability η. Its probability of *any* response, the student's own included, is exact, so the quantities the
+# paper argues about are numbers: the **void mass** (share of samples the teacher gives less probability than any
+# template with two wrong tokens), **modes covered** (distinct templates among a prompt's samples), the sequence-level
+# reverse and forward KL (Monte Carlo, with standard errors) and the per-token divergence on the student's own
+# samples against the teacher's (exposure bias). The student (2 layers) is too small to copy every template of every
+# prompt; it starts from a short SFT on teacher samples, and SFT and word-level KD train on those samples (drawn from
+# the teacher, the known task's "gold" data). The kit builds in seconds, nothing cached.
+#
+# Otherwise a small transformer teacher fine-tuned on step-by-step arithmetic word problems and a smaller student with the
 # same tokenizer, briefly SFT-initialised (the papers fine-tune both on the task first; white-box KD needs one
 # vocabulary; tiny models sample thousands of tokens a second on a CPU). Both are built once and cached
 # (`labkit.lab.task_teacher`); at `profile="paper"` the same cells run MiniLLM's GPT-2 XL → GPT-2 setting. Every
@@ -103,9 +117,9 @@ if lk.lab.notebook.show_widgets(interactive):
 with timer("load"):
     K = whitebox.load_kit(P)
 print(f"{len(K.splits['train'])} train / {len(K.splits['valid'])} valid / {len(K.splits['test'])} test prompts; "
-      f"vocabulary {len(K.tokenizer)}; teacher {lk.models.n_params(K.teacher):,} parameters, student "
-      f"{lk.models.n_params(K.student_init):,}; validation accuracy: teacher {K.manifest.get('teacher_valid_accuracy')}, "
-      f"student init {K.manifest.get('student_init_valid_accuracy')}")
+      f"vocabulary {len(K.tokenizer)}; teacher {lk.models.n_params(K.teacher):,} parameters (0: a known teacher), "
+      f"student {lk.models.n_params(K.student_init):,}")
+print({k: v for k, v in K.manifest.items() if k.startswith(("teacher_", "student_")) and not k.endswith("_last")})
 r0 = K.splits["train"][0]
 print(lk.lab.task_teacher.prompt_of(r0) + lk.lab.task_teacher.target_of(r0))
 
@@ -157,12 +171,14 @@ display(Markdown(markdown_table(estimator)))
 # likely) and its per-token reverse KL on its own samples.
 
 # %%
+M = whitebox.metrics_of(P)   # the exact measurements on a known teacher, else the task metrics
+
 def one_run(ns=None):
     Q = P.replace(methods=list(methods) or P.methods, single_step=single_step, teacher_mix=teacher_mix, length_norm=length_norm,
                   lm_weight=lm_weight, ablations=False, max_steps=max_steps or P.max_steps)
     exp = whitebox.Experiment(K, Q, split="valid").prepare(arms_one := whitebox.minillm_arms(Q))
     res = run_arms(exp, arms_one, [seed])
-    display(Markdown(markdown_table(summary(res, whitebox.METRICS, "valid"), ["arm", *whitebox.METRICS])))
+    display(Markdown(markdown_table(summary(res, M, "valid"), ["arm", *M])))
     curves = {r.arm: r.curves for r in res if r.arm == "minillm"}
     if curves:
         plots.show(plots.training_curves(curves, ["reward", "loss/single"], title=f"MiniLLM, seed {seed}"))
@@ -189,17 +205,16 @@ with timer("teacher signals"):   # {} when live; else captured once (or found) b
     experiment.signals = stores = whitebox.signal_stores(experiment, arms, P.teacher_signals)
 with timer("train and score, all arms x seeds"):
     runs = run_arms(experiment, arms, P.seeds)
-table = summary(runs, whitebox.METRICS)
-display(Markdown(markdown_table(table, ["arm", "seeds", *whitebox.METRICS])))
+table = summary(runs, M)
+display(Markdown(markdown_table(table, ["arm", "seeds", *M])))
 
 # %%
 short = {"student (init)": "init", "minillm −single-step": "−single", "minillm α=0": "α=0",
          "minillm −length-norm": "−len", "minillm +single-step": "+single", "minillm α=0.2": "α=.2",
          "minillm +length-norm": "+len"}
-titles = {"rouge_l": "ROUGE-L vs gold ↑", "teacher_loglik": "teacher log-lik / token ↑", "accuracy": "task accuracy ↑",
-          "distinct_2": "distinct-2 of samples", "gen_words": "sample length (words)"}
-fig = plots.paired_seeds({t: {short.get(a.label, a.label): list(lk.lab.arms.values(runs, a.label, m).values())
-                              for a in [arms[-1], *arms[:-1]]} for m, t in titles.items()},
+shown = ("void_mass", "modes_covered", "reverse_kl", "teacher_loglik") if P.known else whitebox.METRICS
+fig = plots.paired_seeds({whitebox.TITLES[m]: {short.get(a.label, a.label): list(lk.lab.arms.values(runs, a.label,
+                          m).values()) for a in [arms[-1], *arms[:-1]]} for m in shown},
                          title=f"MiniLLM vs baselines, test prompts, seeds {P.seeds}")
 figures = [plots.save(fig, out_dir, "metrics.png")]
 first = min(P.seeds)
@@ -209,11 +224,27 @@ if mini:
     figures.append(plots.save(fig, out_dir, "minillm_curves.png"))
 
 # %% [markdown]
+# ### The void and the modes, sample by sample
+#
+# With a known teacher: the first test prompts' samples of the word-level KD student (forward KL) and of the MiniLLM
+# student (reverse KL), first seed, each coloured by the template it follows, grey where it lies in the void.
+# **What to look at:** grey lines (mixtures of templates, broken numbers) and how many colours each prompt gets.
+
+# %%
+labelled = {a: next(r.extra.get("labelled") for r in runs if r.arm == a and r.seed == first) for a in ("kd", "minillm")
+            if a in {x.label for x in arms}}
+if P.known and len(labelled) == 2:
+    fig = plots.template_samples({"word-level KD (forward KL)": labelled["kd"], "MiniLLM (reverse KL)":
+                                  labelled["minillm"]}, P.modes, title=f"test samples by template, seed {first}")
+    figures.append(plots.save(fig, out_dir, "samples_by_template.png"))
+
+# %% [markdown]
 # ## The paper's claims, measured
 #
 # One effect per seed, metric(better) − metric(worse); a claim holds when the lower end of the 95 % Student-t
-# interval over seeds is above 0 (docs/methods.md §9). "No collapse" is 0.2 − |metric(MiniLLM)/metric(SFT) − 1|:
-# positive when distinct-2 (or the sample length) is within ±20 % of SFT's. Below the table, one reading per claim
+# interval over seeds is above 0 (docs/methods.md §9); for a lower-is-better metric (void mass, KL) the effect is
+# metric(worse) − metric(better). With a known teacher the headline is MiniLLM's void mass against word-level
+# KD's. "No collapse" is 0.2 − |metric(MiniLLM)/metric(SFT) − 1|: positive when distinct-2 (or the sample length) is within ±20 % of SFT's. Below the table, one reading per claim
 # that does not hold, its numbers filled in from this run.
 
 # %%
@@ -243,8 +274,8 @@ display(Markdown("\n".join(f"* {v}" for v in notes.values()) or "Every claim hol
 # %%
 metrics = {"claims": C, "claims_not_holding": notes, **whitebox.learning_metrics(runs, "03", numbers, profile),
            "tables": {"arms": table, "estimator": estimator}, "figures": figures,
-           "runs": lk.lab.arms.to_json(runs), "single_run": summary(single, whitebox.METRICS, "valid"),
+           "runs": lk.lab.arms.to_json(runs), "single_run": summary(single, M, "valid"),
            "kit": {"recipe": K.recipe, **{k: v for k, v in K.manifest.items() if k != "recipe"}},
            "teacher_signals": stores,
-           **{f"{r['arm']}/{k}": r[k] for r in table for k in ("accuracy", "rouge_l", "teacher_loglik", "distinct_2")}}
+           **{f"{r['arm']}/{k}": r[k] for r in table for k in ("accuracy", "rouge_l", "teacher_loglik", "distinct_2") if k in r}}
 lk.lab.metrics.write_metrics(out_dir, "03_minillm_reverse_kl", {**P.as_dict(), "out_dir": out_dir}, metrics, timer)

@@ -238,6 +238,7 @@ WHITEBOX = {
         decay=0.6,
         eta=0.05,
         sum_steps=1,
+        metric="accuracy",  # notebook 04's heat map
     ),
     "default": dict(
         kit="default",
@@ -260,6 +261,7 @@ WHITEBOX = {
         decay=0.6,
         eta=0.05,
         sum_steps=1,
+        metric="accuracy",  # notebook 04's heat map
     ),
     "paper": dict(
         kit="",
@@ -282,6 +284,7 @@ WHITEBOX = {
         decay=0.6,
         eta=0.05,
         sum_steps=1,
+        metric="accuracy",  # notebook 04's heat map
     ),
 }
 # notebook 06: cross-tokenizer KD. smoke/default: the number-tokenizer miniature of labkit.lab.xtok (a teacher

@@ -51,6 +51,20 @@ KNOWN_METRICS = (
     "accuracy",
     "distinct_2",
 )
+TITLES = {
+    "rouge_l": "ROUGE-L vs gold ↑",
+    "teacher_loglik": "teacher log-lik / token ↑",
+    "accuracy": "task accuracy ↑",
+    "distinct_2": "distinct-2 of samples",
+    "gen_words": "sample length (words)",
+    "void_mass": "void mass ↓",
+    "modes_covered": "modes covered per prompt",
+    "reverse_kl": "reverse KL(q‖p) ↓",
+    "forward_kl": "forward KL(p‖q) ↓",
+    "own_prefix_jsd": "JSD/token on own samples ↓",
+    "teacher_prefix_jsd": "JSD/token on teacher's samples ↓",
+    "exposure_gap": "exposure gap (own − teacher's) ↓",
+}
 LOWER_BETTER = {"void_mass", "reverse_kl", "forward_kl", "own_prefix_jsd", "teacher_prefix_jsd", "exposure_gap"}
 BASELINES = ("sft", "kd", "seqkd")
 # what each baseline label trains with (the registry's name) and what it reads
@@ -156,7 +170,7 @@ class MiniLLMProfile(WhiteboxProfile):
         )
 
 
-GKD_METRICS = ("accuracy", "teacher_loglik", "rouge_l", "distinct_2")
+GKD_METRICS = ("accuracy", "teacher_loglik", "rouge_l", "distinct_2", *KNOWN_METRICS[:-3])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +189,11 @@ class GKDProfile(WhiteboxProfile):
         for name in ("lmbdas", "betas"):
             if not getattr(self, name):
                 self.fail(name, "a non-empty list of numbers in [0, 1]")
+
+
+def metrics_of(P: WhiteboxProfile) -> tuple[str, ...]:
+    """The metrics the notebooks tabulate: the exact ones on a known teacher, else the task metrics."""
+    return KNOWN_METRICS if P.known else METRICS
 
 
 def load_kit(P: WhiteboxProfile) -> task_teacher.TaskKit:

@@ -313,16 +313,29 @@ def minillm_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
 def gkd_panel(
     namespace: dict,
     on_change: Callable | None = None,
-    metrics: tuple = ("accuracy", "teacher_loglik", "rouge_l", "distinct_2"),
+    metrics: tuple = (
+        "accuracy",
+        "teacher_loglik",
+        "rouge_l",
+        "distinct_2",
+        "own_prefix_jsd",
+        "exposure_gap",
+        "void_mass",
+        "modes_covered",
+    ),
 ) -> Panel:
-    """lmbda and beta of the single re-runnable GKD run, and the heat map's metric; the run's result goes
-    to panel.output (see Panel.rerun)."""
+    """lmbda and beta of the single re-runnable GKD run, and the heat map's metric (the known teacher's exact
+    measurements among them); the run's result goes to panel.output (see Panel.rerun)."""
     w = _w()
     ns = namespace
     controls = {
         "lmbda": _slider(float(ns.get("lmbda", 0.5)), 0.0, 1.0, 0.1, "λ (on-policy fraction)"),
         "beta": _slider(float(ns.get("beta", 0.5)), 0.0, 1.0, 0.1, "β (0 forward KL … 1 reverse KL)"),
-        "metric": w.Dropdown(options=list(metrics), value=ns.get("metric", metrics[0]), description="metric"),
+        "metric": w.Dropdown(
+            options=list(metrics),
+            value=ns.get("metric") if ns.get("metric") in metrics else metrics[0],
+            description="metric",
+        ),
     }
     return panel(namespace, controls, on_change, "GKD: one run", None, output=True)
 

@@ -8,8 +8,10 @@ import math
 import pytest
 import torch
 
+from labkit import known
+from labkit import sequences as S
 from labkit.errors import LabkitError
-from labkit.lab import whitebox
+from labkit.lab import known_kit, whitebox
 
 
 def test_minillm_arms_carry_the_flipped_stabiliser_in_a_field():
@@ -99,3 +101,40 @@ def test_the_estimator_cell_is_unbiased_and_single_step_spreads_less(single_step
             q, p, logits_of, n_batches=400, batch=16, seed=1, single_step=False, teacher_mix=0.0, length_norm=False
         )
         assert g.std(0).norm() < other.std(0).norm()
+
+
+# --------------------------------------------------------------------------- the known-teacher kit
+
+TINY = {**known_kit.RECIPES["known"], "n_train": 8, "n_valid": 4, "n_test": 4, "init_steps": 5, "eval_samples": 3}
+
+
+@pytest.fixture(scope="module")
+def kit():
+    return known_kit.known_kit(TINY, modes=3, max_new_tokens=16, threads=1)
+
+
+def test_the_known_kit_builds_deterministically(kit):
+    again = known_kit.known_kit(TINY, modes=3, max_new_tokens=16, threads=1)
+    assert [r.question for r in kit.splits["test"]] == [r.question for r in again.splits["test"]]
+    assert kit.data == again.data and len(kit.data) == TINY["n_train"] * TINY["samples_per_prompt"]
+    for a, b in zip(kit.student_init.parameters(), again.student_init.parameters()):
+        assert torch.equal(a, b)
+    names = {s: {r.question for r in kit.splits[s]} for s in kit.splits}
+    assert not (names["train"] & names["test"]) and not (names["valid"] & names["test"])
+    r = kit.splits["train"][0]  # the heaviest template is the record's solution, the sum its answer
+    assert kit.task[whitebox.task_teacher.prompt_of(r)][0][1] == " " + r.solution and r.answer in r.solution
+    assert known_kit.is_known(kit) and whitebox.MiniLLMProfile.resolve("smoke", kit="known").known
+
+
+def test_known_metrics_equal_labkit_known_called_directly(kit):
+    recs, n, new = kit.splits["valid"], 3, 16
+    m = known_kit.known_metrics(kit.student_init, kit, recs, max_new_tokens=new, seed=5, n=n)
+    ids = [S.prompt_ids(kit.tokenizer, whitebox.task_teacher.prompt_of(r)) for r in recs]
+    ps, ys = known.sample(kit.student_init, ids, n, max_new_tokens=new, eos_id=kit.tokenizer.eos_token_id, seed=5)
+    assert (m["void_mass"], m["void_mass_se"]) == pytest.approx(known.void_mass(kit.teacher, ps, ys))
+    assert m["modes_covered"] == pytest.approx(known.modes_covered(kit.teacher, ps, ys)["mean"])
+    rkl = known.kl_monte_carlo(kit.teacher, kit.student_init, ids, n=n, max_new_tokens=new, seed=5)
+    assert (m["reverse_kl"], m["reverse_kl_se"]) == pytest.approx(rkl)
+    eb = known.exposure_bias(kit.teacher, kit.student_init, ids, kind="jsd", n=n, max_new_tokens=new, seed=5)
+    assert m["exposure_gap"] == pytest.approx(eb["gap"][0]) and 0 <= m["own_prefix_jsd"] <= math.log(2) + 1e-9
+    assert 0 <= m["void_mass"] <= 1 and 0 <= m["modes_covered"] <= 3 and m["teacher_loglik"] < 0
