@@ -173,6 +173,7 @@ display(Markdown(markdown_table(estimator)))
 # %%
 M = whitebox.metrics_of(P)   # the exact measurements on a known teacher, else the task metrics
 
+# %%
 def one_run(ns=None):
     Q = P.replace(methods=list(methods) or P.methods, single_step=single_step, teacher_mix=teacher_mix, length_norm=length_norm,
                   lm_weight=lm_weight, ablations=False, max_steps=max_steps or P.max_steps)
