@@ -42,3 +42,12 @@ def test_profiles_without_kits_and_bad_names(tmp_path, monkeypatch):
     with pytest.raises(LabkitError, match="profile='nope'"):
         kits.build("nope")
     assert not any(tmp_path.iterdir())  # nothing built before the error
+
+
+def test_a_known_teacher_profile_has_no_kit_to_build(monkeypatch):
+    from labkit.lab import profiles
+
+    monkeypatch.setitem(profiles.WHITEBOX, "default", {**profiles.WHITEBOX["default"], "kit": "known"})
+    assert kits.recipe_of("task", "default") == ""
+    monkeypatch.setitem(profiles.WHITEBOX, "default", {**profiles.WHITEBOX["default"], "kit": "default"})
+    assert kits.recipe_of("task", "default") == "default"
