@@ -342,13 +342,13 @@ XTOK = {
 }
 
 # notebook 05: the survey's miniatures (labkit.lab.survey): from-scratch tiny students on prompt -> target pairs that
-# labkit.methods.{finetune_cot,scott,socratic,icl} build from scripted teachers; float32 (bf16 autocast is ~2x
-# slower for models this small on the CPU). default: 250 steps, chosen on the validation split (held-out "valid"
-# questions; n_target_valid items per ICL target task, never scored by the notebook) with benchmarks/survey_budget.py
-# (RESULTS.md "Notebook 05 (survey miniatures)", issue 14): at 150 / 300 steps the reasoning students go 0 -> 0.18 /
-# 0.45, and 250 is what fits the 3-minute budget; the ICL miniature is left out of default (methods=[..., "icl"]
-# runs it): at 150-300 steps no arm learns to use the demonstrations (validation accuracy at or below the untrained
-# 0.375), and it alone costs 88 s at 150 steps (long in-context prompts).
+# labkit.methods.{finetune_cot,scott,socratic,icl} build from scripted teachers; float32 (bf16 autocast is slower
+# for models this small on the CPU). default: the steps chosen on the validation split (held-out "valid" questions;
+# n_target_valid items per ICL target task, never scored by the notebook) with benchmarks/survey_budget.py, within
+# the notebook's time budget (RESULTS.md "Notebook 05 (survey miniatures)"); the ICL miniature is left out of default
+# (methods=[..., "icl"] runs it): no arm learned to use the demonstrations on validation at the budgets that fit, and
+# its long in-context prompts make it the costliest miniature (RESULTS.md "Notebook 05: the ICL miniature on
+# validation, and Lion").
 # "paper": a larger scratch student and budget; the papers' own models (GPT-3 teachers, T5/GPT-2 students) are
 # not run by this notebook.
 _SURVEY_METHODS = ["finetune_cot", "scott", "socratic", "lion", "icl"]
