@@ -78,6 +78,7 @@ P
 
 # %%
 if lk.lab.notebook.show_widgets(interactive):   # λ, data fractions, dataset, n_train write back to the same names
+    dataset, fractions, n_train = P.dataset, P.fractions, P.n_train   # the panel starts from the resolved values
     panel = lk.lab.widgets.dss_panel(globals())
     display(panel.widget)   # then run "One seed, live" below
 

@@ -79,6 +79,7 @@ P
 
 # %%
 if lk.lab.notebook.show_widgets(interactive):   # teachers, one α slider per teacher, k, template -> same names
+    teachers, alphas = P.teachers, P.alpha_of   # the panel starts from the resolved values
     panel = lk.lab.widgets.tinyllm_panel(globals())
     display(panel.widget)   # then run "One seed, live" below
 

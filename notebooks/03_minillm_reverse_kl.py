@@ -167,7 +167,7 @@ display(Markdown(markdown_table(estimator)))
 # ## One seed, live
 #
 # The configured methods and MiniLLM for one seed, scored on the validation prompts; the panel's switches re-run
-# this cell. The curves are MiniLLM's reward (mean $r_t$, rising as the student moves toward what the teacher finds
+# this cell (run the next one again to redraw its curves). The curves are MiniLLM's reward (mean $r_t$, rising as the student moves toward what the teacher finds
 # likely) and its per-token reverse KL on its own samples.
 
 # %%
@@ -180,15 +180,16 @@ def one_run(ns=None):
     exp = whitebox.Experiment(K, Q, split="valid").prepare(arms_one := whitebox.minillm_arms(Q))
     res = run_arms(exp, arms_one, [seed])
     display(Markdown(markdown_table(summary(res, M, "valid"), ["arm", *M])))
-    curves = {r.arm: r.curves for r in res if r.arm == "minillm"}
-    if curves:
-        plots.show(plots.training_curves(curves, ["reward", "loss/single"], title=f"MiniLLM, seed {seed}"))
     return res
 
 with timer("one seed, live"):   # runs in the panel's output now and after every change -> `single`
     single = one_run() if panel is None else panel.rerun(one_run, store="single")
 if panel is not None:
     display(panel.output)   # the same output, shown here too
+
+# %%
+mini = {r.arm: r.curves for r in single if r.arm == "minillm"}   # after a change in the panel, run this cell again
+plots.training_curves(mini, ["reward", "loss/single"], title=f"MiniLLM, seed {seed}") if mini else None
 
 # %% [markdown]
 # ## Every arm over seeds

@@ -135,7 +135,7 @@ display(Markdown(markdown_table([{"text": k, "tokens": len(v), "mean JSD per tok
 # ## One seed, live
 #
 # One student at the panel's (λ, β) for one seed, scored on the validation prompts; moving a slider re-runs it
-# (the stored `single` follows). The curve is its training divergence and the share of on-policy steps.
+# (the stored `single` follows; run the next cell again to redraw its curves). The curve is its training divergence and the share of on-policy steps.
 
 # %%
 arms = whitebox.gkd_arms(P)
@@ -151,13 +151,17 @@ def one_run(ns=None):
                  processes=1)[0]
     display(Markdown(markdown_table([{"arm": r.arm, **r.metrics["valid"]}]) + "\n\n"
                      + "\n\n".join(f"> {t[:240]}" for t in r.extra["samples"][:2])))
-    plots.show(plots.training_curves({r.arm: r.curves}, ["loss/jsd", "on_policy"], title=f"{r.arm}, seed {seed}"))
-    return {"lmbda": Q.lmbda, "beta": Q.beta, **r.metrics["valid"], "jsd_last": r.curves["loss/jsd"][-1][1]}
+    return {"lmbda": Q.lmbda, "beta": Q.beta, **r.metrics["valid"], "jsd_last": r.curves["loss/jsd"][-1][1],
+            "arm": r.arm, "curves": r.curves}
 
 with timer("one seed, live"):   # runs in the panel's output now and after every move -> `single`
     single = one_run() if panel is None else panel.rerun(one_run, store="single")
 if panel is not None:
     display(panel.output)   # the same output, shown here too
+
+# %%
+c = {single["arm"]: single["curves"]}   # after a move in the panel, run this cell again to redraw
+plots.training_curves(c, ["loss/jsd", "on_policy"], title=f"{single['arm']}, seed {seed}")
 
 # %% [markdown]
 # ## The grid, over seeds

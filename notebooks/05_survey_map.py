@@ -183,15 +183,18 @@ print(p_[0] + " ⟶" + t_[0])
 def one_run(ns=None):
     arms = sv.arms_for(method, P, k_paths=k_paths, temperature=temperature, icl_k=icl_k, lion_new=lion_new,
                        scott_filter=scott_filter if method == "scott" else None)
-    got, fig = sv.one_seed(EXP[method], arms, seed)
-    display(fig)
-    out = [{"arm": r.arm, "seed": r.seed, **r.metrics["test"], "seconds": r.seconds} for r in got]
-    display(lk.lab.notebook.table(out))
-    return out
+    got = sv.one_seed(EXP[method], arms, seed)
+    display(lk.lab.notebook.table([{"arm": r.arm, "seed": r.seed, **r.metrics["test"], "seconds": r.seconds}
+                                   for r in got]))
+    return got
 
 with timer("one run"):
     from IPython.display import display
-    single = one_run() if panel is None else panel.rerun(one_run, store="single")
+    live = one_run() if panel is None else panel.rerun(one_run, store="live")
+single = [{"arm": r.arm, "seed": r.seed, **r.metrics["test"], "seconds": r.seconds} for r in live]
+
+# %%
+sv.one_seed_figure(live, seed)   # after a change in the panel, run this cell again to redraw
 
 # %% [markdown]
 # ## §1 Fine-tune-CoT: diverse reasoning (Ho, Schmid & Yun, ACL 2023)

@@ -57,7 +57,8 @@ def save(fig, out_dir, name: str, dpi: int = 110) -> str:
 
 
 def show(fig) -> None:
-    """Display `fig` now (from inside a function, or in a widget's output) and close it, so it is drawn once."""
+    """Display `fig` now, from inside a cell's function, and close it, so that the cell's end does not draw it again.
+    (Not in a widget's callback: a figure made there reaches JupyterLab's Log Console; callbacks show tables.)"""
     from IPython.display import display
 
     display(fig)

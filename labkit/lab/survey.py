@@ -670,16 +670,21 @@ class SurveyExperiment:
         return self._step0[key]
 
 
-def one_seed(experiment: SurveyExperiment, arms: list[Arm], seed: int):
-    """(runs, figure of their training curves): the arms trained for one seed in this process (the one-seed run;
-    the experiment keeps the runs, so the seeds that follow do not train them again)."""
-    from labkit.lab import plots
-
+def one_seed(experiment: SurveyExperiment, arms: list[Arm], seed: int) -> list:
+    """The arms trained for one seed in this process (the one-seed run; the experiment keeps the runs, so the seeds
+    that follow do not train them again)."""
     if experiment.setup.tokenizer is None:
         experiment.prepare([arms])
-    runs = _arms.run(experiment, arms, [seed], processes=1)
+    return _arms.run(experiment, arms, [seed], processes=1)
+
+
+def one_seed_figure(runs, seed: int):
+    """The one-seed run's training curves (drawn in a cell of its own: a figure made inside a panel's callback
+    reaches JupyterLab's Log Console instead of the panel)."""
+    from labkit.lab import plots
+
     keys = list(dict.fromkeys(k for r in runs for k in r.curves))
-    return runs, plots.training_curves({r.arm: r.curves for r in runs}, keys, title=f"one seed ({seed}): training loss")
+    return plots.training_curves({r.arm: r.curves for r in runs}, keys, title=f"one seed ({seed}): training loss")
 
 
 # --------------------------------------------------------------------------- claims and readings

@@ -72,12 +72,23 @@ class Panel:
             self.output.clear_output(wait=True)
             with self.output:  # an exception is shown here and not raised (ipywidgets.Output.__exit__)
                 result = run()
+            _close_figures()
             if store is not None:
                 self.namespace[store] = result
             return result
 
         self.on_change = go
         return go()
+
+
+def _close_figures() -> None:
+    """Close every open matplotlib figure after a callback: the inline backend draws the figures left open after
+    the kernel's next execution, and after a widget callback that execution belongs to no cell, so they would land
+    in JupyterLab's Log Console (a callback shows its results as tables; figures are drawn in cells)."""
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
 
 
 def _slider(value, lo, hi, step, description, integer=False):

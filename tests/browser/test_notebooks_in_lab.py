@@ -107,13 +107,13 @@ SPECS = {
             Move(
                 "method",
                 ("choose", "scott"),
-                "method, sorted(r['arm'] for r in single)",
+                "method, sorted(r.arm for r in live)",
                 "('scott', ['consistent only'])",
             ),
             Move(
                 "SCOTT: keep consistent rationales only",
                 ("click",),
-                "scott_filter, sorted(r['arm'] for r in single)",
+                "scott_filter, sorted(r.arm for r in live)",
                 "(False, ['unfiltered'])",
             ),
         ],
