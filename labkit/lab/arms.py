@@ -367,15 +367,20 @@ def claim(
     *,
     seeds: Sequence[int] | None = None,
     label: str | None = None,
+    lower_is_better: bool = False,
     **extra,
 ) -> dict:
-    """``lab.claims.claim`` on two arms' final `metric`, paired by seed (only `seeds` when given); extra keys
-    (``headline=True``, ``citation=...``) are added to the claim."""
+    """``lab.claims.claim`` on two arms' final `metric`, paired by seed (only `seeds` when given). With
+    lower_is_better (a void mass, a divergence) the effect per seed is metric(worse) − metric(better): positive is
+    still the paper's direction. Extra keys (``headline=True``, ``citation=...``) are added to the claim."""
     b, w = values(runs, better, metric, split), values(runs, worse, metric, split)
     if seeds is not None:
         b, w = {s: b[s] for s in seeds}, {s: w[s] for s in seeds}
+    if lower_is_better:
+        b, w = {s: -v for s, v in b.items()}, {s: -v for s, v in w.items()}
+    default = f"{split} {metric}" + (" (lower better)" if lower_is_better else "")
     return {
-        **_claims.claim(id, text, label or f"{split} {metric}", better, worse, better_values=b, worse_values=w),
+        **_claims.claim(id, text, label or default, better, worse, better_values=b, worse_values=w),
         **extra,
     }
 

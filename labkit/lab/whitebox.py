@@ -680,15 +680,6 @@ def grid_matrix(rows: list[dict], lmbdas, betas, metric: str) -> list[list[float
     return [[at.get((lm, b)) for b in betas] for lm in lmbdas]
 
 
-def lower_claim(runs, id: str, text: str, metric: str, better: str, worse: str, split: str = "test", **extra) -> dict:
-    """A claim on a lower-is-better metric: effect per seed = metric(worse) − metric(better) (positive: `better`
-    is lower, the paper's direction)."""
-    neg = {a: {s: -v for s, v in A.values(runs, a, metric, split).items()} for a in (better, worse)}
-    c = claims.claim(id, text, f"{split} {metric} (lower better)", better, worse, better_values=neg[better],
-                     worse_values=neg[worse])  # fmt: skip
-    return {**c, **extra}
-
-
 def minillm_known_claims(runs, arms, P: MiniLLMProfile) -> list[dict]:
     """Notebook 03 on a known teacher: MiniLLM's void mass below each baseline's (headline: word-level KD), each
     baseline covering more modes, MiniLLM's reverse KL below each baseline's and each ablation's."""
@@ -698,7 +689,18 @@ def minillm_known_claims(runs, arms, P: MiniLLMProfile) -> list[dict]:
         return C
     for b in [x for x in ("kd", "sft", "seqkd") if x in labels]:
         text = st("minillm<base:void_mass", base=b.upper())
-        C.append(lower_claim(runs, f"minillm<{b}:void_mass", text, "void_mass", "minillm", b, headline=b == "kd"))
+        C.append(
+            A.claim(
+                runs,
+                f"minillm<{b}:void_mass",
+                text,
+                "void_mass",
+                "minillm",
+                b,
+                lower_is_better=True,
+                headline=b == "kd",
+            )
+        )
         C.append(
             A.claim(
                 runs,
@@ -710,10 +712,20 @@ def minillm_known_claims(runs, arms, P: MiniLLMProfile) -> list[dict]:
             )
         )
         text = st("minillm<base:reverse_kl", base=b.upper())
-        C.append(lower_claim(runs, f"minillm<{b}:reverse_kl", text, "reverse_kl", "minillm", b))
+        C.append(A.claim(runs, f"minillm<{b}:reverse_kl", text, "reverse_kl", "minillm", b, lower_is_better=True))
     for a in [a for a in arms if a.reads.get("ablation")]:
         text = st("minillm<ablation:reverse_kl", arm=a.label)
-        C.append(lower_claim(runs, f"minillm<{a.reads['ablation']}:reverse_kl", text, "reverse_kl", "minillm", a.label))
+        C.append(
+            A.claim(
+                runs,
+                f"minillm<{a.reads['ablation']}:reverse_kl",
+                text,
+                "reverse_kl",
+                "minillm",
+                a.label,
+                lower_is_better=True,
+            )
+        )
     return C
 
 
@@ -783,13 +795,14 @@ def gkd_claims(runs, P: GKDProfile) -> list[dict]:
             better, worse = gkd_arm(on, b).label, gkd_arm(0.0, b).label
             for m in ("own_prefix_jsd", "exposure_gap") if P.known else ():
                 C.append(
-                    lower_claim(
+                    A.claim(
                         runs,
                         f"onpolicy<supervised:{m}:beta={b}",
                         papers.statement("04", f"onpolicy<supervised:{m}", on=on, beta=b),
                         m,
                         better,
                         worse,
+                        lower_is_better=True,
                         headline=m == "own_prefix_jsd" and b == P.beta,
                     )
                 )

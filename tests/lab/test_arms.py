@@ -154,6 +154,8 @@ def test_claim_band_and_curve_mean_by_hand():
     assert c["mean"] == pytest.approx(0.1) and c["holds"] is False and c["headline"] is True
     c = A.claim(runs, "dss>ft", "text", "accuracy", "dss", "ft", seeds=[0, 1])
     assert c["values"] == pytest.approx([0.1, 0.2])
+    low = A.claim(runs, "ft<dss", "text", "accuracy", "ft", "dss", lower_is_better=True)  # ft lower: positive
+    assert low["values"] == pytest.approx([0.1, 0.2, 0.0]) and low["metric"] == "test accuracy (lower better)"
     # len: 10, 11, 12 in both arms -> ratio 1 -> 0.2 - 0 per seed
     assert A.band_effects(runs, "dss", "ft", "len", 0.2) == pytest.approx([0.2, 0.2, 0.2])
     assert A.band_effects(runs, "dss", "ft", "accuracy", 0.2) == pytest.approx([0.2 - 0.2, 0.2 - 1 / 3, 0.2])
