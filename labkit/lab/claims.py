@@ -140,6 +140,18 @@ def learning(per_seed: Mapping[str, Mapping], step0, metric: str, chance: float 
     return out
 
 
+def not_counted(rows: Sequence[Mapping], why: Mapping[str, str]) -> list[dict]:
+    """The learning rows, each marked whether it counts toward "does the student learn": a row whose metric
+    (``"test accuracy"``), arm (``"minillm −length-norm"``) or "<arm>|<metric>" is a key of `why` gets
+    ``counts=False`` and ``not_counted=why[key]`` (a metric that is not the paper's own, an ablation whose point is
+    a collapse); the report shows it without a verdict. Every other row gets ``counts=True``."""
+    out = []
+    for r in rows:
+        key = next((k for k in (f"{r['arm']}|{r['metric']}", r["arm"], r["metric"]) if k in why), None)
+        out.append({**r, "counts": True} if key is None else {**r, "counts": False, "not_counted": why[key]})
+    return out
+
+
 def fill(template: str, numbers: Mapping | None) -> str:
     """A reading's template with its {fields} filled from the run's numbers (``{name:+.2f}`` formats work);
     a field with no number reads "n/a"."""
@@ -168,7 +180,7 @@ def not_learning(
     step 0 with a wide spread, or not above it)."""
     out = {}
     for r in rows:
-        if r["learns"]:
+        if r["learns"] or r.get("counts") is False:
             continue
         arm, metric = r["arm"], r["metric"]
         keys = [k for k in why if "|" not in k and k != metric and arm.startswith(k)]
@@ -187,7 +199,7 @@ def learning_metrics(
     rows: Sequence[Mapping], why: Mapping[str, str] | None = None, default: str = "", numbers: Mapping | None = None
 ) -> dict:
     """{"learning": rows, "not_learning": not_learning(rows, why, default, numbers)}: what a notebook writes into
-    metrics.json."""
+    metrics.json (rows marked ``counts=False`` by ``not_counted`` get no reading: they are not judged)."""
     return {"learning": list(rows), "not_learning": not_learning(rows, why or {}, default, numbers)}
 
 

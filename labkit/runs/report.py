@@ -517,38 +517,39 @@ def claims_section(runs: list[dict]) -> list[str]:
         "no interval).",
         "",
     ]
-    if claims:
-        rows = [
-            [
-                "✓" if c["holds"] else "✗",
-                c["notebook"],
-                c["id"],
-                fmt_number(c["mean"]),
-                f"[{fmt_number(c['ci95'][0])}, {fmt_number(c['ci95'][1])}]" if c.get("ci95") else "—",
-                c["n"],
-                f"{c.get('metric', '')}: {c.get('better', '')} vs {c.get('worse', '')}",
-                f"{c.get('claim', '')}{_citation(c)}",
-            ]
-            for c in claims
+    header = ["held", "notebook", "claim", "mean effect", "95% CI", "n seeds", "metric: better vs worse", "the claim"]
+
+    def row(c):
+        return [
+            "✓" if c["holds"] else "✗",
+            c["notebook"],
+            c["id"],
+            fmt_number(c["mean"]),
+            f"[{fmt_number(c['ci95'][0])}, {fmt_number(c['ci95'][1])}]" if c.get("ci95") else "—",
+            c["n"],
+            f"{c.get('metric', '')}: {c.get('better', '')} vs {c.get('worse', '')}",
+            f"{c.get('claim', '')}{_citation(c)}",
         ]
+
+    heads = [c for c in claims if c.get("headline")]
+    rest = [c for c in claims if not c.get("headline")]
+    if heads:
         lines += [
-            md_table(
-                [
-                    "held",
-                    "notebook",
-                    "claim",
-                    "mean effect",
-                    "95% CI",
-                    "n seeds",
-                    "metric: better vs worse",
-                    "the claim",
-                ],
-                rows,
-            ),
+            "### Headline claims",
+            "",
+            "One per notebook (one per miniature in the survey's map), written down before its test numbers were "
+            "looked at, at the regime the paper itself studies.",
+            "",
+            md_table(header, [row(c) for c in heads]),
+            "",
+            f"{sum(c['holds'] for c in heads)} of {len(heads)} headline claims held.",
             "",
         ]
+    if rest:
+        lines += (["### The other claims", ""] if heads else []) + [md_table(header, [row(c) for c in rest]), ""]
+    if claims:
         held = sum(c["holds"] for c in claims)
-        lines += [f"{held} of {len(claims)} claims held.", ""]
+        lines += [f"{held} of {len(claims)} claims held in all.", ""]
     for n in silent:
         lines += [f"- {n}: no claims written"]
     return lines + ([""] if silent else [])
@@ -589,7 +590,7 @@ def learning_section(runs: list[dict]) -> list[str]:
         return []
     body = [
         [
-            "✓" if x.get("learns") else "✗",
+            "n/a" if x.get("counts") is False else "✓" if x.get("learns") else "✗",
             nb,
             x.get("arm", ""),
             x.get("metric", ""),
@@ -606,7 +607,12 @@ def learning_section(runs: list[dict]) -> list[str]:
         ]
         for nb, x in rows
     ]
-    learns = sum(bool(x.get("learns")) for _, x in rows)
+    counted = [x for _, x in rows if x.get("counts") is not False]
+    learns = sum(bool(x.get("learns")) for x in counted)
+    skipped = OrderedDict()  # reason -> ["notebook · arm · metric"]
+    for nb, x in rows:
+        if x.get("counts") is False:
+            skipped.setdefault(str(x.get("not_counted", "")), []).append(f"{nb} · {x.get('arm', '')}")
     return [
         "## Do the students learn?",
         "",
@@ -629,9 +635,19 @@ def learning_section(runs: list[dict]) -> list[str]:
             body,
         ),
         "",
-        f"{learns} of {len(rows)} arms learn.",
+        f"{learns} of {len(counted)} arms learn"
+        + (f" ({len(rows) - len(counted)} rows marked n/a are not judged: see below)." if skipped else "."),
         "",
-    ] + not_learning_section(runs, rows)
+    ] + (
+        [
+            "Learning is judged on each paper's own metrics. Not judged (n/a), and why:",
+            "",
+            *[f"- {why}: {', '.join(who)}" for why, who in skipped.items()],
+            "",
+        ]
+        if skipped
+        else []
+    ) + not_learning_section(runs, rows)
 
 
 def not_learning_section(runs: list[dict], rows: list[tuple[str, dict]]) -> list[str]:
@@ -644,7 +660,7 @@ def not_learning_section(runs: list[dict], rows: list[tuple[str, dict]]) -> list
             notes.update({(r["notebook"], k): str(v) for k, v in r["metrics"]["not_learning"].items()})
     groups: OrderedDict = OrderedDict()  # (notebook, reading) -> {metric: [arms]}
     for nb, x in rows:
-        if not x.get("learns"):
+        if not x.get("learns") and x.get("counts") is not False:
             arm, metric = str(x.get("arm", "")), str(x.get("metric", ""))
             text = notes.get((nb, f"{arm} · {metric}"), "no reading written by the notebook.")
             groups.setdefault((nb, text), OrderedDict()).setdefault(metric, []).append(arm)

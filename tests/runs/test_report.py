@@ -261,7 +261,7 @@ def test_the_report_opens_with_every_claim_of_every_notebook(tmp_path):
     assert rows[1].startswith("| ✗ | 01_distilling_step_by_step | dss>distill |")
     assert "(Hsieh et al., *Distilling Step-by-Step!" in rows[1]  # no citation given: the paper's
     assert rows[2].startswith("| ✗ | 04_gkd_on_policy | on>off | 2.000 | [-10.706, 14.706] | 2 |")
-    assert "1 of 3 claims held." in table
+    assert "1 of 3 claims held in all." in table and "Headline claims" not in table
     assert "- 00_kl_mode_seeking: no claims written" in table
 
 
@@ -313,3 +313,31 @@ def test_report_says_why_claims_fail_and_whether_students_learn(tmp_path):
     assert "- **03_minillm_reverse_kl** · test accuracy: minillm, kd — collapses" in why_not
     assert "- **03_minillm_reverse_kl** · test rouge_l: x — no reading written by the notebook." in why_not
     assert not any("sft" in line for line in why_not)
+
+
+def test_report_opens_with_headline_claims_and_leaves_unjudged_rows_out_of_the_count(tmp_path):
+    from labkit.lab.claims import learning, learning_metrics, not_counted
+
+    d = tmp_path / "03_minillm_reverse_kl" / "seed=0"
+    d.mkdir(parents=True)
+    rows = learning({"minillm": {0: 0.2, 1: 0.2, 2: 0.21}, "kd": {0: 0.5, 1: 0.6, 2: 0.7}}, 0.25, "test accuracy")
+    rows += learning({"minillm −length-norm": {0: 0.1, 1: 0.1, 2: 0.12}, "kd": {0: 0.1, 1: 0.1, 2: 0.1}}, 0.5, "ll")
+    rows = not_counted(rows, {"test accuracy": "not the paper's metric", "minillm −length-norm": "a collapse"})
+    assert [r["counts"] for r in rows] == [False, False, False, True]
+    assert rows[0]["not_counted"] == "not the paper's metric" and rows[2]["not_counted"] == "a collapse"
+    lm = learning_metrics(rows, {"kd": "kd reading"})
+    assert list(lm["not_learning"]) == ["kd · ll"]  # the unjudged rows get no reading
+    claims = [_claim("other", [0.1, 0.2, 0.3], True), {**_claim("head", [-0.1, 0.0, 0.05], False), "headline": True}]
+    write_metrics(d, "03_minillm_reverse_kl", {"profile": "default"}, {"claims": claims, **lm}, {"total": 1.0})
+    report.write_report(tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    heads, rest = md.index("### Headline claims"), md.index("### The other claims")
+    assert md.index("## Claims") < heads < rest
+    assert "| ✗ | 03_minillm_reverse_kl | head |" in md[heads:rest] and "| other |" not in md[heads:rest]
+    assert "0 of 1 headline claims held." in md[heads:rest] and "1 of 2 claims held in all." in md[rest:]
+    learn = md[md.index("## Do the students learn?") :]
+    assert learn.count("| n/a | 03_minillm_reverse_kl |") == 3
+    assert "0 of 1 arms learn (3 rows marked n/a are not judged: see below)." in learn
+    assert "- not the paper's metric: 03_minillm_reverse_kl · minillm, 03_minillm_reverse_kl · kd" in learn
+    assert "- a collapse: 03_minillm_reverse_kl · minillm −length-norm" in learn
+    assert "- **03_minillm_reverse_kl** · ll: kd — kd reading" in learn
