@@ -613,41 +613,45 @@ def learning_section(runs: list[dict]) -> list[str]:
     for nb, x in rows:
         if x.get("counts") is False:
             skipped.setdefault(str(x.get("not_counted", "")), []).append(f"{nb} · {x.get('arm', '')}")
-    return [
-        "## Do the students learn?",
-        "",
-        "Each trained arm after training (mean over seeds, 95% Student-t interval) beside its own step 0 (the "
-        "untrained or initial student) and chance; it learns (✓) when the interval's lower end is above both.",
-        "",
-        md_table(
-            [
-                "learns",
-                "notebook",
-                "arm",
-                "metric",
-                "chance",
-                "step 0",
-                "trained",
-                "95% CI",
-                "gain over step 0",
-                "n seeds",
-            ],
-            body,
-        ),
-        "",
-        f"{learns} of {len(counted)} arms learn"
-        + (f" ({len(rows) - len(counted)} rows marked n/a are not judged: see below)." if skipped else "."),
-        "",
-    ] + (
+    return (
         [
-            "Learning is judged on each paper's own metrics. Not judged (n/a), and why:",
+            "## Do the students learn?",
             "",
-            *[f"- {why}: {', '.join(who)}" for why, who in skipped.items()],
+            "Each trained arm after training (mean over seeds, 95% Student-t interval) beside its own step 0 (the "
+            "untrained or initial student) and chance; it learns (✓) when the interval's lower end is above both.",
+            "",
+            md_table(
+                [
+                    "learns",
+                    "notebook",
+                    "arm",
+                    "metric",
+                    "chance",
+                    "step 0",
+                    "trained",
+                    "95% CI",
+                    "gain over step 0",
+                    "n seeds",
+                ],
+                body,
+            ),
+            "",
+            f"{learns} of {len(counted)} arms learn"
+            + (f" ({len(rows) - len(counted)} rows marked n/a are not judged: see below)." if skipped else "."),
             "",
         ]
-        if skipped
-        else []
-    ) + not_learning_section(runs, rows)
+        + (
+            [
+                "Learning is judged on each paper's own metrics. Not judged (n/a), and why:",
+                "",
+                *[f"- {why}: {', '.join(who)}" for why, who in skipped.items()],
+                "",
+            ]
+            if skipped
+            else []
+        )
+        + not_learning_section(runs, rows)
+    )
 
 
 def not_learning_section(runs: list[dict], rows: list[tuple[str, dict]]) -> list[str]:
