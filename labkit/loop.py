@@ -12,6 +12,12 @@ The loop owns everything else, visibly, in `run_loop` below: seeding, AdamW with
 and decay, bf16 autocast, gradient accumulation, clipping, checkpoints with resume, the
 progress bar and the history.
 
+Compute ledger (labkit.compute). Every history row also holds the step's floating-point operations,
+"flops/<part>" (train, sample, teacher, reward, reference), and their running total "flops", so that runs
+can be compared at equal compute as well as at equal steps. The training part defaults to a forward and
+backward over each example's tokens (``Objective.trained_lengths``); an objective that samples or runs a
+teacher counts those itself (``Objective.flops``, labkit.methods.base.RolloutObjective).
+
 Loss normalisation. One optimiser step sees `batch_size * grad_accum` examples, split in
 `grad_accum` micro-batches. For each loss term t the step loss is the mean over *all tokens of
 that term in the step*: L_t = Σ_micro Σ_tokens loss / N_t, N_t counted by `prepare` before the
@@ -33,7 +39,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from labkit import models
+from labkit import compute, models
 from labkit.errors import LabkitError
 
 # --------------------------------------------------------------------------- config
@@ -123,10 +129,11 @@ class TrainConfig:
 
 @dataclass
 class History:
-    """One row (a dict) per optimiser step: step, loss, every loss term, lr, tokens, seconds.
+    """One row (a dict) per optimiser step: step, loss, every loss term, lr, tokens, seconds, FLOPs.
 
     Loss terms are logged as "loss/<term>" (e.g. "loss/answer", "loss/rationale:palm-540b");
-    "loss" is the weighted total that was optimised. `meta` holds the config and names.
+    "loss" is the weighted total that was optimised. "flops/<part>" are the step's floating-point
+    operations by part (labkit.compute) and "flops" their running total. `meta` holds the config and names.
     """
 
     rows: list[dict] = field(default_factory=list)
@@ -157,6 +164,14 @@ class History:
     def mean(self, key: str, last_n: int | None = None) -> float:
         vals = self.series(key)[-last_n:] if last_n else self.series(key)
         return float(np.mean(vals)) if vals else float("nan")
+
+    def compute(self) -> list[float]:
+        """Cumulative FLOPs after each step (the ledger's "flops"; steps logged without it are skipped)."""
+        return self.series("flops")
+
+    def flops_by_part(self) -> dict[str, float]:
+        """{part: FLOPs summed over the steps} for every "flops/<part>" the rows hold."""
+        return {k.split("/", 1)[1]: float(sum(self.series(k))) for k in self.keys() if k.startswith("flops/")}
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -350,6 +365,18 @@ class Objective:
         for k, v in values.items():
             self.stats[k] = self.stats.get(k, 0.0) + float(v)
 
+    def trained_lengths(self, indices: list[int], lengths: list[int]) -> list[int]:
+        """Token length of every sequence the step trained on (default: each example's ``lengths()`` entry)."""
+        return [lengths[i] for i in indices]
+
+    def flops(self, indices: list[int], lengths: list[int], student: compute.Spec) -> dict[str, float]:
+        """The step's FLOPs by part (labkit.compute.PARTS): the "flops/<part>" statistics the objective logged,
+        plus the student's forward and backward over ``trained_lengths`` unless it logged "flops/train"."""
+        out = {k.split("/", 1)[1]: v for k, v in self.stats.items() if k.startswith("flops/")}
+        if "train" not in out:
+            out["train"] = compute.train_flops(student, self.trained_lengths(indices, lengths))
+        return out
+
 
 # --------------------------------------------------------------------------- the loop
 
@@ -376,6 +403,7 @@ def run_loop(
     if ckpt is not None:
         start, history = load_checkpoint(ckpt, model, optimizer, scheduler)
     bar = tqdm(total=config.steps, initial=start, desc=objective.name, dynamic_ncols=True) if config.progress else None
+    student_spec, spent = compute.spec_of(model), float(history.last("flops", 0.0))
     for step in range(start, config.steps):
         t0 = time.perf_counter()
         indices = step_indices(lengths, config, step)
@@ -401,6 +429,8 @@ def run_loop(
         lr = scheduler.get_last_lr()[0]
         optimizer.step()
         scheduler.step()
+        flops = {f"flops/{k}": v for k, v in objective.flops(indices, lengths, student_spec).items()}
+        spent += sum(flops.values())
         history.log(
             step=step + 1,
             loss=loss_sum,
@@ -410,7 +440,9 @@ def run_loop(
             tokens=int(sum(totals.values())),
             tokens_seen=int(sum(lengths[i] for i in indices)),
             seconds=time.perf_counter() - t0,
-            **objective.stats,
+            **{k: v for k, v in objective.stats.items() if not k.startswith("flops/")},
+            **flops,
+            flops=spent,
         )
         if on_step is not None:
             on_step(step + 1, history)

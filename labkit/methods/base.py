@@ -4,7 +4,9 @@ multi-task objective of rationale distillation.
 `RolloutObjective` trains a student on rollouts (prompt ids + response ids, see labkit.sequences):
 a fixed target (SFT, word-level KD), a teacher output (SeqKD, GKD off-policy) or the student's own
 sample (GKD on-policy, MiniLLM). A method subclasses it and writes `prepare` (which rollouts the
-step trains on) and `loss`.
+step trains on) and `loss`. Its compute ledger (labkit.compute) counts, per step, the student's forward
+and backward over the current rollouts, the student's sampling (``sample``) and the teacher's forward
+over the current rollouts whenever ``scores_with_teacher()`` (default: there is a teacher).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import fields
 
 import torch
 
-from labkit import losses
+from labkit import compute, losses
 from labkit import sequences as S
 from labkit import signals as signals_lib
 from labkit.errors import LabkitError
@@ -47,7 +49,8 @@ class RolloutObjective(Objective):
     Attributes a subclass uses: student, teacher, tokenizer, config, device, pad, eos,
     ``current`` ({example index: rollout} of this step), ``batch(indices)`` (collated current
     rollouts), ``sample(indices, rollouts, ...)`` (student samples, optionally teacher-mixed),
-    ``coin`` (a seeded random.Random).
+    ``coin`` (a seeded random.Random), ``student_spec`` / ``teacher_spec`` (labkit.compute.Spec: the ledger's
+    sizes).
     """
 
     def __init__(self, student, teacher, tokenizer, config: TrainConfig, *, vocab_padding_ok: bool = False):
@@ -62,6 +65,21 @@ class RolloutObjective(Objective):
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed + 7919)
         self.coin = random.Random(config.seed + 104729)
         self.current: dict[int, dict] = {}
+        self.student_spec, self.teacher_spec = compute.spec_of(student), compute.spec_of(teacher)
+
+    def trained_lengths(self, indices, lengths):
+        return compute.rollout_lengths(self.current[i] for i in indices)
+
+    def scores_with_teacher(self) -> bool:
+        """Whether this step's loss ran the teacher over the current rollouts (the ledger's "teacher" part)."""
+        return self.teacher is not None
+
+    def flops(self, indices, lengths, student):
+        out = super().flops(indices, lengths, student)
+        if self.scores_with_teacher():
+            scored = compute.forward_flops(self.teacher_spec, self.trained_lengths(indices, lengths))
+            out["teacher"] = out.get("teacher", 0.0) + scored
+        return out
 
     def batch(self, indices) -> dict:
         return S.collate_rollouts([self.current[i] for i in indices], self.pad, self.device)
@@ -83,7 +101,11 @@ class RolloutObjective(Objective):
             batch_size=max(len(indices), 1),
             autocast=self.autocast,
         )
-        return {i: S.make_rollout(rollouts[i]["prompt"], r, self.config.max_len) for i, r in zip(indices, responses)}
+        made = {i: S.make_rollout(rollouts[i]["prompt"], r, self.config.max_len) for i, r in zip(indices, responses)}
+        self.log(**{"flops/sample": compute.sampled(self.student_spec, made.values())})
+        if teacher_mix > 0:  # the teacher decodes beside the student, token by token
+            self.log(**{"flops/teacher": compute.sampled(self.teacher_spec, made.values())})
+        return made
 
 
 def teacher_outputs(

@@ -102,6 +102,9 @@ class GKDObjective(RolloutObjective):
     def lengths(self):
         return [len(p["prompt"]) + self.s.max_new_tokens for p in self.prompt_only]
 
+    def scores_with_teacher(self):
+        return self.on_policy or self.store is None  # an off-policy step with captured signals runs no teacher
+
     def prepare(self, indices):
         on_policy = self.on_policy = self.coin.random() < self.s.lmbda
         if on_policy:
