@@ -335,6 +335,29 @@ def topk_divergence(
     return _reduce_rows(per_row, mask, lead, reduction)
 
 
+def truncated_reverse_kl(
+    student_logits: torch.Tensor,
+    sig: Signals,
+    *,
+    temperature: float = 1.0,
+    mask: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Σ_{i ∈ top-k} q_i log(q_i / T_i): the reverse KL summed over the teacher's top-k tokens only, with no tail bin,
+    what a loss computes that reads nothing but a served teacher's top-k log-probs (the top-k reverse KL that verl's
+    on-policy distillation pull request 5041 tried and removed as unstable).
+
+    Not a divergence: each term q_i log(q_i/T_i) is smallest at q_i = T_i / e, so the loss is minimised with the
+    top-k tokens at T_i / e and the rest of the student's mass, at least 1 − 1/e, pushed *outside* the teacher's top
+    k, and its gradient at q = T is not zero. ``topk_divergence(kind="reverse_kl")`` adds the tail bin and is
+    minimised at q = T on the k + 1 bins (notebook 00, scene 6). Shown for comparison, not for training.
+    """
+    z, mask, lead = _counted_rows(student_logits, mask, sig, reduction, "truncated_reverse_kl")
+    lq_k = F.log_softmax(z.float() / temperature, -1).gather(-1, sig.topk_ids)  # (N, k)
+    per_row = (lq_k.exp() * (lq_k - sig.topk_logprobs)).sum(-1)
+    return _reduce_rows(per_row, mask, lead, reduction)
+
+
 def sampled_forward_kl(
     student_logits: torch.Tensor,
     sig: Signals,

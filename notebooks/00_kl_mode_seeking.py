@@ -20,7 +20,8 @@
 #   lab convention (TRL, Liger): $\beta=0$ is forward KL, $\beta=1$ is reverse KL, exact at the endpoints.
 #
 # Three scenes, all computed exactly: (1) one Gaussian fitted to two Gaussians, (2) one next-token distribution,
-# (3) whole sequences of a small teacher LM whose sequence distribution we can enumerate.
+# (3) whole sequences of a small teacher LM whose sequence distribution we can enumerate; then the claims over seeds
+# (4), what a stored teacher signal keeps (5), and what a reverse KL over a served teacher's top-k does (6).
 
 # %%
 from tqdm.auto import tqdm
@@ -42,6 +43,7 @@ noise: float = 0.05  # scene 3: teacher per-token noise η around each mode
 eps: float = 0.001  # "void": outcomes where the teacher's probability is below eps
 max_steps: int = 0  # optimisation steps per student; 0 means the profile default
 n_seeds: int = 0  # teachers × seeds for the claims (scene 4); 0 means the profile default
+topk: int = 8  # scene 6: how many of the teacher's top tokens a served teacher returns per position
 
 # %%
 lk.lab.params.check_parameters(profile=profile, seed=seed, interactive=interactive, device=device,
@@ -166,8 +168,8 @@ lk.lab.claims.markdown(claims)
 # Distilling from stored teacher outputs instead of a live teacher (labkit.signals, docs/methods.md §7) keeps, per
 # position, either the **top-k** log-probabilities plus one bin for the rest of the mass, or **m tokens sampled** from the
 # teacher. Coarse-graining into k+1 bins can only lower a divergence, so the top-k loss is *biased low*; the sampled
-# estimate $
-# rac1m\sum_j[\log p(x_j)-\log q(x_j)]$, $x_j\sim p$, is *unbiased* for the forward KL (its gradient
+# estimate
+# $\frac1m\sum_j[\log p(x_j)-\log q(x_j)]$, $x_j\sim p$, is *unbiased* for the forward KL (its gradient
 # $q-\text{counts}/m$ too), at the price of variance. Below: a real teacher's next-token distributions (SmolLM2-135M on the
 # synthetic task's solutions) and its 4-layer student, the forward KL and its gradient from each stored signal, against
 # the exact values.
@@ -189,6 +191,40 @@ lk.lab.notebook.table(error_rows, digits=4)
 # gradient is noisier than top-k's at the same size, but its errors average out over training steps, while top-k's bias
 # does not. DistillKit stores k = 128; Sparse Logit Sampling (Anshumann et al., ACL 2025) argues for sampling.
 
+# %% [markdown]
+# ## Scene 6 · reverse KL on a served teacher's top-k: where does the student's mass go?
+#
+# A served teacher (vLLM's `logprobs=k`) returns only its top-k log-probabilities per position. On-policy distillation
+# with the reverse KL then tempts one to sum $q_i\log\frac{q_i}{p_i}$ over those k tokens only. That sum is not a
+# divergence: each term is smallest at $q_i=p_i/e$, so its minimum puts the top-k tokens at $p_i/e$ and pushes the
+# rest of the student's mass, at least $1-1/e$, *outside* the teacher's top k (verl's on-policy distillation pull
+# request 5041 reports this instability in training; others dispute it). With the **tail bin** of `labkit.signals`
+# (the k tokens plus one bin for the rest, on both sides) it is the exact KL of two (k+1)-bin distributions, minimised
+# at the teacher's masses. Below: one next-token distribution with a heavy tail; a student that *starts at the teacher*
+# (the perfect student) is trained on each objective, exactly (no sampling). **What to look at:** the red curve
+# leaves the teacher's outside mass for the dashed red line $1-\sum_{\text{top-}k}p/e$; the blue (tail bin) and black
+# (full reverse KL) stay where they started.
+
+# %%
+with timer("scene6"):
+    topk_scene = lk.lab.scenes.topk_reverse_kl(lk.lab.scenes.zipf_logits(256, seed=seed), topk, steps=400)
+tables["topk_reverse_kl"] = topk_scene["rows"]
+fig = lk.lab.plots.topk_reverse_kl(topk_scene, title=f"reverse KL over the teacher's top {topk} of "
+                                   f"{topk_scene['vocab']} tokens")
+figures.append(lk.lab.plots.save(fig, out_dir, "topk_reverse_kl.png"))
+lk.lab.notebook.table(topk_scene["rows"], digits=4)
+moved = {r["objective"]: r["student mass outside top-k"] - topk_scene["teacher_outside"] for r in topk_scene["rows"]}
+print(f"the student's mass outside the teacher's top {topk} moved by {moved['top-k only']:+.3f} with the top-k sum, "
+      f"by {moved['top-k + tail']:+.1e} with the tail bin (the closed-form minimum of the top-k sum: "
+      f"{topk_scene['truncated_optimum_outside']:.3f}, the teacher's own: {topk_scene['teacher_outside']:.3f})")
+
+# %% [markdown]
+# **What we find:** the effect is exact, not an artefact of noisy training — the top-k sum moves even a perfect
+# student away from the teacher, to its closed-form minimum; the tail bin leaves it at the teacher. **Try this:** set
+# `topk` to 1 and to 64: the pull shrinks as the top k holds more of the teacher's mass. Start the student elsewhere
+# (a second `zipf_logits(..., seed=1)` as its logits is one edit in `scenes.topk_reverse_kl`): the tail bin matches the
+# teacher's top-k and tail masses, and says nothing about how the student spreads its mass *inside* the tail.
+
 # %%
 by = lambda rows: {r["divergence"].split(" ")[0]: r for r in rows}
 metrics = {
@@ -197,8 +233,11 @@ metrics = {
     "next_token": by(tables["next_token"]),
     "sequences": by(tables["sequences"]),
     "claims": claims, "per_seed": per_seed,
+    "topk_reverse_kl": {**{r["objective"]: r["student mass outside top-k"] for r in topk_scene["rows"]},
+                        "teacher": topk_scene["teacher_outside"],
+                        "truncated_optimum": topk_scene["truncated_optimum_outside"]},
     "tables": tables, "figures": figures,
 }
 params = dict(profile=profile, seed=seed, separation=separation, weight=weight, beta=beta, degree=degree,
-              student_order=student_order, noise=noise, eps=eps, max_steps=max_steps, n_seeds=n_seeds)
+              student_order=student_order, noise=noise, eps=eps, max_steps=max_steps, n_seeds=n_seeds, topk=topk)
 print(lk.lab.metrics.write_metrics(out_dir, "00_kl_mode_seeking", params, metrics, timer))

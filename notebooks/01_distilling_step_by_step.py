@@ -50,6 +50,7 @@ from labkit.methods import dss
 # %% tags=["parameters"]
 profile: str = "default"  # smoke | default | real | paper
 seeds: list = []  # seeds of the comparison, at least 3 at default; empty means the profile's
+headline_seeds: list = []  # seeds of the headline claim's arms (step-by-step and distillation), 5 at default; empty: the profile's
 seed: int = 0  # the seed of the one-seed live run
 interactive: bool = True  # show the widget panel (only in a live Jupyter kernel)
 out_dir: str = "runs/01_distilling_step_by_step"  # metrics.json and PNG figures go here
@@ -69,7 +70,7 @@ threads: int = 0  # torch CPU threads of this process; 0 means the profile's
 # Every parameter resolved against the profile and checked **once**, before anything heavy runs.
 
 # %%
-P = students.DSSProfile.resolve(profile, seeds=seeds, seed=seed, device=device, dataset=dataset, data_dir=data_dir,
+P = students.DSSProfile.resolve(profile, seeds=seeds, headline_seeds=headline_seeds, seed=seed, device=device, dataset=dataset, data_dir=data_dir,
                                 teacher=teacher, student=student, lam=lam, fractions=fractions, n_train=n_train,
                                 n_test=n_test, max_steps=max_steps, threads=threads)
 lk.lab.notebook.set_threads(P.threads)
@@ -157,7 +158,7 @@ if lk.lab.notebook.show_widgets(interactive):
 # The seeds run in parallel, one process per core (`lk.lab.arms.run`).
 
 # %%
-ARMS = students.dss_arms(P.teacher, P.lam, P.fractions, P.sweep_fine_tuning)
+ARMS = students.dss_arms(P.teacher, P.lam, P.fractions, P.sweep_fine_tuning, P.head_seeds)
 with timer("students"):
     runs = A.run(students.Experiment(S, P.config(), device=P.train_device).prepare(), ARMS, P.seeds)
 tables["arms"] = students.summary(runs, chance=S.chance)

@@ -45,6 +45,7 @@ from labkit.methods import tinyllm
 # %% tags=["parameters"]
 profile: str = "default"  # smoke | default | real | paper
 seeds: list = []  # seeds of the comparison, at least 3 at default; empty means the profile's
+headline_seeds: list = []  # seeds of the headline claim's arms (TinyLLM (full) and label only), 5 at default; empty: the profile's
 seed: int = 0  # the seed of the one-seed live run
 interactive: bool = True  # show the widget panel (only in a live Jupyter kernel)
 out_dir: str = "runs/02_tinyllm_multi_teacher"  # metrics.json and PNG figures go here
@@ -69,7 +70,7 @@ threads: int = 0  # torch CPU threads of this process; 0 means the profile's
 
 # %%
 P = students.TinyLLMProfile.resolve(
-    profile, seeds=seeds, seed=seed, device=device, dataset=dataset, data_dir=data_dir, teachers=teachers,
+    profile, seeds=seeds, headline_seeds=headline_seeds, seed=seed, device=device, dataset=dataset, data_dir=data_dir, teachers=teachers,
     alphas=alphas, in_context=in_context, template=template, alpha_grid=alpha_grid, student=student,
     live_teacher=live_teacher, n_train=n_train, n_test=n_test, max_steps=max_steps, max_new_tokens=max_new_tokens,
     threads=threads)
@@ -183,7 +184,7 @@ if lk.lab.notebook.show_widgets(interactive):
 # rather than as a copy of the full run.
 
 # %%
-ARMS = students.tinyllm_arms(P.alpha_of)
+ARMS = students.tinyllm_arms(P.alpha_of, headline_seeds=P.head_seeds)
 ALPHAS = students.alpha_arms(P.alpha_of, P.alpha_grid, P.alpha_seeds)
 with timer("students"):
     runs = A.run(students.Experiment(S, P.config(), device=P.train_device).prepare(), ARMS + ALPHAS, P.seeds)

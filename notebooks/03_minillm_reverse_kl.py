@@ -21,9 +21,11 @@
 # vocabulary and only $R_{t+1}$ is left to sampling; (2) **teacher-mixed sampling** from $\tilde p=\alpha p+(1-\alpha)q_\theta$,
 # each token weighted by $w_t=q_\theta(y_t)/\tilde p(y_t)$; (3) **length normalisation** of $R_{t+1}$ by the tokens left.
 #
-# The paper's claims, measured here over seeds: MiniLLM's answers beat supervised fine-tuning (SFT) and word-level
-# KD on ROUGE-L and on the teacher's log-likelihood of the student's samples, without collapsing in diversity, and
-# each stabiliser matters. The baselines:
+# The paper's argument, measured here over seeds on a teacher whose distribution is known: the forward-KL students
+# (SFT, word-level KD) put mass in the void, the reverse-KL student does not (the **headline**: MiniLLM's void mass
+# below word-level KD's), at some cost in the modes it covers; its samples are likelier under the teacher, without
+# collapsing in diversity; each stabiliser matters. (On a task teacher the same comparisons are made on ROUGE-L and
+# the teacher's log-likelihood, the paper's own measures.) The baselines:
 #
 # | method | objective | data |
 # |---|---|---|
@@ -47,8 +49,8 @@ from labkit.lab.notebook import markdown_table
 from labkit.methods import minillm
 
 # %% tags=["parameters"]
-profile: str = "default"  # smoke (tiny, what tests run) | default (task teacher, the CPU miniature) | paper (GPT-2, GPU)
-kit: str = ""  # known (a known teacher, exact measurements) | a task-teacher recipe | none (empty: profile default)
+profile: str = "default"  # smoke (tiny, what tests run) | default (known teacher, the CPU miniature) | paper (GPT-2, GPU)
+kit: str = ""  # known (a known teacher, exact measurements) | smoke, default (a trained task teacher) | none (empty: profile default)
 modes: int = 0  # known teacher: templates per prompt (0: profile default)
 decay: float = 0.0  # known teacher: weight ratio of successive templates, 1 for equal weights (0: profile default)
 eta: float = 0.0  # known teacher: per-token noise η (0: profile default)
@@ -90,28 +92,30 @@ P
 # %%
 panel = None
 if lk.lab.notebook.show_widgets(interactive):
-    panel = widgets.minillm_panel(globals())   # writes methods, single_step, teacher_mix, ... back
+    panel = widgets.minillm_panel(globals())   # writes methods, single_step, teacher_mix, ..., modes, eta back
     display(panel.widget)                          # each change re-runs the one-seed run below, shown here
 
 # %% [markdown]
 # ## Teacher, student, task
 #
-# With `kit="known"` the teacher is a **known teacher** (`labkit.known`): for each arithmetic prompt it writes one of
-# `modes` differently worded correct solutions (weights decay^k), each token replaced by a uniform one with
-# probability η. Its probability of *any* response, the student's own included, is exact, so the quantities the
-# paper argues about are numbers: the **void mass** (share of samples the teacher gives less probability than any
-# template with two wrong tokens), **modes covered** (distinct templates among a prompt's samples), the sequence-level
-# reverse and forward KL (Monte Carlo, with standard errors) and the per-token divergence on the student's own
-# samples against the teacher's (exposure bias). The student (2 layers) is too small to copy every template of every
-# prompt; it starts from a short SFT on teacher samples, and SFT and word-level KD train on those samples (drawn from
-# the teacher, the known task's "gold" data). The kit builds in seconds, nothing cached.
+# At the default profile the teacher is a **known teacher** (`kit="known"`, `labkit.known`): for each arithmetic
+# prompt it writes one of `modes` differently worded correct solutions (weights decay^k), each token replaced by a
+# uniform one with probability η. Its probability of *any* response, the student's own included, is exact, so the
+# quantities the paper argues about are numbers: the **void mass** (share of samples the teacher gives less
+# probability than any template with two wrong tokens), **modes covered** (distinct templates among a prompt's
+# samples), the sequence-level reverse and forward KL (Monte Carlo, with standard errors) and the per-token divergence
+# on the student's own samples against the teacher's (exposure bias). The kit builds in seconds, nothing cached.
 #
-# Otherwise a small transformer teacher fine-tuned on step-by-step arithmetic word problems and a smaller student with the
-# same tokenizer, briefly SFT-initialised (the papers fine-tune both on the task first; white-box KD needs one
-# vocabulary; tiny models sample thousands of tokens a second on a CPU). Both are built once and cached
-# (`labkit.lab.task_teacher`); at `profile="paper"` the same cells run MiniLLM's GPT-2 XL → GPT-2 setting. Every
-# arm continues from the same student init with the same steps, batch and learning rate; only the objective
-# differs. Settings were chosen on the validation prompts; everything below is reported on the test prompts.
+# **A capacity gap by design**: the student (2 layers, printed below) must write every template of every prompt,
+# held-out prompts included, so it has to *compute* each sum in each wording; it cannot copy the teacher, and forward
+# and reverse KL do not meet at the teacher. It starts from a short SFT on teacher samples; SFT and word-level KD train
+# on those samples (the known task's "gold" data), SeqKD on the teacher's greedy output (its heaviest template).
+#
+# `kit="smoke"` or `"default"` swaps in a small transformer teacher fine-tuned on step-by-step arithmetic and a smaller
+# student with its tokenizer (`labkit.lab.task_teacher`, built once and cached), scored on task accuracy and ROUGE-L;
+# at `profile="paper"` the same cells run MiniLLM's GPT-2 XL → GPT-2 setting. Every arm continues from the same
+# student init with the same steps, batch and learning rate; only the objective differs. Settings were chosen on the
+# validation prompts; everything below is reported on the test prompts.
 
 # %%
 with timer("load"):
@@ -119,6 +123,10 @@ with timer("load"):
 print(f"{len(K.splits['train'])} train / {len(K.splits['valid'])} valid / {len(K.splits['test'])} test prompts; "
       f"vocabulary {len(K.tokenizer)}; teacher {lk.models.n_params(K.teacher):,} parameters (0: a known teacher), "
       f"student {lk.models.n_params(K.student_init):,}")
+if P.known:   # the capacity gap: what the student must produce against what it has
+    print(f"the teacher: {P.modes} templates per prompt (weights ∝ {P.decay}^k, η = {P.eta}), responses of up to "
+          f"{P.max_new_tokens} tokens over {len(K.tokenizer)} tokens; the student: "
+          f"{lk.models.n_params(K.student_init):,} parameters for every template of every prompt, held-out ones too")
 print({k: v for k, v in K.manifest.items() if k.startswith(("teacher_", "student_")) and not k.endswith("_last")})
 r0 = K.splits["train"][0]
 print(lk.lab.task_teacher.prompt_of(r0) + lk.lab.task_teacher.target_of(r0))
@@ -166,8 +174,8 @@ display(Markdown(markdown_table(estimator)))
 # %% [markdown]
 # ## One seed, live
 #
-# The configured methods and MiniLLM for one seed, scored on the validation prompts; the panel's switches re-run
-# this cell (run the next one again to redraw its curves). The curves are MiniLLM's reward (mean $r_t$, rising as the student moves toward what the teacher finds
+# The configured methods and MiniLLM for one seed, scored on the validation prompts; the panel's switches (and the
+# known teacher's modes K and noise η, which rebuild it in seconds) re-run this cell (run the next one again to redraw its curves). The curves are MiniLLM's reward (mean $r_t$, rising as the student moves toward what the teacher finds
 # likely) and its per-token reverse KL on its own samples.
 
 # %%
@@ -176,8 +184,9 @@ M = whitebox.metrics_of(P)   # the exact measurements on a known teacher, else t
 # %%
 def one_run(ns=None):
     Q = P.replace(methods=list(methods) or P.methods, single_step=single_step, teacher_mix=teacher_mix, length_norm=length_norm,
-                  lm_weight=lm_weight, ablations=False, max_steps=max_steps or P.max_steps)
-    exp = whitebox.Experiment(K, Q, split="valid").prepare(arms_one := whitebox.minillm_arms(Q))
+                  lm_weight=lm_weight, ablations=False, max_steps=max_steps or P.max_steps, modes=modes or P.modes,
+                  eta=eta or P.eta)
+    exp = whitebox.Experiment(whitebox.kit_for(Q, K, P), Q, split="valid").prepare(arms_one := whitebox.minillm_arms(Q))
     res = run_arms(exp, arms_one, [seed])
     display(Markdown(markdown_table(summary(res, M, "valid"), ["arm", *M])))
     return res
@@ -252,7 +261,7 @@ if P.known and len(labelled) == 2:
 # %%
 C = whitebox.minillm_claims(runs, arms, P)
 numbers = whitebox.reading_numbers(runs, K, P)
-notes = whitebox.notes("03", C, numbers)
+notes = whitebox.notes("03", C, numbers, P.known)
 display(lk.lab.claims.markdown(C))
 display(Markdown("\n".join(f"* {v}" for v in notes.values()) or "Every claim holds."))
 
@@ -267,14 +276,16 @@ display(Markdown("\n".join(f"* {v}" for v in notes.values()) or "Every claim hol
 #    over seeds shows the same).
 # 3. **Measure the variance yourself**: in the estimator cell change `batch=16` to `batch=4` and to `batch=64`. The
 #    spread of one batch shrinks like $1/\sqrt{\text{batch}}$; the bias stays at the level of the Monte Carlo error.
-# 4. **More steps**: `max_steps` in the panel (or `-p max_steps 200` with papermill). Which metric moves first —
-#    teacher log-likelihood or ROUGE-L — and does task accuracy move at all?
+# 4. **Change the teacher**: `-p modes 5 -p decay 1.0` with papermill (five equally likely templates per prompt) or
+#    `-p eta 0.15` (noisier templates). Does MiniLLM's void-mass advantage over word-level KD grow with the number of
+#    modes a small student cannot all copy? And on the trained task teacher (`-p kit default`), which metric moves
+#    first, teacher log-likelihood or ROUGE-L?
 
 # %% [markdown]
 # ## Results file
 
 # %%
-metrics = {"claims": C, "claims_not_holding": notes, **whitebox.learning_metrics(runs, "03", numbers, profile),
+metrics = {"claims": C, "claims_not_holding": notes, **whitebox.learning_metrics(runs, "03", numbers, profile, P.known),
            "tables": {"arms": table, "estimator": estimator}, "figures": figures,
            "runs": lk.lab.arms.to_json(runs), "single_run": summary(single, M, "valid"),
            "kit": {"recipe": K.recipe, **{k: v for k, v in K.manifest.items() if k != "recipe"}},

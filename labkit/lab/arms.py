@@ -370,12 +370,14 @@ def claim(
     lower_is_better: bool = False,
     **extra,
 ) -> dict:
-    """``lab.claims.claim`` on two arms' final `metric`, paired by seed (only `seeds` when given). With
+    """``lab.claims.claim`` on two arms' final `metric`, paired by seed (only `seeds` when given, else the seeds both
+    arms ran: a headline arm may run more seeds than the arm it is compared with). With
     lower_is_better (a void mass, a divergence) the effect per seed is metric(worse) − metric(better): positive is
     still the paper's direction. Extra keys (``headline=True``, ``citation=...``) are added to the claim."""
     b, w = values(runs, better, metric, split), values(runs, worse, metric, split)
-    if seeds is not None:
-        b, w = {s: b[s] for s in seeds}, {s: w[s] for s in seeds}
+    if seeds is None:
+        seeds = sorted(set(b) & set(w))
+    b, w = {s: b[s] for s in seeds}, {s: w[s] for s in seeds}
     if lower_is_better:
         b, w = {s: -v for s, v in b.items()}, {s: -v for s, v in w.items()}
     default = f"{split} {metric}" + (" (lower better)" if lower_is_better else "")
@@ -391,6 +393,15 @@ def band_effects(
     """Per seed: band − |metric(better)/metric(worse) − 1| (positive: within ±band of the reference arm)."""
     b, w = values(runs, better, metric, split), values(runs, worse, metric, split)
     return [band - abs(b[s] / w[s] - 1.0) if w[s] else -1.0 for s in sorted(b)]
+
+
+def floor_effects(
+    runs: Sequence[Run], better: str, worse: str, metric: str, floor: float, split: str = "test"
+) -> list[float]:
+    """Per seed: metric(better)/metric(worse) − floor (positive: `better` keeps more than `floor` of the reference
+    arm's metric, a one-sided "no collapse" where more is never a collapse, e.g. modes covered)."""
+    b, w = values(runs, better, metric, split), values(runs, worse, metric, split)
+    return [b[s] / w[s] - floor if w[s] else -1.0 for s in sorted(b)]
 
 
 def curve_mean(runs: Sequence[Run], arm: str, name: str) -> dict[int, float]:

@@ -1,7 +1,8 @@
 """The miniatures' cached kits, built ahead of the notebooks that read them.
 
-Notebooks 03 and 04 share a task teacher and an SFT student init (labkit.lab.task_teacher), notebook 06 its
-cross-tokenizer teachers and student init (labkit.lab.xtok). Like the converted models of ``labkit models
+Notebooks 03 and 04 share a task teacher and an SFT student init (labkit.lab.task_teacher; at profile "default" they
+run a known teacher instead, defined in seconds, nothing to build), notebook 06 its cross-tokenizer teachers and
+student init (labkit.lab.xtok). Like the converted models of ``labkit models
 fetch``, each is built once per recipe and cached under $LABKIT_HOME; a notebook that finds none builds it
 itself. ``make reproduce`` builds them in its set-up, next to the models' fetch, so that a notebook's wall time
 is its own comparison and not a shared asset's first build:
@@ -71,9 +72,14 @@ def cli_build(args) -> int:
             for k, v in row["manifest"].items()
             if k.endswith(("_seconds", "_accuracy")) and isinstance(v, (int, float))
         )
+        nothing = (
+            "a known teacher, defined not trained: nothing to build"
+            if _TABLES[name].get(args.profile, {}).get("kit") == "known"
+            else f"profile {args.profile!r} runs named models: no kit"
+        )
         print(
             f"{row['kit']:5s} {row['recipe'] or '-':8s} {row['seconds']:7.1f} s  {row['path'] or '-'}  "
-            f"{record or f'profile {args.profile!r} runs named models: no kit'}",
+            f"{record or nothing}",
             flush=True,
         )
     return 0

@@ -195,6 +195,30 @@ PAPERS = {
         ],
         "key_metrics": ["alignment.*", "arms.*.accuracy", "arms.*.digit_logprob"],
     },
+    "07_on_policy_distillation": {
+        "title": "On-policy distillation vs reinforcement learning vs SFT, on a compute ledger",
+        "paper": "Lu & Thinking Machines Lab, *On-Policy Distillation*, Thinking Machines Lab: Connectionism (Oct "
+        "2025); Agarwal et al., *On-Policy Distillation of Language Models: Learning from Self-Generated Mistakes*, "
+        "ICLR 2024 (GKD); Shao et al., *DeepSeekMath* (2024, GRPO)",
+        "paper_setting": "Qwen3-8B-Base student, SFT-initialised, taught by Qwen3-32B; AIME'24; on-policy "
+        "distillation (per-token reverse KL on the student's samples) against RL on a correctness reward; GPU",
+        "claims": [
+            {
+                "claim": "On-policy distillation reaches 74.4 % on AIME'24 against 67.6 % for RL, with about 1,800 "
+                "GPU-hours against 17,920: a dense per-token signal instead of one reward per episode, at 9-30x "
+                "less compute.",
+                "source": "Thinking Machines Lab, On-Policy Distillation (2025), reasoning experiment",
+                "lab": {"claims": ["opd<rl:compute"]},
+            },
+            {
+                "claim": "On-policy distillation beats off-policy distillation (SFT on the teacher's samples) at "
+                "equal compute.",
+                "source": "Thinking Machines Lab, On-Policy Distillation (2025); Agarwal et al. 2024 (qualitative)",
+                "lab": {"claims": ["opd>sft@compute"]},
+            },
+        ],
+        "key_metrics": ["compute_ratio.ratio", "arms.*.accuracy", "arms.*.flops"],
+    },
 }
 
 SCALE_NOTE = (
@@ -266,6 +290,9 @@ STATEMENTS: dict[str, dict[str, str]] = {
         "onpolicy<supervised:exposure_gap": "On-policy GKD (λ={on}) shrinks the gap between the per-token divergence "
         "on its own samples and on the teacher's, against supervised KD (λ=0) at β={beta} (Agarwal et al., GKD, "
         "ICLR 2024, §1, exposure bias).",
+        "onpolicy≥supervised:modes_covered": "On-policy training does not collapse modes: it covers at least 80 % "
+        "of the teacher's modes that supervised KD covers, at β={beta} (Agarwal et al., GKD, ICLR 2024, "
+        "on-policy diversity).",
     },
     "05": {
         "05.ftcot.diverse>single": "Diverse reasoning (k sampled teacher paths per question, the correct ones kept) "
@@ -296,6 +323,19 @@ STATEMENTS: dict[str, dict[str, str]] = {
         "GSM8K GOLD 2.56 vs same-tokenizer KD 12.89).",
         "same-tok>hybrid(KD only)": "The same, with the KD term alone (no cross-entropy on the gold text) (X-Token, "
         "second-hand, not checked against the X-Token paper).",
+    },
+    "07": {
+        "opd<rl:compute": "On-policy distillation reaches the RL arm's final test accuracy with less compute than RL "
+        "spent: effect per seed log10(FLOPs of RL / FLOPs of on-policy distillation to first reach it) (Thinking "
+        "Machines Lab, On-Policy Distillation, 2025: about 1,800 against 17,920 GPU-hours, 9-30x).",
+        "opd>sft@compute": "On-policy distillation beats off-policy distillation (SFT on the teacher's samples, its "
+        "data's sampling cost included) in test accuracy at equal compute (Thinking Machines Lab, 2025; Agarwal et "
+        "al., GKD, ICLR 2024).",
+        "rl+opd>rl": "Adding the teacher's per-token reverse KL to RL on the same samples beats RL alone at equal "
+        "steps (Thinking Machines Lab, 2025: the dense signal).",
+        "rl>opd@weak": "With a weaker teacher (accuracy {accuracy}) RL beats on-policy distillation: the teacher "
+        "caps distillation, not RL, which reads only the reward (Thinking Machines Lab, 2025: distillation "
+        "learns the teacher's behaviour).",
     },
 }
 
@@ -367,12 +407,6 @@ READINGS: dict[str, dict[str, str]] = {
         "minillm~sft:gen_words": "MiniLLM's samples average {minillm_gen_words:.1f} words against SFT's "
         "{sft_gen_words:.1f}: the reverse KL on the student's own samples rewards ending where "
         "the teacher is confident, and the interval reaches past ±20 %.",
-        "learn:test accuracy": "every arm trains {steps} steps of {batch_size} prompts after the shared "
-        "{init_steps}-step SFT init, while the {teacher_layers}-layer teacher took "
-        "{teacher_steps} steps; the init answers {student_init_accuracy:.2f} of the test "
-        "questions and task accuracy barely moves in so few steps. What the white-box objectives "
-        "move is the teacher's log-likelihood of the student's samples and ROUGE-L (the rows "
-        "above).",
         "learn:minillm|test rouge_l": "MiniLLM moves the student toward what the teacher finds likely (its teacher "
         "log-likelihood row), not toward the gold text that ROUGE-L compares against.",
         "learn:minillm": "this MiniLLM variant moves toward the teacher's likely outputs, not the gold text, and "
@@ -380,6 +414,38 @@ READINGS: dict[str, dict[str, str]] = {
         "stabiliser off it is less stable: without length normalisation it is the paper's collapse to "
         "short answers, without the single-step term or teacher mixing its sampled gradient varies "
         "more over seeds.",
+        # on a known teacher (kit="known"): these replace the readings of the same claims
+        "known:minillm<kd:void_mass": "the void mass of the samples is {student_init_void_mass:.3f} at the init, "
+        "{kd_void_mass:.3f} after word-level KD and {minillm_void_mass:.3f} after MiniLLM (the teacher's own "
+        "samples: {teacher_void_mass_test:.3f}); at {steps} steps the difference is within the seed spread.",
+        "known:minillm<sft:void_mass": "the void mass of the samples is {student_init_void_mass:.3f} at the init, "
+        "{sft_void_mass:.3f} after SFT and {minillm_void_mass:.3f} after MiniLLM (the teacher's own samples: "
+        "{teacher_void_mass_test:.3f}); at {steps} steps the difference is within the seed spread.",
+        "known:minillm<seqkd:void_mass": "SeqKD trains on the teacher's greedy output, its heaviest template, where "
+        "mode seeking leads too: its void mass is {seqkd_void_mass:.3f} against MiniLLM's {minillm_void_mass:.3f}.",
+        "known:sft>minillm:modes_covered": "the samples cover {student_init_modes_covered:.2f} templates per prompt "
+        "at the init, {sft_modes_covered:.2f} after SFT on the teacher's samples and {minillm_modes_covered:.2f} "
+        "after MiniLLM (word-level KD: {kd_modes_covered:.2f}): SFT's single sampled target per position moves the "
+        "template mix less than word-level KD's full next-token distribution.",
+        "known:seqkd>minillm:modes_covered": "SeqKD trains on one template per prompt, the teacher's greedy output, so "
+        "it drops minor modes itself: {seqkd_modes_covered:.2f} templates per prompt against MiniLLM's "
+        "{minillm_modes_covered:.2f}.",
+        "known:minillm<seqkd:reverse_kl": "SeqKD's single greedy template per prompt is itself a mode-seeking "
+        "target: its reverse KL is {seqkd_reverse_kl:.2f} against MiniLLM's {minillm_reverse_kl:.2f}.",
+        "known:minillm<−length-norm:reverse_kl": "without length normalisation MiniLLM collapses to short answers "
+        "({minillm_length_norm_gen_words:.1f} words against {minillm_gen_words:.1f}; "
+        "{minillm_length_norm_modes_covered:.2f} templates per prompt against {minillm_modes_covered:.2f}): a short "
+        "response has a small sequence-level KL too, so this measure cannot see the collapse that is the "
+        "ablation's point.",
+        "known:minillm>sft:teacher_loglik": "the teacher's log-likelihood per token of the samples is "
+        "{student_init_teacher_loglik:.2f} at the init, {sft_teacher_loglik:.2f} after SFT and "
+        "{minillm_teacher_loglik:.2f} after MiniLLM; at {steps} steps the gap is within the seed spread.",
+        "known:minillm>kd:teacher_loglik": "the teacher's log-likelihood per token of the samples is "
+        "{student_init_teacher_loglik:.2f} at the init, {kd_teacher_loglik:.2f} after word-level KD and "
+        "{minillm_teacher_loglik:.2f} after MiniLLM; at {steps} steps the gap is within the seed spread.",
+        "known:minillm~sft:distinct_2": "MiniLLM's samples have distinct-2 {minillm_distinct_2:.3f} against SFT's "
+        "{sft_distinct_2:.3f}: seeking fewer templates narrows the wording, and the ±20 % band counts that as a "
+        "collapse (its modes covered, above, tells whether whole templates were dropped).",
     },
     "04": {
         "onpolicy>supervised": "the on-policy benefit (fixing the train/inference mismatch) is smaller than the seed "
@@ -389,10 +455,6 @@ READINGS: dict[str, dict[str, str]] = {
         "band "
         "in this measure (the interval reaches past it): on its own temperature-1 samples the "
         "student drifts in length or diversity within {steps} steps.",
-        "learn:test accuracy": "every arm trains {steps} steps of {batch_size} prompts after the shared "
-        "{init_steps}-step SFT init; the init answers {student_init_accuracy:.2f} of the test "
-        "questions and task accuracy barely moves in so few steps; the grid moves the teacher's "
-        "log-likelihood of the student's samples (the rows above).",
         "learn:λ=0.0 β=1.0|test teacher_loglik": "the per-token reverse KL on gold prefixes (supervised, β = 1) is "
         "computed on prefixes the student does not generate; the teacher's "
         "likelihood of its own samples ends at "
@@ -400,24 +462,38 @@ READINGS: dict[str, dict[str, str]] = {
         "{student_init_teacher_loglik:.2f}.",
         "learn:λ=1.0": "on-policy arms train on the student's own temperature-1 samples, not on the gold text, and "
         "their runs spread more over seeds at {steps} steps.",
+        # on a known teacher (kit="known"): these replace the readings of the same claims
+        "known:onpolicy<supervised:own_prefix_jsd": "the per-token divergence on the student's own samples is "
+        "{student_init_own_prefix_jsd:.3f} at the init; at {steps} steps the on-policy and supervised students are "
+        "within the seed spread of each other at this β.",
+        "known:onpolicy<supervised:exposure_gap": "the exposure gap (divergence on the student's own samples minus on "
+        "the teacher's) is {student_init_exposure_gap:.3f} at the init; at this β both students close it to within "
+        "the seed spread of each other in {steps} steps.",
+        "known:onpolicy>supervised": "at this β the supervised student's samples are already about as likely under "
+        "the teacher as the on-policy student's after {steps} steps (the init: {student_init_teacher_loglik:.2f} "
+        "per token).",
+        "known:onpolicy≥supervised:modes_covered": "the on-policy student's samples cover fewer of the teacher's "
+        "templates than supervised KD's at this β: on its own temperature-1 samples the student can settle on the "
+        "templates it already writes (mode seeking, strongest at β = 1).",
+        "known:onpolicy~supervised:distinct_2": "the on-policy and supervised students' distinct-2 differ by more than "
+        "±20 % at this β: supervised KD trains on the teacher's greedy output, one template per prompt, while the "
+        "on-policy student keeps the templates it samples, so their wording differs in diversity either way.",
     },
     "05": {
         "*": "the effect is smaller than the seed-to-seed spread at {steps} steps.",
-        "05.ftcot.diverse>single": "at equal steps each of the k paths is seen a k-th as often by a student still "
-        "early in training ({kept_1} kept paths against {kept_0} greedy ones, {steps} steps "
-        "either way); the paper trains equal epochs (k times the updates).",
-        "05.scott.faithful": "both students already answer what their own rationale says (faithfulness "
-        "{faithful_unfiltered:.2f} unfiltered, {faithful_consistent:.2f} consistent only): a small "
-        "student copies the number its rationale ends on, so the filter has little to fix.",
+        "05.ftcot.diverse>single": "at {value:g} training questions and equal steps each of the k paths is seen a "
+        "k-th as often ({kept_1} kept paths against {kept_0} greedy ones, {steps} steps either way); the paper trains "
+        "equal epochs (k times the updates).",
+        "05.scott.faithful": "at this rate both students answer what their own rationale says about as often "
+        "(faithfulness {faithful_unfiltered:.2f} unfiltered, {faithful_consistent:.2f} consistent only): a small "
+        "student copies the number its rationale ends on.",
         "05.scott.accuracy": "the filter drops the inconsistent rationales, {inconsistent_share:.0%} of the teacher's "
-        "targets: the consistent student trains on less data, and the interval reaches both sides "
-        "of 0.",
+        "targets at this rate: the consistent student trains on less data.",
         "05.socratic>cot": "each Socratic student has {pairs_per_question:.1f} pairs per question to learn in the same "
         "{steps} steps, and at test time one wrong sub-question or partial result ends wrong.",
         "05.lion.hard>random": "after imitation the student still disagrees with the teacher on {lion_hard:.0f} of its "
-        "{lion_pool} pool questions, so questions like the failed ones are much like questions "
-        "like any: the referee has little to select. Lion's hard set is the small part of the "
-        "pool a strong student still fails.",
+        "{lion_pool} pool questions: where the failures are most of the pool, questions like the failed ones are "
+        "much like questions like any, and the referee has little to select.",
         "05.icl.multitask>meta": "the from-scratch students never learned to read the demonstrations (find the example "
         "of the query's item and copy its answer) in {steps} steps; the paper's students were "
         "pretrained GPT-2 models.",
@@ -437,6 +513,21 @@ READINGS: dict[str, dict[str, str]] = {
         "hybrid one probability per number; but every arm also trains on the gold solutions (CE "
         "weight w = {ce_weight:g}), which teach the digits directly and mask the difference at "
         "{steps} steps (the KD-only arms measure w = 0).",
+    },
+    "07": {
+        "*": "the effect is smaller than the seed-to-seed spread at {steps} steps.",
+        "opd<rl:compute": "RL ends at {rl_accuracy:.3f} and on-policy distillation at {opd_accuracy:.3f}; it first "
+        "reaches RL's final accuracy in {reached} of {n_seeds} seeds (an unreached seed counts its whole budget), "
+        "so the ratio ({ratio:.2f}x) is an upper bound there; with a teacher costed at {teacher_scale:g} student "
+        "sizes, its per-step FLOPs are not much below RL's {group_size} samples per prompt.",
+        "opd>sft@compute": "SFT spends little per step (no sampling, no teacher in the loop: its data's cost is paid "
+        "once), so at equal FLOPs on-policy distillation is compared at an early step; the accuracies are SFT "
+        "{sft_accuracy:.3f} and on-policy distillation {opd_accuracy:.3f} after {steps} steps.",
+        "rl+opd>rl": "RL + on-policy distillation ends at {rl_opd_accuracy:.3f} and RL at {rl_accuracy:.3f}: the "
+        "teacher's term and the reward pull the same way on this task, within the seed spread.",
+        "rl>opd@weak": "the weaker teacher's samples are right {teacher_0_4_accuracy:.2f} of the time (the strong "
+        "one's {teacher_1_accuracy:.2f}); the student started from the strong teacher's data, and at {steps} steps "
+        "on-policy distillation toward the weak teacher has not pulled it far from there.",
     },
 }
 

@@ -501,6 +501,29 @@ def estimator_errors(rows: list[dict], title: str = ""):
     return fig
 
 
+def topk_reverse_kl(result: dict, title: str = ""):
+    """Scene 6 of notebook 00 (``scenes.topk_reverse_kl``): the student's mass outside the teacher's top k and the
+    full reverse KL, step by step, for each objective; dashed: the teacher's own outside mass and where the truncated
+    loss's minimum puts the student's (1 − Σ_top-k p / e)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.4))
+    for (name, c), color in zip(result["curves"].items(), ("black", "tab:red", "tab:blue")):
+        style = ":" if name == "full reverse KL" else "-"
+        axes[0].plot(c["outside"], style, color=color, label=name, lw=2 if style == ":" else 1.5)
+        axes[1].plot(c["reverse_kl"], style, color=color, label=name, lw=2 if style == ":" else 1.5)
+    axes[0].axhline(result["teacher_outside"], color="grey", ls="--", lw=1, label="teacher's own")
+    axes[0].axhline(result["truncated_optimum_outside"], color="tab:red", ls="--", lw=1, label="1 − Σ_top-k p / e")
+    axes[0].set_ylabel("student mass outside the teacher's top k")
+    axes[1].set_ylabel("full reverse KL(q‖p), nats")
+    for ax in axes:
+        ax.set_xlabel("optimiser step (the student starts at the teacher)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 # --------------------------------------------------------------------------- notebooks 03 / 04
 
 LABELS = {
@@ -594,9 +617,11 @@ def heatmap(
     cbar: str = "",
     higher_is_better: bool = True,
     sd: list[list[float]] | None = None,
+    best: tuple[int, int] | None = None,
 ):
     """grid[i][j] at (row_values[i], col_values[j]), each cell annotated (± sd[i][j], the seed spread, when
-    given); the best cell boxed."""
+    given); the cell `best` = (i, j) boxed in red, only when given (a winner whose interval separates it from every
+    other cell, e.g. ``whitebox.grid_winner``): without it no cell is marked."""
     a = np.array([[np.nan if v is None else v for v in row] for row in grid], dtype=float)
     fig, ax = plt.subplots(figsize=(1.3 * len(col_values) + 2.6, 1.0 * len(row_values) + 1.8))
     im = ax.imshow(a, cmap="viridis" if higher_is_better else "viridis_r", aspect="auto", origin="lower")
@@ -615,8 +640,8 @@ def heatmap(
                     if (a[i, j] - np.nanmin(a)) < 0.5 * (np.nanmax(a) - np.nanmin(a) + 1e-12)
                     else "black",
                 )
-    if np.isfinite(a).any():
-        bi, bj = np.unravel_index(np.nanargmax(a) if higher_is_better else np.nanargmin(a), a.shape)
+    if best is not None:
+        bi, bj = best
         ax.add_patch(plt.Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, ec="red", lw=2))
     ax.set_xticks(range(len(col_values)))
     ax.set_xticklabels([f"{v:g}" for v in col_values])

@@ -85,6 +85,7 @@ DSS = {
         batch_size=16,
         max_len=160,
         seeds=[0, 1, 2],
+        headline_seeds=[0, 1, 2, 3, 4],  # step-by-step and distillation: the headline claim's two arms
         threads=1,
     ),
     "real": dict(
@@ -117,6 +118,7 @@ DSS = {
         batch_size=64,
         max_len=512,
         seeds=[0, 1, 2],
+        headline_seeds=[0, 1, 2, 3, 4],
         threads=0,
         sweep_fine_tuning=True,
     ),
@@ -165,6 +167,7 @@ TINYLLM = {
         batch_size=16,
         max_len=192,
         seeds=[0, 1, 2],
+        headline_seeds=[0, 1, 2, 3, 4],  # TinyLLM (full) and label only: the headline claim's two arms
         threads=2,
         live_teacher="smollm2-135m-instruct",
         n_live=16,
@@ -203,6 +206,7 @@ TINYLLM = {
         batch_size=16,
         max_len=1024,
         seeds=[0, 1, 2],
+        headline_seeds=[0, 1, 2, 3, 4],
         threads=0,
         live_teacher="",
         n_live=0,
@@ -210,12 +214,13 @@ TINYLLM = {
     ),
 }
 
-# notebooks 03/04: white-box KD. "smoke" and "default": a task teacher and a smaller student built by
-# labkit.lab.task_teacher (tiny models, one tokenizer trained on the task, cached; kit = its recipe), every arm
-# continuing from the same SFT-initialised student, over `seeds` in parallel (labkit.lab.arms). default: steps, batch
-# and learning rate chosen on the validation prompts (benchmarks/whitebox_runs.py, RESULTS.md "Notebooks 03/04: a
-# budget where the arms learn"). "paper":
-# MiniLLM's GPT-2 setting (GPT-2 XL teacher, GPT-2 student, Dolly instructions) for GPU nodes (kit="").
+# notebooks 03/04: white-box KD, every arm continuing from the same SFT-initialised student, over `seeds` in parallel
+# (labkit.lab.arms). "default": the known teacher (kit="known", labkit.lab.known_kit: K noisy templates per prompt
+# whose probabilities are exact, built in seconds, nothing cached; modes/decay/eta/sum_steps shape it); steps, batch
+# and learning rate chosen on the validation prompts (benchmarks/known_whitebox_validation.py, RESULTS.md "Notebooks
+# 03/04 on the known teacher"). "smoke": a tiny trained task teacher and student (labkit.lab.task_teacher, cached;
+# kit = its recipe; kit="default" is the larger one that earlier default runs used). "paper": MiniLLM's GPT-2 setting
+# (GPT-2 XL teacher, GPT-2 student, Dolly instructions) for GPU nodes (kit="").
 WHITEBOX = {
     "smoke": dict(
         kit="smoke",
@@ -238,18 +243,17 @@ WHITEBOX = {
         decay=0.6,
         eta=0.05,
         sum_steps=1,
-        metric="accuracy",  # notebook 04's heat map
     ),
     "default": dict(
-        kit="default",
+        kit="known",
         teacher="",
         student="",
         dataset="synthetic:arithmetic",
-        seeds=[0, 1, 2],
-        methods=["sft", "kd", "minillm"],
+        seeds=[0, 1, 2, 3, 4],
+        methods=["sft", "kd", "seqkd", "minillm"],
         n_train=0,
         n_eval=0,
-        max_steps=60,
+        max_steps=250,
         batch_size=8,
         max_new_tokens=48,
         lr=2e-3,
@@ -261,7 +265,6 @@ WHITEBOX = {
         decay=0.6,
         eta=0.05,
         sum_steps=1,
-        metric="accuracy",  # notebook 04's heat map
     ),
     "paper": dict(
         kit="",
@@ -284,7 +287,6 @@ WHITEBOX = {
         decay=0.6,
         eta=0.05,
         sum_steps=1,
-        metric="accuracy",  # notebook 04's heat map
     ),
 }
 # notebook 06: cross-tokenizer KD. smoke/default: the number-tokenizer miniature of labkit.lab.xtok (a teacher
@@ -380,6 +382,15 @@ SURVEY = {
         "lion_pool": 16,
         "lion_new": 8,
         "lion_steps": 2,
+        "ftcot_n_train": [16, 32],
+        "ftcot_paper": 16,
+        "scott_noise": [0.15, 0.3],
+        "scott_paper": 0.3,
+        "socratic_task_steps": [1, 2],
+        "socratic_paper": 2,
+        "lion_imitation": [0.5, 1.0],
+        "lion_paper": 1.0,
+        "headline_seeds": [0, 1, 2],
     },
     "default": {
         "student": "scratch@layers=2,hidden=64",
@@ -408,6 +419,15 @@ SURVEY = {
         "lion_pool": 500,
         "lion_new": 250,
         "lion_steps": 100,
+        "ftcot_n_train": [100, 300, 1000],
+        "ftcot_paper": 300,
+        "scott_noise": [0.15, 0.3, 0.45],
+        "scott_paper": 0.3,
+        "socratic_task_steps": [1, 2, 3],
+        "socratic_paper": 3,
+        "lion_imitation": [0.5, 1.0, 2.0],
+        "lion_paper": 2.0,
+        "headline_seeds": [0, 1, 2, 3, 4],
     },
     "paper": {
         "student": "scratch@layers=4,hidden=256,vocab=1024",
@@ -436,7 +456,78 @@ SURVEY = {
         "lion_pool": 1000,
         "lion_new": 500,
         "lion_steps": 1000,
+        "ftcot_n_train": [200, 700, 2000],
+        "ftcot_paper": 700,
+        "scott_noise": [0.0, 0.15, 0.3, 0.45],
+        "scott_paper": 0.3,
+        "socratic_task_steps": [1, 2, 3, 4],
+        "socratic_paper": 4,
+        "lion_imitation": [0.25, 0.5, 1.0, 2.0],
+        "lion_paper": 2.0,
+        "headline_seeds": [0, 1, 2, 3, 4],
     },
+}
+
+# notebook 07: on-policy distillation vs RL vs SFT on the compute ledger (labkit.lab.onpolicy). smoke/default: the
+# known-teacher miniature (one-step sums a + b, several correct styles per prompt; teacher_accuracies sweeps a weaker
+# teacher whose extra template slips at the end); settings chosen on the validation prompts (benchmarks/RESULTS.md,
+# "Notebook 07"). paper: a Llama-3 pair on grade-school math word problems (SVAMP, GSM8K-style) for GPU nodes.
+ONPOLICY = {
+    "smoke": dict(
+        kit="known",
+        n_train=24,
+        n_eval=8,
+        max_operand=9,
+        init_steps=60,
+        seeds=[0, 1],
+        sweep_seeds=[0, 1],
+        teacher_accuracies=[1.0, 0.4],
+        max_steps=4,
+        batch_size=4,
+        lr=5e-4,
+        group_size=2,
+        teacher_scale=4.0,
+        eval_every=2,
+        eval_samples=2,
+        max_new_tokens=24,
+    ),
+    "default": dict(
+        kit="known",
+        n_train=72,
+        n_eval=14,
+        max_operand=9,
+        init_steps=300,
+        seeds=[0, 1, 2, 3, 4],
+        sweep_seeds=[0, 1, 2],
+        teacher_accuracies=[1.0, 0.4],
+        max_steps=100,
+        batch_size=8,
+        lr=5e-4,
+        group_size=4,
+        teacher_scale=4.0,
+        eval_every=10,
+        eval_samples=8,
+        max_new_tokens=32,
+    ),
+    "paper": dict(
+        kit="none",
+        teacher="meta-llama/Llama-3.1-8B-Instruct",
+        student="meta-llama/Llama-3.2-1B-Instruct",
+        dataset="dss:svamp",
+        n_train=700,
+        n_eval=100,
+        seeds=[0, 1, 2, 3, 4],
+        sweep_seeds=[0, 1, 2],
+        teacher_accuracies=[1.0],
+        max_steps=500,
+        batch_size=32,
+        lr=1e-6,
+        group_size=8,
+        teacher_scale=8.0,
+        eval_every=50,
+        eval_samples=4,
+        max_new_tokens=256,
+    ),
 }
 
 # the methods notebook 03 compares (notebook 04 adds "gkd")
@@ -451,6 +542,7 @@ BY_NOTEBOOK = {
     "04_gkd_on_policy": WHITEBOX,
     "05_survey_map": SURVEY,
     "06_cross_tokenizer": XTOK,
+    "07_on_policy_distillation": ONPOLICY,
 }
 
 

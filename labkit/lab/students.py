@@ -161,11 +161,20 @@ class StudentsProfile(TrainingProfile):
     task_steps: int = 0
     max_len: int = 0
     threads: int = 0
+    headline_seeds: list = field(default_factory=list)
 
     def check(self):
         super().check()
         check_parameters(dataset=self.dataset, n_train=self.n_train)
         parse_scratch(self.student)  # names a bad scratch@ option
+        hs = self.headline_seeds
+        if hs and (not all(isinstance(x, int) and not isinstance(x, bool) for x in hs) or len(set(hs)) < 2):
+            self.fail("headline_seeds", "a list of at least 2 distinct integers (the headline claim's seeds)")
+
+    @property
+    def head_seeds(self) -> tuple:
+        """The seeds of the two arms of the headline claim (≥ 5 at default): headline_seeds, else seeds."""
+        return tuple(self.headline_seeds or self.seeds)
 
     @property
     def train_device(self) -> str:
@@ -231,16 +240,19 @@ class TinyLLMProfile(StudentsProfile):
 # --------------------------------------------------------------------------- the arms
 
 
-def dss_arms(teacher: str, lam: float, fractions=(1.0,), sweep_fine_tuning: bool = True) -> list[A.Arm]:
+def dss_arms(
+    teacher: str, lam: float, fractions=(1.0,), sweep_fine_tuning: bool = True, headline_seeds=None
+) -> list[A.Arm]:
     """Notebook 01's arms (Hsieh et al., 2023), all of method "dss": fine-tuning (gold labels), distillation
     (teacher labels), step-by-step with the teacher's labels (the paper's distillation setting) and with gold labels
     (its fine-tuning setting), and, for each fraction < 1, step-by-step (gold) and (sweep_fine_tuning) fine-tuning on
-    that fraction (``reads["fraction"]``: the first fraction of the training records)."""
-    sbs = {"teacher": teacher, "lam": lam}
+    that fraction (``reads["fraction"]``: the first fraction of the training records). headline_seeds: the seeds of
+    the headline claim's two arms, step-by-step and distillation (None: the seeds every arm runs)."""
+    sbs, hs = {"teacher": teacher, "lam": lam}, tuple(headline_seeds) if headline_seeds else None
     arms = [
         A.Arm("fine-tuning", "dss", {}),
-        A.Arm("distillation", "dss", {"label_source": teacher}),
-        A.Arm("step-by-step", "dss", {**sbs, "label_source": teacher}, cost=2),
+        A.Arm("distillation", "dss", {"label_source": teacher}, seeds=hs),
+        A.Arm("step-by-step", "dss", {**sbs, "label_source": teacher}, cost=2, seeds=hs),
         A.Arm("step-by-step (gold labels)", "dss", sbs, cost=2),
     ]
     for f in sorted(set(fractions)):
@@ -262,14 +274,15 @@ def dss_arms(teacher: str, lam: float, fractions=(1.0,), sweep_fine_tuning: bool
 FULL, LABEL_ONLY = "TinyLLM (full)", "label only (fine-tuning)"
 
 
-def tinyllm_arms(alpha_of: dict, ablate: bool = True) -> list[A.Arm]:
+def tinyllm_arms(alpha_of: dict, ablate: bool = True, headline_seeds=None) -> list[A.Arm]:
     """Notebook 02's arms (Tian et al., 2024), all of method "tinyllm": the full method (gold answer + Σ α_m ·
     rationale of T_m), label-only fine-tuning (no rationale), and (ablate=True, two or more teachers) w/o each
-    teacher (``reads["without"]`` names it)."""
-    n = len(alpha_of) + 1
+    teacher (``reads["without"]`` names it). headline_seeds: the seeds of the headline claim's two arms, full and
+    label only (None: the seeds every arm runs)."""
+    n, hs = len(alpha_of) + 1, tuple(headline_seeds) if headline_seeds else None
     arms = [
-        A.Arm(FULL, "tinyllm", {"alphas": dict(alpha_of)}, {"alpha": _uniform(alpha_of)}, cost=n),
-        A.Arm(LABEL_ONLY, "tinyllm", {"alphas": {}}, {"alpha": 0.0}),
+        A.Arm(FULL, "tinyllm", {"alphas": dict(alpha_of)}, {"alpha": _uniform(alpha_of)}, cost=n, seeds=hs),
+        A.Arm(LABEL_ONLY, "tinyllm", {"alphas": {}}, {"alpha": 0.0}, seeds=hs),
     ]
     if ablate and len(alpha_of) > 1:
         arms += [
@@ -521,7 +534,7 @@ def dss_claims(runs, teacher: str, teacher_accuracy: float, fractions) -> list[d
     st = lambda id, **f: papers.statement("01", id, **f)  # noqa: E731
     out = [
         A.claim(runs, "dss>ft", st("dss>ft"), "accuracy", "step-by-step (gold labels)", "fine-tuning"),
-        A.claim(runs, "dss>kd", st("dss>kd"), "accuracy", "step-by-step", "distillation"),
+        A.claim(runs, "dss>kd", st("dss>kd"), "accuracy", "step-by-step", "distillation", headline=True),
     ]
     small = min(fractions)
     if small < 1:
@@ -555,7 +568,7 @@ def tinyllm_claims(runs, arms, alpha_of: dict, seeds) -> list[dict]:
     the seeds both were run with, at least 2)."""
     st = lambda id, **f: papers.statement("02", id, **f)  # noqa: E731
     labels = A.arm_labels(runs)
-    out = [A.claim(runs, "full>label-only", st("full>label-only"), "accuracy", FULL, LABEL_ONLY)]
+    out = [A.claim(runs, "full>label-only", st("full>label-only"), "accuracy", FULL, LABEL_ONLY, headline=True)]
     out += [
         A.claim(
             runs,

@@ -316,9 +316,23 @@ def minillm_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
         "length_norm": w.Checkbox(value=bool(ns.get("length_norm", True)), description="length normalisation"),
         "lm_weight": _slider(float(ns.get("lm_weight", 0.0)), 0.0, 2.0, 0.1, "LM loss weight"),
         "max_steps": w.IntText(value=int(ns.get("max_steps", 0)), description="max_steps (0 = profile)"),
+        **_known_teacher_controls(ns),
     }
     readers = {"methods": lambda c: list(c.value)}
     return panel(namespace, controls, on_change, "MiniLLM switches", readers, output=True)
+
+
+def _known_teacher_controls(ns: dict) -> dict:
+    """The known teacher's shape (modes, eta), started from the resolved profile ``P`` of the namespace; {} when the
+    notebook runs another teacher."""
+    P = ns.get("P")
+    if not getattr(P, "known", False):
+        return {}
+    w = _w()
+    return {
+        "modes": w.IntSlider(value=int(P.modes), min=1, max=6, step=1, description="teacher modes K"),
+        "eta": _slider(float(P.eta), 0.01, 0.3, 0.01, "teacher noise η"),
+    }
 
 
 def gkd_panel(
@@ -347,6 +361,7 @@ def gkd_panel(
             value=ns.get("metric") if ns.get("metric") in metrics else metrics[0],
             description="metric",
         ),
+        **_known_teacher_controls(ns),
     }
     return panel(namespace, controls, on_change, "GKD: one run", None, output=True)
 
@@ -356,8 +371,9 @@ def gkd_panel(
 
 def survey_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
     """method (which miniature the one-seed run trains), k_paths and temperature (Fine-tune-CoT), scott_filter
-    (SCOTT's consistency filter), icl_k (demonstrations per query), lion_new (Lion's new questions); an Output
-    for Panel.rerun."""
+    (SCOTT's consistency filter), icl_k (demonstrations per query), lion_new (Lion's new questions), and each
+    miniature's regime knob for the one-seed run (knob_ftcot_n, knob_scott_p, knob_socratic_steps,
+    knob_lion_imitation: labkit.lab.survey_regimes); an Output for Panel.rerun."""
     w = _w()
     ns = namespace
     methods = ["finetune_cot", "scott", "socratic", "lion", "icl"]
@@ -376,5 +392,21 @@ def survey_panel(namespace: dict, on_change: Callable | None = None) -> Panel:
         ),
         "icl_k": _slider(ns.get("icl_k") or 4, 1, 8, 1, "ICL: demonstrations per query (k)", integer=True),
         "lion_new": _slider(ns.get("lion_new") or 250, 0, 1000, 50, "Lion: new questions in the round", integer=True),
+        "knob_ftcot_n": _slider(
+            ns.get("knob_ftcot_n") or 300, 25, 2000, 25, "Fine-tune-CoT regime: training questions", integer=True
+        ),
+        "knob_scott_p": _slider(
+            ns.get("knob_scott_p") if (ns.get("knob_scott_p") or -1) >= 0 else 0.3,
+            0.0,
+            0.9,
+            0.05,
+            "SCOTT regime: teacher rationales disagreeing with the label",
+        ),
+        "knob_socratic_steps": _slider(
+            ns.get("knob_socratic_steps") or 3, 1, 5, 1, "Socratic regime: reasoning steps per question", integer=True
+        ),
+        "knob_lion_imitation": _slider(
+            ns.get("knob_lion_imitation") or 2.0, 0.25, 4.0, 0.25, "Lion regime: imitation steps (× max_steps)"
+        ),
     }
     return panel(namespace, controls, on_change, "Survey miniatures: one seed, your settings", output=True)

@@ -155,3 +155,36 @@ def test_sampled_forward_kl_is_unbiased_value_and_gradient():
     gm = torch.stack(grads)
     exact_grad = torch.softmax(z.detach(), -1) - torch.softmax(t, -1)
     assert torch.all((gm.mean(0) - exact_grad).abs() < 4 * gm.std(0) / 20 + 1e-6)
+
+
+def test_truncated_reverse_kl_is_the_slow_sum_and_pushes_mass_out_of_the_top_k():
+    """signals.truncated_reverse_kl against a float64 loop; notebook 00's scene 6: trained from the teacher itself,
+    the top-k-only sum moves the student's outside mass to its closed-form minimum 1 − Σ_top-k p / e, while the
+    top-k + tail divergence (and the full reverse KL) leave it at the teacher's."""
+    from labkit.lab import scenes
+
+    g = torch.Generator().manual_seed(3)
+    t_logits, s_logits = torch.randn(4, 20, generator=g), torch.randn(4, 20, generator=g)
+    sig = signals.signals_from_logits(t_logits, k=5, samples=0)
+    slow = 0.0
+    for row in range(4):
+        q, p = torch.softmax(s_logits[row].double(), -1), torch.softmax(t_logits[row].double(), -1)
+        top = torch.topk(p, 5).indices
+        slow += sum(float(q[i] * (q[i].log() - p[i].log())) for i in top)
+    got = signals.truncated_reverse_kl(s_logits, sig, reduction="sum")
+    assert float(got) == pytest.approx(slow, rel=1e-5)
+    # at q = p its gradient is not zero (each term's derivative is log(q_i/p_i) + 1 = 1 at q = p)
+    z = t_logits.clone().requires_grad_(True)
+    signals.truncated_reverse_kl(z, sig).backward()
+    assert z.grad.abs().max() > 1e-3
+
+    scene = scenes.topk_reverse_kl(scenes.zipf_logits(64, seed=0), 4, steps=400)
+    outside = {r["objective"]: r["student mass outside top-k"] for r in scene["rows"]}
+    p = torch.softmax(scenes.zipf_logits(64, seed=0), -1)
+    p_top = float(torch.topk(p, 4).values.sum())
+    assert scene["teacher_outside"] == pytest.approx(1 - p_top, abs=1e-9)
+    assert outside["top-k only"] == pytest.approx(1 - p_top / torch.e, abs=2e-3)
+    assert outside["top-k + tail"] == pytest.approx(1 - p_top, abs=1e-5)
+    assert outside["full reverse KL"] == pytest.approx(1 - p_top, abs=1e-5)
+    with pytest.raises(LabkitError, match="parameter topk=64"):
+        scenes.topk_reverse_kl(scenes.zipf_logits(64), 64)

@@ -160,6 +160,12 @@ def test_claim_band_and_curve_mean_by_hand():
     assert A.band_effects(runs, "dss", "ft", "len", 0.2) == pytest.approx([0.2, 0.2, 0.2])
     assert A.band_effects(runs, "dss", "ft", "accuracy", 0.2) == pytest.approx([0.2 - 0.2, 0.2 - 1 / 3, 0.2])
     assert A.curve_mean(runs, "ft", "loss") == pytest.approx({0: 2.0, 1: 2.5, 2: 3.0})  # NaN points skipped
+    # dss 0.6, 0.8, 0.7 against ft 0.5, 0.6, 0.7: one-sided, more is never a collapse (ratio − 0.8 per seed)
+    assert A.floor_effects(runs, "dss", "ft", "accuracy", 0.8) == pytest.approx([0.6 / 0.5 - 0.8, 0.8 / 0.6 - 0.8, 0.2])
+    # a headline arm with more seeds than the arm it is compared with: paired on the seeds both ran
+    more = runs + [A.Run("dss", 3, {"test": {"accuracy": 0.9, "len": 13}})]
+    assert A.claim(more, "dss>ft", "text", "accuracy", "dss", "ft")["values"] == pytest.approx([0.1, 0.2, 0.0])
+    assert A.claim(more, "dss>dss", "text", "accuracy", "dss", "dss")["n"] == 4
 
 
 def test_runs_round_trip_through_json():

@@ -36,7 +36,7 @@ def test_profiles_without_kits_and_bad_names(tmp_path, monkeypatch):
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     rows = kits.build("paper")
     assert [(r["kit"], r["recipe"], r["path"]) for r in rows] == [("task", "", None), ("xtok", "", None)]
-    assert (kits.recipe_of("task", "default"), kits.recipe_of("xtok", "real")) == ("default", "")
+    assert (kits.recipe_of("task", "smoke"), kits.recipe_of("xtok", "real")) == ("smoke", "")
     with pytest.raises(LabkitError, match="kit 'bogus': expected one of task, xtok"):
         kits.build("smoke", ["task", "bogus"])
     with pytest.raises(LabkitError, match="profile='nope'"):
@@ -44,10 +44,13 @@ def test_profiles_without_kits_and_bad_names(tmp_path, monkeypatch):
     assert not any(tmp_path.iterdir())  # nothing built before the error
 
 
-def test_a_known_teacher_profile_has_no_kit_to_build(monkeypatch):
+def test_a_known_teacher_profile_has_no_kit_to_build(monkeypatch, capsys):
+    from argparse import Namespace
+
     from labkit.lab import profiles
 
-    monkeypatch.setitem(profiles.WHITEBOX, "default", {**profiles.WHITEBOX["default"], "kit": "known"})
-    assert kits.recipe_of("task", "default") == ""
+    assert profiles.WHITEBOX["default"]["kit"] == "known" and kits.recipe_of("task", "default") == ""
+    assert kits.cli_build(Namespace(names=["task"], profile="default")) == 0
+    assert "a known teacher, defined not trained: nothing to build" in capsys.readouterr().out
     monkeypatch.setitem(profiles.WHITEBOX, "default", {**profiles.WHITEBOX["default"], "kit": "default"})
     assert kits.recipe_of("task", "default") == "default"

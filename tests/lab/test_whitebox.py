@@ -60,6 +60,33 @@ def test_gkd_profile_checks_its_grid():
         whitebox.GKDProfile.resolve("default", betas=[0.0, 1.5])
     P = whitebox.GKDProfile.resolve("default", lmbdas=[0.0, 0.5])
     assert P.lmbdas == [0.0, 0.5] and P.betas == whitebox.WHITEBOX["default"]["betas"]
+    # the heat map's metric: the headline's divergence on a known teacher, task accuracy on a task teacher
+    assert P.known and P.metric == "own_prefix_jsd"
+    assert whitebox.GKDProfile.resolve("default", kit="smoke").metric == "accuracy"
+    with pytest.raises(LabkitError, match=r"parameter metric='void_mass'.*needs kit='known'"):
+        whitebox.GKDProfile.resolve("smoke", metric="void_mass")
+
+
+def _grid_runs(values: dict) -> list:
+    from labkit.lab.arms import Run
+
+    return [
+        Run(whitebox.gkd_arm(lm, b).label, s, {"test": {"own_prefix_jsd": v}})
+        for (lm, b), vs in values.items()
+        for s, v in enumerate(vs)
+    ]
+
+
+def test_grid_winner_marks_a_cell_only_where_its_interval_separates_it():
+    P = whitebox.GKDProfile.resolve("default", lmbdas=[0.0, 1.0], betas=[0.5])
+    clear = {(0.0, 0.5): [0.30, 0.32, 0.31], (1.0, 0.5): [0.10, 0.11, 0.12]}  # lower is better: λ=1 by 0.2 each seed
+    w = whitebox.grid_winner(_grid_runs(clear), P, "own_prefix_jsd")
+    assert (w["lmbda"], w["beta"], w["cell"], w["separated"]) == (1.0, 0.5, (1, 0), True)
+    assert w["own_prefix_jsd"] == pytest.approx(0.11) and w["closest"] == "λ=0.0 β=0.5"
+    # the best mean by 0.01, but seed 1 goes the other way: the paired t-interval reaches below 0
+    close = {(0.0, 0.5): [0.30, 0.20, 0.31], (1.0, 0.5): [0.28, 0.22, 0.28]}
+    w = whitebox.grid_winner(_grid_runs(close), P, "own_prefix_jsd")
+    assert w["cell"] == (1, 0) and w["separated"] is False
 
 
 def test_exact_reverse_kl_gradient_matches_finite_differences():

@@ -122,3 +122,15 @@ def test_dss_panel_offers_only_the_datasets_this_machine_has(tmp_path, monkeypat
     )
     panel = widgets.dss_panel({"dataset": "synthetic:arithmetic", "data_dir": str(tmp_path / "data")})
     assert "dss:svamp" in panel.controls["dataset"].options and "dss:cqa" not in panel.controls["dataset"].options
+
+
+def test_known_teacher_panels_offer_its_modes_and_noise_from_the_profile():
+    from labkit.lab import whitebox
+
+    P = whitebox.GKDProfile.resolve("default", kit="known", modes=4, eta=0.1)
+    for make in (widgets.minillm_panel, widgets.gkd_panel):
+        c = make({"P": P}).controls
+        assert (c["modes"].value, c["modes"].min, c["modes"].max, c["eta"].value) == (4, 1, 6, 0.1)
+        assert "modes" not in make({"P": whitebox.GKDProfile.resolve("smoke")}).controls  # a task teacher: none
+    kit = object()
+    assert whitebox.kit_for(P.replace(lmbda=0.0), kit, P) is kit  # the teacher's shape unchanged: the same kit

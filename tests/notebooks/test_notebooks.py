@@ -74,6 +74,11 @@ def test_00_mode_seeking(run, tmp_path):
     assert [r["loss_rel_err"] for r in topk] == sorted((r["loss_rel_err"] for r in topk), reverse=True)
     sampled = [r for r in errors if r["estimator"] == "sampled"]  # (unbiasedness itself: tests/core/test_signals.py)
     assert [r["grad_rel_err"] for r in sampled] == sorted((r["grad_rel_err"] for r in sampled), reverse=True)
+    assert claims["00.void_mass"]["headline"] is True and "headline" not in claims["00.modes"]
+    # scene 6: the top-k-only reverse KL pushes a perfect student's mass out of the top k; the tail bin does not
+    t = m["topk_reverse_kl"]
+    assert t["top-k only"] == pytest.approx(t["truncated_optimum"], abs=2e-3) and t["top-k only"] > t["teacher"] + 0.1
+    assert t["top-k + tail"] == pytest.approx(t["teacher"], abs=1e-5)
 
 
 CLAIM_KEYS = {"id", "claim", "metric", "better", "worse", "values", "mean", "ci95", "holds", "n"}

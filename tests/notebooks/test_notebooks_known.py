@@ -34,3 +34,9 @@ def test_notebooks_run_on_the_known_teacher_with_exact_measurements(tmp_path, ru
         assert heads[0]["id"] == "minillm<kd:void_mass" and (tmp_path / "samples_by_template.png").exists()
     else:
         assert heads[0]["id"] == "onpolicy<supervised:own_prefix_jsd:beta=0.5"
+        ids = {c["id"] for c in m["claims"]}
+        assert "onpolicy≥supervised:modes_covered:beta=0.5" in ids and not any("accuracy" in i for i in ids)
+        assert m["grid"]["metric"] == "own_prefix_jsd" and set(m["best"]) >= {"lmbda", "beta", "separated"}
+    # learning is judged on the papers' own metrics: task accuracy and ROUGE-L (one template) are shown, not judged
+    assert all(not r["counts"] for r in m["learning"] if r["metric"] in ("test accuracy", "test rouge_l"))
+    assert not any("gold" in text for text in m["claims_not_holding"].values())  # the known teacher's readings
