@@ -167,6 +167,7 @@ def train(
     config: TrainConfig | None = None,
     vocab_padding_ok: bool = False,
     teacher_signals=None,
+    on_step=None,
     **settings,
 ) -> History:
     """GKD of `teacher` into `student` on `prompts` (off-policy data: `targets`, or the teacher's
@@ -175,7 +176,7 @@ def train(
     teacher_signals: a labkit.signals.SignalStore captured on the (prompt, target) rollouts: off-policy steps read
     JSD_β from its top-k + tail (biased low, docs/methods.md §7) instead of running the teacher; on-policy steps
     still need the live teacher (the student's samples are new every step).
-    settings: see ``GKDSettings`` (lmbda, beta, temperature, max_new_tokens).
+    settings: see ``GKDSettings`` (lmbda, beta, temperature, max_new_tokens). on_step: see ``labkit.loop.run_loop``.
     Returns: History with "loss", "loss/jsd", "on_policy" (1 = the step used student samples), "gen_len";
     meta["last_rollouts"] holds the sequences of the last step.
     """
@@ -183,6 +184,6 @@ def train(
     student = prepare_model(student, config)
     fixed = S.encode_rollouts(tokenizer, prompts, targets, config.max_len) if targets is not None else None
     objective = GKDObjective(student, teacher, tokenizer, config, prompts, fixed, s, vocab_padding_ok, teacher_signals)
-    history = run_loop(student, config, objective)
+    history = run_loop(student, config, objective, on_step)
     history.meta["last_rollouts"] = dict(objective.current)
     return history

@@ -258,12 +258,13 @@ def train(
     teacher=None,
     config: TrainConfig | None = None,
     reward: Callable[[list[str], list[str]], torch.Tensor] | None = None,
+    on_step=None,
     **settings,
 ) -> History:
     """RL of `student` on `prompts` whose gold final answers are `answers` (reward 1 when a sample states it).
 
     teacher: only read when distill > 0 (RL + on-policy distillation).
-    reward: (texts, answers) -> (N,) rewards; default ``correctness_rewards``.
+    reward: (texts, answers) -> (N,) rewards; default ``correctness_rewards``. on_step: see ``labkit.loop.run_loop``.
     settings: see ``RLSettings`` (group_size, scale, kl_coef, distill, temperature, max_new_tokens).
     Returns: History with "loss", "loss/pg" (and "loss/kl_ref", "loss/reverse_kl" when on), "reward" (mean
     over the step's samples), "solved" (share of prompts with a correct sample), "signal" (share of groups
@@ -273,7 +274,7 @@ def train(
     config, s = config or TrainConfig(), settings_of(RLSettings, settings)
     student = prepare_model(student, config)
     objective = RLObjective(student, teacher, tokenizer, config, prompts, answers, s, reward)
-    history = run_loop(student, config, objective)
+    history = run_loop(student, config, objective, on_step)
     history.meta["last_rollouts"] = dict(objective.current)
     history.meta["last_groups"] = {
         i: {

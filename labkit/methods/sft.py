@@ -59,10 +59,11 @@ def train(
     *,
     config: TrainConfig | None = None,
     rollouts: list[dict] | None = None,
+    on_step=None,
 ) -> History:
     """Fine-tune `student` on prompt -> target texts (or ready ``rollouts``); returns the History
-    ("loss", "loss/ce": mean per target token)."""
+    ("loss", "loss/ce": mean per target token). on_step: see ``labkit.loop.run_loop``."""
     config = config or TrainConfig()
     student = prepare_model(student, config)
     data = rollouts if rollouts is not None else S.encode_rollouts(tokenizer, prompts, targets, config.max_len)
-    return run_loop(student, config, SFTObjective(student, tokenizer, config, data))
+    return run_loop(student, config, SFTObjective(student, tokenizer, config, data), on_step)

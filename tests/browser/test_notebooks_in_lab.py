@@ -118,6 +118,11 @@ SPECS = {
             ),
         ],
     ),
+    "07_on_policy_distillation": Spec(  # choosing an arm re-runs it for one seed, under the panel
+        panel_cell="onpolicy.panel(globals(), P)",
+        widgets={"widget-dropdown": 2},
+        moves=[Move("arm", ("choose", "rl"), "single['arm'], arm", "('rl', 'rl')")],
+    ),
     "06_cross_tokenizer": Spec(  # the alignment viewer: type a sentence, the coloured HTML below follows
         panel_cell="xtok.viewer_panel(globals(), pair)",
         widgets={"widget-text": 1},
