@@ -52,16 +52,26 @@ scott_filter: bool = True  # SCOTT (one-seed run): keep only rationales consiste
 icl_k: int = 0  # ICL: demonstrations before each query; 0 means the profile's
 lion_new: int = 0  # Lion: new questions generated in the round; 0 means the profile's
 max_steps: int = 0  # optimiser steps per student; 0 means the profile's
-n_train: int = 0  # training questions of the reasoning miniatures; 0 means the profile's
+n_train: int = 0  # training questions of SCOTT's and Socratic CoT's miniatures; 0 means the profile's
+ftcot_n_train: list = []  # Fine-tune-CoT's regime sweep: numbers of training questions; empty means the profile's
+scott_noise: list = []  # SCOTT's sweep: rates of teacher rationales that disagree with the label; empty: the profile's
+socratic_task_steps: list = []  # Socratic CoT's sweep: reasoning steps per question; empty means the profile's
+lion_imitation: list = []  # Lion's sweep: imitation steps before the referee, × max_steps; empty means the profile's
+knob_ftcot_n: int = 0  # the one-seed run's Fine-tune-CoT training questions; 0 means the paper's value
+knob_scott_p: float = -1.0  # the one-seed run's SCOTT disagreement rate; -1 means the paper's value
+knob_socratic_steps: int = 0  # the one-seed run's Socratic CoT steps per question; 0 means the paper's value
+knob_lion_imitation: float = 0.0  # the one-seed run's Lion imitation (× max_steps); 0 means the paper's value
 threads: int = 0  # torch CPU threads of this process; 0 means the profile's
 
 # %%
 P = lk.lab.survey.SurveyProfile.resolve(profile, seeds=seeds, seed=seed, methods=methods, method=method,
                                         k_paths=k_paths, temperature=temperature, scott_filter=scott_filter,
                                         icl_k=icl_k, lion_new=lion_new, max_steps=max_steps, n_train=n_train,
-                                        threads=threads)
+                                        threads=threads, ftcot_n_train=ftcot_n_train, scott_noise=scott_noise,
+                                        socratic_task_steps=socratic_task_steps, lion_imitation=lion_imitation)
 lk.lab.notebook.set_threads(P.threads)
-sv, timer, figures, tables, runs = lk.lab.survey, lk.lab.metrics.Timer(), [], {}, {}
+sv, R = lk.lab.survey, lk.lab.survey_regimes
+timer, figures, tables, runs = lk.lab.metrics.Timer(), [], {}, {}
 
 # %%
 if lk.lab.notebook.show_widgets(interactive):   # writes method and its knob back (k_paths, temperature, ...)
@@ -88,9 +98,17 @@ lk.lab.notebook.table(sv.TABLE)
 # Fine-tune-CoT, SCOTT and Lion share one task, `synthetic:arithmetic` ("Kim has 20 pens. Kim gives 9 away. How
 # many pens does Kim have now?"), asked without options: the student must *write* its reasoning and the number.
 # Socratic CoT needs several steps, so it gets longer questions. Lion's pool is the first `lion_pool` of the
-# questions. The ICL miniature has its own family of lookup tasks (§4). Each setup's tokenizer (byte-level BPE) is
-# trained on every prompt and target its students will see; every student is a fresh from-scratch transformer
-# (`P.student`). One `SurveyExperiment` per setup holds the data, the tokenizer and what the runs share.
+# questions. The ICL miniature has its own family of lookup tasks (§4).
+#
+# **Regimes.** A paper's effect holds in the regime the paper studies and may vanish elsewhere, so each miniature
+# runs at several values of the one knob that sets its regime (`labkit.lab.survey_regimes.REGIMES`), each value
+# with its own data: the number of training questions (Fine-tune-CoT), the teacher's rate of rationales whose
+# answer disagrees with the label (SCOTT), the imitation steps before Lion's referee (how much of its pool the
+# student already solves), the reasoning steps per question (Socratic CoT). The value that corresponds to the
+# paper's own setting carries the headline claim and more seeds (`P.headline_seeds`); the values were chosen on
+# validation questions (benchmarks/survey_regimes.py), the claims below are measured on test questions. One
+# tokenizer (byte-level BPE) per miniature is trained on every prompt and target its students will see; every
+# student is a fresh from-scratch transformer (`P.student`).
 
 # %%
 with timer("data"):
@@ -98,16 +116,15 @@ with timer("data"):
     cot, soc = sv.cot_setup(task_steps=P.task_steps, **kw), sv.cot_setup(task_steps=P.socratic_steps, **kw)
     icl = sv.icl_setup(n_source=P.n_source_tasks, n_target=P.n_target_tasks, n_target_train=P.n_target_train,
                        n_target_valid=P.n_target_valid)   # the valid items chose the settings; never scored here
-    X = {s: sv.SurveyExperiment(setup, P.student, P.config, step0_seeds=P.seeds[:1])
-         for s, setup in (("cot", cot), ("soc", soc), ("icl", icl))}
-    EXP = {"finetune_cot": X["cot"], "scott": X["cot"], "socratic": X["soc"], "lion": X["cot"], "icl": X["icl"]}
-    ARMS = {m: sv.arms_for(m, P) for m in P.methods}
-    for x in X.values():   # a setup no miniature runs gets its tokenizer when the one-seed run first needs it
-        if any(EXP[m] is x for m in ARMS):
-            x.prepare([ARMS[m] for m in ARMS if EXP[m] is x])
-print(f"{len(cot.train)} train / {len(cot.test)} test questions ({P.dataset}); ICL: {P.n_source_tasks} source "
-      f"tasks, {P.n_target_tasks} target tasks with {P.n_target_train} of 16 items for training, "
-      f"{P.n_target_valid} for validation, the other {16 - P.n_target_train - P.n_target_valid} for test")
+    SWEEPS = {m: R.sweep(P, m) for m in P.methods if m in R.REGIMES}   # {miniature: (experiment, arms)}
+    X = R.RegimeExperiment.merge(x for x, _ in SWEEPS.values())        # every value's jobs on the cores at once
+    ARMS = {m: arms for m, (_, arms) in SWEEPS.items()}
+    XICL = sv.SurveyExperiment(icl, P.student, P.config, step0_seeds=P.seeds[:1])
+    if "icl" in P.methods:
+        ARMS["icl"] = sv.arms_for("icl", P)
+        XICL.prepare([ARMS["icl"]])
+print(f"{len(cot.train)} train / {len(cot.test)} test questions ({P.dataset}); the knobs:",
+      {m: R.values_of(P, m) for m in SWEEPS}, "the papers' values:", {m: R.paper_value(P, m) for m in SWEEPS})
 
 # %% [markdown]
 # ## Each method on one batch
@@ -174,16 +191,17 @@ print(p_[0] + " ⟶" + t_[0])
 # %% [markdown]
 # ## One seed, live
 #
-# One miniature (`method`), one seed (`seed`), its arms trained here (with the panel above, in a live kernel:
-# choose a miniature and its knob, k paths and temperature, the SCOTT filter, the number of demonstrations, Lion's
-# new questions, and this cell reruns under the panel). Its training loss per step, then its test scores. The
-# seeds below reuse this run where its settings are the profile's.
+# One miniature (`method`), one seed (`seed`), its arms trained here at one value of its regime knob (`knob_*`;
+# the paper's value unless set), with the panel above in a live kernel: choose a miniature, its knob, k paths and temperature, the
+# SCOTT filter, the number of demonstrations, Lion's new questions, and this cell reruns under the panel. Its
+# training loss per step, then its test scores. The sweeps below reuse this run where its settings are theirs.
 
 # %%
 def one_run(ns=None):
-    arms = sv.arms_for(method, P, k_paths=k_paths, temperature=temperature, icl_k=icl_k, lion_new=lion_new,
-                       scott_filter=scott_filter if method == "scott" else None)
-    got = sv.one_seed(EXP[method], arms, seed)
+    knobs = dict(k_paths=k_paths, temperature=temperature, icl_k=icl_k, lion_new=lion_new, scott_filter=scott_filter)
+    regime = dict(knob_ftcot_n=knob_ftcot_n, knob_scott_p=knob_scott_p, knob_socratic_steps=knob_socratic_steps,
+                  knob_lion_imitation=knob_lion_imitation)
+    got = R.one_seed_run(X, XICL, P, method, seed, knobs, regime)
     display(lk.lab.notebook.table([{"arm": r.arm, "seed": r.seed, **r.metrics["test"], "seconds": r.seconds}
                                    for r in got]))
     return got
@@ -197,6 +215,38 @@ single = [{"arm": r.arm, "seed": r.seed, **r.metrics["test"], "seconds": r.secon
 sv.one_seed_figure(live, seed)   # after a change in the panel, run this cell again to redraw
 
 # %% [markdown]
+# ## The sweeps: every miniature at every value of its knob, over seeds
+#
+# One call trains every arm of every swept miniature at every knob value for its seeds (`P.seeds`; at the paper's
+# value `P.headline_seeds`), spread over the CPU's cores (`lk.lab.arms.run`); the sections below read the runs.
+# Each claim is an effect per seed (better arm − worse arm, paired by seed; positive = the paper's direction) with a
+# 95 % Student-t interval, one claim per knob value.
+
+# %%
+with timer("sweeps"):
+    runs.update(R.run_sweeps(X, {m: ARMS[m] for m in SWEEPS}, P.seeds))
+if "icl" in ARMS:
+    with timer("icl"):
+        runs["icl"] = lk.lab.arms.run(XICL, ARMS["icl"], P.seeds)
+claims = R.claims_of(runs, P) + sv.claims_of({m: rs for m, rs in runs.items() if m == "icl"})
+solved, where = R.solved_labels(runs), R.where_it_holds([c for c in claims if "miniature" in c])
+
+# %%
+def section(name):
+    """A miniature's table (arms × knob values: mean and per-seed metrics), the data each arm saw, its effect against
+    the knob with 95 % intervals (saved as <name>_regimes.png), then where the paper's effect holds."""
+    if name in runs:
+        tables[name] = lk.lab.arms.summary(runs[name], ["accuracy", "faithfulness"] if name == "scott" else ["accuracy"])
+        tables[f"{name}_data"] = [{"arm": a.label, **(XICL if name == "icl" else X).data(a)[1]} for a in ARMS[name]]
+        display(lk.lab.notebook.table(tables[name]))
+        fig = R.effects_figure([c for c in claims if c.get("miniature") == name], P, solved)
+        if fig is not None:
+            figures.append(lk.lab.plots.save(fig, out_dir, f"{name}_regimes.png"))
+            lk.lab.plots.show(fig)
+        mine = {c["base_id"] for c in claims if c.get("miniature") == name}
+        print("\n".join(t for cid, t in where.items() if cid in mine))
+
+# %% [markdown]
 # ## §1 Fine-tune-CoT: diverse reasoning (Ho, Schmid & Yun, ACL 2023)
 #
 # The teacher writes its reasoning for each training question; the student learns question → reasoning and, at
@@ -205,30 +255,15 @@ sv.one_seed_figure(live, seed)   # after a change in the panel, run this cell ag
 # wrong final answer are dropped. The teacher here is noisy (`noisy-oracle@p=…`: each path independently gets a
 # wrong step and a wrong answer with probability p), and sampling varies how each step is phrased. The two arms
 # train for the **same number of steps** (the paper trains equal epochs, so its k-path students get k times the
-# updates). Every miniature runs its arms × seeds on the CPU's cores (`lk.lab.arms.run`).
+# updates).
+#
+# **The knob: the number of training questions** (`ftcot_n_train`). With few questions one path each is little
+# data and k paths add variety; with many questions the single paths already vary, and more paths of the same
+# questions should matter less. The paper's datasets where diverse reasoning was studied have a few hundred
+# training questions (`P.ftcot_paper`: the headline). Look at whether the effect shrinks as the questions grow.
 
 # %%
-def miniature(name):
-    """Every arm of one miniature over the seeds (both cores), its table and the data each arm saw."""
-    if name in ARMS:
-        with timer(name):
-            runs[name] = lk.lab.arms.run(EXP[name], ARMS[name], P.seeds)
-        metrics_ = ["accuracy", "faithfulness"] if name == "scott" else ["accuracy"]
-        tables[name] = lk.lab.arms.summary(runs[name], metrics_)
-        tables[f"{name}_data"] = [{"arm": a.label, **EXP[name].data(a)[1]} for a in ARMS[name]]
-        return lk.lab.notebook.table(tables[name])
-
-miniature("finetune_cot")
-
-# %%
-def arms_figure(name, metric="accuracy", **kw):
-    """Per-seed dots, mean and 95 % interval of each arm of a miniature; saved as <name>_<metric>.png."""
-    if name in runs:
-        rows = [{"arm": r.arm, "seed": r.seed, "final": {"test": r.metrics["test"][metric]}} for r in runs[name]]
-        fig = lk.lab.plots.arms_over_seeds(rows, [a.label for a in ARMS[name]], ylabel=f"test {metric}", **kw)
-        figures.append(lk.lab.plots.save(fig, out_dir, f"{name}_{metric}.png"))
-
-arms_figure("finetune_cot", title=f"Fine-tune-CoT on {P.dataset}: k paths vs one, {len(P.seeds)} seeds")
+section("finetune_cot")
 
 # %% [markdown]
 # ## §2 SCOTT: consistent rationales, faithful students (Wang et al., ACL 2023)
@@ -236,15 +271,18 @@ arms_figure("finetune_cot", title=f"Fine-tune-CoT on {P.dataset}: k paths vs one
 # The student writes a rationale, then `Answer: …`. Trained on **all** the noisy teacher's rationales, some of its
 # targets have a rationale that states one answer followed by the gold answer (the table `scott_data` counts them):
 # the student could learn that its answer need not follow its reasoning. Keeping only the **consistent** rationales
-# (what SCOTT's contrastive decoding aims for) removes those. *Faithfulness* = the fraction of test questions on
-# which the answer the student gives is the one its own rationale states.
+# (what SCOTT's contrastive decoding aims for) removes those. *Faithfulness* (SCOTT's own metric) = the fraction of
+# test questions on which the answer the student gives is the one its own rationale states.
+#
+# **The knob: the teacher's rate of rationales whose stated answer disagrees with the label** (`scott_noise`, the
+# scripted `noisy-oracle@p=rate`). At rate 0 the two arms would train on the same data (nothing to filter); the
+# more the teacher disagrees, the more an unfiltered student sees an answer that does not follow its rationale.
+# The paper's teacher (a 20B model prompted for rationales) often writes rationales that do not support the gold
+# label: `P.scott_paper` is the headline. Look at the faithfulness gap as the rate grows, and at what the filter
+# costs in accuracy (it drops that share of the data).
 
 # %%
-miniature("scott")
-
-# %%
-arms_figure("scott", "faithfulness", title="SCOTT: does the student's answer follow its own rationale?")
-arms_figure("scott", "accuracy", title="SCOTT: test accuracy of the same students")
+section("scott")
 
 # %% [markdown]
 # ## §3 Socratic CoT: a decomposer and a solver (Shridhar, Stolfo & Sachan, Findings of ACL 2023)
@@ -253,12 +291,14 @@ arms_figure("scott", "accuracy", title="SCOTT: test accuracy of the same student
 # to answer it; at test time they alternate until the decomposer asks for the answer. The baseline is one student
 # trained on the whole chain of thought of the same (clean) teacher. Each of the two Socratic students trains for
 # as many steps as the single student (the paper's setting: two models, twice the training compute).
+#
+# **The knob: the reasoning steps per question** (`socratic_task_steps`). A one-step problem has nothing to
+# decompose; the paper's problems (GSM8K) take several steps: the most steps swept (`P.socratic_paper`) is the
+# headline. Look at whether the gap to the single student closes or turns as the steps grow, and at how both
+# students' accuracy falls.
 
 # %%
-miniature("socratic")
-
-# %%
-arms_figure("socratic", title="Socratic CoT vs one chain-of-thought student")
+section("socratic")
 
 # %% [markdown]
 # ## §4 In-context learning distillation: Meta-ICT vs Multitask-ICT (Huang et al., 2022)
@@ -276,13 +316,15 @@ arms_figure("socratic", title="Socratic CoT vs one chain-of-thought student")
 # the demonstrations within the budgets tried (benchmarks/RESULTS.md); they learn to guess among the colours the
 # demonstrations show. Finding the matching example is an induction skill that a small student trained from scratch
 # does not form in minutes. Run it with `-y "methods: [finetune_cot, scott, socratic, lion, icl]"` or at profile
-# paper.
+# paper. It has no regime sweep.
 
 # %%
-miniature("icl")
-
-# %%
-arms_figure("icl", title=f"In-context learning distillation on held-out items of {P.n_target_tasks} target tasks")
+section("icl")
+if "icl" in runs:
+    rows = [{"arm": r.arm, "seed": r.seed, "final": {"test": r.metrics["test"]["accuracy"]}} for r in runs["icl"]]
+    fig = lk.lab.plots.arms_over_seeds(rows, [a.label for a in ARMS["icl"]], ylabel="test accuracy",
+                                       title=f"In-context learning distillation, {P.n_target_tasks} target tasks")
+    figures.append(lk.lab.plots.save(fig, out_dir, "icl_accuracy.png"))
 
 # %% [markdown]
 # ## §5 Lion: adversarial distillation, mining the hard instructions (Jiang, Chan, Chen & Wang, EMNLP 2023)
@@ -294,16 +336,16 @@ arms_figure("icl", title=f"In-context learning distillation on held-out items of
 # pool. The control grows the pool by as many new questions made like pool questions drawn at random: the two arms
 # differ only in *which* questions the new ones imitate. Both arms share the imitation student of their seed (one
 # job per seed: `SurveyExperiment.run_group`); the teacher is the clean oracle.
+#
+# **The knob: the imitation steps before the referee's pass** (`lion_imitation`, multiples of `max_steps`), which
+# set the share of its pool the student already solves (measured, under each value in the figure). Mining the
+# failed questions is a selection only when the failures are a minority of the pool; the paper's student (a
+# pretrained 7B model tuned on the teacher's responses) already answers most instructions well, so the longest
+# imitation (`P.lion_paper`) is the headline. One student per seed imitates in stages, the referee passing after
+# each.
 
 # %%
-miniature("lion")
-if "lion" in runs:
-    print("hard questions (the student disagrees with the teacher) after imitation, per seed:",
-          {r.seed: r.extra["hard"] for r in runs["lion"]}, f"of {P.lion_pool}; {P.lion_new} new questions per arm, "
-          f"then {P.lion_steps} steps on the grown pool")
-
-# %%
-arms_figure("lion", title=f"Lion: new questions like the failed ones vs like random ones ({len(P.seeds)} seeds)")
+section("lion")
 
 # %% [markdown]
 # ## The survey's methods, measured
@@ -314,41 +356,45 @@ arms_figure("lion", title=f"Lion: new questions like the failed ones vs like ran
 # (test accuracy over seeds against its untrained students)?
 
 # %%
-claims = sv.claims_of(runs)
-data_tables = {m: tables[f"{m}_data"] for m in runs}
-numbers = {**sv.numbers(runs, data_tables), "steps": P.max_steps}
-notes = sv.notes(claims, numbers, profile)
+data_tables = {m: {r["arm"]: r for r in tables.get(f"{m}_data", [])} for m in runs}
+notes = R.notes([c for c in claims if "miniature" in c], runs, data_tables, P, profile)
+notes.update(sv.notes([c for c in claims if "miniature" not in c], {"steps": P.max_steps}, profile))
 learned = lk.lab.claims.learning_metrics(sv.learning(runs))
 display(lk.lab.claims.markdown(claims))
 display(lk.lab.notebook.table([{k: r[k] for k in ("arm", "step0", "final", "ci95", "learns")}
                                for r in learned["learning"]]))
+print("Where each paper's effect holds:\n" + "\n".join(f"* {v}" for v in where.values()))
 print("\n".join(f"* {v}" for v in notes.values()) or "Every claim holds.")
+fig = R.effects_figure([c for c in claims if "miniature" in c], P, solved)
+if fig is not None:
+    figures.append(lk.lab.plots.save(fig, out_dir, "regimes.png"))
 
 # %% [markdown]
-# **Reading the claims.** At this scale the papers' effects are small next to the seed-to-seed spread, and some
-# may go the other way: the lines above say, for each claim that does not hold, what the run measured and why the
-# miniature differs from the paper (equal optimiser steps where the papers train equal epochs, from-scratch
-# students that already copy the number their rationale ends on, a referee with little to select when the student
-# fails most of its pool). What the miniatures do show is each method's *data* (the `*_data` tables: paths kept,
-# coverage, consistent rationales, sub-question pairs) and whether each student learns at all.
+# **Reading the claims.** Each miniature's line under "Where each paper's effect holds" says, from this run's
+# numbers, at which knob values the effect's interval lies above 0, and where it turns the other way; the shaded
+# value in each panel of the figure is the paper's own regime, where the headline claim is. A claim that holds
+# nowhere in the swept range is reported as such: the range, the budget and the from-scratch students are this
+# lab's, and the readings below the table say, for each claim that does not hold, what the run measured at that
+# value. What every miniature also shows is each method's *data* (the `*_data` tables: paths kept, coverage,
+# consistent rationales, sub-question pairs, hard questions) and whether each student learns at all.
 
 # %% [markdown]
 # ## Try this
 #
-# 1. **More paths, more steps.** Set `k_paths = 8` and `max_steps` to twice the profile's, and rerun §1: the k-path
-#    arm keeps more paths (its `finetune_cot_data` row) and has more steps to see them; watch the claim
-#    `05.ftcot.diverse>single` move in the claims table.
-# 2. **A noisier teacher for SCOTT.** In the set-up cell pass `noisy="noisy-oracle@p=0.6"` to
-#    `SurveyProfile.resolve` (a field of the profile): the filter drops more targets (`scott_data`), and the
-#    unfiltered student's faithfulness is where a gap could open.
+# 1. **Where diverse reasoning stops.** Add a smaller value to `ftcot_n_train` (e.g. `[50, 100, 300, 1000]`), or
+#    set `k_paths = 8`: does the gain at few questions grow, and does it still vanish at the largest?
+# 2. **A teacher that always disagrees.** Set `scott_noise = [0.0, 0.3, 0.6, 0.9]`: at 0 the two SCOTT arms train
+#    on the same data (the effect is 0 by construction); at 0.9 the filter keeps a tenth of it. Watch faithfulness
+#    and accuracy pull apart.
 # 3. **Lion's round, bigger.** Move the panel's Lion slider (or set `lion_new`) to the pool's size and rerun "One
-#    seed, live" with `method = "lion"`: its `hard` count and test accuracy per arm are in the table under the cell.
+#    seed, live" with `method = "lion"` and `knob = 2`: its `hard` count and test accuracy per arm are in the table.
 # 4. **In-context learning.** Add `"icl"` to `methods` and raise `icl_k`: look at the one-batch prompt above (more
 #    demonstrations, longer prompts) and at whether any arm rises above the guess rate in §4.
 
 # %%
 metrics = {
     "claims": claims, "claims_not_holding": notes, **learned, "seeds": P.seeds, "methods": P.methods,
+    "where_it_holds": where, "solved_share": solved, "headline_seeds": P.headline_seeds,
     "accuracy": {m: {r["arm"]: r["accuracy"] for r in tables[m]} for m in runs},
     "examples": {m: {r.arm: r.extra.get("example") for r in runs[m] if r.seed == P.seeds[0]} for m in runs},
     "runs": {m: lk.lab.arms.to_json(runs[m]) for m in runs},

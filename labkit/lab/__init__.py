@@ -12,6 +12,7 @@
   students   notebooks 01/02: rationale-distilled students (data, arms, the experiment, claims)
   whitebox   notebooks 03/04: white-box KD students (kit, arms, the experiment, one batch, claims)
   survey     notebook 05: the survey's miniatures
+  survey_regimes  notebook 05: each miniature's effect swept over the knob of its regime
   xtok       notebook 06: cross-tokenizer KD
 
 Submodules load lazily: ``lk.lab.plots`` imports matplotlib only when used.

@@ -323,6 +323,12 @@ STATEMENTS: dict[str, dict[str, str]] = {
         "GSM8K GOLD 2.56 vs same-tokenizer KD 12.89).",
         "same-tok>hybrid(KD only)": "The same, with the KD term alone (no cross-entropy on the gold text) (X-Token, "
         "second-hand, not checked against the X-Token paper).",
+        "hybrid>uld:cut_differently": "Where the two tokenizers cut the text differently (every number of the "
+        "miniature: one teacher token, several student tokens), the GOLD-style hybrid beats ULD on the student's "
+        "log-probability per gold token of those chunks (TRL docs, GOLD trainer: identities where the "
+        "vocabularies agree, ULD on the rest).",
+        "cut": "{better} beats {worse} on the gold tokens of the chunks the tokenizers cut {cut} (teacher tokens : "
+        "student tokens; 1:1 is cut the same).",
     },
     "07": {
         "opd<rl:compute": "On-policy distillation reaches the RL arm's final test accuracy with less compute than RL "
@@ -513,6 +519,11 @@ READINGS: dict[str, dict[str, str]] = {
         "hybrid one probability per number; but every arm also trains on the gold solutions (CE "
         "weight w = {ce_weight:g}), which teach the digits directly and mask the difference at "
         "{steps} steps (the KD-only arms measure w = 0).",
+        "hybrid>uld:cut_differently": "on the chunks cut differently the hybrid falls back to ULD for everything but "
+        "one Bernoulli(P) vs Bernoulli(Q) term per chunk (log-prob per student token there: hybrid "
+        "{hybrid_logprob_cut_differently:.3f}, ULD {uld_logprob_cut_differently:.3f}; on the chunks cut the same: "
+        "hybrid {hybrid_logprob_cut_same:.3f}, ULD {uld_logprob_cut_same:.3f}); by cut, {where}",
+        "hybrid>uld@cut": "by cut, {where}",
     },
     "07": {
         "*": "the effect is smaller than the seed-to-seed spread at {steps} steps.",

@@ -325,6 +325,7 @@ XTOK = {
         "n_eval": 0,
         "n_texts": 100,
         "max_new_tokens": 48,
+        "headline_seeds": [0, 1, 2, 3, 4],  # ULD and the hybrid: the headline claim's two arms
     },
     "paper": {
         "kit": "none",
@@ -403,9 +404,9 @@ SURVEY = {
         "clean": "oracle",
         "n_train": 1000,
         "n_test": 200,
-        "max_steps": 250,
-        "lr": 3e-3,
-        "batch_size": 32,
+        "max_steps": 200,
+        "lr": 5e-3,
+        "batch_size": 16,
         "max_len": 256,
         "k_paths": 4,
         "temperature": 1.0,
@@ -418,7 +419,7 @@ SURVEY = {
         "threads": 1,
         "lion_pool": 500,
         "lion_new": 250,
-        "lion_steps": 100,
+        "lion_steps": 60,
         "ftcot_n_train": [100, 300, 1000],
         "ftcot_paper": 300,
         "scott_noise": [0.15, 0.3, 0.45],
@@ -699,22 +700,38 @@ class Profile:
 @dataclasses.dataclass(frozen=True)
 class TrainingProfile(Profile):
     """The fields of every notebook that trains students over seeds, checked here once: the seeds of its
-    comparison (distinct integers), the seed of its one-seed live run, the budget, the device."""
+    comparison (distinct integers), the seeds of its headline claim's arms where a notebook runs those over more
+    seeds (empty: the same seeds), the seed of its one-seed live run, the budget, the device."""
 
     seeds: list = dataclasses.field(default_factory=list)
+    headline_seeds: list = dataclasses.field(default_factory=list)
     seed: int = 0
     max_steps: int = 0
     lr: float = 0.0
     batch_size: int = 0
     device: str = "auto"
 
+    @property
+    def head_seeds(self) -> tuple:
+        """The seeds of the headline claim's arms: headline_seeds, else seeds."""
+        return tuple(self.headline_seeds or self.seeds)
+
     def check(self) -> None:
-        if (
-            not self.seeds
-            or not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds)
-            or len(set(self.seeds)) != len(self.seeds)
-        ):
-            self.fail("seeds", "a non-empty list of distinct integers, e.g. [0, 1, 2]")
+        for name in ("seeds", "headline_seeds"):
+            got = getattr(self, name)
+            if (
+                (not got and name == "seeds")
+                or not all(isinstance(s, int) and not isinstance(s, bool) for s in got)
+                or len(set(got)) != len(got)
+                or len(got) == 1
+                and name == "headline_seeds"
+            ):
+                self.fail(
+                    name,
+                    "a non-empty list of distinct integers, e.g. [0, 1, 2]"
+                    if name == "seeds"
+                    else "empty, or a list of at least 2 distinct integers, e.g. [0, 1, 2, 3, 4]",
+                )
         if self.max_steps < 1:
             self.fail("max_steps", "an integer >= 1")
         if self.batch_size < 1:

@@ -628,38 +628,60 @@ class SurveyExperiment:
 
     def run_group(self, arms: list[Arm], seed: int) -> list[Run]:
         """Lion's arms for one seed: one student imitates the pool, the referee finds the pool questions it fails
-        (once, for every arm), then each arm grows the pool its own way (new questions, the teacher's responses)
-        and trains a copy of the student reads["steps"] more steps on it."""
+        (once per imitation length, for every arm), then each arm grows the pool its own way (new questions, the
+        teacher's responses) and trains a copy of the student reads["steps"] more steps on it.
+
+        Arms may imitate for different lengths (reads["imitation"] steps, default the config's steps: the Lion
+        regime sweep): the one student imitates in stages, to the shortest length first, the referee passes, then it
+        continues to the next length (a stage is a run of the loop, its own warmup and decay, data order seeded by
+        the seed and the stage)."""
         if all((a, seed) in self._done for a in arms):
             return [self._done[(a, seed)] for a in arms]
         t0, first = time.perf_counter(), arms[0]
         pool, teacher = self.setup.lion_pool(first.reads["pool"]), first.settings["teacher"]
-        base = self.fresh(seed)
-        h = sft.train(base, self.setup.tokenizer, *self.data(first)[0][0], config=self.train_config(seed))
-        hard = lion.discriminate(base, self.setup.tokenizer, pool, teacher)  # once per seed, for every arm
-        shared, out = time.perf_counter() - t0, []
-        for arm in arms:
-            t1 = time.perf_counter()
-            grown = lion.grow(pool, hard, lion.Settings(**{**arm.settings, "seed": seed}), device="cpu")
-            model = copy.deepcopy(base)
-            h2 = sft.train(
-                model,
+        pairs = self.data(first)[0][0]
+        base, trained, curve, out = self.fresh(seed), 0, [], []
+        lengths = sorted({int(a.reads.get("imitation", self.config["steps"])) for a in arms})
+        for stage, length in enumerate(lengths):
+            h = sft.train(
+                base,
                 self.setup.tokenizer,
-                *lion.training_pairs(grown, teacher)[:2],
-                config=self.train_config(seed, steps=arm.reads["steps"]),
+                *pairs,
+                config=self.train_config(seed + 1000 * stage, steps=length - trained),
             )
-            run = self._scored(
-                arm,
-                [model],
-                seed,
-                t1 - shared,
-                time.perf_counter(),
-                {"loss/imitation": _curve(h), "loss": _curve(h2)},
-                {"pool": len(pool), "hard": len(hard), "new": len(grown) - len(pool)},
-            )
-            self._done[(arm, seed)] = run
-            out.append(run)
-        return out
+            curve += [(trained + s, v) for s, v in _curve(h)]
+            trained = length
+            hard = lion.discriminate(base, self.setup.tokenizer, pool, teacher)  # once per length, for every arm
+            shared = time.perf_counter() - t0
+            for arm in [a for a in arms if int(a.reads.get("imitation", self.config["steps"])) == length]:
+                t1 = time.perf_counter()
+                grown = lion.grow(pool, hard, lion.Settings(**{**arm.settings, "seed": seed}), device="cpu")
+                model = copy.deepcopy(base)
+                h2 = sft.train(
+                    model,
+                    self.setup.tokenizer,
+                    *lion.training_pairs(grown, teacher)[:2],
+                    config=self.train_config(seed, steps=arm.reads["steps"]),
+                )
+                run = self._scored(
+                    arm,
+                    [model],
+                    seed,
+                    t1 - shared,
+                    time.perf_counter(),
+                    {"loss/imitation": list(curve), "loss": _curve(h2)},
+                    {
+                        "pool": len(pool),
+                        "hard": len(hard),
+                        "new": len(grown) - len(pool),
+                        "imitation": length,
+                        "regime": arm.reads.get("regime"),
+                    },
+                )
+                self._done[(arm, seed)] = run
+                out.append(run)
+        rank = {a.label: i for i, a in enumerate(arms)}
+        return sorted(out, key=lambda r: rank[r.arm])
 
     def untrained(self, arm: Arm, seed: int) -> dict:
         """The test metrics of the arm's students before training (fresh models, seeded as the run's): scored once
@@ -795,11 +817,43 @@ class SurveyProfile(TrainingProfile):
     lion_pool: int = 0
     lion_new: int = 0
     lion_steps: int = 0
+    # the regime sweeps (labkit.lab.survey_regimes): each miniature's knob values and the value its paper's setting
+    # corresponds to (where the headline claim is, with headline_seeds)
+    ftcot_n_train: list = field(default_factory=list)
+    ftcot_paper: int = 0
+    scott_noise: list = field(default_factory=list)
+    scott_paper: float = 0.0
+    socratic_task_steps: list = field(default_factory=list)
+    socratic_paper: int = 0
+    lion_imitation: list = field(default_factory=list)  # imitation steps as multiples of max_steps
+    lion_paper: float = 0.0
+    headline_seeds: list = field(default_factory=list)
 
     def check(self) -> None:
         super().check()
         if len(self.seeds) < 2:
             self.fail("seeds", "at least 2 distinct integers (claims need an interval)")
+        if len(self.headline_seeds) < 2 or len(set(self.headline_seeds)) != len(self.headline_seeds):
+            self.fail("headline_seeds", "at least 2 distinct integers (the seeds of the headline claims)")
+        knobs = (
+            ("ftcot_n_train", "ftcot_paper", lambda v: isinstance(v, int) and 1 <= v <= 2000, "integers 1..2000"),
+            ("scott_noise", "scott_paper", lambda v: isinstance(v, (int, float)) and 0 <= v <= 1, "rates in [0, 1]"),
+            ("socratic_task_steps", "socratic_paper", lambda v: isinstance(v, int) and 1 <= v <= 6, "integers 1..6"),
+            (
+                "lion_imitation",
+                "lion_paper",
+                lambda v: isinstance(v, (int, float)) and v > 0,
+                "multiples of max_steps > 0",
+            ),
+        )
+        for name, paper, ok, what in knobs:
+            values = getattr(self, name)
+            if not values or not all(ok(v) and not isinstance(v, bool) for v in values):
+                self.fail(name, f"a non-empty list of {what}")
+            if len(set(values)) != len(values) or list(values) != sorted(values):
+                self.fail(name, "distinct values in increasing order")
+            if getattr(self, paper) not in values:
+                self.fail(paper, f"one of {name}={values} (the paper's regime must be swept)")
         _spec(self.student)
         for name in ("n_train", "n_test", "k_paths", "icl_k", "icl_epochs", "lion_pool", "lion_steps"):
             if getattr(self, name) < 1:

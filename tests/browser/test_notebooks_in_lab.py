@@ -101,20 +101,26 @@ SPECS = {
     ),
     "05_survey_map": Spec(  # each move re-runs the chosen miniature for one seed, under the panel
         panel_cell="widgets.survey_panel(globals())",
-        widgets={"widget-slider": 4, "widget-dropdown": 1, "widget-checkbox": 1},
+        widgets={"widget-slider": 8, "widget-dropdown": 1, "widget-checkbox": 1},
         changes=None,
         moves=[
             Move(
                 "method",
                 ("choose", "scott"),
                 "method, sorted(r.arm for r in live)",
-                "('scott', ['consistent only'])",
+                "('scott', ['consistent only · p=0.3'])",
             ),
             Move(
                 "SCOTT: keep consistent rationales only",
                 ("click",),
                 "scott_filter, sorted(r.arm for r in live)",
-                "(False, ['unfiltered'])",
+                "(False, ['unfiltered · p=0.3'])",
+            ),
+            Move(
+                "SCOTT regime: teacher rationales disagreeing with the label",
+                ("keys", "ArrowRight", 1),
+                "round(knob_scott_p, 2), sorted(r.arm for r in live)",
+                "(0.35, ['unfiltered · p=0.35'])",
             ),
         ],
     ),
