@@ -32,8 +32,9 @@
 # X-Token (NVIDIA; its numbers reach the lab second-hand, not checked against the X-Token paper) reports that
 # multi-digit numbers — one token for one model, several for the other — fall into GOLD's unmatched set and ruin
 # GSM8K (GOLD 2.56 vs same-tokenizer KD 12.89). The miniature below builds exactly that situation and measures it:
-# first the alignment, then the two losses on one solution chunk by chunk, one seed trained live, then the seeds
-# and the claims.
+# first the alignment, then the two losses on one solution chunk by chunk, one seed trained live, then the seeds,
+# the regime (the hybrid − ULD effect by how differently the tokenizers cut each chunk: 1:1, 1:2, 1:3 tokens) and
+# the claims; the **headline**: the hybrid beats ULD on the chunks the two tokenizers cut differently.
 
 # %%
 from IPython.display import HTML, Markdown, display
@@ -49,6 +50,7 @@ same_teacher: str = ""  # teacher with the student's tokenizer (kit "none"; empt
 student: str = ""  # student model (kit "none"; empty: profile default)
 arms: list = []  # from sft, uld, hybrid, same-tok KD, hybrid (KD only), same-tok KD (KD only) (empty: the first 4)
 seeds: list = []  # seeds of every arm (empty: profile default, 3 at default)
+headline_seeds: list = []  # seeds of the headline's two arms, ULD and the hybrid (empty: profile default, 5 at default)
 max_steps: int = 0  # optimiser steps per student, after the shared SFT init (0: profile default)
 lr: float = 0.0  # learning rate (0: profile default)
 batch_size: int = 0  # training examples per step (0: profile default)
@@ -67,7 +69,8 @@ out_dir: str = "runs/06_cross_tokenizer"  # where metrics.json and the PNG figur
 
 # %%
 P = xtok.XTokProfile.resolve(profile, kit=kit, cross_teacher=cross_teacher, same_teacher=same_teacher,
-                             student=student, arms=arms, seeds=seeds, seed=seed, max_steps=max_steps, lr=lr,
+                             student=student, arms=arms, seeds=seeds, headline_seeds=headline_seeds, seed=seed,
+                             max_steps=max_steps, lr=lr,
                              batch_size=batch_size, ce_weight=ce_weight, beta=beta, n_texts=n_texts, device=device)
 timer = lk.lab.metrics.Timer()
 display(P)
@@ -155,7 +158,7 @@ display(lk.lab.notebook.table(rows, digits=3))
 # the same steps, so every arm's difference is its loss. The seeds below reuse this run.
 
 # %%
-arm_list = xtok.xtok_arms(P.arms, ce_weight=P.ce_weight, beta=P.beta)
+arm_list = xtok.xtok_arms(P.arms, ce_weight=P.ce_weight, beta=P.beta, headline_seeds=P.headline_seeds)
 X = xtok.XTokExperiment(K, steps=P.max_steps, lr=P.lr, batch_size=P.batch_size, max_new_tokens=P.max_new_tokens,
                         device=P.train_device)
 shown = P.seed if P.seed in P.seeds else P.seeds[0]
@@ -198,16 +201,42 @@ fig = plots.training_curves({r.arm: r.curves for r in runs if r.seed == shown an
 figures.append(plots.save(fig, out_dir, "xtok_losses.png"))
 
 # %% [markdown]
+# ## Where the hybrid's identities help: the regime, chunk by chunk
+#
+# The hybrid's identity terms apply only where the two tokenizers cut the text the same; elsewhere it falls back to
+# ULD plus one chunk probability. The regime knob is how differently the tokenizers cut: every chunk of every test
+# solution is one of "1:1" (cut the same: words, operators), "1:2" (a one-digit number: one teacher token, two
+# student tokens, "Ġ" and the digit), "1:3" (a two-digit number), ... The same students, scored teacher-forced per
+# cut: the hybrid − ULD effect on the log-probability per student token of those chunks, paired by seed, with its
+# 95 % interval. **What to look at:** where the interval leaves 0, and whether the effect shrinks as the cut grows
+# apart. The headline claim (written before the test numbers) pools every chunk cut differently.
+
+# %%
+sweep = xtok.cut_sweep(runs)
+display(lk.lab.notebook.table([{k: c[k] for k in ("cut", "tokens", "mean", "ci95", "n", "holds")} for c in sweep]))
+if sweep:
+    fig = plots.effect_by_knob(sweep, "cut", xlabel="teacher tokens : student tokens of a chunk (1:1 = cut the same)",
+                               ylabel="hybrid − ULD, log-prob per token", title="hybrid vs ULD by how differently "
+                               f"the tokenizers cut the gold text ({len(sweep[0]['values'])} seeds; green: holds)")
+    figures.append(plots.save(fig, out_dir, "xtok_cut_sweep.png"))
+where = xtok.where_it_holds(sweep)
+print("hybrid > ULD:", where)
+
+# %% [markdown]
 # ## The papers' claims, measured
 #
 # One effect per seed (metric of the better arm − metric of the worse arm), 95% Student-t interval over seeds
-# (docs/methods.md §9); a claim holds when the interval's lower end is above 0. Under the table: the reading of each
-# claim that does not hold, with this run's numbers.
+# (docs/methods.md §9); a claim holds when the interval's lower end is above 0. The headline first, then each
+# paper's claim on the task metrics, then the sweep's claims. Under the table: the reading of each claim that does
+# not hold, with this run's numbers.
 
 # %%
-C = xtok.xtok_claims(runs)
+C = xtok.headline_claim(runs) + xtok.xtok_claims(runs) + [{k: v for k, v in c.items() if k not in ("cut", "tokens")}
+                                                          for c in sweep]
 display(lk.lab.claims.markdown(C))
-notes = xtok.xtok_notes(C, xtok.numbers(runs, steps=P.max_steps, ce_weight=P.ce_weight), profile)
+numbers = {**xtok.numbers(runs, steps=P.max_steps, ce_weight=P.ce_weight, where=where),
+           **lk.lab.arms.numbers(runs, ["logprob_cut_same", "logprob_cut_differently"])}
+notes = xtok.xtok_notes(C, numbers, profile)
 display(Markdown("\n".join(f"* {v}" for v in notes.values()) or "Every claim holds."))
 
 # %% [markdown]
@@ -232,10 +261,15 @@ display(Markdown("\n".join(f"* {v}" for v in notes.values()) or "Every claim hol
 #    hybrid term of each chunk changes before any training, and the claims table how the arms move.
 # 4. **Weight the CE.** Set `ce_weight = 0.9`: every KD arm moves toward SFT; watch `uld>sft` and the training CE in
 #    the live curve.
+# 5. **Where the regime turns.** Set `ce_weight = 0.0` and `arms = ["uld", "hybrid"]`: without the gold text, does
+#    the hybrid's lead on the 1:1 chunks (its identity terms) grow, and what happens at 1:2 and 1:3, where only one
+#    chunk probability and the sorted tail reach the student?
 
 # %%
 params = {**P.as_dict(), "profile": profile, "sentence": sentence}
 metrics = {"claims": C, "claims_not_holding": notes, **lk.lab.claims.learning_metrics(xtok.learning(runs)),
            "alignment": counts, "chunk_terms": rows, "tables": {"arms": table}, "figures": figures,
-           "runs": lk.lab.arms.to_json(runs), "kit": dict(K.manifest), "real_pair": pair is not None}
+           "runs": lk.lab.arms.to_json(runs), "kit": dict(K.manifest), "real_pair": pair is not None,
+           "cut_sweep": [{k: c[k] for k in ("cut", "tokens", "mean", "ci95", "n", "holds", "values")} for c in sweep],
+           "where_it_holds": where}
 lk.lab.metrics.write_metrics(out_dir, "06_cross_tokenizer", params, metrics, timer)

@@ -524,6 +524,29 @@ def topk_reverse_kl(result: dict, title: str = ""):
     return fig
 
 
+def effect_by_knob(claims: list[dict], knob: str, *, xlabel: str, ylabel: str, title: str = "", shade=None):
+    """One claim per value of a regime knob (c[knob] labels its tick, in the order given): the mean effect with its
+    95 % Student-t interval and every seed's effect, green where it holds, red where the interval lies below 0;
+    0 dashed; the tick of value `shade` (the paper's regime) shaded."""
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(claims) + 2.0), 3.4))
+    for x, c in enumerate(claims):
+        lo, hi = c["ci95"]
+        color = "#2a7a2a" if c["holds"] else "#b03030" if hi < 0 else "#555555"
+        ax.errorbar([x], [c["mean"]], yerr=[[c["mean"] - lo], [hi - c["mean"]]], fmt="o", color=color, capsize=4)
+        ax.scatter([x] * len(c["values"]), c["values"], s=10, color=color, alpha=0.35)
+        if shade is not None and c[knob] == shade:
+            ax.axvspan(x - 0.4, x + 0.4, color="#f3e6b3", zorder=0)
+    ax.axhline(0, color="#888888", ls="--", lw=0.8)
+    ax.set_xticks(range(len(claims)), [str(c[knob]) for c in claims])
+    ax.set_xlim(-0.6, len(claims) - 0.4)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
 # --------------------------------------------------------------------------- notebooks 03 / 04
 
 LABELS = {

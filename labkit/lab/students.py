@@ -161,20 +161,11 @@ class StudentsProfile(TrainingProfile):
     task_steps: int = 0
     max_len: int = 0
     threads: int = 0
-    headline_seeds: list = field(default_factory=list)
 
     def check(self):
         super().check()
         check_parameters(dataset=self.dataset, n_train=self.n_train)
         parse_scratch(self.student)  # names a bad scratch@ option
-        hs = self.headline_seeds
-        if hs and (not all(isinstance(x, int) and not isinstance(x, bool) for x in hs) or len(set(hs)) < 2):
-            self.fail("headline_seeds", "a list of at least 2 distinct integers (the headline claim's seeds)")
-
-    @property
-    def head_seeds(self) -> tuple:
-        """The seeds of the two arms of the headline claim (≥ 5 at default): headline_seeds, else seeds."""
-        return tuple(self.headline_seeds or self.seeds)
 
     @property
     def train_device(self) -> str:

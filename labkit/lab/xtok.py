@@ -337,6 +337,7 @@ class XTokKit:
     manifest: dict = field(default_factory=dict)
     path: Path | None = None
     names: dict = field(default_factory=lambda: {"cross": "whole-number tokenizer", "same": "digit tokenizer"})
+    cache: dict = field(default_factory=dict, repr=False)  # derived from the above: alignments of the splits
 
     @property
     def student_tok(self):
@@ -461,16 +462,27 @@ SHORT = {
 }  # tick labels that fit side by side
 
 
-def xtok_arms(names=ARM_NAMES, *, ce_weight: float = 0.5, beta: float = 0.5, init: bool = True) -> list[Arm]:
-    """The arms `names` (from ARM_NAMES, in that order), with the initial student first when `init`."""
+def xtok_arms(
+    names=ARM_NAMES, *, ce_weight: float = 0.5, beta: float = 0.5, init: bool = True, headline_seeds=None
+) -> list[Arm]:
+    """The arms `names` (from ARM_NAMES, in that order), with the initial student first when `init`;
+    headline_seeds: the seeds of the headline claim's two arms, ULD and the hybrid (None: every arm's seeds)."""
+    hs = tuple(headline_seeds) if headline_seeds else None
 
-    def kd(label, loss, teacher, w):
-        return Arm(label, "xtok", {"loss": loss, "beta": beta, "ce_weight": w}, reads={"teacher": teacher}, cost=2.0)
+    def kd(label, loss, teacher, w, seeds=None):
+        return Arm(
+            label,
+            "xtok",
+            {"loss": loss, "beta": beta, "ce_weight": w},
+            reads={"teacher": teacher},
+            cost=2.0,
+            seeds=seeds,
+        )
 
     every = [
         Arm("sft", "sft"),
-        kd("uld", "uld", "cross", ce_weight),
-        kd("hybrid", "hybrid", "cross", ce_weight),
+        kd("uld", "uld", "cross", ce_weight, hs),
+        kd("hybrid", "hybrid", "cross", ce_weight, hs),
         kd("same-tok KD", "hybrid", "same", ce_weight),
         kd("hybrid (KD only)", "hybrid", "cross", 0.0),
         kd("same-tok KD (KD only)", "hybrid", "same", 0.0),
@@ -509,6 +521,64 @@ def number_logprobs(model, tok, records, batch_size: int = 64) -> dict:
     return {f"{k}_logprob": v[0] / max(v[1], 1) for k, v in sums.items()}
 
 
+def cut_of(c: alignment.Chunk) -> str:
+    """How the two tokenizers cut a chunk: "<teacher tokens>:<student tokens>" ("1:1": cut the same, an exact
+    chunk; "1:3": one teacher token is three student tokens, as " 19" -> "Ġ19" against "Ġ", "1", "9")."""
+    return f"{c.teacher[1] - c.teacher[0]}:{c.student[1] - c.student[0]}"
+
+
+def cut_key(cut: str) -> str:
+    """The metric name of a cut: "1:3" -> "logprob_cut_1_3"."""
+    return "logprob_cut_" + cut.replace(":", "_")
+
+
+def _cut_plans(kit: XTokKit, records) -> list[tuple[list[int], list[int], list[tuple[str, int, int]]]]:
+    """Per record: (prompt ids, response ids of the student, [(cut, start, end) of every chunk in the response]),
+    cached on the kit (the alignments depend on the tokenizers and the records only)."""
+    from labkit.lab import task_teacher as tt
+
+    cache = kit.cache.setdefault("cut_plans", {})
+    key = tuple(r.id for r in records)
+    if key not in cache:
+        tok_s, tok_t, out = kit.student_tok, kit.tokenizers["cross"], []
+        for r in records:
+            text = tt.target_of(r)
+            s_resp, t_resp = alignment.encode_plain(tok_s, text), alignment.encode_plain(tok_t, text)
+            al = alignment.align_ids(tok_t, tok_s, t_resp, s_resp)
+            out.append((S.prompt_ids(tok_s, tt.prompt_of(r)), s_resp, [(cut_of(c), *c.student) for c in al.chunks]))
+        cache[key] = out
+    return cache[key]
+
+
+def logprobs_by_cut(model, kit: XTokKit, records, batch_size: int = 64) -> dict:
+    """Teacher-forced on the gold solutions: the student's mean log-probability per token of the chunks the two
+    tokenizers cut the same ("logprob_cut_same", the 1:1 chunks), of those they cut differently
+    ("logprob_cut_differently"), and per cut ("logprob_cut_1_2", "logprob_cut_1_3", ...: ``cut_of``), with the number
+    of student tokens of each ("tokens_cut_..."). The regime knob of notebook 06, read off each test solution: how
+    many student tokens one teacher token becomes."""
+    plans = _cut_plans(kit, records)
+    tok, sums = kit.student_tok, {}
+    model.eval()
+    for a in range(0, len(plans), batch_size):
+        part = plans[a : a + batch_size]
+        b = S.collate_rollouts([S.make_rollout(p, y, 10**9) for p, y, _ in part], S.pad_id(tok), S.model_device(model))
+        with torch.inference_mode():
+            lp = torch.log_softmax(S.response_logits(model, b).float(), -1)
+        got = lp.gather(-1, b["response"].unsqueeze(-1)).squeeze(-1).cpu()
+        for i, (_, _, chunks) in enumerate(part):
+            for cut, start, end in chunks:
+                v = float(got[i, start:end].sum())
+                for k in (cut, "same" if cut == "1:1" else "differently"):
+                    acc = sums.setdefault(k, [0.0, 0])
+                    acc[0] += v
+                    acc[1] += end - start
+    out = {}
+    for k, (total, n) in sums.items():
+        name = k.replace(":", "_")
+        out[f"logprob_cut_{name}"], out[f"tokens_cut_{name}"] = total / max(n, 1), n
+    return out
+
+
 def score(model, kit: XTokKit, records, max_new_tokens: int = 48) -> dict:
     """Task accuracy of the greedy answers, and the teacher-forced log-probabilities of the gold digits."""
     from labkit import evaluate
@@ -526,6 +596,7 @@ def score(model, kit: XTokKit, records, max_new_tokens: int = 48) -> dict:
     return {
         "accuracy": tt.task_accuracy(model, tok, records, texts=greedy),
         **number_logprobs(model, tok, records),
+        **logprobs_by_cut(model, kit, records),
         "samples": greedy[:3],
     }
 
@@ -662,6 +733,62 @@ def xtok_claims(runs: list[Run], metrics=("accuracy", "digit_logprob"), split: s
                     )
                 )
     return C
+
+
+HEADLINE = ("hybrid>uld:cut_differently", "hybrid", "uld", "logprob_cut_differently")
+
+
+def headline_claim(runs: list[Run], split: str = "test") -> list[dict]:
+    """Notebook 06's headline: the hybrid beats ULD on the gold tokens of the chunks the two tokenizers cut
+    differently (the numbers of the miniature), log-probability per student token; [] without both arms."""
+    cid, better, worse, metric = HEADLINE
+    by = _arms.by_arm(runs, metric, split)
+    if better not in by or worse not in by:
+        return []
+    text = papers.statement("06", "hybrid>uld:cut_differently")
+    return [_arms.claim(runs, cid, text, metric, better, worse, split, label=metric, headline=True)]
+
+
+def cut_sweep(runs: list[Run], better: str = "hybrid", worse: str = "uld", split: str = "test") -> list[dict]:
+    """The regime sweep of notebook 06: one claim per cut ("1:1", then "1:2", "1:3", ... in order) that the test
+    solutions contain, `better` − `worse` on the log-probability per student token of those chunks, paired by seed;
+    each claim carries "cut" and "tokens" (the student tokens the bin holds)."""
+    by_metric = {}
+    for r in runs:
+        for k in r.metrics.get(split, {}):
+            if k.startswith("logprob_cut_") and k[len("logprob_cut_") :][:1].isdigit():
+                by_metric[k] = k[len("logprob_cut_") :].replace("_", ":")
+    order = sorted(by_metric.items(), key=lambda kv: tuple(int(x) for x in kv[1].split(":")))
+    out = []
+    for metric, cut in order:
+        got = _arms.by_arm(runs, metric, split)
+        if better in got and worse in got and len(set(got[better]) & set(got[worse])) >= 2:
+            c = _arms.claim(
+                runs,
+                f"{better}>{worse}@cut={cut}",
+                papers.statement("06", "cut", better=better, worse=worse, cut=cut),
+                metric,
+                better,
+                worse,
+                split,
+                label=metric,
+            )
+            tokens = next(r.metrics[split].get("tokens" + metric[len("logprob") :]) for r in runs if r.arm == better)
+            out.append({**c, "cut": cut, "tokens": tokens})
+    return out
+
+
+def where_it_holds(sweep: list[dict]) -> str:
+    """One sentence, from the numbers, saying at which cuts the effect holds (its interval above 0)."""
+    held = [c["cut"] for c in sweep if c["holds"]]
+    if not sweep:
+        return "no cut was measured."
+    if not held:
+        return f"it holds at none of the cuts measured ({', '.join(c['cut'] for c in sweep)})."
+    rest = [c["cut"] for c in sweep if not c["holds"]]
+    return f"it holds where the tokenizers cut {', '.join(held)}" + (
+        f"; not at {', '.join(rest)}." if rest else ", at every cut measured."
+    )
 
 
 def xtok_notes(C: list[dict], numbers: dict | None = None, profile: str = "default") -> dict[str, str]:

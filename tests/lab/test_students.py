@@ -95,3 +95,16 @@ def test_arms_carry_their_meaning_in_fields():
     assert t["TinyLLM (full)"].reads == {"alpha": None}  # the teachers' α differ
     al = students.alpha_arms({"a": 1.0, "b": 1.0}, [0.1, 1.0, 3.0], [0, 1])
     assert [a.label for a in al] == ["α=0.1", "α=3"] and al[0].seeds == (0, 1)  # α = 1 is the full run itself
+
+
+def test_the_headline_arms_run_the_headline_seeds():
+    P = students.DSSProfile.resolve("default")
+    assert P.head_seeds == (0, 1, 2, 3, 4) and len(P.seeds) < 5  # the other arms run fewer
+    arms = {a.label: a.seeds for a in students.dss_arms("t", 1.0, headline_seeds=P.head_seeds)}
+    assert arms == {"fine-tuning": None, "distillation": P.head_seeds, "step-by-step": P.head_seeds,
+                    "step-by-step (gold labels)": None}  # fmt: skip
+    t = {a.label: a.seeds for a in students.tinyllm_arms({"a": 1.0, "b": 1.0}, headline_seeds=(0, 1, 2, 3, 4))}
+    assert t[students.FULL] == t[students.LABEL_ONLY] == (0, 1, 2, 3, 4) and t["w/o a"] is None
+    assert students.DSSProfile.resolve("smoke").head_seeds == (0, 1)  # empty: the seeds
+    with pytest.raises(LabkitError, match=r"parameter headline_seeds=\[3\]: expected empty, or a list of at least 2"):
+        students.DSSProfile.resolve("smoke", headline_seeds=[3])

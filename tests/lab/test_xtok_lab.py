@@ -272,10 +272,12 @@ def test_experiment_trains_each_arm_from_the_init_and_scores_the_init_once(numbe
         ("hybrid", 0),
         ("hybrid", 1),
     ]
-    assert runs[0].metrics == runs[1].metrics and set(runs[0].metrics["test"]) == {
+    assert runs[0].metrics == runs[1].metrics and set(runs[0].metrics["test"]) >= {
         "accuracy",
         "digit_logprob",
         "other_logprob",
+        "logprob_cut_same",
+        "logprob_cut_differently",
     }
     assert all(len(r.curves["loss"]) == 2 for r in runs[2:]) and "loss/kd" in runs[4].curves
     assert runs[2].metrics != runs[0].metrics  # trained: no longer the init
@@ -306,3 +308,60 @@ def test_real_texts_skip_cleanly_and_fall_back_to_synthetic(tmp_path):
         pytest.skip("../shared/data is not on this machine")
     real = xtok.real_texts(str(shared), n=5)
     assert real["SVAMP questions"] and len(real["SVAMP questions"]) == 5
+
+
+def test_logprobs_by_cut_against_one_record_at_a_time(number_kit):
+    """logprobs_by_cut (batched, every chunk binned by its cut) against a slow loop: each record alone, each student
+    token's log-prob read off its own forward pass and binned by hand from the alignment's chunks."""
+    from labkit import sequences as S
+    from labkit.lab import task_teacher as tt
+
+    kit, recs = number_kit, number_kit.splits["train"]
+    got = xtok.logprobs_by_cut(kit.student_init, kit, recs, batch_size=4)
+    ts, tt_, sums = kit.student_tok, kit.tokenizers["cross"], {}
+    for r in recs:
+        text = tt.target_of(r)
+        s_resp = alignment.encode_plain(ts, text)
+        al = alignment.align_ids(tt_, ts, alignment.encode_plain(tt_, text), s_resp)
+        ids = torch.tensor([S.prompt_ids(ts, tt.prompt_of(r)) + s_resp])
+        with torch.no_grad():
+            lp = torch.log_softmax(kit.student_init(input_ids=ids).logits[0].double(), -1)
+        n_prompt = ids.shape[1] - len(s_resp)
+        for c in al.chunks:
+            n_t, n_s = c.teacher[1] - c.teacher[0], c.student[1] - c.student[0]
+            for j in range(*c.student):
+                v = float(lp[n_prompt + j - 1, s_resp[j]])
+                for k in (f"{n_t}_{n_s}", "same" if (n_t, n_s) == (1, 1) else "differently"):
+                    sums.setdefault(k, []).append(v)
+    assert {"same", "differently", "1_1", "1_2", "1_3"} <= set(sums)  # words, one- and two-digit numbers
+    for k, vs in sums.items():
+        assert got[f"logprob_cut_{k}"] == pytest.approx(sum(vs) / len(vs), abs=1e-4), k
+        assert got[f"tokens_cut_{k}"] == len(vs)
+    assert got["tokens_cut_same"] + got["tokens_cut_differently"] == sum(
+        len(alignment.encode_plain(ts, tt.target_of(r))) for r in recs
+    )
+
+
+def test_cut_sweep_orders_the_cuts_and_says_where_the_effect_holds():
+    def run(arm, seed, by_cut):
+        m = {f"logprob_cut_{k}": v for k, v in by_cut.items()} | {f"tokens_cut_{k}": 10 for k in by_cut}
+        return Run(arm, seed, {"test": m | {"logprob_cut_differently": by_cut["1_2"]}})
+
+    runs = [run("uld", s, {"1_1": -1.0, "1_3": -2.0, "1_2": -1.5}) for s in range(3)]
+    runs += [run("hybrid", s, {"1_1": -0.5 - 0.01 * s, "1_3": -2.0 + 0.1 * (s - 1), "1_2": -1.4}) for s in range(3)]
+    sweep = xtok.cut_sweep(runs)
+    assert [c["cut"] for c in sweep] == ["1:1", "1:2", "1:3"] and all(c["tokens"] == 10 for c in sweep)
+    assert sweep[0]["values"] == pytest.approx([0.5, 0.49, 0.48]) and sweep[0]["holds"]
+    assert sweep[1]["holds"] and not sweep[2]["holds"]  # 0.1 every seed; then -0.1, 0, +0.1
+    assert xtok.where_it_holds(sweep) == "it holds where the tokenizers cut 1:1, 1:2; not at 1:3."
+    (head,) = xtok.headline_claim(runs)
+    assert (
+        head["id"] == "hybrid>uld:cut_differently" and head["headline"] and head["values"] == pytest.approx([0.1] * 3)
+    )
+    arms = xtok.xtok_arms(["sft", "uld", "hybrid"], headline_seeds=[0, 1, 2, 3, 4])
+    assert {a.label: a.seeds for a in arms} == {
+        INIT: None,
+        "sft": None,
+        "uld": (0, 1, 2, 3, 4),
+        "hybrid": (0, 1, 2, 3, 4),
+    }

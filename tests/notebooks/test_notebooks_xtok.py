@@ -61,14 +61,20 @@ def test_06_arms_over_seeds_and_claims(nb06):
     assert rows and all(r["kind"] == "merged" for r in rows if any(ch.isdigit() for ch in r["chunk"]))
     assert all(r["ULD term"] >= 0 and r["hybrid term"] >= 0 for r in rows)
     C = {c["id"]: c for c in m["claims"]}
+    cuts = [c["cut"] for c in m["cut_sweep"]]
+    assert cuts[0] == "1:1" and {"1:2", "1:3"} <= set(cuts)  # words; one- and two-digit numbers
     assert {
+        "hybrid>uld:cut_differently",
         "uld>sft:accuracy",
         "hybrid>uld:accuracy",
         "same-tok>hybrid:accuracy",
         "uld>sft:digit_logprob",
         "hybrid>uld:digit_logprob",
         "same-tok>hybrid:digit_logprob",
+        *(f"hybrid>uld@cut={c}" for c in cuts),
     } == set(C)
+    assert [c["id"] for c in m["claims"] if c.get("headline")] == ["hybrid>uld:cut_differently"]
+    assert m["where_it_holds"].startswith("it holds")
     by = {(r["arm"], r["seed"]): r["metrics"]["test"] for r in m["runs"]}
     for c in C.values():
         metric = c["metric"]
@@ -79,7 +85,13 @@ def test_06_arms_over_seeds_and_claims(nb06):
         assert lo <= c["mean"] <= hi and c["holds"] == (lo > 0)
     assert set(m["claims_not_holding"]) == {i for i, c in C.items() if not c["holds"]}
     assert "X-Token" in C["same-tok>hybrid:accuracy"]["claim"] and "2402.12030" in C["uld>sft:accuracy"]["claim"]
-    assert set(m["figures"]) == {"alignment.png", "xtok_live.png", "xtok_arms.png", "xtok_losses.png"}
+    assert set(m["figures"]) == {
+        "alignment.png",
+        "xtok_live.png",
+        "xtok_arms.png",
+        "xtok_losses.png",
+        "xtok_cut_sweep.png",
+    }
     assert all((out / f).stat().st_size > 5000 for f in m["figures"])
 
 
