@@ -19,6 +19,11 @@ prompts:
 - ``rl``: GRPO on the correctness reward, G samples per prompt (labkit.methods.rl);
 - ``rl+opd``: both losses on the same samples (``rl`` with distill = 1).
 
+Why the student starts well trained (``init_steps``): the per-token reverse KL's gradient raises every token whose
+student probability is below the teacher's times e^KL, so from a student far from the teacher (a large KL per
+token) it first lifts the known teacher's uniform noise floor (η/V on every token) and the samples fill with junk
+tokens; the paper's students are SFT-initialised close to their teachers too.
+
 Accuracy is the share of correct samples at temperature 1 (k per prompt, the "avg@k" of the papers' AIME numbers)
 on held-out prompts, measured every ``eval_every`` steps against the ledger's cumulative FLOPs
 (labkit.compute). A known teacher has no weights: it is costed as a model ``teacher_scale`` times the student's
