@@ -217,7 +217,7 @@ PAPERS = {
                 "lab": {"claims": ["opd>sft@compute"]},
             },
         ],
-        "key_metrics": ["compute_ratio.ratio", "arms.*.accuracy", "arms.*.flops"],
+        "key_metrics": ["compute_ratio.ratio", "compute_ratio.lo", "compute_ratio.hi", "arms.*.accuracy"],
     },
 }
 
@@ -438,11 +438,10 @@ READINGS: dict[str, dict[str, str]] = {
         "{minillm_modes_covered:.2f}.",
         "known:minillm<seqkd:reverse_kl": "SeqKD's single greedy template per prompt is itself a mode-seeking "
         "target: its reverse KL is {seqkd_reverse_kl:.2f} against MiniLLM's {minillm_reverse_kl:.2f}.",
-        "known:minillm<−length-norm:reverse_kl": "without length normalisation MiniLLM collapses to short answers "
-        "({minillm_length_norm_gen_words:.1f} words against {minillm_gen_words:.1f}; "
-        "{minillm_length_norm_modes_covered:.2f} templates per prompt against {minillm_modes_covered:.2f}): a short "
-        "response has a small sequence-level KL too, so this measure cannot see the collapse that is the "
-        "ablation's point.",
+        "known:minillm<−length-norm:reverse_kl": "without length normalisation MiniLLM collapses onto one template per "
+        "prompt ({minillm_length_norm_modes_covered:.2f} templates per prompt against {minillm_modes_covered:.2f}; "
+        "{minillm_length_norm_gen_words:.1f} words per sample against {minillm_gen_words:.1f}), where its "
+        "sequence-level KL can stay low: this measure cannot see the collapse that is the ablation's point.",
         "known:minillm>sft:teacher_loglik": "the teacher's log-likelihood per token of the samples is "
         "{student_init_teacher_loglik:.2f} at the init, {sft_teacher_loglik:.2f} after SFT and "
         "{minillm_teacher_loglik:.2f} after MiniLLM; at {steps} steps the gap is within the seed spread.",
@@ -490,9 +489,9 @@ READINGS: dict[str, dict[str, str]] = {
         "05.ftcot.diverse>single": "at {value:g} training questions and equal steps each of the k paths is seen a "
         "k-th as often ({kept_1} kept paths against {kept_0} greedy ones, {steps} steps either way); the paper trains "
         "equal epochs (k times the updates).",
-        "05.scott.faithful": "at this rate both students answer what their own rationale says about as often "
-        "(faithfulness {faithful_unfiltered:.2f} unfiltered, {faithful_consistent:.2f} consistent only): a small "
-        "student copies the number its rationale ends on.",
+        "05.scott.faithful": "faithfulness {faithful_unfiltered:.2f} unfiltered, {faithful_consistent:.2f} consistent "
+        "only (means over seeds): the from-scratch students' faithfulness moves from seed to seed by more than the "
+        "filter moves it at {steps} steps.",
         "05.scott.accuracy": "the filter drops the inconsistent rationales, {inconsistent_share:.0%} of the teacher's "
         "targets at this rate: the consistent student trains on less data.",
         "05.socratic>cot": "each Socratic student has {pairs_per_question:.1f} pairs per question to learn in the same "
@@ -536,7 +535,7 @@ READINGS: dict[str, dict[str, str]] = {
         "{sft_accuracy:.3f} and on-policy distillation {opd_accuracy:.3f} after {steps} steps.",
         "rl+opd>rl": "RL + on-policy distillation ends at {rl_opd_accuracy:.3f} and RL at {rl_accuracy:.3f}: the "
         "teacher's term and the reward pull the same way on this task, within the seed spread.",
-        "rl>opd@weak": "the weaker teacher's samples are right {teacher_0_4_accuracy:.2f} of the time (the strong "
+        "rl>opd@weak": "the weaker teacher's samples are right {teacher_weak_accuracy:.2f} of the time (the strong "
         "one's {teacher_1_accuracy:.2f}); the student started from the strong teacher's data, and at {steps} steps "
         "on-policy distillation toward the weak teacher has not pulled it far from there.",
     },

@@ -352,6 +352,11 @@ XTOK = {
 # (methods=[..., "icl"] runs it): no arm learned to use the demonstrations on validation at the budgets that fit, and
 # its long in-context prompts make it the costliest miniature (RESULTS.md "Notebook 05: the ICL miniature on
 # validation, and Lion").
+# Regime sweeps (labkit.lab.survey_regimes): each miniature's knob values (ftcot_n_train, scott_noise,
+# socratic_task_steps, lion_imitation) and the value its paper's setting corresponds to (*_paper: the headline claim,
+# over headline_seeds), written down before the test numbers; the values, steps, batch and learning rate that fit
+# every sweep in the notebook's budget chosen on validation with benchmarks/survey_regimes.py (RESULTS.md "Notebook
+# 05: regime sweeps").
 # "paper": a larger scratch student and budget; the papers' own models (GPT-3 teachers, T5/GPT-2 students) are
 # not run by this notebook.
 _SURVEY_METHODS = ["finetune_cot", "scott", "socratic", "lion", "icl"]
@@ -403,8 +408,8 @@ SURVEY = {
         "noisy": "noisy-oracle@p=0.3",
         "clean": "oracle",
         "n_train": 1000,
-        "n_test": 200,
-        "max_steps": 200,
+        "n_test": 150,
+        "max_steps": 170,
         "lr": 5e-3,
         "batch_size": 16,
         "max_len": 256,
@@ -419,7 +424,7 @@ SURVEY = {
         "threads": 1,
         "lion_pool": 500,
         "lion_new": 250,
-        "lion_steps": 60,
+        "lion_steps": 40,
         "ftcot_n_train": [100, 300, 1000],
         "ftcot_paper": 300,
         "scott_noise": [0.15, 0.3, 0.45],
@@ -502,9 +507,9 @@ ONPOLICY = {
         seeds=[0, 1, 2, 3, 4],
         sweep_seeds=[0, 1, 2],
         teacher_accuracies=[1.0, 0.4],
-        max_steps=100,
+        max_steps=200,
         batch_size=8,
-        lr=5e-4,
+        lr=1e-3,
         group_size=4,
         teacher_scale=4.0,
         eval_every=10,

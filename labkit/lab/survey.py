@@ -683,6 +683,14 @@ class SurveyExperiment:
         rank = {a.label: i for i, a in enumerate(arms)}
         return sorted(out, key=lambda r: rank[r.arm])
 
+    def ran(self, arm: Arm, seed: int) -> bool:
+        """Whether this arm has a run for this seed (trained here or remembered)."""
+        return (arm, seed) in self._done
+
+    def remember(self, arm: Arm, seed: int, run: Run) -> None:
+        """Keep a run trained elsewhere (a worker process) as this arm's for this seed: ``run`` then returns it."""
+        self._done[(arm, seed)] = run
+
     def untrained(self, arm: Arm, seed: int) -> dict:
         """The test metrics of the arm's students before training (fresh models, seeded as the run's): scored once
         per way of scoring, number of students and seed."""

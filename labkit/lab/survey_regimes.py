@@ -27,6 +27,7 @@ The knobs:
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import textwrap
 from dataclasses import dataclass
@@ -187,7 +188,13 @@ def one_seed(X: RegimeExperiment, P, miniature: str, value, seed: int, **knobs) 
         X.experiments[key] = x
     if arms[0].group is not None:
         return X.run_group(arms, seed)
-    return [X.run(a, seed) for a in arms]
+    if all(X.of(a).ran(a, seed) for a in arms):
+        return [X.run(a, seed) for a in arms]
+    # the arms on the cores at once (forked workers), kept here so that the sweep does not train them again
+    runs = _arms.run(X, [dataclasses.replace(a, seeds=(seed,)) for a in arms], [seed])
+    for a, r in zip(arms, runs):
+        X.of(a).remember(a, seed, r)
+    return runs
 
 
 def one_seed_run(X: RegimeExperiment, icl_experiment, P, method: str, seed: int, knobs: dict, regime: dict) -> list:
@@ -228,9 +235,15 @@ def sweep(P, miniature: str, *, eval_split: str = "test", tokenizer=None):
     xs, arms = {}, []
     for v in values_of(P, miniature):
         step0 = P.seeds[:1] if v == paper_value(P, miniature) else ()  # untrained students: at the paper's value
-        xs[(miniature, v)] = sv.SurveyExperiment(
-            _setup(P, miniature, v, eval_split), P.student, P.config, step0_seeds=step0
-        )
+        if miniature == "lion" and xs:  # one pool for every imitation length (the group runs on the first's)
+            xs[(miniature, v)] = next(iter(xs.values()))
+        else:
+            xs[(miniature, v)] = sv.SurveyExperiment(
+                _setup(P, miniature, v, eval_split),
+                P.student,
+                P.config,
+                step0_seeds=P.seeds[:1] if miniature == "lion" else step0,
+            )
         arms += arms_at(P, miniature, v)
     X = RegimeExperiment(xs)
     if tokenizer is None:
@@ -341,7 +354,7 @@ def effects_figure(claims: list[dict], P, extra_axis: dict | None = None):
     ids = list(dict.fromkeys(c["base_id"] for c in claims))
     if not ids:
         return None
-    fig, axes = plt.subplots(1, len(ids), figsize=(3.3 * len(ids), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(ids), figsize=(max(4.6, 3.3 * len(ids)), 3.6), squeeze=False)
     for ax, cid in zip(axes[0], ids):
         cs = [c for c in claims if c["base_id"] == cid]
         reg = REGIMES[cs[0]["miniature"]]
@@ -362,10 +375,10 @@ def effects_figure(claims: list[dict], P, extra_axis: dict | None = None):
         ax.set_xlabel(textwrap.fill(reg.axis, 34), fontsize=8)
         ax.set_title(f"{cid}\n({cs[0]['metric']})", fontsize=8)
     axes[0][0].set_ylabel("effect: better − worse (95% CI)", fontsize=8)
-    fig.suptitle(
+    title = (
         "Where each paper's effect appears: effect vs the regime knob (shaded: the paper's regime; "
-        "green: holds, red: reversed)",
-        fontsize=9,
+        "green: holds, red: reversed)"
     )
+    fig.suptitle(textwrap.fill(title, max(70, 50 * len(ids))), fontsize=9)
     fig.tight_layout()
     return fig

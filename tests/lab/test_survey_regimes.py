@@ -101,3 +101,15 @@ def test_bad_knobs_name_their_parameter():
         R.one_seed_value(P, "scott", scott_p=1.5)
     with pytest.raises(LabkitError, match="method='icl'"):
         R.one_seed_value(P, "icl")
+
+
+def test_the_one_seed_run_is_the_sweeps_run(P):
+    X, arms = R.sweep(P, "finetune_cot", eval_split="valid")
+    live = R.one_seed(X, P, "finetune_cot", 16, 0)  # two arms on forked workers, kept in the parent
+    assert [r.arm for r in live] == [a.label for a in arms[:2]]
+    again = R.run_sweeps(X, {"finetune_cot": arms[:2]}, P.seeds)["finetune_cot"]
+    assert [r for r in again if r.seed == 0] == live  # not trained again: the same Runs
+    P2 = dataclasses.replace(P, scott_noise=[0.15, 0.3])
+    Xs, _ = R.sweep(P2, "scott", eval_split="valid")
+    got = R.one_seed_run(Xs, None, P2, "scott", 1, {"scott_filter": False}, {"knob_scott_p": 0.2})
+    assert [r.arm for r in got] == ["unfiltered · p=0.2"] and ("scott", 0.2) in Xs.experiments  # a value off the sweep
