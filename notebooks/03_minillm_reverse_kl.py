@@ -125,7 +125,7 @@ print(f"{len(K.splits['train'])} train / {len(K.splits['valid'])} valid / {len(K
       f"student {lk.models.n_params(K.student_init):,}")
 if P.known:   # the capacity gap: what the student must produce against what it has
     print(f"the teacher: {P.modes} templates per prompt (weights ∝ {P.decay}^k, η = {P.eta}), responses of up to "
-          f"{P.max_new_tokens} tokens over {len(K.tokenizer)} tokens; the student: "
+          f"{P.max_new_tokens} tokens from a vocabulary of {len(K.tokenizer)}; the student: "
           f"{lk.models.n_params(K.student_init):,} parameters for every template of every prompt, held-out ones too")
 print({k: v for k, v in K.manifest.items() if k.startswith(("teacher_", "student_")) and not k.endswith("_last")})
 r0 = K.splits["train"][0]

@@ -480,9 +480,9 @@ READINGS: dict[str, dict[str, str]] = {
         "known:onpolicy≥supervised:modes_covered": "the on-policy student's samples cover fewer of the teacher's "
         "templates than supervised KD's at this β: on its own temperature-1 samples the student can settle on the "
         "templates it already writes (mode seeking, strongest at β = 1).",
-        "known:onpolicy~supervised:distinct_2": "the on-policy and supervised students' distinct-2 differ by more than "
-        "±20 % at this β: supervised KD trains on the teacher's greedy output, one template per prompt, while the "
-        "on-policy student keeps the templates it samples, so their wording differs in diversity either way.",
+        "known:onpolicy~supervised:distinct_2": "the interval of the two students' distinct-2 ratio reaches past the "
+        "±20 % band at this β: supervised KD trains on the teacher's greedy output, one template per prompt, while "
+        "the on-policy student keeps the templates it samples, so their wording can differ in diversity either way.",
     },
     "05": {
         "*": "the effect is smaller than the seed-to-seed spread at {steps} steps.",

@@ -462,7 +462,8 @@ def paired_seeds(panels: dict[str, dict[str, list[float]]], title: str = ""):
                     i + 0.12, mean, yerr=[[mean - lo], [hi - mean]], fmt="o", color="k", capsize=4, ms=4, zorder=3
                 )
         ax.set_xticks(range(len(names)))
-        ax.set_xticklabels(names, fontsize=8)
+        crowded = sum(len(n.split("\n")[0]) for n in names) > 40  # labels that would run into each other: tilt them
+        ax.set_xticklabels(names, fontsize=8, rotation=35 if crowded else 0, ha="right" if crowded else "center")
         ax.set_xlim(-0.5, len(names) - 0.4)
         ax.set_title(metric, fontsize=9)
         ax.grid(alpha=0.3, axis="y")
