@@ -213,8 +213,9 @@ display(Markdown("\n".join(f"* {v}" for v in notes.values()) or "Every claim hol
 # %%
 metrics = {"claims": C, "claims_not_holding": notes,
            **lk.lab.claims.learning_metrics(lk.lab.arms.learning(runs, "accuracy"), numbers=numbers),
-           "compute_ratio": {"ratio": head["ratio"], "ci95": head["ratio_ci95"], "reached": head["reached"],
-                             "per_seed_log10": head["values"]},
+           "compute_ratio": {"ratio": head["ratio"], "lo": head["ratio_ci95"][0], "hi": head["ratio_ci95"][1],
+                             "reached": head["reached"], "per_seed_log10": head["values"]},
+           "arms": {r["arm"]: {"accuracy": r["accuracy"], "flops": r["flops"]} for r in table},
            "tables": {"arms": table}, "figures": figures, "single_run": single, "runs": lk.lab.arms.to_json(runs),
            "teacher_accuracy": {str(a): v for a, v in K.teacher_accuracy.items()},
            "signals": episodes, "disagreements": onpolicy.disagreements(pool),

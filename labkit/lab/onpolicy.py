@@ -466,6 +466,7 @@ def reading_numbers(runs, kit, P: OnPolicyProfile) -> dict:
     }
     for a, v in kit.teacher_accuracy.items():
         out[f"teacher_{A.slug(f'{a:g}')}_accuracy"] = v
+    out["teacher_weak_accuracy"] = kit.teacher_accuracy[min(P.teacher_accuracies)]
     ratio = compute_ratio(runs)
     out.update(ratio=ratio.get("ratio", float("nan")), reached=sum(ratio["reached"].values()), n_seeds=len(P.seeds))
     return out

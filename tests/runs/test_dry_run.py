@@ -31,6 +31,8 @@ HUB_ARCHITECTURES = {
     "google/flan-t5-base": "T5ForConditionalGeneration",
     "openai-community/gpt2-xl": "GPT2LMHeadModel",
     "openai-community/gpt2": "GPT2LMHeadModel",
+    "meta-llama/Llama-3.1-8B-Instruct": "LlamaForCausalLM",
+    "meta-llama/Llama-3.2-1B-Instruct": "LlamaForCausalLM",
 }
 CATALOG_ARCHITECTURES = {"smollm2-135m-instruct": "LlamaForCausalLM", "gemma3-270m": "Gemma3ForCausalLM"}
 # parameter values that name no model to load: scripted teachers, recorded teachers, from-scratch students
