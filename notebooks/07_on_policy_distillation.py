@@ -100,17 +100,18 @@ display(Markdown(markdown_table([{"teacher accuracy (knob)": a, "its samples cor
 # %% [markdown]
 # ## The two signals, on one prompt
 #
-# The initial student samples a group of answers to one training prompt. RL sees **one number per answer**: its
-# reward and the group-relative advantage (`rl.correctness_rewards`, `rl.group_advantages`). On-policy distillation
-# sees **one number per token**: the teacher's log-ratio $\log p(y_t\mid\cdot)-\log q_\theta(y_t\mid\cdot)$
-# (`lk.methods.minillm.rewards`), whose mean is minus the per-token reverse KL it minimises. **What to look at:** in a
-# wrong answer the teacher's bars dip at the token where it goes wrong (red), while RL's one bar blames every token
-# alike; in a group where every answer is right (or wrong), RL's advantages are all 0: that group teaches RL nothing.
+# The initial student samples a group of answers to one training prompt (the first whose group holds a right and a
+# wrong answer). RL sees **one number per answer**: its reward and the group-relative advantage
+# (`rl.correctness_rewards`, `rl.group_advantages`). On-policy distillation sees **one number per token**: the
+# teacher's log-ratio $\log p(y_t\mid\cdot)-\log q_\theta(y_t\mid\cdot)$ (`lk.methods.minillm.rewards`), whose
+# mean is minus the per-token reverse KL it minimises. **What to look at:** in a wrong answer the teacher's bars dip at
+# the token where it goes wrong (red), while RL's one bar (its advantage A) blames every token alike; in a group
+# where every answer is right (or wrong), RL's advantages are all 0: that group teaches RL nothing.
 
 # %%
-record = K.splits["train"][0]
-episodes = onpolicy.episode_signals(K.student_init, K.teachers[1.0], K, record, n=P.group_size,
-                                    max_new_tokens=P.max_new_tokens, seed=P.seed)
+# the first training prompt whose group holds a right and a wrong answer (else the first prompt)
+record, episodes = onpolicy.first_mixed_group(K.student_init, K.teachers[1.0], K, K.splits["train"][:16],
+                                              n=P.group_size, max_new_tokens=P.max_new_tokens, seed=P.seed)
 rewards = rl.correctness_rewards([e["text"] for e in episodes], [record.answer] * len(episodes))  # one per answer
 advantages = rl.group_advantages(rewards[None])[0]                                                 # vs the group
 display(Markdown(markdown_table([{"sample": e["text"], "reward": float(r), "advantage": float(a),

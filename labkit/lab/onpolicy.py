@@ -604,11 +604,26 @@ def signal_figure(episodes: list[dict], title: str = ""):
         )
         ax.set_xticks(range(n), [t.strip() or "␣" for t in e["tokens"]], fontsize=7)
         ax.axhline(0, color="0.5", lw=0.5)
-        ax.set_ylabel(f"R={e['reward']:g}", fontsize=8)
-    axes[0, 0].legend(fontsize=7, loc="lower left")
-    fig.suptitle(title)
-    fig.tight_layout()
+        ax.set_ylabel(f"R={e['reward']:g}\nA={e['advantage']:+.2f}", fontsize=8, rotation=0, ha="right", va="center")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="upper right", ncol=2)
+    fig.suptitle(title, x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
+
+
+def first_mixed_group(student, teacher, kit, records, *, n: int, max_new_tokens: int, seed: int = 0):
+    """(record, episode_signals) of the first record whose n samples hold both a right and a wrong answer (where
+    RL's advantages are not all 0), or of the first record if no group is mixed."""
+    first = None
+    for record in records:
+        got = episode_signals(student, teacher, kit, record, n=n, max_new_tokens=max_new_tokens, seed=seed)
+        first = first or (record, got)
+        if len({e["reward"] for e in got}) > 1:
+            return record, got
+    if first is None:
+        raise LabkitError("first_mixed_group: no records given")
+    return first
 
 
 def disagreement_figure(episodes: list[dict], title: str = ""):
