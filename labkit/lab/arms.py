@@ -35,6 +35,7 @@ import torch
 
 from labkit.errors import LabkitError
 from labkit.lab import claims as _claims
+from labkit.loop import TrainConfig
 
 INIT = "student (init)"  # the label of the untrained / initial student (every arm's step 0) in the notebooks
 
@@ -122,6 +123,24 @@ class Run:
 
 
 # --------------------------------------------------------------------------- training through the registry
+
+
+def tiny_config(
+    steps: int, batch_size: int, lr: float, seed: int, *, device: str = "cpu", max_len: int = 192, progress=False
+) -> TrainConfig:
+    """The TrainConfig of one tiny from-scratch student's run: float32, 5 % warmup, a log row every quarter."""
+    return TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=device,
+        bf16=False,
+        max_len=max_len,
+        progress=progress,
+        warmup=0.05,
+        log_every=max(1, steps // 4),
+    )
 
 
 def train(arm: Arm, **inputs):

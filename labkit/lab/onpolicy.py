@@ -280,19 +280,7 @@ class Experiment:
         self.kit, self.P, self.split = kit, P, split
 
     def config(self, seed: int) -> TrainConfig:
-        P = self.P
-        return TrainConfig(
-            steps=P.max_steps,
-            batch_size=P.batch_size,
-            lr=P.lr,
-            seed=seed,
-            device="cpu",
-            bf16=False,
-            max_len=MAX_LEN,
-            progress=False,
-            warmup=0.05,
-            log_every=max(1, P.max_steps // 4),
-        )
+        return A.tiny_config(self.P.max_steps, self.P.batch_size, self.P.lr, seed, max_len=MAX_LEN)
 
     def accuracy(self, model, records=None) -> float:
         P = self.P

@@ -366,18 +366,7 @@ class Experiment:
         self._teacher_outputs: list[dict] | None = None
 
     def config(self, seed: int) -> TrainConfig:
-        return TrainConfig(
-            steps=self.steps,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            seed=seed,
-            device="cpu",
-            bf16=False,
-            max_len=MAX_LEN,
-            progress=False,
-            warmup=0.05,
-            log_every=max(1, self.steps // 4),
-        )
+        return A.tiny_config(self.steps, self.batch_size, self.lr, seed, max_len=MAX_LEN)
 
     def teacher_outputs(self) -> list[dict]:
         """The teacher's greedy answers to the training prompts, as rollouts, made once."""

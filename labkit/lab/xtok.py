@@ -629,18 +629,7 @@ class XTokExperiment:
         return None if self.device in ("cpu", "auto") else 1
 
     def train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(
-            steps=self.steps,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            seed=seed,
-            device=self.device,
-            bf16=False,
-            max_len=192,
-            progress=False,
-            warmup=0.05,
-            log_every=max(1, self.steps // 4),
-        )
+        return _arms.tiny_config(self.steps, self.batch_size, self.lr, seed, device=self.device)
 
     def score(self, model) -> tuple[dict, list]:
         """({metric: value} on the split, three greedy answers)."""

@@ -217,3 +217,19 @@ def test_profile_errors_name_the_parameter(given, message):
         DemoProfile.resolve("default", **given)
     with pytest.raises(LabkitError, match="profile='paper'"):
         DemoProfile.resolve("paper")
+
+
+def test_tiny_config_is_float32_with_a_log_row_every_quarter():
+    c = A.tiny_config(10, 4, 1e-3, 7)
+    assert (c.steps, c.batch_size, c.lr, c.seed, c.device, c.bf16, c.warmup, c.log_every, c.max_len) == (
+        10,
+        4,
+        1e-3,
+        7,
+        "cpu",
+        False,
+        0.05,
+        2,
+        192,
+    )
+    assert A.tiny_config(3, 4, 1e-3, 0, max_len=64).log_every == 1  # never 0: a run of fewer than 4 steps logs each
