@@ -75,9 +75,11 @@ def mean_std(values: list[float]) -> tuple[float, float | None]:
 def fmt_number(x) -> str:
     if isinstance(x, bool) or not _is_number(x):
         return "" if x is None else str(x)
+    a = abs(x)
+    if a >= 1e7:  # FLOPs and the like: three significant digits
+        return f"{x:.3g}"
     if isinstance(x, int):
         return str(x)
-    a = abs(x)
     if a == 0:
         return "0"
     if a >= 1000:
@@ -92,7 +94,7 @@ def fmt_number(x) -> str:
 def fmt_cell(x) -> str:
     """A table cell: numbers as fmt_number, lists joined with '+', dicts as compact JSON."""
     if isinstance(x, (list, tuple)):
-        return format_value(list(x))
+        return "+".join(fmt_cell(v) for v in x) if all(_is_number(v) for v in x) else format_value(list(x))
     if isinstance(x, dict):
         return json.dumps(x, ensure_ascii=False, separators=(", ", ": "))
     return fmt_number(x)
@@ -335,6 +337,8 @@ def _lab_claims(prefixes: list[str], runs: list[dict]) -> str:
             continue
         ci = c["ci95"]
         text = f"{c['id']}: {fmt_number(c['mean'])}" + (f" [{fmt_number(ci[0])}, {fmt_number(ci[1])}]" if ci else "")
+        if str(c.get("metric", "")).startswith("log10"):  # an effect in log10: the ratio it stands for
+            text += f" (×{10 ** c['mean']:.3g}" + (f" [{10 ** ci[0]:.3g}, {10 ** ci[1]:.3g}]" if ci else "") + ")"
         text += f" {'✓' if c['holds'] else '✗'} ({c['n']} seeds"
         acc = [r["metrics"].get("accuracy") for r in runs if r["status"] == "ok"]
         pairs = [

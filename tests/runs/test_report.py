@@ -341,3 +341,27 @@ def test_report_opens_with_headline_claims_and_leaves_unjudged_rows_out_of_the_c
     assert "- not the paper's metric: 03_minillm_reverse_kl · minillm, 03_minillm_reverse_kl · kd" in learn
     assert "- a collapse: 03_minillm_reverse_kl · minillm −length-norm" in learn
     assert "- **03_minillm_reverse_kl** · ll: kd — kd reading" in learn
+
+
+def test_large_numbers_keep_three_digits_and_per_seed_lists_read_as_numbers():
+    assert report.fmt_number(36718746803) == "3.67e+10" and report.fmt_number(3.6718e10) == "3.67e+10"
+    assert report.fmt_number(123456) == "123456" and report.fmt_number(1234.5) == "1234"  # below 1e7: as before
+    assert report.fmt_cell([0.455, 0.58, 36723452416.0]) == "0.455+0.580+3.67e+10"
+    assert report.fmt_cell(["oracle", "noisy-oracle"]) == "oracle+noisy-oracle"
+
+
+def test_a_log10_effect_is_also_shown_as_the_ratio_it_stands_for():
+    values = [1.0, 0.5, 1.5]  # mean 1.0: a ratio of 10
+    claim = {
+        "id": "opd<rl:compute",
+        "metric": "log10 FLOPs ratio (rl / opd)",
+        "values": values,
+        "mean": 1.0,
+        "ci95": [0.5, 1.5],
+        "holds": True,
+    }
+    runs = [{"status": "ok", "notebook": "07_x", "metrics": {"claims": [claim]}}]
+    got = report._lab_claims(["opd<rl"], runs)
+    assert got.startswith("opd<rl:compute: 1.000 [0.500, 1.500] (×10 [3.16, 31.6]) ✓ (3 seeds")
+    claim2 = {**claim, "id": "opd>sft", "metric": "test accuracy"}
+    assert "×" not in report._lab_claims(["opd>sft"], [{**runs[0], "metrics": {"claims": [claim2]}}])
