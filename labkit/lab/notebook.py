@@ -66,11 +66,14 @@ def chance_line(records) -> dict:
 
 
 def markdown_table(rows: list[dict], columns: list[str] | None = None, digits: int = 3) -> str:
-    """Rows of dicts as a Markdown table (floats with `digits` decimals; "|" and newlines escaped)."""
+    """Rows of dicts as a Markdown table (floats with `digits` decimals, from 1e6 up with `digits` significant digits
+    (FLOPs); "|" and newlines escaped)."""
     columns = columns or list(dict.fromkeys(k for r in rows for k in r))
 
     def fmt(v):
-        return f"{v:.{digits}f}" if isinstance(v, float) else ("" if v is None else str(v))
+        if isinstance(v, float):
+            return f"{v:.{digits}g}" if abs(v) >= 1e6 else f"{v:.{digits}f}"
+        return "" if v is None else str(v)
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += [
