@@ -630,6 +630,12 @@ def metric_bars(rows: list[dict], metrics: dict, label: str = "method", title: s
     return fig
 
 
+def _ink_on(rgba) -> str:
+    """Black or white text, whichever reads on a cell of colour `rgba` (its relative luminance, sRGB weights)."""
+    r, g, b = rgba[:3]
+    return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
+
+
 def heatmap(
     grid: list[list[float]],
     row_values,
@@ -660,9 +666,7 @@ def heatmap(
                     ha="center",
                     va="center",
                     fontsize=9,
-                    color="white"
-                    if (a[i, j] - np.nanmin(a)) < 0.5 * (np.nanmax(a) - np.nanmin(a) + 1e-12)
-                    else "black",
+                    color=_ink_on(im.cmap(im.norm(a[i, j]))),
                 )
     if best is not None:
         bi, bj = best
