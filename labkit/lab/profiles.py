@@ -556,7 +556,8 @@ BY_NOTEBOOK = {
 # Dry run of the paper profile (`labkit reproduce|batch --profile paper --dry-run`, $LABKIT_DRY_RUN): the paper
 # row runs as it is (same models by family, labkit.tiny.stand_in; same data, batch and sequence settings) with
 # these caps, so every cell of a notebook runs in seconds. Numbers are upper bounds (a smaller value is kept);
-# lists (seeds) keep their first DRY_RUN_SEEDS entries (two: a claim needs two seeds for an interval).
+# seed lists (seeds, headline_seeds, ...) keep their first DRY_RUN_SEEDS entries (two: a claim needs two seeds for an
+# interval).
 DRY_RUN_STEPS = 2
 DRY_RUN_CAPS = {
     "max_steps": DRY_RUN_STEPS,
@@ -586,7 +587,7 @@ def dry_run_caps(values: dict) -> dict:
     for name, value in values.items():
         if name in DRY_RUN_CAPS and isinstance(value, int) and not isinstance(value, bool):
             out[name] = min(value, DRY_RUN_CAPS[name]) if value > 0 else DRY_RUN_CAPS[name]
-        elif name in ("seeds", "alpha_seeds") and isinstance(value, list) and value:
+        elif name in ("seeds", "alpha_seeds", "headline_seeds", "sweep_seeds") and isinstance(value, list) and value:
             out[name] = value[:DRY_RUN_SEEDS]
     return out
 

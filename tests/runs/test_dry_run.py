@@ -288,3 +288,26 @@ def test_dry_run_of_each_paper_grid(grid_name, dry_batch):
     for k, v in first[grid_name].parameters.items():  # the grid's parameters reached the notebook
         if k in doc["parameters"] and k not in ("out_dir", "seed"):
             assert doc["parameters"][k] == v, (grid_name, k)
+
+
+def test_dry_run_caps_cut_every_seed_list_to_two_and_cap_numbers():
+    got = profiles.dry_run_caps(
+        {
+            "seeds": [0, 1, 2],
+            "headline_seeds": [0, 1, 2, 3, 4],
+            "sweep_seeds": [5, 6, 7],
+            "max_steps": 500,
+            "n_eval": 0,
+            "lr": 1e-6,
+            "teacher_accuracies": [1.0, 0.4, 0.2],
+        }
+    )
+    assert got == {
+        "seeds": [0, 1],
+        "headline_seeds": [0, 1],
+        "sweep_seeds": [5, 6],
+        "max_steps": 2,
+        "n_eval": 8,
+        "lr": 1e-6,
+        "teacher_accuracies": [1.0, 0.4, 0.2],
+    }
