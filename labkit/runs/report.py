@@ -76,7 +76,7 @@ def fmt_number(x) -> str:
     if isinstance(x, bool) or not _is_number(x):
         return "" if x is None else str(x)
     a = abs(x)
-    if a >= 1e7:  # FLOPs and the like: three significant digits
+    if a >= 1e6:  # FLOPs and the like: three significant digits
         return f"{x:.3g}"
     if isinstance(x, int):
         return str(x)

@@ -80,3 +80,19 @@ def test_profile_checks_name_the_parameter():
         "student (init)",
     ]
     assert [a.method for a in arms[:4]] == ["sft", "gkd", "rl", "rl"] and arms[1].settings == {"lmbda": 1, "beta": 1}
+
+
+def test_first_mixed_group_picks_the_first_prompt_with_a_right_and_a_wrong_answer(monkeypatch):
+    rewards = {"a": [1.0, 1.0], "b": [0.0, 0.0], "c": [1.0, 0.0], "d": [0.0, 1.0]}
+    seen = []
+
+    def fake(student, teacher, kit, record, *, n, max_new_tokens, seed):
+        seen.append(record)
+        return [{"reward": r} for r in rewards[record]]
+
+    monkeypatch.setattr(onpolicy, "episode_signals", fake)
+    record, got = onpolicy.first_mixed_group(None, None, None, list("abcd"), n=2, max_new_tokens=4)
+    assert record == "c" and [e["reward"] for e in got] == [1.0, 0.0] and seen == ["a", "b", "c"]  # stops there
+    assert onpolicy.first_mixed_group(None, None, None, ["b", "a"], n=2, max_new_tokens=4)[0] == "b"  # none mixed
+    with pytest.raises(LabkitError, match="no records"):
+        onpolicy.first_mixed_group(None, None, None, [], n=2, max_new_tokens=4)
